@@ -1,0 +1,444 @@
+//! The pipeline of `read` (and, later, `sniff`): packets are sliced, reassembled, decoded and
+//! analysed; finished connections go to a [`Report`] as soon as they close, so memory grows with
+//! the connections open at once, not with the capture. This module also makes the links across
+//! connections: a referral (`XFR NS`, `XFR SB`, `RNG`) on one connection leads to the connection
+//! that uses its address, cookie and session id.
+
+use crate::capture::{CaptureError, CaptureReader};
+use crate::net::{self, Sliced};
+use crate::reassembly::{
+    Accept, CloseKind, ConnId, ConnInfo, Dir, GapReason, Limits, Reassembler, StreamSink,
+    TcpAnomaly,
+};
+use crate::session::{Connection, Notice, Options, Role};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
+
+/// The default MSNP port.
+pub const MSNP_PORT: u16 = 1863;
+
+/// One end of a link.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct LinkFrom {
+    /// Connection id.
+    pub connection: ConnId,
+    /// Event index of the referral line.
+    pub event: usize,
+}
+
+/// The connection a link leads to.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct LinkTo {
+    /// Connection id.
+    pub connection: ConnId,
+}
+
+/// A referral and the connection it led to.
+#[derive(Debug, Clone, Serialize)]
+pub struct Link {
+    /// `XFR NS`, `XFR SB` or `RNG`.
+    pub kind: &'static str,
+    /// The referral line.
+    pub from: LinkFrom,
+    /// The connection it led to, if captured.
+    pub to: Option<LinkTo>,
+    /// The announced address.
+    pub address: String,
+    #[serde(skip)]
+    cookie: Option<String>,
+    #[serde(skip)]
+    session: Option<String>,
+    #[serde(skip)]
+    user: Option<String>,
+    #[serde(skip)]
+    dialect: Option<String>,
+}
+
+/// Receives the results as they are decided.
+pub trait Report {
+    /// The time of the first packet (the transcript's time zero).
+    fn begin(&mut self, _first_ts_ns: i64) {}
+    /// A connection ended; its analysis is final.
+    fn connection(&mut self, conn: &Connection, links: &[Link]);
+    /// The input ended.
+    fn finish(&mut self, summary: &Summary, links: &[Link]);
+}
+
+/// Counts over the whole input.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Packets read.
+    pub packets: u64,
+    /// Bytes of capture file read.
+    pub bytes: u64,
+    /// Packets that were not TCP (or not IP).
+    pub non_tcp: u64,
+    /// Frames that could not be sliced.
+    pub malformed_packets: u64,
+    /// IP fragments seen (not reassembled).
+    pub fragments: u64,
+    /// Connections analysed.
+    pub connections: u64,
+    /// Connections by role.
+    pub roles: BTreeMap<String, u64>,
+    /// Distinct users seen.
+    pub users: u64,
+    /// Commands and error lines.
+    pub commands: u64,
+    /// Commands by verb.
+    pub by_command: BTreeMap<String, u64>,
+    /// Transactions by outcome.
+    pub transactions: BTreeMap<String, u64>,
+    /// Violations by severity.
+    pub by_severity: BTreeMap<String, u64>,
+    /// Violations by rule.
+    pub by_rule: BTreeMap<String, u64>,
+    /// Segments retransmitted, out of order, gaps.
+    pub tcp: crate::reassembly::Stats,
+    /// The error that stopped reading, if any.
+    pub input_error: Option<String>,
+}
+
+/// The analysis engine: a [`StreamSink`] for the reassembler.
+pub struct Analyzer<'r> {
+    opts: Options,
+    ports: HashSet<u16>,
+    conns: HashMap<ConnId, Connection>,
+    /// Addresses announced by referrals, with the role they lead to.
+    announced: HashMap<SocketAddr, Role>,
+    /// Ports announced with a host name (address unknown).
+    announced_ports: HashSet<u16>,
+    links: Vec<Link>,
+    users: HashSet<String>,
+    summary: Summary,
+    report: &'r mut dyn Report,
+}
+
+/// Parses `host[:port]`; the port defaults to 1863.
+pub fn parse_address(s: &str) -> (String, u16) {
+    if let Ok(sa) = s.parse::<SocketAddr>() {
+        return (sa.ip().to_string(), sa.port());
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) => match p.parse::<u16>() {
+            Ok(port) => (h.to_string(), port),
+            Err(_) => (s.to_string(), MSNP_PORT),
+        },
+        None => (s.to_string(), MSNP_PORT),
+    }
+}
+
+impl<'r> Analyzer<'r> {
+    /// An analyzer reporting to `report`; `extra_ports` adds to 1863.
+    pub fn new(opts: Options, extra_ports: &[u16], report: &'r mut dyn Report) -> Self {
+        let mut ports: HashSet<u16> = extra_ports.iter().copied().collect();
+        ports.insert(MSNP_PORT);
+        Analyzer {
+            opts,
+            ports,
+            conns: HashMap::new(),
+            announced: HashMap::new(),
+            announced_ports: HashSet::new(),
+            links: Vec::new(),
+            users: HashSet::new(),
+            summary: Summary::default(),
+            report,
+        }
+    }
+
+    /// Counters so far.
+    pub fn summary(&self) -> &Summary {
+        &self.summary
+    }
+
+    fn role_of(&self, addr: SocketAddr) -> Option<Role> {
+        self.announced.get(&addr).copied()
+    }
+
+    fn after_event(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let notices = conn.take_notices();
+        if notices.is_empty() {
+            return;
+        }
+        let (user, dialect) = (conn.user.clone(), conn.dialect_label());
+        for n in notices {
+            match n {
+                Notice::Referral(r) => {
+                    let (host, port) = parse_address(&r.address);
+                    let role = if r.kind == "XFR NS" {
+                        Role::NS
+                    } else {
+                        Role::SB
+                    };
+                    match host.parse::<IpAddr>() {
+                        Ok(ip) => {
+                            self.announced.insert(SocketAddr::new(ip, port), role);
+                        }
+                        Err(_) => {
+                            self.announced_ports.insert(port);
+                        }
+                    }
+                    let li = self.links.len();
+                    self.links.push(Link {
+                        kind: r.kind,
+                        from: LinkFrom {
+                            connection: id,
+                            event: r.event,
+                        },
+                        to: None,
+                        address: r.address.clone(),
+                        cookie: r.cookie,
+                        session: r.session,
+                        user: user.clone(),
+                        dialect: dialect.clone(),
+                    });
+                    if let Some(c) = self.conns.get_mut(&id) {
+                        if let Some(e) = c.events.get_mut(r.event) {
+                            e.link = Some(li);
+                        }
+                    }
+                }
+                Notice::SbAuth(auth) => self.link_switchboard(id, auth),
+            }
+        }
+    }
+
+    fn link_switchboard(&mut self, id: ConnId, auth: crate::session::SbAuth) {
+        let want = if auth.verb == "USR" { "XFR SB" } else { "RNG" };
+        let found = self.links.iter().position(|l| {
+            l.kind == want
+                && l.to.is_none()
+                && l.cookie.as_deref() == Some(auth.cookie.as_str())
+                && (want != "RNG" || l.session.as_deref() == auth.session.as_deref())
+        });
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        match found {
+            Some(li) => {
+                self.links[li].to = Some(LinkTo { connection: id });
+                let l = &self.links[li];
+                // The caller's user comes from the referring connection; the callee's is its own.
+                let user = if want == "XFR SB" {
+                    l.user.clone()
+                } else {
+                    Some(auth.handle.clone())
+                };
+                conn.inherit(Role::SB, l.dialect.clone(), user, li);
+            }
+            None => {
+                // Only a violation when that user's referrals were captured and none fits.
+                let user_seen = self.links.iter().any(|l| {
+                    l.kind == want
+                        && (want == "RNG" || l.user.as_deref() == Some(auth.handle.as_str()))
+                });
+                conn.set_role_hint(Role::SB);
+                if user_seen {
+                    let v = crate::rules::Violation::new(
+                        crate::rules::P007,
+                        format!("{} presents a cookie that no {want} referral of this capture announced", auth.verb),
+                    );
+                    if let Some(e) = conn.events.last_mut() {
+                        e.violations.push(v);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads a whole capture. Returns the error that stopped reading, after reporting
+    /// everything decoded before it.
+    pub fn run_capture<R: Read>(
+        &mut self,
+        reader: &mut CaptureReader<R>,
+        limits: Limits,
+    ) -> Option<CaptureError> {
+        let mut reasm = Reassembler::new(limits);
+        let mut last_ts = 0;
+        let mut error = None;
+        loop {
+            match reader.next_packet() {
+                Ok(Some(p)) => {
+                    if self.summary.packets == 0 {
+                        self.report.begin(p.ts_ns);
+                    }
+                    self.summary.packets += 1;
+                    last_ts = p.ts_ns;
+                    match net::slice(p.link, p.data) {
+                        Sliced::Tcp(seg) => reasm.segment(&seg, p.ts_ns, self),
+                        Sliced::Fragment(_) => self.summary.fragments += 1,
+                        Sliced::Other | Sliced::UnsupportedLink(_) => self.summary.non_tcp += 1,
+                        Sliced::Malformed(_) => self.summary.malformed_packets += 1,
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        self.summary.bytes = reader.offset();
+        reasm.finish(last_ts, self);
+        self.summary.tcp = reasm.stats();
+        self.summary.input_error = error.as_ref().map(|e| e.to_string());
+        error
+    }
+
+    /// Ends the analysis: reports the summary and links.
+    pub fn finish(mut self) -> Summary {
+        // Connections still open (only when driven by hand, not by `run_capture`).
+        let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            self.close(id, 0, CloseKind::Open);
+        }
+        self.summary.users = self.users.len() as u64;
+        self.report.finish(&self.summary, &self.links);
+        self.summary
+    }
+
+    fn tally(&mut self, c: &Connection) {
+        let s = &mut self.summary;
+        s.connections += 1;
+        *s.roles.entry(c.role.as_str().to_string()).or_default() += 1;
+        if let Some(u) = &c.user {
+            self.users.insert(u.clone());
+        }
+        for e in &c.events {
+            if let Some(cmd) = &e.command {
+                if matches!(
+                    e.kind,
+                    crate::session::EventKind::Command | crate::session::EventKind::Error
+                ) {
+                    s.commands += 1;
+                    *s.by_command.entry(cmd.clone()).or_default() += 1;
+                }
+            }
+            for v in &e.violations {
+                *s.by_severity.entry(v.severity.to_string()).or_default() += 1;
+                *s.by_rule.entry(v.rule.to_string()).or_default() += 1;
+            }
+        }
+        for t in &c.transactions {
+            let k = serde_json::to_value(t.outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            *s.transactions.entry(k).or_default() += 1;
+        }
+    }
+}
+
+impl StreamSink for Analyzer<'_> {
+    fn accept(&mut self, src: SocketAddr, dst: SocketAddr, _syn: bool) -> Accept {
+        if self.announced.contains_key(&dst)
+            || self.announced_ports.contains(&dst.port())
+            || self.ports.contains(&dst.port())
+        {
+            return Accept::Track { server: Some(dst) };
+        }
+        if self.announced.contains_key(&src)
+            || self.announced_ports.contains(&src.port())
+            || self.ports.contains(&src.port())
+        {
+            return Accept::Track { server: Some(src) };
+        }
+        Accept::Ignore
+    }
+
+    fn open(&mut self, info: &ConnInfo) {
+        let mut c = Connection::new(
+            info.id,
+            info.client,
+            info.server,
+            info.vlan,
+            info.syn_seen,
+            info.opened_ns,
+            &self.opts,
+        );
+        if let Some(role) = self.role_of(info.server) {
+            c.set_role_hint(role);
+        }
+        if !info.syn_seen {
+            let v = crate::rules::Violation::new(
+                crate::rules::N003,
+                "the connection's start was not captured",
+            );
+            c.events.push(crate::session::Event {
+                kind: crate::session::EventKind::Gap,
+                note: Some("picked up mid-stream: the start was not captured".into()),
+                violations: vec![v],
+                ..crate::session::Event::new(
+                    info.opened_ns,
+                    Dir::C2S,
+                    crate::session::EventKind::Gap,
+                )
+            });
+        }
+        // An NS referral leads to the first connection to its address after it.
+        if let Some(li) = self.links.iter().position(|l| {
+            l.kind == "XFR NS" && l.to.is_none() && {
+                let (h, p) = parse_address(&l.address);
+                p == info.server.port()
+                    && h.parse::<IpAddr>()
+                        .map_or(true, |ip| ip == info.server.ip())
+            }
+        }) {
+            self.links[li].to = Some(LinkTo {
+                connection: info.id,
+            });
+            let user = self.links[li].user.clone();
+            c.inherit(Role::NS, None, user, li);
+        }
+        self.conns.insert(info.id, c);
+    }
+
+    fn data(&mut self, id: ConnId, dir: Dir, ts_ns: i64, bytes: &[u8]) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.data(dir, ts_ns, bytes, &self.opts);
+        }
+        self.after_event(id);
+    }
+
+    fn gap(&mut self, id: ConnId, dir: Dir, ts_ns: i64, offset: u64, len: u64, reason: GapReason) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.gap(dir, ts_ns, offset, len, reason, &self.opts);
+        }
+        self.after_event(id);
+    }
+
+    fn half_close(&mut self, id: ConnId, dir: Dir, ts_ns: i64) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.half_close(dir, ts_ns, &self.opts);
+        }
+        self.after_event(id);
+    }
+
+    fn anomaly(&mut self, id: ConnId, dir: Dir, ts_ns: i64, anomaly: TcpAnomaly) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            let TcpAnomaly::ConflictingRetransmission {
+                offset,
+                len,
+                segment_len,
+            } = anomaly;
+            c.tcp_anomaly(dir, ts_ns, format!("retransmission of {segment_len} bytes differs from the {len} bytes first seen at stream offset {offset}; the first version is kept"));
+        }
+    }
+
+    fn close(&mut self, id: ConnId, ts_ns: i64, how: CloseKind) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.close(ts_ns, how, &self.opts);
+        }
+        self.after_event(id);
+        if let Some(c) = self.conns.remove(&id) {
+            self.tally(&c);
+            self.report.connection(&c, &self.links);
+        }
+    }
+}

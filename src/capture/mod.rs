@@ -1,0 +1,266 @@
+//! Packet sources. A capture file is read as a stream of packets, never loaded whole, so a
+//! multi-gigabyte capture costs one record's worth of memory. pcap (micro- and nanosecond,
+//! either byte order) and pcapng (several sections and interfaces, any timestamp resolution)
+//! are recognised by their magic numbers.
+
+mod pcap;
+mod pcapng;
+pub mod write;
+
+use std::io::{self, Read};
+
+/// Largest record msntap accepts; a bigger length field is treated as corruption.
+pub const MAX_RECORD: usize = 16 * 1024 * 1024;
+
+/// A link-layer type as numbered in the tcpdump LINKTYPE registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkType(pub u32);
+
+impl LinkType {
+    /// BSD loopback: 4-byte address family in host byte order.
+    pub const NULL: LinkType = LinkType(0);
+    /// Ethernet II, possibly with 802.1Q tags.
+    pub const ETHERNET: LinkType = LinkType(1);
+    /// Raw IP (the value some BSDs use).
+    pub const RAW_BSD: LinkType = LinkType(12);
+    /// Raw IP (OpenBSD's value).
+    pub const RAW_OPENBSD: LinkType = LinkType(14);
+    /// Raw IPv4 or IPv6.
+    pub const RAW: LinkType = LinkType(101);
+    /// OpenBSD loopback: 4-byte address family in network byte order.
+    pub const LOOP: LinkType = LinkType(108);
+    /// Linux cooked capture v1.
+    pub const LINUX_SLL: LinkType = LinkType(113);
+    /// Raw IPv4 only.
+    pub const IPV4: LinkType = LinkType(228);
+    /// Raw IPv6 only.
+    pub const IPV6: LinkType = LinkType(229);
+    /// Linux cooked capture v2.
+    pub const LINUX_SLL2: LinkType = LinkType(276);
+}
+
+/// One captured packet, borrowed from the reader's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Packet<'a> {
+    /// Ordinal of the packet in the file, from 1 (as Wireshark numbers frames).
+    pub number: u64,
+    /// Capture time in nanoseconds since the Unix epoch.
+    pub ts_ns: i64,
+    /// Link type of the interface the packet was captured on.
+    pub link: LinkType,
+    /// The captured bytes (possibly fewer than were on the wire).
+    pub data: &'a [u8],
+    /// Length of the packet on the wire.
+    pub orig_len: u32,
+    /// Offset of the record in the file.
+    pub file_offset: u64,
+}
+
+/// The two container formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Classic libpcap.
+    Pcap,
+    /// pcap next generation.
+    PcapNg,
+}
+
+/// Why a capture could not be read further. Every variant names the file offset.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// The operating system refused to read.
+    #[error("read error at offset {offset}: {source}")]
+    Io {
+        /// Offset where reading failed.
+        offset: u64,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// The first bytes are neither pcap nor pcapng.
+    #[error("not a pcap or pcapng file (magic {magic:02x?} at offset 0)")]
+    NotACapture {
+        /// The first bytes seen.
+        magic: Vec<u8>,
+    },
+    /// The file ends inside a header or a record.
+    #[error(
+        "capture truncated at offset {offset}: {what} needs {need} bytes, only {have} present"
+    )]
+    Truncated {
+        /// Offset of the incomplete structure.
+        offset: u64,
+        /// What was being read.
+        what: &'static str,
+        /// Bytes the structure needs.
+        need: u64,
+        /// Bytes that were present.
+        have: u64,
+    },
+    /// A structure holds impossible values.
+    #[error("corrupt capture at offset {offset}: {reason}")]
+    Corrupt {
+        /// Offset of the bad structure.
+        offset: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// A growable window over a `Read`, tracking the file offset of its first byte.
+pub(crate) struct Window<R> {
+    inner: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// File offset of `buf[start]`.
+    pub offset: u64,
+    eof: bool,
+}
+
+impl<R: Read> Window<R> {
+    fn new(inner: R) -> Self {
+        Window {
+            inner,
+            buf: vec![0; 256 * 1024],
+            start: 0,
+            end: 0,
+            offset: 0,
+            eof: false,
+        }
+    }
+
+    /// Bytes available from the current position.
+    pub fn avail(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Makes at least `n` bytes available; returns how many are (fewer only at end of file).
+    pub fn fill(&mut self, n: usize) -> Result<usize, CaptureError> {
+        while self.end - self.start < n && !self.eof {
+            if self.buf.len() - self.start < n {
+                // Move the live bytes to the front, growing if one record needs more room.
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+                if self.buf.len() < n {
+                    self.buf.resize(n.next_power_of_two(), 0);
+                }
+            }
+            let end = self.end;
+            match self.inner.read(&mut self.buf[end..]) {
+                Ok(0) => self.eof = true,
+                Ok(k) => self.end += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(CaptureError::Io {
+                        offset: self.offset + (self.end - self.start) as u64,
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(self.end - self.start)
+    }
+
+    /// Like `fill`, but a short read is a `Truncated` error naming `what`.
+    pub fn need(&mut self, n: usize, what: &'static str) -> Result<(), CaptureError> {
+        let have = self.fill(n)?;
+        if have < n {
+            return Err(CaptureError::Truncated {
+                offset: self.offset,
+                what,
+                need: n as u64,
+                have: have as u64,
+            });
+        }
+        Ok(())
+    }
+
+    /// The `n` bytes just consumed (valid until the next `fill`).
+    pub fn avail_before(&self, n: usize) -> &[u8] {
+        &self.buf[self.start - n.min(self.start)..self.start]
+    }
+
+    /// Drops `n` bytes from the front.
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.end - self.start);
+        self.start += n;
+        self.offset += n as u64;
+    }
+
+    /// True when no byte is left.
+    pub fn at_eof(&mut self) -> Result<bool, CaptureError> {
+        Ok(self.fill(1)? == 0)
+    }
+}
+
+enum Inner<R> {
+    Pcap(pcap::PcapReader<R>),
+    PcapNg(pcapng::PcapNgReader<R>),
+}
+
+/// Streaming reader for pcap and pcapng files.
+pub struct CaptureReader<R> {
+    inner: Inner<R>,
+    number: u64,
+}
+
+impl<R: Read> CaptureReader<R> {
+    /// Recognises the format from the first bytes and reads the file header.
+    pub fn new(reader: R) -> Result<Self, CaptureError> {
+        let mut w = Window::new(reader);
+        let have = w.fill(4)?;
+        let magic = w.avail()[..have.min(4)].to_vec();
+        let inner = match magic.as_slice() {
+            [0xd4, 0xc3, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0xc3, 0xd4]
+            | [0x4d, 0x3c, 0xb2, 0xa1]
+            | [0xa1, 0xb2, 0x3c, 0x4d] => Inner::Pcap(pcap::PcapReader::new(w)?),
+            [0x0a, 0x0d, 0x0d, 0x0a] => Inner::PcapNg(pcapng::PcapNgReader::new(w)?),
+            _ => return Err(CaptureError::NotACapture { magic }),
+        };
+        Ok(CaptureReader { inner, number: 0 })
+    }
+
+    /// Which container this is.
+    pub fn format(&self) -> Format {
+        match self.inner {
+            Inner::Pcap(_) => Format::Pcap,
+            Inner::PcapNg(_) => Format::PcapNg,
+        }
+    }
+
+    /// Bytes of the file consumed so far.
+    pub fn offset(&self) -> u64 {
+        match &self.inner {
+            Inner::Pcap(r) => r.w.offset,
+            Inner::PcapNg(r) => r.w.offset,
+        }
+    }
+
+    /// The next packet, `Ok(None)` at a clean end of file.
+    pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
+        self.number += 1;
+        let number = self.number;
+        let p = match &mut self.inner {
+            Inner::Pcap(r) => r.next(number)?,
+            Inner::PcapNg(r) => r.next(number)?,
+        };
+        if p.is_none() {
+            self.number -= 1;
+        }
+        Ok(p)
+    }
+}
+
+impl CaptureReader<std::fs::File> {
+    /// Opens a file by path (the reader buffers by itself).
+    pub fn open(path: &std::path::Path) -> Result<Self, CaptureError> {
+        let f =
+            std::fs::File::open(path).map_err(|source| CaptureError::Io { offset: 0, source })?;
+        CaptureReader::new(f)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,84 @@
+//! Command-line flags (clap), turned into plain library configuration. The library never sees
+//! clap types other than the value enums it defines.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// When to colour the transcript.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// When stdout is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// msntap: decode, pair and check MSN Messenger (MSNP2) traffic.
+#[derive(Debug, Parser)]
+#[command(name = "msntap", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read a pcap or pcapng capture and show every MSNP command of every connection.
+    Read(ReadArgs),
+    /// Print the catalog of spec rules msntap checks.
+    Rules {
+        /// Print it as the Markdown table of docs/rules.md.
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// Write the sample two-user MSNP2 capture (the one in captures/).
+    Sample {
+        /// Output file.
+        #[arg(default_value = "msnp2-two-users.pcap")]
+        out: PathBuf,
+    },
+}
+
+/// Flags of `msntap read`.
+#[derive(Debug, clap::Args)]
+pub struct ReadArgs {
+    /// The capture file.
+    pub file: PathBuf,
+    /// Write the annotated session document as JSON to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<String>,
+    /// Colour the transcript.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Print only the summary, not the transcript.
+    #[arg(long)]
+    pub summary: bool,
+    /// Also treat this TCP port as MSNP (1863 always is); repeatable.
+    #[arg(long = "port", value_name = "PORT")]
+    pub ports: Vec<u16>,
+    /// Verify MD5 logins of HANDLE with SECRET; repeatable.
+    #[arg(long = "password", value_name = "HANDLE=SECRET")]
+    pub passwords: Vec<String>,
+    /// Show cookies and MD5 responses instead of <redacted>.
+    #[arg(long)]
+    pub reveal_secrets: bool,
+    /// Longest command line accepted, in bytes.
+    #[arg(long, default_value_t = 16 * 1024, value_name = "BYTES")]
+    pub max_line: usize,
+    /// Largest MSG length trusted, in bytes.
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    pub max_payload: u64,
+    /// Payload bytes kept per event in the output.
+    #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES")]
+    pub keep_payload: usize,
+    /// Out-of-order bytes buffered per direction before a hole is declared a gap.
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    pub max_ooo: usize,
+    /// Seconds of capture time after which an idle connection is flushed.
+    #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+    pub idle_timeout: u64,
+}

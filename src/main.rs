@@ -1,0 +1,160 @@
+//! The `msntap` binary: parses flags, runs the library, reports errors once. Exit status: 0 on
+//! success, 1 when the input could not be read (wholly or in part), 2 on usage errors.
+
+mod cli;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use cli::{Cli, ColorChoice, Command, ReadArgs};
+use msntap::analyzer::Analyzer;
+use msntap::capture::{CaptureReader, Format};
+use msntap::output::json::{JsonReport, Source};
+use msntap::output::text::{TextOptions, TextReport};
+use msntap::output::Tee;
+use msntap::reassembly::Limits;
+use msntap::session::Options;
+use msntap::Report;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("msntap: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Command::Read(args) => read(args),
+        Command::Rules { markdown } => {
+            let mut out = std::io::stdout().lock();
+            if markdown {
+                out.write_all(msntap::rules::markdown_table().as_bytes())?;
+            } else {
+                for r in msntap::rules::CATALOG {
+                    writeln!(
+                        out,
+                        "{:<10} {:<8} {:<24} {}",
+                        r.id, r.severity, r.cite, r.summary
+                    )?;
+                }
+            }
+            Ok(0)
+        }
+        Command::Sample { out } => {
+            std::fs::write(&out, msntap::testkit::sample::pcap())
+                .with_context(|| format!("writing {}", out.display()))?;
+            eprintln!("wrote {}", out.display());
+            Ok(0)
+        }
+    }
+}
+
+fn read(args: ReadArgs) -> Result<u8> {
+    let mut opts = Options::default();
+    opts.wire.max_line = args.max_line;
+    opts.wire.max_payload = args.max_payload;
+    opts.wire.keep_payload = args.keep_payload;
+    opts.reveal_secrets = args.reveal_secrets;
+    for p in &args.passwords {
+        let Some((h, s)) = p.split_once('=') else {
+            bail!("--password takes HANDLE=SECRET, got {p:?}");
+        };
+        opts.passwords.insert(h.to_string(), s.to_string());
+    }
+    let limits = Limits {
+        max_ooo_bytes: args.max_ooo,
+        idle_timeout_ns: (args.idle_timeout as i64).saturating_mul(1_000_000_000),
+    };
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    let label = args.file.display().to_string();
+    let mut reader =
+        CaptureReader::open(&args.file).with_context(|| format!("cannot read {label}"))?;
+    let format = match reader.format() {
+        Format::Pcap => "pcap",
+        Format::PcapNg => "pcapng",
+    };
+    let source = Source {
+        kind: "capture".into(),
+        path: Some(label.clone()),
+        format: Some(format.into()),
+    };
+
+    let json_to_stdout = args.json.as_deref() == Some("-");
+    let stdout = std::io::stdout();
+    let text_out: Box<dyn Write> = if json_to_stdout {
+        Box::new(std::io::sink())
+    } else {
+        Box::new(std::io::BufWriter::with_capacity(1 << 16, stdout.lock()))
+    };
+    let mut text = TextReport::new(
+        text_out,
+        TextOptions {
+            color,
+            summary_only: args.summary,
+        },
+        &label,
+    );
+    let mut json = match args.json.as_deref() {
+        None => None,
+        Some("-") => Some(JsonReport::new(
+            Box::new(std::io::BufWriter::new(std::io::stdout())) as Box<dyn Write>,
+            source,
+        )),
+        Some(path) => {
+            let f = std::fs::File::create(path).with_context(|| format!("cannot create {path}"))?;
+            Some(JsonReport::new(
+                Box::new(std::io::BufWriter::new(f)) as Box<dyn Write>,
+                source,
+            ))
+        }
+    };
+    let mut reports: Vec<&mut dyn Report> = vec![&mut text];
+    if let Some(j) = json.as_mut() {
+        reports.push(j);
+    }
+    let mut tee = Tee(reports);
+    let mut analyzer = Analyzer::new(opts, &args.ports, &mut tee);
+    let input_error = analyzer.run_capture(&mut reader, limits);
+    analyzer.finish();
+    drop(tee);
+    if let Some(e) = text.error.take() {
+        return Err(e).context("writing the transcript");
+    }
+    if let Some(e) = json.as_mut().and_then(|j| j.error.take()) {
+        return Err(e).context("writing the JSON document");
+    }
+    if let Some(e) = input_error {
+        eprintln!("msntap: {label}: {e}");
+        return Ok(1);
+    }
+    Ok(0)
+}

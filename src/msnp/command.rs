@@ -1,0 +1,78 @@
+//! From a framed line to a command: verb, TrID (where the verb's syntax has a slot), arguments.
+//! Unknown verbs are a normal result, not an error: the catalog says what is known.
+
+use super::catalog::{self, CommandSpec};
+
+/// A parsed command line. Fields borrow from the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command<'a> {
+    /// The command code as sent (three characters for well-formed lines).
+    pub verb: &'a str,
+    /// The numeric code when the line is an error line (`911 4`).
+    pub error: Option<u16>,
+    /// The TrID, when the verb has a slot and it holds a valid one.
+    pub trid: Option<u32>,
+    /// The TrID slot's text when it is not a valid TrID.
+    pub bad_trid: Option<&'a str>,
+    /// Arguments after the TrID (or after the verb for TrID-less commands).
+    pub args: Vec<&'a str>,
+    /// Whether separators were anything but single spaces.
+    pub odd_spacing: bool,
+    /// Catalog entry for the verb.
+    pub spec: Option<&'static CommandSpec>,
+}
+
+/// Parses a TrID: a decimal from 0 to 4294967295 (leading zeros tolerated).
+pub fn parse_trid(s: &str) -> Option<u32> {
+    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<u64>().ok().and_then(|v| u32::try_from(v).ok())
+}
+
+/// Parses a line (without its ending) sent by the client (`from_client`) or the server.
+pub fn parse(line: &str, from_client: bool) -> Command<'_> {
+    let odd_spacing =
+        line.contains("  ") || line.contains('\t') || line.starts_with(' ') || line.ends_with(' ');
+    let mut tokens = line.split([' ', '\t']).filter(|t| !t.is_empty());
+    let verb = tokens.next().unwrap_or("");
+    let rest: Vec<&str> = tokens.collect();
+    let error = (verb.len() == 3 && verb.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| verb.parse::<u16>().ok())
+        .flatten();
+    let spec = catalog::lookup(verb);
+    let slot = match error {
+        // Errors carry a TrID when they answer a request; server-generated ones have none.
+        Some(_) => rest
+            .first()
+            .is_some_and(|t| t.bytes().all(|b| b.is_ascii_digit())),
+        None => catalog::has_trid(verb, from_client),
+    };
+    let (trid, bad_trid, args) = if slot {
+        match rest.first() {
+            Some(t) => match parse_trid(t) {
+                Some(v) => (Some(v), None, rest[1..].to_vec()),
+                None => (None, Some(*t), rest[1..].to_vec()),
+            },
+            None => (None, None, Vec::new()),
+        }
+    } else {
+        (None, None, rest)
+    };
+    Command {
+        verb,
+        error,
+        trid,
+        bad_trid,
+        args,
+        odd_spacing,
+        spec,
+    }
+}
+
+/// Decodes a URL-encoded parameter (friendly names) to text; invalid UTF-8 is replaced.
+pub fn url_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
+}

@@ -1,0 +1,330 @@
+//! The coloured, annotated transcript. Connections are printed whole, in id order, as soon as
+//! they and every connection before them have ended (at most [`MAX_HELD`] are held back; past
+//! that they print in the order they end). Colour marks direction, errors and violations.
+
+use super::sanitize;
+use crate::analyzer::{Link, Report, Summary};
+use crate::reassembly::Dir;
+use crate::rules::Severity;
+use crate::session::{Connection, EventKind, Outcome};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write;
+
+/// Finished connections held back to keep id order.
+pub const MAX_HELD: usize = 1024;
+
+/// ANSI styles; empty strings when colour is off.
+#[derive(Clone, Copy)]
+struct Style {
+    on: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+}
+
+/// Options of the transcript.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextOptions {
+    /// Use ANSI colours.
+    pub color: bool,
+    /// Print only the summary, not the events.
+    pub summary_only: bool,
+}
+
+/// Prints the transcript to a writer.
+pub struct TextReport<W: Write> {
+    out: W,
+    opts: TextOptions,
+    held: BTreeMap<u64, String>,
+    next_id: u64,
+    base_ns: Option<i64>,
+    label: String,
+    /// The first write error (a closed pipe ends output quietly).
+    pub error: Option<std::io::Error>,
+}
+
+impl<W: Write> TextReport<W> {
+    /// A transcript of the input named `label`.
+    pub fn new(out: W, opts: TextOptions, label: &str) -> Self {
+        TextReport {
+            out,
+            opts,
+            held: BTreeMap::new(),
+            next_id: 1,
+            base_ns: None,
+            label: label.to_string(),
+            error: None,
+        }
+    }
+
+    fn write(&mut self, s: &str) {
+        if self.error.is_none() {
+            if let Err(e) = self.out.write_all(s.as_bytes()) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn release(&mut self, all: bool) {
+        while let Some((&id, _)) = self.held.iter().next() {
+            if !all && id != self.next_id && self.held.len() <= MAX_HELD {
+                break;
+            }
+            if let Some(s) = self.held.remove(&id) {
+                self.write(&s);
+            }
+            self.next_id = self.next_id.max(id + 1);
+        }
+    }
+}
+
+fn dir_arrow(d: Dir) -> &'static str {
+    match d {
+        Dir::C2S => "C→S",
+        Dir::S2C => "S→C",
+    }
+}
+
+/// Renders one connection as transcript text.
+fn render(c: &Connection, links: &[Link], base: i64, st: Style) -> String {
+    let mut s = String::new();
+    let mut head = format!(
+        "── #{} {} {} → {}",
+        c.id,
+        c.role.as_str(),
+        c.client,
+        c.server
+    );
+    if let Some(v) = c.vlan {
+        let _ = write!(head, " vlan {v}");
+    }
+    if let Some(u) = &c.user {
+        let _ = write!(head, " · {}", sanitize(u));
+    }
+    match (&c.dialect, c.dialect_source) {
+        (Some(d), Some(crate::session::DialectSource::Fingerprint)) => {
+            let _ = write!(
+                head,
+                " · {} (recognised by later-dialect commands; MSNP2-only rules off)",
+                sanitize(d)
+            );
+        }
+        (Some(d), _) => {
+            let _ = write!(head, " · {}", sanitize(d));
+        }
+        (None, _) => head.push_str(" · dialect unknown"),
+    }
+    if let Some(li) = c.linked_from.and_then(|i| links.get(i)) {
+        let _ = write!(head, " · from #{} ({})", li.from.connection, li.kind);
+    }
+    if !c.start_seen {
+        head.push_str(" · start not captured");
+    }
+    let _ = writeln!(s, "{}", st.paint("1", &head));
+    for e in &c.events {
+        let t = (e.ts - base) as f64 / 1e9;
+        let arrow = dir_arrow(e.dir);
+        let (arrow_c, body) = match e.kind {
+            EventKind::Command | EventKind::Error => {
+                let color = if e.kind == EventKind::Error {
+                    "31"
+                } else if e.dir == Dir::C2S {
+                    "36"
+                } else {
+                    "32"
+                };
+                (
+                    st.paint(color, arrow),
+                    st.paint(color, &sanitize(e.line.as_deref().unwrap_or(""))),
+                )
+            }
+            EventKind::Malformed => {
+                let line = e.line.as_deref().unwrap_or("");
+                let mut b = sanitize(line).into_owned();
+                if let Some(n) = &e.note {
+                    let _ = write!(b, "  ({n})");
+                }
+                (st.paint("35", arrow), st.paint("35", &b))
+            }
+            EventKind::Gap | EventKind::Tcp | EventKind::Fin => {
+                let n = e.note.as_deref().unwrap_or("");
+                ("   ".to_string(), st.paint("2", n))
+            }
+        };
+        let mut line = format!("{t:>9.3} {arrow_c} {body}");
+        let visible = format!(
+            "{t:>9.3} {arrow} {}",
+            sanitize(e.line.as_deref().unwrap_or(e.note.as_deref().unwrap_or("")))
+        );
+        let mut ann = String::new();
+        if let Some(name) = e.error_name {
+            let _ = write!(ann, " {name}");
+        }
+        for (k, v) in &e.fields {
+            let raw_differs = e.args.iter().all(|a| a != v);
+            if k.ends_with("name") && raw_differs {
+                let _ = write!(ann, " {k}=\"{}\"", sanitize(v));
+            }
+        }
+        if let Some(p) = &e.payload {
+            let ct = p
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("Content-Type"))
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("no content type");
+            let first = p
+                .body
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_string)
+                .unwrap_or_else(|| {
+                    // No body: show the headers that say something (a profile's LoginTime, say).
+                    p.headers
+                        .iter()
+                        .filter(|(k, _)| {
+                            !k.eq_ignore_ascii_case("MIME-Version")
+                                && !k.eq_ignore_ascii_case("Content-Type")
+                        })
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                });
+            let first: String = first.chars().take(60).collect();
+            let _ = write!(ann, " [{}] {}", sanitize(ct), sanitize(&first));
+            if !p.complete {
+                ann.push_str(" (incomplete)");
+            }
+        }
+        if let Some(ti) = e.transaction {
+            if let Some(tx) = c.transactions.get(ti) {
+                if tx.request != e.index {
+                    let lat = tx
+                        .latency_ms
+                        .map(|l| format!(", {l:.0} ms"))
+                        .unwrap_or_default();
+                    let label = tx
+                        .trid
+                        .map_or(tx.command.clone(), |id| format!("{} {id}", tx.command));
+                    let _ = write!(ann, "  ↩ {label}{lat}");
+                } else if tx.outcome == Outcome::Unanswered {
+                    ann.push_str("  (no answer)");
+                }
+            }
+        }
+        if let Some(li) = e.link.and_then(|i| links.get(i)) {
+            match li.to {
+                Some(to) => {
+                    let _ = write!(ann, "  ⇒ #{}", to.connection);
+                }
+                None => {
+                    let _ = write!(ann, "  ⇒ {}", sanitize(&li.address));
+                }
+            }
+        }
+        if !ann.is_empty() {
+            let width = visible.chars().count();
+            if width < 64 {
+                line.push_str(&" ".repeat(64 - width));
+            }
+            line.push_str(&st.paint("2", &ann));
+        }
+        let _ = writeln!(s, "{line}");
+        for v in &e.violations {
+            let (mark, color) = match v.severity {
+                Severity::Error => ("✖", "31;1"),
+                Severity::Warning => ("⚠", "33"),
+                Severity::Info => ("ℹ", "34"),
+            };
+            let text = format!(
+                "{mark} {} {}: {} [{}]",
+                v.rule,
+                v.severity,
+                sanitize(&v.message),
+                v.cite()
+            );
+            let _ = writeln!(s, "          {}", st.paint(color, &text));
+        }
+    }
+    let how = c.close.map_or("open", |h| h.as_str());
+    let _ = writeln!(
+        s,
+        "          {}",
+        st.paint(
+            "2",
+            &format!(
+                "ended: {how}, {} events, {} transactions",
+                c.events.len(),
+                c.transactions.len()
+            )
+        )
+    );
+    s
+}
+
+/// The one-line summary printed last.
+pub fn summary_line(label: &str, s: &Summary) -> String {
+    let errors = s.by_severity.get("error").copied().unwrap_or(0);
+    let warnings = s.by_severity.get("warning").copied().unwrap_or(0);
+    let infos = s.by_severity.get("info").copied().unwrap_or(0);
+    let txns: u64 = s.transactions.values().sum();
+    format!(
+        "{label}: {} packets, {} connections, {} users, {} commands, {txns} transactions, {errors} errors, {warnings} warnings, {infos} notes",
+        s.packets, s.connections, s.users, s.commands
+    )
+}
+
+impl<W: Write> Report for TextReport<W> {
+    fn begin(&mut self, first_ts_ns: i64) {
+        self.base_ns.get_or_insert(first_ts_ns);
+    }
+
+    fn connection(&mut self, conn: &Connection, links: &[Link]) {
+        if self.opts.summary_only {
+            return;
+        }
+        let base = *self.base_ns.get_or_insert(conn.opened);
+        let text = render(
+            conn,
+            links,
+            base,
+            Style {
+                on: self.opts.color,
+            },
+        );
+        self.held.insert(conn.id, text);
+        self.release(false);
+    }
+
+    fn finish(&mut self, summary: &Summary, _links: &[Link]) {
+        self.release(true);
+        let st = Style {
+            on: self.opts.color,
+        };
+        let mut s = String::new();
+        if self.opts.summary_only {
+            let _ = writeln!(s, "roles: {:?}", summary.roles);
+            let _ = writeln!(s, "commands: {:?}", summary.by_command);
+            let _ = writeln!(s, "transactions: {:?}", summary.transactions);
+            let _ = writeln!(s, "violations: {:?}", summary.by_rule);
+        }
+        let _ = writeln!(s, "{}", st.paint("1", &summary_line(&self.label, summary)));
+        if let Some(e) = &summary.input_error {
+            let _ = writeln!(s, "{}", st.paint("31;1", &format!("input error: {e}")));
+        }
+        self.write(&s);
+        if self.error.is_none() {
+            if let Err(e) = self.out.flush() {
+                self.error = Some(e);
+            }
+        }
+    }
+}

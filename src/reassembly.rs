@@ -1,0 +1,795 @@
+//! TCP reassembly: turns segments into each direction's byte stream, in order, exactly as the
+//! peer sent it, and says precisely where it could not (gaps). Knows nothing of MSNP: the
+//! consumer decides which flows matter and who the server is through [`StreamSink`].
+//!
+//! Policy (see `docs/reassembly.md`): 32-bit sequence numbers become 64-bit stream offsets
+//! relative to the initial sequence number; out-of-order data is buffered up to a limit; on
+//! overlap the first data wins and differing bytes are reported; a hole becomes a gap when the
+//! peer acknowledges past it, the connection ends, or the buffering limit is reached.
+
+use crate::net::Segment;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+
+/// Identifier of a connection, from 1 in order of first packet.
+pub type ConnId = u64;
+
+/// Direction of a byte stream within a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Dir {
+    /// Client to server.
+    #[serde(rename = "c2s")]
+    C2S,
+    /// Server to client.
+    #[serde(rename = "s2c")]
+    S2C,
+}
+
+impl Dir {
+    /// Index 0 for client-to-server, 1 for server-to-client.
+    pub fn index(self) -> usize {
+        match self {
+            Dir::C2S => 0,
+            Dir::S2C => 1,
+        }
+    }
+
+    /// The other direction.
+    pub fn flip(self) -> Dir {
+        match self {
+            Dir::C2S => Dir::S2C,
+            Dir::S2C => Dir::C2S,
+        }
+    }
+
+    /// `c2s` or `s2c`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dir::C2S => "c2s",
+            Dir::S2C => "s2c",
+        }
+    }
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CloseKind {
+    /// Both sides sent FIN.
+    Fin,
+    /// A reset.
+    Rst,
+    /// Still open when the input ended.
+    Open,
+    /// Flushed after the idle timeout.
+    Idle,
+    /// A new SYN on the same addresses started another connection.
+    Reused,
+}
+
+impl CloseKind {
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseKind::Fin => "fin",
+            CloseKind::Rst => "rst",
+            CloseKind::Open => "open",
+            CloseKind::Idle => "idle",
+            CloseKind::Reused => "reused",
+        }
+    }
+}
+
+/// Why bytes are missing from a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GapReason {
+    /// The peer acknowledged bytes that were never captured.
+    Acked,
+    /// The connection ended with a hole still open.
+    Closed,
+    /// The out-of-order buffer limit was reached.
+    BufferLimit,
+    /// The packet was captured with a snap length shorter than the packet.
+    Snaplen,
+    /// An IP fragment could not be reassembled.
+    Fragment,
+}
+
+/// TCP-level anomalies worth reporting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TcpAnomaly {
+    /// A retransmission carried bytes different from those already accepted.
+    ConflictingRetransmission {
+        /// Stream offset of the overlap.
+        offset: u64,
+        /// Length of the overlapping range.
+        len: u64,
+        /// Length of the segment that brought the new version.
+        segment_len: u64,
+    },
+}
+
+/// A connection as the reassembler sees it.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// Identifier.
+    pub id: ConnId,
+    /// The client's address (who sent the SYN, or the side the consumer did not call server).
+    pub client: SocketAddr,
+    /// The server's address.
+    pub server: SocketAddr,
+    /// Outer VLAN id.
+    pub vlan: Option<u16>,
+    /// Whether the SYN was captured (the stream start was seen).
+    pub syn_seen: bool,
+    /// First packet time, ns since the epoch.
+    pub opened_ns: i64,
+}
+
+/// What the consumer decides about a new flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accept {
+    /// Not interesting: do not track it.
+    Ignore,
+    /// Track it; `server` is the server's address if the consumer knows it.
+    Track {
+        /// The server side, when known (otherwise SYN direction or port order decides).
+        server: Option<SocketAddr>,
+    },
+}
+
+/// Receives reassembled streams. Implemented by the analyzer and by tests.
+pub trait StreamSink {
+    /// A packet starts a flow not yet tracked: should it be?
+    fn accept(&mut self, src: SocketAddr, dst: SocketAddr, syn: bool) -> Accept;
+    /// A connection is now tracked.
+    fn open(&mut self, info: &ConnInfo);
+    /// In-order bytes of one direction.
+    fn data(&mut self, id: ConnId, dir: Dir, ts_ns: i64, bytes: &[u8]);
+    /// Bytes that will never be seen.
+    fn gap(&mut self, id: ConnId, dir: Dir, ts_ns: i64, offset: u64, len: u64, reason: GapReason);
+    /// The direction's sender finished (FIN and all data before it delivered).
+    fn half_close(&mut self, id: ConnId, dir: Dir, ts_ns: i64);
+    /// A TCP anomaly.
+    fn anomaly(&mut self, id: ConnId, dir: Dir, ts_ns: i64, anomaly: TcpAnomaly);
+    /// The connection is gone; no more calls for `id`.
+    fn close(&mut self, id: ConnId, ts_ns: i64, how: CloseKind);
+}
+
+/// Limits that keep memory bounded.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Out-of-order bytes buffered per direction before the hole is declared a gap.
+    pub max_ooo_bytes: usize,
+    /// Connections idle this long (capture time) are flushed.
+    pub idle_timeout_ns: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_ooo_bytes: 1 << 20,
+            idle_timeout_ns: 600 * 1_000_000_000,
+        }
+    }
+}
+
+/// Counters over everything the reassembler saw.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Stats {
+    /// Segments that belonged to tracked connections.
+    pub segments: u64,
+    /// Segments whose bytes had all been seen already.
+    pub retransmissions: u64,
+    /// Segments that arrived ahead of a hole.
+    pub out_of_order: u64,
+    /// Gaps declared.
+    pub gaps: u64,
+    /// Bytes in gaps.
+    pub gap_bytes: u64,
+}
+
+const RECENT: usize = 4096;
+
+/// How long (capture time) a closed flow's stray packets are ignored: twice the usual MSL.
+pub const TIME_WAIT_NS: i64 = 240 * 1_000_000_000;
+
+#[derive(Debug, Default)]
+struct Half {
+    /// Sequence number of stream offset 0.
+    base: Option<u32>,
+    /// Offset of the next byte to deliver.
+    next: u64,
+    ooo: BTreeMap<u64, Vec<u8>>,
+    ooo_bytes: usize,
+    /// Offset of the FIN, once seen.
+    fin_at: Option<u64>,
+    finished: bool,
+    /// The last bytes delivered, to compare retransmissions with.
+    recent: Vec<u8>,
+}
+
+impl Half {
+    /// Maps a sequence number to a stream offset near `next` (may be negative: before start).
+    fn offset_of(&self, seq: u32) -> Option<i64> {
+        let base = self.base?;
+        let expected = base.wrapping_add(self.next as u32);
+        let delta = seq.wrapping_sub(expected) as i32 as i64;
+        Some(self.next as i64 + delta)
+    }
+
+    fn remember(&mut self, bytes: &[u8]) {
+        if bytes.len() >= RECENT {
+            self.recent.clear();
+            self.recent
+                .extend_from_slice(&bytes[bytes.len() - RECENT..]);
+        } else {
+            let excess = (self.recent.len() + bytes.len()).saturating_sub(RECENT);
+            self.recent.drain(..excess);
+            self.recent.extend_from_slice(bytes);
+        }
+    }
+
+    /// Compares `bytes` (at stream offset `off`, entirely before `next`) with what was delivered.
+    fn differs_from_delivered(&self, off: u64, bytes: &[u8]) -> Option<(u64, u64)> {
+        let recent_start = self.next - self.recent.len() as u64;
+        let a = off.max(recent_start);
+        let b = (off + bytes.len() as u64).min(self.next);
+        if a >= b {
+            return None;
+        }
+        let mine = &self.recent[(a - recent_start) as usize..(b - recent_start) as usize];
+        let theirs = &bytes[(a - off) as usize..(b - off) as usize];
+        (mine != theirs).then_some((a, b - a))
+    }
+}
+
+struct Conn {
+    info: ConnInfo,
+    halves: [Half; 2],
+    last_ns: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FlowKey {
+    vlan: Option<u16>,
+    lo: SocketAddr,
+    hi: SocketAddr,
+}
+
+impl FlowKey {
+    fn new(a: SocketAddr, b: SocketAddr, vlan: Option<u16>) -> Self {
+        if a <= b {
+            FlowKey { vlan, lo: a, hi: b }
+        } else {
+            FlowKey { vlan, lo: b, hi: a }
+        }
+    }
+}
+
+/// The connection table.
+pub struct Reassembler {
+    conns: HashMap<FlowKey, Conn>,
+    /// Flows closed by FIN or RST, with the close time: their stray ACKs and FINs are ignored
+    /// (TIME-WAIT), a new SYN starts a new connection.
+    closed: HashMap<FlowKey, i64>,
+    next_id: ConnId,
+    limits: Limits,
+    stats: Stats,
+    last_sweep_ns: i64,
+}
+
+impl Reassembler {
+    /// An empty table with the given limits.
+    pub fn new(limits: Limits) -> Self {
+        Reassembler {
+            conns: HashMap::new(),
+            closed: HashMap::new(),
+            next_id: 1,
+            limits,
+            stats: Stats::default(),
+            last_sweep_ns: i64::MIN,
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Connections currently tracked.
+    pub fn open_connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Feeds one segment captured at `ts_ns`.
+    pub fn segment(&mut self, seg: &Segment<'_>, ts_ns: i64, sink: &mut dyn StreamSink) {
+        if ts_ns
+            > self
+                .last_sweep_ns
+                .saturating_add(self.limits.idle_timeout_ns / 4)
+        {
+            self.sweep(ts_ns, sink);
+        }
+        let key = FlowKey::new(seg.src, seg.dst, seg.vlan);
+        let syn = seg.flags.has(crate::net::TcpFlags::SYN);
+        let ack = seg.flags.has(crate::net::TcpFlags::ACK);
+
+        // A SYN (not SYN-ACK) with a new ISN on a known flow whose data has started: port reuse.
+        if syn && !ack {
+            let reused = self.conns.get(&key).is_some_and(|c| {
+                let d = dir_of(&c.info, seg.src);
+                let h = &c.halves[d.index()];
+                h.base != Some(seg.seq.wrapping_add(1))
+                    && (h.next > 0 || c.halves[1 - d.index()].next > 0 || h.finished)
+            });
+            if reused {
+                self.close_key(&key, ts_ns, CloseKind::Reused, sink);
+            }
+        }
+
+        if !self.conns.contains_key(&key) {
+            if let Some(&closed_at) = self.closed.get(&key) {
+                let late = ts_ns.saturating_sub(closed_at) > TIME_WAIT_NS;
+                if syn || late {
+                    self.closed.remove(&key);
+                } else if seg.payload.is_empty() && seg.missing == 0 {
+                    return;
+                }
+            }
+            let server = match sink.accept(seg.src, seg.dst, syn && !ack) {
+                Accept::Ignore => return,
+                Accept::Track { server } => server,
+            };
+            let (client, server) = decide_sides(seg, syn, ack, server);
+            let info = ConnInfo {
+                id: self.next_id,
+                client,
+                server,
+                vlan: seg.vlan,
+                syn_seen: syn,
+                opened_ns: ts_ns,
+            };
+            self.next_id += 1;
+            sink.open(&info);
+            self.conns.insert(
+                key,
+                Conn {
+                    info,
+                    halves: [Half::default(), Half::default()],
+                    last_ns: ts_ns,
+                },
+            );
+        }
+        self.stats.segments += 1;
+        let limits = self.limits;
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        conn.last_ns = ts_ns;
+        let id = conn.info.id;
+        let d = dir_of(&conn.info, seg.src);
+
+        if seg.flags.has(crate::net::TcpFlags::RST) {
+            self.close_key(&key, ts_ns, CloseKind::Rst, sink);
+            return;
+        }
+
+        {
+            let h = &mut conn.halves[d.index()];
+            if syn {
+                if h.base.is_none() || (h.next == 0 && h.ooo.is_empty()) {
+                    h.base = Some(seg.seq.wrapping_add(1));
+                }
+            } else if h.base.is_none() && (!seg.payload.is_empty() || seg.missing > 0) {
+                // Picked up mid-stream: the first data seen is offset 0.
+                h.base = Some(seg.seq);
+            }
+        }
+
+        // Data.
+        let data_seq = if syn {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
+        let total_len = seg.payload.len() as u64 + seg.missing as u64;
+        let mut stats = self.stats;
+        if total_len > 0 {
+            let h = &mut conn.halves[d.index()];
+            if let Some(off) = h.offset_of(data_seq) {
+                deliver_segment(
+                    h,
+                    id,
+                    d,
+                    ts_ns,
+                    off,
+                    seg.payload,
+                    seg.missing,
+                    &limits,
+                    &mut stats,
+                    sink,
+                );
+            }
+        }
+        if seg.flags.has(crate::net::TcpFlags::FIN) {
+            let h = &mut conn.halves[d.index()];
+            if h.base.is_none() {
+                h.base = Some(data_seq);
+            }
+            if let Some(off) = h.offset_of(data_seq) {
+                let fin = (off + total_len as i64).max(0) as u64;
+                h.fin_at.get_or_insert(fin);
+            }
+        }
+        // The ACK tells what the peer received of the other direction.
+        if ack {
+            let other = &mut conn.halves[1 - d.index()];
+            if let Some(acked) = other.offset_of(seg.ack) {
+                let mut acked = acked.max(0) as u64;
+                if let Some(fin) = other.fin_at {
+                    acked = acked.min(fin);
+                }
+                if acked > other.next {
+                    let until = other
+                        .ooo
+                        .keys()
+                        .next()
+                        .copied()
+                        .map_or(acked, |k| k.min(acked));
+                    if until > other.next {
+                        declare_gap(
+                            other,
+                            id,
+                            d.flip(),
+                            ts_ns,
+                            until,
+                            GapReason::Acked,
+                            &mut stats,
+                            sink,
+                        );
+                        drain(other, id, d.flip(), ts_ns, sink);
+                    }
+                }
+            }
+        }
+        self.stats = stats;
+        let mut both_done = true;
+        for dir in [Dir::C2S, Dir::S2C] {
+            let h = &mut conn.halves[dir.index()];
+            if !h.finished && h.fin_at.is_some_and(|f| h.next >= f) {
+                h.finished = true;
+                sink.half_close(id, dir, ts_ns);
+            }
+            both_done &= h.finished;
+        }
+        if both_done {
+            self.close_key(&key, ts_ns, CloseKind::Fin, sink);
+        }
+    }
+
+    fn close_key(&mut self, key: &FlowKey, ts_ns: i64, how: CloseKind, sink: &mut dyn StreamSink) {
+        if let Some(mut conn) = self.conns.remove(key) {
+            let id = conn.info.id;
+            for dir in [Dir::C2S, Dir::S2C] {
+                let h = &mut conn.halves[dir.index()];
+                flush(h, id, dir, ts_ns, &mut self.stats, sink);
+                if !h.finished && h.fin_at.is_some_and(|f| h.next >= f) {
+                    h.finished = true;
+                    sink.half_close(id, dir, ts_ns);
+                }
+            }
+            sink.close(id, ts_ns, how);
+            if matches!(how, CloseKind::Fin | CloseKind::Rst) {
+                self.closed.insert(*key, ts_ns);
+            }
+        }
+    }
+
+    /// Flushes connections idle for longer than the timeout.
+    fn sweep(&mut self, now_ns: i64, sink: &mut dyn StreamSink) {
+        self.last_sweep_ns = now_ns;
+        let limit = now_ns.saturating_sub(self.limits.idle_timeout_ns);
+        let mut idle: Vec<(ConnId, FlowKey, i64)> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.last_ns < limit)
+            .map(|(k, c)| (c.info.id, *k, c.last_ns))
+            .collect();
+        idle.sort_by_key(|t| t.0);
+        for (_, key, last) in idle {
+            self.close_key(&key, last, CloseKind::Idle, sink);
+        }
+        let quiet = now_ns.saturating_sub(TIME_WAIT_NS);
+        self.closed.retain(|_, t| *t >= quiet);
+    }
+
+    /// Ends the input: every connection still tracked is flushed and closed as `Open`.
+    pub fn finish(&mut self, ts_ns: i64, sink: &mut dyn StreamSink) {
+        let mut all: Vec<(ConnId, FlowKey)> =
+            self.conns.iter().map(|(k, c)| (c.info.id, *k)).collect();
+        all.sort_by_key(|t| t.0);
+        for (_, key) in all {
+            let last = self.conns.get(&key).map_or(ts_ns, |c| c.last_ns);
+            self.close_key(&key, last, CloseKind::Open, sink);
+        }
+    }
+}
+
+fn dir_of(info: &ConnInfo, src: SocketAddr) -> Dir {
+    if src == info.client {
+        Dir::C2S
+    } else {
+        Dir::S2C
+    }
+}
+
+fn decide_sides(
+    seg: &Segment<'_>,
+    syn: bool,
+    ack: bool,
+    hint: Option<SocketAddr>,
+) -> (SocketAddr, SocketAddr) {
+    if syn && !ack {
+        return (seg.src, seg.dst);
+    }
+    if syn && ack {
+        return (seg.dst, seg.src);
+    }
+    if let Some(server) = hint {
+        if server == seg.src {
+            return (seg.dst, seg.src);
+        }
+        if server == seg.dst {
+            return (seg.src, seg.dst);
+        }
+    }
+    // Ephemeral client ports are usually higher than service ports.
+    if seg.src.port() < seg.dst.port() {
+        (seg.dst, seg.src)
+    } else {
+        (seg.src, seg.dst)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn deliver_segment(
+    h: &mut Half,
+    id: ConnId,
+    dir: Dir,
+    ts_ns: i64,
+    off: i64,
+    payload: &[u8],
+    missing: u32,
+    limits: &Limits,
+    stats: &mut Stats,
+    sink: &mut dyn StreamSink,
+) {
+    // Bytes before the stream start cannot be placed.
+    let (mut off, mut payload) = if off < 0 {
+        let cut = (-off) as u64;
+        if cut >= payload.len() as u64 {
+            return;
+        }
+        (0u64, &payload[cut as usize..])
+    } else {
+        (off as u64, payload)
+    };
+    let end = off + payload.len() as u64;
+    if off < h.next {
+        // Overlaps what was delivered: first data wins; report differing bytes.
+        if let Some((at, len)) = h.differs_from_delivered(off, payload) {
+            sink.anomaly(
+                id,
+                dir,
+                ts_ns,
+                TcpAnomaly::ConflictingRetransmission {
+                    offset: at,
+                    len,
+                    segment_len: payload.len() as u64,
+                },
+            );
+        }
+        if end <= h.next {
+            if missing == 0 || end + missing as u64 <= h.next {
+                stats.retransmissions += 1;
+                return;
+            }
+            payload = &[];
+            off = end;
+        } else {
+            payload = &payload[(h.next - off) as usize..];
+            off = h.next;
+        }
+    }
+    if off == h.next {
+        if !payload.is_empty() {
+            // The new bytes may overlap data already buffered out of order: that data was first.
+            let cut = h
+                .ooo
+                .keys()
+                .next()
+                .copied()
+                .filter(|k| *k < off + payload.len() as u64);
+            if let Some(k) = cut {
+                let keep = (k - off) as usize;
+                insert_ooo(h, id, dir, ts_ns, off + keep as u64, &payload[keep..], sink);
+                payload = &payload[..keep];
+            }
+            deliver(h, id, dir, ts_ns, payload, sink);
+        }
+        if missing > 0 && h.ooo.keys().next().is_none_or(|k| *k >= h.next) {
+            let until = h.next + missing as u64;
+            let until = h.ooo.keys().next().map_or(until, |k| (*k).min(until));
+            declare_gap(h, id, dir, ts_ns, until, GapReason::Snaplen, stats, sink);
+        }
+        drain(h, id, dir, ts_ns, sink);
+    } else {
+        stats.out_of_order += 1;
+        insert_ooo(h, id, dir, ts_ns, off, payload, sink);
+        if h.ooo_bytes > limits.max_ooo_bytes {
+            if let Some(first) = h.ooo.keys().next().copied() {
+                declare_gap(
+                    h,
+                    id,
+                    dir,
+                    ts_ns,
+                    first,
+                    GapReason::BufferLimit,
+                    stats,
+                    sink,
+                );
+                drain(h, id, dir, ts_ns, sink);
+            }
+        }
+    }
+}
+
+fn deliver(
+    h: &mut Half,
+    id: ConnId,
+    dir: Dir,
+    ts_ns: i64,
+    bytes: &[u8],
+    sink: &mut dyn StreamSink,
+) {
+    if bytes.is_empty() {
+        return;
+    }
+    sink.data(id, dir, ts_ns, bytes);
+    h.remember(bytes);
+    h.next += bytes.len() as u64;
+}
+
+/// Buffers out-of-order bytes, keeping what was buffered first where ranges overlap.
+fn insert_ooo(
+    h: &mut Half,
+    id: ConnId,
+    dir: Dir,
+    ts_ns: i64,
+    off: u64,
+    bytes: &[u8],
+    sink: &mut dyn StreamSink,
+) {
+    if bytes.is_empty() {
+        return;
+    }
+    let end = off + bytes.len() as u64;
+    let mut pieces: Vec<(u64, u64)> = Vec::new();
+    let mut pos = off;
+    let before = h
+        .ooo
+        .range(..off)
+        .next_back()
+        .map(|(k, v)| (*k, *k + v.len() as u64));
+    let overlapping: Vec<(u64, u64)> = before
+        .into_iter()
+        .chain(
+            h.ooo
+                .range(off..end)
+                .map(|(k, v)| (*k, *k + v.len() as u64)),
+        )
+        .collect();
+    for (cs, ce) in overlapping {
+        if ce <= pos {
+            continue;
+        }
+        if cs > pos {
+            pieces.push((pos, cs.min(end)));
+        }
+        let (a, b) = (cs.max(pos), ce.min(end));
+        if a < b {
+            if let Some(chunk) = h.ooo.get(&cs) {
+                let mine = &chunk[(a - cs) as usize..(b - cs) as usize];
+                let theirs = &bytes[(a - off) as usize..(b - off) as usize];
+                if mine != theirs {
+                    sink.anomaly(
+                        id,
+                        dir,
+                        ts_ns,
+                        TcpAnomaly::ConflictingRetransmission {
+                            offset: a,
+                            len: b - a,
+                            segment_len: bytes.len() as u64,
+                        },
+                    );
+                }
+            }
+        }
+        pos = pos.max(ce);
+        if pos >= end {
+            break;
+        }
+    }
+    if pos < end {
+        pieces.push((pos, end));
+    }
+    for (a, b) in pieces {
+        h.ooo_bytes += (b - a) as usize;
+        h.ooo
+            .insert(a, bytes[(a - off) as usize..(b - off) as usize].to_vec());
+    }
+}
+
+/// Delivers buffered chunks that have become contiguous.
+fn drain(h: &mut Half, id: ConnId, dir: Dir, ts_ns: i64, sink: &mut dyn StreamSink) {
+    while let Some((&k, _)) = h.ooo.iter().next() {
+        if k > h.next {
+            break;
+        }
+        let Some(chunk) = h.ooo.remove(&k) else {
+            break;
+        };
+        h.ooo_bytes -= chunk.len();
+        let end = k + chunk.len() as u64;
+        if end > h.next {
+            let skip = (h.next - k) as usize;
+            deliver(h, id, dir, ts_ns, &chunk[skip..], sink);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn declare_gap(
+    h: &mut Half,
+    id: ConnId,
+    dir: Dir,
+    ts_ns: i64,
+    until: u64,
+    reason: GapReason,
+    stats: &mut Stats,
+    sink: &mut dyn StreamSink,
+) {
+    if until <= h.next {
+        return;
+    }
+    let len = until - h.next;
+    sink.gap(id, dir, ts_ns, h.next, len, reason);
+    stats.gaps += 1;
+    stats.gap_bytes += len;
+    h.next = until;
+    h.recent.clear();
+}
+
+/// At close: every remaining hole is a gap and every buffered byte is delivered.
+fn flush(
+    h: &mut Half,
+    id: ConnId,
+    dir: Dir,
+    ts_ns: i64,
+    stats: &mut Stats,
+    sink: &mut dyn StreamSink,
+) {
+    while let Some(first) = h.ooo.keys().next().copied() {
+        declare_gap(h, id, dir, ts_ns, first, GapReason::Closed, stats, sink);
+        drain(h, id, dir, ts_ns, sink);
+    }
+    if let Some(fin) = h.fin_at {
+        declare_gap(h, id, dir, ts_ns, fin, GapReason::Closed, stats, sink);
+    }
+}
+
+#[cfg(test)]
+mod tests;

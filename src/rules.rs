@@ -1,0 +1,148 @@
+//! The catalog of spec rules as data: a stable id, a severity, the source it rests on, and what
+//! it checks. The checks themselves live where the facts are known (framing in the session's
+//! frame handling, transactions in pairing, ...); they refer to rules by these constants, so a
+//! rule cannot be reported without being in the catalog. `msntap rules` prints this table and
+//! `docs/rules.md` lists it; a test keeps the two in step.
+
+use serde::Serialize;
+use std::fmt;
+
+/// How bad a violation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Notable but allowed.
+    Info,
+    /// A "should", or a deviation real peers make.
+    Warning,
+    /// A "must" of the specification.
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// A rule of the catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    /// Stable id, `MSNP-` then F (framing), T (transactions), S (syntax), P (protocol state) or
+    /// N (network) and three digits.
+    pub id: &'static str,
+    /// Severity.
+    pub severity: Severity,
+    /// Where it rests (`D §x` is the IETF draft; see `msnp2-facts.md`).
+    pub cite: &'static str,
+    /// What it checks.
+    pub summary: &'static str,
+}
+
+macro_rules! rules {
+    ($($name:ident = $id:literal, $sev:ident, $cite:literal, $summary:literal;)*) => {
+        $(
+            #[doc = $summary]
+            pub const $name: &Rule = &Rule { id: $id, severity: Severity::$sev, cite: $cite, summary: $summary };
+        )*
+        /// Every rule, in id order.
+        pub static CATALOG: &[&Rule] = &[$($name),*];
+    };
+}
+
+rules! {
+    F001 = "MSNP-F001", Error, "D §5.2", "command code is not a known three-character code";
+    F002 = "MSNP-F002", Error, "D §5.2", "line contains a bare CR";
+    F003 = "MSNP-F003", Warning, "D §5.2", "line ends in a bare LF instead of CRLF";
+    F004 = "MSNP-F004", Info, "D §5.2", "parameters separated by something other than one space";
+    F005 = "MSNP-F005", Error, "D §8.7", "MSG length is not a usable decimal byte count";
+    F006 = "MSNP-F006", Error, "D §8.7", "payload cut short: the stream ended before the declared length";
+    F007 = "MSNP-F007", Warning, "D §8.8", "MSG payload has no header block ended by an empty line";
+    F008 = "MSNP-F008", Warning, "H switchboard/messages", "MSG payload over 1664 bytes (later observed switchboard limit)";
+    F009 = "MSNP-F009", Error, "D §5.2", "line longer than the line limit";
+    F010 = "MSNP-F010", Error, "D §5.2", "line not terminated when the stream ended";
+    F011 = "MSNP-F011", Error, "D §5.2", "command code in lower case (codes are case-sensitive upper case)";
+    T001 = "MSNP-T001", Error, "D §5.6", "TrID missing or not a decimal from 0 to 4294967295";
+    T002 = "MSNP-T002", Error, "D §5.6", "client reused a TrID while a request with it is still open";
+    T003 = "MSNP-T003", Warning, "H general/commands", "client request uses TrID 0, which unsolicited server commands use";
+    T004 = "MSNP-T004", Error, "D §5.6", "server line carries a non-zero TrID that matches no request";
+    T005 = "MSNP-T005", Error, "D §5.6", "response does not fit the request with that TrID";
+    T006 = "MSNP-T006", Error, "D §5.3", "request never answered before the connection ended";
+    T007 = "MSNP-T007", Warning, "D §8.7", "MSG with ack mode A never acknowledged (MSNP2 servers did not implement A)";
+    T008 = "MSNP-T008", Error, "D §8.7", "ACK or NAK answers a MSG whose ack mode forbids it";
+    T009 = "MSNP-T009", Error, "Y cmd/qng", "QNG without an outstanding PNG";
+    S001 = "MSNP-S001", Error, "D §5.4", "user handle is not an e-mail address of at most 129 bytes";
+    S002 = "MSNP-S002", Info, "D §5.4", "handle outside hotmail.com in an MSNP2 session";
+    S003 = "MSNP-S003", Error, "D §5.5", "friendly name not valid URL-encoded UTF-8 of at most 387 bytes";
+    S004 = "MSNP-S004", Error, "D §7.7", "state is not one of NLN FLN HDN BSY IDL BRB AWY PHN LUN";
+    S005 = "MSNP-S005", Error, "D §5.7", "list is not FL, AL, BL or RL (clients: FL, AL or BL)";
+    S006 = "MSNP-S006", Error, "D §7.6", "GTC setting not A/N or BLP mode not AL/BL";
+    S007 = "MSNP-S007", Error, "D §5.2", "wrong number of parameters for the MSNP2 form of the command";
+    S008 = "MSNP-S008", Warning, "D §7.11", "error code not known for MSNP2 or later dialects";
+    S009 = "MSNP-S009", Error, "D §7.3", "MD5 response is not 32 lower-case hex digits";
+    S010 = "MSNP-S010", Error, "D §7.3", "MD5 response does not match md5(challenge || password)";
+    S011 = "MSNP-S011", Error, "D §8.1", "switchboard referral uses a package other than CKI";
+    S012 = "MSNP-S012", Warning, "Y authschemes/ctp", "CTP authentication sends the password in clear text";
+    S013 = "MSNP-S013", Error, "D §7.1", "VER reply chose a dialect the client did not offer";
+    P001 = "MSNP-P001", Error, "D §7.3", "command that needs a completed login sent before USR OK";
+    P002 = "MSNP-P002", Error, "D §7.4", "client sent a command after the server's XFR NS referral";
+    P003 = "MSNP-P003", Error, "D §6", "command not valid for this server role or direction";
+    P004 = "MSNP-P004", Warning, "D §7.2", "login skipped INF";
+    P005 = "MSNP-P005", Error, "D §7.1", "first command on a DS or NS connection is not VER";
+    P006 = "MSNP-P006", Error, "D §8.2", "first command on a switchboard is neither USR nor ANS";
+    P007 = "MSNP-P007", Error, "D §8.2", "switchboard cookie or session id matches no referral of that user";
+    P008 = "MSNP-P008", Error, "D §8.3", "CAL reply status is not RINGING with a decimal session id";
+    P009 = "MSNP-P009", Warning, "facts §9", "command or form from a later dialect in an MSNP2 session";
+    N001 = "MSNP-N001", Warning, "design: reassembly", "bytes missing from the stream (not captured)";
+    N002 = "MSNP-N002", Warning, "design: reassembly", "retransmission carried bytes different from those first seen";
+    N003 = "MSNP-N003", Info, "design: reassembly", "connection picked up mid-stream (no SYN seen)";
+    N004 = "MSNP-N004", Warning, "design: reassembly", "bytes skipped to resynchronise after a gap";
+}
+
+/// Looks a rule up by id.
+pub fn lookup(id: &str) -> Option<&'static Rule> {
+    CATALOG.iter().copied().find(|r| r.id == id)
+}
+
+/// One finding of a rule on one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// Rule id.
+    pub rule: &'static str,
+    /// Severity (the rule's).
+    pub severity: Severity,
+    /// What was wrong, with the concrete values.
+    pub message: String,
+}
+
+impl Violation {
+    /// A violation of `rule`.
+    pub fn new(rule: &'static Rule, message: impl Into<String>) -> Self {
+        Violation {
+            rule: rule.id,
+            severity: rule.severity,
+            message: message.into(),
+        }
+    }
+
+    /// The rule's citation.
+    pub fn cite(&self) -> &'static str {
+        lookup(self.rule).map_or("", |r| r.cite)
+    }
+}
+
+/// The catalog as a Markdown table (the body of `docs/rules.md`).
+pub fn markdown_table() -> String {
+    let mut s = String::from("| id | severity | source | checks |\n|---|---|---|---|\n");
+    for r in CATALOG {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            r.id, r.severity, r.cite, r.summary
+        ));
+    }
+    s
+}
