@@ -206,6 +206,8 @@ struct Half {
     ooo_bytes: usize,
     /// Offset of the FIN, once seen.
     fin_at: Option<u64>,
+    /// Highest offset the peer acknowledged.
+    acked: u64,
     finished: bool,
     /// The last bytes delivered, to compare retransmissions with.
     recent: Vec<u8>,
@@ -424,7 +426,9 @@ impl Reassembler {
                 h.fin_at.get_or_insert(fin);
             }
         }
-        // The ACK tells what the peer received of the other direction.
+        // The ACK tells what the peer received of the other direction. A hole it passes is
+        // declared a gap only when confirmed (a later ACK, or later data), since captures may
+        // see an ACK before the data it acknowledges.
         if ack {
             let other = &mut conn.halves[1 - d.index()];
             if let Some(acked) = other.offset_of(seg.ack) {
@@ -432,27 +436,9 @@ impl Reassembler {
                 if let Some(fin) = other.fin_at {
                     acked = acked.min(fin);
                 }
-                if acked > other.next {
-                    let until = other
-                        .ooo
-                        .keys()
-                        .next()
-                        .copied()
-                        .map_or(acked, |k| k.min(acked));
-                    if until > other.next {
-                        declare_gap(
-                            other,
-                            id,
-                            d.flip(),
-                            ts_ns,
-                            until,
-                            GapReason::Acked,
-                            &mut stats,
-                            sink,
-                        );
-                        drain(other, id, d.flip(), ts_ns, sink);
-                    }
-                }
+                let confirmed = other.acked;
+                other.acked = other.acked.max(acked);
+                acked_gap(other, id, d.flip(), ts_ns, confirmed, &mut stats, sink);
             }
         }
         self.stats = stats;
@@ -554,6 +540,26 @@ fn decide_sides(
     }
 }
 
+/// Declares the hole before `acked` (an offset the peer acknowledged earlier) a gap.
+fn acked_gap(
+    h: &mut Half,
+    id: ConnId,
+    dir: Dir,
+    ts_ns: i64,
+    acked: u64,
+    stats: &mut Stats,
+    sink: &mut dyn StreamSink,
+) {
+    if acked <= h.next {
+        return;
+    }
+    let until = h.ooo.keys().next().copied().map_or(acked, |k| k.min(acked));
+    if until > h.next {
+        declare_gap(h, id, dir, ts_ns, until, GapReason::Acked, stats, sink);
+        drain(h, id, dir, ts_ns, sink);
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn deliver_segment(
     h: &mut Half,
@@ -629,6 +635,8 @@ fn deliver_segment(
     } else {
         stats.out_of_order += 1;
         insert_ooo(h, id, dir, ts_ns, off, payload, sink);
+        let acked = h.acked;
+        acked_gap(h, id, dir, ts_ns, acked, stats, sink);
         if h.ooo_bytes > limits.max_ooo_bytes {
             if let Some(first) = h.ooo.keys().next().copied() {
                 declare_gap(

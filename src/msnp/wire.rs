@@ -240,7 +240,7 @@ impl Decoder {
                         (&avail[..nl], Ending::Lf)
                     };
                     if body.len() > self.limits.max_line {
-                        let preview = avail[..PREVIEW].to_vec();
+                        let preview = avail[..PREVIEW.min(nl + 1)].to_vec();
                         self.take(nl + 1);
                         return Some(Frame::Junk {
                             offset,
@@ -277,6 +277,7 @@ impl Decoder {
                     preview,
                 } => match memchr(b'\n', avail) {
                     Some(nl) => {
+                        extend_preview(preview, &avail[..nl + 1]);
                         let f = Frame::Junk {
                             offset: *offset,
                             len: *len + nl as u64 + 1,
@@ -289,6 +290,7 @@ impl Decoder {
                     }
                     None => {
                         let n = avail.len();
+                        extend_preview(preview, avail);
                         *len += n as u64;
                         self.take(n);
                         return None;
@@ -554,8 +556,9 @@ impl Decoder {
             State::SkipLine {
                 offset,
                 len,
-                preview,
+                mut preview,
             } => {
+                extend_preview(&mut preview, &rest);
                 out.push(Frame::Junk {
                     offset,
                     len: len + rest_len as u64,
