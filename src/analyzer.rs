@@ -442,3 +442,33 @@ impl StreamSink for Analyzer<'_> {
         }
     }
 }
+
+/// Analyses a capture held in memory and returns the JSON session document (for tests and
+/// tools that want the document as a value).
+pub fn analyze_to_json(
+    capture: &[u8],
+    opts: Options,
+    extra_ports: &[u16],
+    limits: Limits,
+) -> Result<serde_json::Value, CaptureError> {
+    let mut reader = CaptureReader::new(capture)?;
+    let source = crate::output::json::Source {
+        kind: "capture".into(),
+        path: None,
+        format: None,
+    };
+    let mut out = Vec::new();
+    {
+        let mut report = crate::output::json::JsonReport::new(&mut out, source);
+        let mut analyzer = Analyzer::new(opts, extra_ports, &mut report);
+        let error = analyzer.run_capture(&mut reader, limits);
+        analyzer.finish();
+        if let Some(e) = error {
+            return Err(e);
+        }
+    }
+    serde_json::from_slice(&out).map_err(|e| CaptureError::Corrupt {
+        offset: 0,
+        reason: format!("internal: JSON document did not parse: {e}"),
+    })
+}

@@ -436,7 +436,9 @@ impl Reassembler {
                 if let Some(fin) = other.fin_at {
                     acked = acked.min(fin);
                 }
-                let confirmed = other.acked;
+                // Confirmed at once when the ACK also covers data buffered beyond the hole.
+                let beyond = other.ooo.keys().next().is_some_and(|k| *k < acked);
+                let confirmed = if beyond { acked } else { other.acked };
                 other.acked = other.acked.max(acked);
                 acked_gap(other, id, d.flip(), ts_ns, confirmed, &mut stats, sink);
             }

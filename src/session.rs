@@ -886,14 +886,13 @@ impl Connection {
         };
 
         let idx = self.events.len();
-        let mut link = None;
         let (fields, secrets) = if known {
             self.fields_and_secrets(&cmd, from_client)
         } else {
             (Vec::new(), Vec::new())
         };
         if known && kind != EventKind::Malformed {
-            self.check(&cmd, dir, ts, idx, opts, &mut v, &mut link);
+            self.check(&cmd, dir, idx, opts, &mut v);
         }
         let transaction = if known && kind != EventKind::Malformed {
             self.pair(&cmd, dir, ts, idx, &mut v)
@@ -915,7 +914,6 @@ impl Connection {
             error_name,
             payload: payload_info,
             transaction,
-            link,
             offset,
             note,
             violations: v,
@@ -1000,11 +998,9 @@ impl Connection {
         &mut self,
         cmd: &Command<'_>,
         dir: Dir,
-        _ts: i64,
         idx: usize,
         opts: &Options,
         v: &mut Vec<Violation>,
-        _link: &mut Option<usize>,
     ) {
         let from_client = dir == Dir::C2S;
         let a = &cmd.args;
@@ -1299,17 +1295,17 @@ impl Connection {
                     }));
                 }
             }
-            ("CAL", false) if cmd.trid.is_some() => {
-                if a.first() != Some(&"RINGING")
-                    || !a
-                        .get(1)
-                        .is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
-                {
-                    v.push(Violation::new(
-                        rules::P008,
-                        format!("reply is {:?}", a.join(" ")),
-                    ));
-                }
+            ("CAL", false)
+                if cmd.trid.is_some()
+                    && (a.first() != Some(&"RINGING")
+                        || !a.get(1).is_some_and(|s| {
+                            !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+                        })) =>
+            {
+                v.push(Violation::new(
+                    rules::P008,
+                    format!("reply is {:?}", a.join(" ")),
+                ));
             }
             _ => {}
         }

@@ -1,0 +1,95 @@
+//! Helpers shared by the integration tests.
+
+use msntap::analyzer::analyze_to_json;
+use msntap::reassembly::Limits;
+use msntap::session::Options;
+use msntap::testkit::synth::{self, Encap, Script};
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A capture of `../shared/captures`, which CI has beside the checkout.
+pub fn shared_capture(name: &str) -> Vec<u8> {
+    let p = root().join("../shared/captures").join(name);
+    std::fs::read(&p).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (../shared must be beside the checkout)",
+            p.display()
+        )
+    })
+}
+
+/// The JSON document of a capture.
+pub fn analyze(bytes: &[u8], opts: Options) -> Value {
+    analyze_to_json(bytes, opts, &[], Limits::default()).expect("capture analyses")
+}
+
+/// Every violation's rule id in a document, in order.
+pub fn rule_ids(doc: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in doc["connections"].as_array().into_iter().flatten() {
+        for e in c["events"].as_array().into_iter().flatten() {
+            for v in e["violations"].as_array().into_iter().flatten() {
+                out.push(v["rule"].as_str().unwrap_or("").to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Command events (commands and errors) of one connection.
+pub fn commands(conn: &Value) -> Vec<&Value> {
+    conn["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["kind"] == "command" || e["kind"] == "error")
+        .collect()
+}
+
+/// One scripted connection to port 1863: `>` lines are the client's, `<` lines the server's;
+/// every line gets CRLF unless it holds a line feed already or starts with `!`.
+pub fn one_connection(lines: &[&str]) -> Vec<u8> {
+    let sends: Vec<(bool, Vec<u8>)> = lines
+        .iter()
+        .map(|l| {
+            // `!` before the direction: send the text as written, without a line ending.
+            let (verbatim, l) = match l.strip_prefix('!') {
+                Some(rest) => (true, rest),
+                None => (false, *l),
+            };
+            let (from_client, text) = match l.split_at(2) {
+                ("> ", t) => (true, t),
+                ("< ", t) => (false, t),
+                _ => panic!("script line {l:?} must start with '> ' or '< '"),
+            };
+            // A line with a line feed of its own is sent as written too.
+            let bytes = if verbatim || text.contains('\n') {
+                text.as_bytes().to_vec()
+            } else {
+                format!("{text}\r\n").into_bytes()
+            };
+            (from_client, bytes)
+        })
+        .collect();
+    raw_connection(&sends)
+}
+
+/// One scripted connection from raw sends (client when `true`).
+pub fn raw_connection(sends: &[(bool, Vec<u8>)]) -> Vec<u8> {
+    let mut s = Script::new(941_825_442_000_000_000, 11);
+    let c = s.connect(
+        "203.0.113.5:40000".parse().unwrap(),
+        "198.51.100.5:1863".parse().unwrap(),
+    );
+    for (from_client, bytes) in sends {
+        s.send(c, *from_client, bytes);
+        s.advance_ms(5);
+    }
+    s.close(c, true);
+    synth::pcap(&s.segs, Encap::Ethernet, None)
+}

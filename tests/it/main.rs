@@ -1,0 +1,6 @@
+//! The integration test crate (one binary, modules by theme).
+
+mod captures;
+mod cli;
+mod common;
+mod rules;
