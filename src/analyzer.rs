@@ -114,6 +114,146 @@ pub struct Analyzer<'r> {
     users: HashSet<String>,
     summary: Summary,
     report: &'r mut dyn Report,
+    /// Flows on no known port, waiting for their first line to tell whether they are MSNP.
+    probes: HashMap<ConnId, Probe>,
+    /// Probed flows found not to be MSNP (until the reassembler lets them go).
+    dropped: HashSet<ConnId>,
+    next_public: u64,
+    dump: Option<StreamDump>,
+    /// Recognise MSNP by content on ports not known to carry it.
+    pub probe_content: bool,
+}
+
+/// A flow being probed: its first bytes in each direction.
+struct Probe {
+    info: ConnInfo,
+    bufs: [Vec<u8>; 2],
+}
+
+/// Bytes of a direction looked at before deciding a flow is not MSNP.
+pub const PROBE_BYTES: usize = 4096;
+
+/// Whether the first bytes of a stream look like the start of an MSNP connection:
+/// `VER n MSNPx`, `USR n handle cookie` (switchboard caller), `USR n MD5 I handle` or
+/// `ANS n handle cookie session`. `None` until a whole line is there.
+pub fn recognise(first: &[u8]) -> Option<bool> {
+    let Some(nl) = first.iter().position(|b| *b == b'\n') else {
+        let hopeless = first.len() >= 4 && crate::msnp::wire::plausible_start(first) == Some(false);
+        return if first.len() >= PROBE_BYTES || hopeless {
+            Some(false)
+        } else {
+            None
+        };
+    };
+    let line = String::from_utf8_lossy(&first[..nl]);
+    let t: Vec<&str> = line.trim_end_matches('\r').split(' ').collect();
+    let trid = |i: usize| {
+        t.get(i)
+            .is_some_and(|x| crate::msnp::command::parse_trid(x).is_some())
+    };
+    let handle = |i: usize| t.get(i).is_some_and(|x| x.contains('@'));
+    Some(match t.first().copied() {
+        Some("VER") => {
+            trid(1)
+                && t[2..].iter().any(|d| {
+                    d.to_ascii_uppercase().starts_with("MSNP") || d.eq_ignore_ascii_case("CVR0")
+                })
+        }
+        Some("USR") => {
+            trid(1) && ((t.len() == 4 && handle(2)) || (t.len() >= 5 && t[3] == "I" && handle(4)))
+        }
+        Some("ANS") => trid(1) && t.len() == 5 && handle(2),
+        _ => false,
+    })
+}
+
+/// Writes each direction's reassembled bytes to a file of its own (`--dump-streams`).
+pub struct StreamDump {
+    dir: std::path::PathBuf,
+    open: HashMap<(u64, Dir), std::io::BufWriter<std::fs::File>>,
+    names: HashMap<u64, (SocketAddr, SocketAddr)>,
+    /// The first write error.
+    pub error: Option<std::io::Error>,
+}
+
+/// Files kept open at once by [`StreamDump`]; others are reopened for appending.
+const DUMP_OPEN_FILES: usize = 128;
+
+impl StreamDump {
+    /// Dumps into `dir`, which is created if needed.
+    pub fn new(dir: &std::path::Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        Ok(StreamDump {
+            dir: dir.to_path_buf(),
+            open: HashMap::new(),
+            names: HashMap::new(),
+            error: None,
+        })
+    }
+
+    /// The file of a connection's direction: `0001_10.0.0.1.40000_10.0.0.2.1863_c2s.bin`
+    /// (IPv6 colons become dashes).
+    pub fn file_name(id: u64, client: SocketAddr, server: SocketAddr, dir: Dir) -> String {
+        let ep = |a: SocketAddr| format!("{}.{}", a.ip(), a.port()).replace(':', "-");
+        format!("{id:04}_{}_{}_{}.bin", ep(client), ep(server), dir.as_str())
+    }
+
+    fn start(&mut self, id: u64, client: SocketAddr, server: SocketAddr) {
+        for d in [Dir::C2S, Dir::S2C] {
+            if let Err(e) =
+                std::fs::File::create(self.dir.join(Self::file_name(id, client, server, d)))
+            {
+                self.error.get_or_insert(e);
+            }
+        }
+        self.names.insert(id, (client, server));
+    }
+
+    fn write(&mut self, id: u64, dir: Dir, bytes: &[u8]) {
+        use std::io::Write;
+        if self.error.is_some() {
+            return;
+        }
+        if !self.open.contains_key(&(id, dir)) {
+            if self.open.len() >= DUMP_OPEN_FILES {
+                for (_, mut w) in self.open.drain() {
+                    if let Err(e) = w.flush() {
+                        self.error.get_or_insert(e);
+                    }
+                }
+            }
+            let Some(&(client, server)) = self.names.get(&id) else {
+                return;
+            };
+            let path = self.dir.join(Self::file_name(id, client, server, dir));
+            match std::fs::OpenOptions::new().append(true).open(path) {
+                Ok(f) => {
+                    self.open.insert((id, dir), std::io::BufWriter::new(f));
+                }
+                Err(e) => {
+                    self.error = Some(e);
+                    return;
+                }
+            }
+        }
+        if let Some(w) = self.open.get_mut(&(id, dir)) {
+            if let Err(e) = w.write_all(bytes) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn finish_connection(&mut self, id: u64) {
+        use std::io::Write;
+        for d in [Dir::C2S, Dir::S2C] {
+            if let Some(mut w) = self.open.remove(&(id, d)) {
+                if let Err(e) = w.flush() {
+                    self.error.get_or_insert(e);
+                }
+            }
+        }
+        self.names.remove(&id);
+    }
 }
 
 /// Parses `host[:port]`; the port defaults to 1863.
@@ -145,7 +285,88 @@ impl<'r> Analyzer<'r> {
             users: HashSet::new(),
             summary: Summary::default(),
             report,
+            probes: HashMap::new(),
+            dropped: HashSet::new(),
+            next_public: 1,
+            dump: None,
+            probe_content: true,
         }
+    }
+
+    /// Also writes every direction's reassembled bytes under `dump`.
+    pub fn dump_streams(&mut self, dump: StreamDump) {
+        self.dump = Some(dump);
+    }
+
+    /// The stream dump's first error, if any.
+    pub fn dump_error(&mut self) -> Option<std::io::Error> {
+        self.dump.as_mut().and_then(|d| d.error.take())
+    }
+
+    fn known_endpoint(&self, a: SocketAddr) -> bool {
+        self.announced.contains_key(&a)
+            || self.announced_ports.contains(&a.port())
+            || self.ports.contains(&a.port())
+    }
+
+    /// Starts the analysis of a connection known (or found) to be MSNP.
+    fn start_connection(&mut self, info: &ConnInfo) {
+        let public = self.next_public;
+        self.next_public += 1;
+        let mut c = Connection::new(
+            public,
+            info.client,
+            info.server,
+            info.vlan,
+            info.syn_seen,
+            info.opened_ns,
+            &self.opts,
+        );
+        if let Some(role) = self.role_of(info.server) {
+            c.set_role_hint(role);
+        }
+        if !info.syn_seen {
+            let v = crate::rules::Violation::new(
+                crate::rules::N003,
+                "the connection's start was not captured",
+            );
+            c.events.push(crate::session::Event {
+                note: Some("picked up mid-stream: the start was not captured".into()),
+                violations: vec![v],
+                ..crate::session::Event::new(
+                    info.opened_ns,
+                    Dir::C2S,
+                    crate::session::EventKind::Gap,
+                )
+            });
+        }
+        // An NS referral leads to the first connection to its address after it.
+        if let Some(li) = self.links.iter().position(|l| {
+            l.kind == "XFR NS" && l.to.is_none() && {
+                let (h, p) = parse_address(&l.address);
+                p == info.server.port()
+                    && h.parse::<IpAddr>()
+                        .map_or(true, |ip| ip == info.server.ip())
+            }
+        }) {
+            self.links[li].to = Some(LinkTo { connection: public });
+            let user = self.links[li].user.clone();
+            c.inherit(Role::NS, None, user, li);
+        }
+        if let Some(d) = self.dump.as_mut() {
+            d.start(public, info.client, info.server);
+        }
+        self.conns.insert(info.id, c);
+    }
+
+    fn feed(&mut self, id: ConnId, dir: Dir, ts_ns: i64, bytes: &[u8]) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            if let Some(d) = self.dump.as_mut() {
+                d.write(c.id, dir, bytes);
+            }
+            c.data(dir, ts_ns, bytes, &self.opts);
+        }
+        self.after_event(id);
     }
 
     /// Counters so far.
@@ -165,7 +386,7 @@ impl<'r> Analyzer<'r> {
         if notices.is_empty() {
             return;
         }
-        let (user, dialect) = (conn.user.clone(), conn.dialect_label());
+        let (user, dialect, public) = (conn.user.clone(), conn.dialect_label(), conn.id);
         for n in notices {
             match n {
                 Notice::Referral(r) => {
@@ -187,7 +408,7 @@ impl<'r> Analyzer<'r> {
                     self.links.push(Link {
                         kind: r.kind,
                         from: LinkFrom {
-                            connection: id,
+                            connection: public,
                             event: r.event,
                         },
                         to: None,
@@ -221,7 +442,9 @@ impl<'r> Analyzer<'r> {
         };
         match found {
             Some(li) => {
-                self.links[li].to = Some(LinkTo { connection: id });
+                self.links[li].to = Some(LinkTo {
+                    connection: conn.id,
+                });
                 let l = &self.links[li];
                 // The caller's user comes from the referring connection; the callee's is its own.
                 let user = if want == "XFR SB" {
@@ -337,76 +560,77 @@ impl<'r> Analyzer<'r> {
 
 impl StreamSink for Analyzer<'_> {
     fn accept(&mut self, src: SocketAddr, dst: SocketAddr, _syn: bool) -> Accept {
-        if self.announced.contains_key(&dst)
-            || self.announced_ports.contains(&dst.port())
-            || self.ports.contains(&dst.port())
-        {
+        if self.known_endpoint(dst) {
             return Accept::Track { server: Some(dst) };
         }
-        if self.announced.contains_key(&src)
-            || self.announced_ports.contains(&src.port())
-            || self.ports.contains(&src.port())
-        {
+        if self.known_endpoint(src) {
             return Accept::Track { server: Some(src) };
+        }
+        if self.probe_content {
+            return Accept::Track { server: None };
         }
         Accept::Ignore
     }
 
     fn open(&mut self, info: &ConnInfo) {
-        let mut c = Connection::new(
-            info.id,
-            info.client,
-            info.server,
-            info.vlan,
-            info.syn_seen,
-            info.opened_ns,
-            &self.opts,
-        );
-        if let Some(role) = self.role_of(info.server) {
-            c.set_role_hint(role);
-        }
-        if !info.syn_seen {
-            let v = crate::rules::Violation::new(
-                crate::rules::N003,
-                "the connection's start was not captured",
+        if self.known_endpoint(info.server) || self.known_endpoint(info.client) {
+            self.start_connection(info);
+        } else {
+            self.probes.insert(
+                info.id,
+                Probe {
+                    info: info.clone(),
+                    bufs: [Vec::new(), Vec::new()],
+                },
             );
-            c.events.push(crate::session::Event {
-                kind: crate::session::EventKind::Gap,
-                note: Some("picked up mid-stream: the start was not captured".into()),
-                violations: vec![v],
-                ..crate::session::Event::new(
-                    info.opened_ns,
-                    Dir::C2S,
-                    crate::session::EventKind::Gap,
-                )
-            });
         }
-        // An NS referral leads to the first connection to its address after it.
-        if let Some(li) = self.links.iter().position(|l| {
-            l.kind == "XFR NS" && l.to.is_none() && {
-                let (h, p) = parse_address(&l.address);
-                p == info.server.port()
-                    && h.parse::<IpAddr>()
-                        .map_or(true, |ip| ip == info.server.ip())
-            }
-        }) {
-            self.links[li].to = Some(LinkTo {
-                connection: info.id,
-            });
-            let user = self.links[li].user.clone();
-            c.inherit(Role::NS, None, user, li);
-        }
-        self.conns.insert(info.id, c);
     }
 
     fn data(&mut self, id: ConnId, dir: Dir, ts_ns: i64, bytes: &[u8]) {
-        if let Some(c) = self.conns.get_mut(&id) {
-            c.data(dir, ts_ns, bytes, &self.opts);
+        let Some(p) = self.probes.get_mut(&id) else {
+            self.feed(id, dir, ts_ns, bytes);
+            return;
+        };
+        let buf = &mut p.bufs[dir.index()];
+        let held = buf.len();
+        let take = PROBE_BYTES.saturating_sub(held).min(bytes.len());
+        buf.extend_from_slice(&bytes[..take]);
+        match recognise(buf) {
+            None => {}
+            Some(true) => {
+                let Some(p) = self.probes.remove(&id) else {
+                    return;
+                };
+                self.start_connection(&p.info);
+                // Replay what was held back, then this whole delivery.
+                let other = dir.flip();
+                let before = p.bufs[other.index()].clone();
+                if !before.is_empty() {
+                    self.feed(id, other, ts_ns, &before);
+                }
+                let mine = p.bufs[dir.index()][..held].to_vec();
+                if !mine.is_empty() {
+                    self.feed(id, dir, ts_ns, &mine);
+                }
+                self.feed(id, dir, ts_ns, bytes);
+            }
+            Some(false) => {
+                self.probes.remove(&id);
+                self.dropped.insert(id);
+            }
         }
-        self.after_event(id);
+    }
+
+    fn keep(&self, id: ConnId) -> bool {
+        !self.dropped.contains(&id)
     }
 
     fn gap(&mut self, id: ConnId, dir: Dir, ts_ns: i64, offset: u64, len: u64, reason: GapReason) {
+        if self.probes.remove(&id).is_some() {
+            // A flow whose first line was not captured cannot be recognised.
+            self.dropped.insert(id);
+            return;
+        }
         if let Some(c) = self.conns.get_mut(&id) {
             c.gap(dir, ts_ns, offset, len, reason, &self.opts);
         }
@@ -427,16 +651,41 @@ impl StreamSink for Analyzer<'_> {
                 len,
                 segment_len,
             } = anomaly;
-            c.tcp_anomaly(dir, ts_ns, format!("retransmission of {segment_len} bytes differs from the {len} bytes first seen at stream offset {offset}; the first version is kept"));
+            let text = format!(
+                "retransmission of {segment_len} bytes differs from the {len} bytes first seen at stream offset {offset}; the first version is kept"
+            );
+            c.tcp_anomaly(dir, ts_ns, text);
         }
     }
 
     fn close(&mut self, id: ConnId, ts_ns: i64, how: CloseKind) {
+        self.dropped.remove(&id);
+        if let Some(p) = self.probes.remove(&id) {
+            // Ended before a whole first line: MSNP only if what came would be recognised.
+            let looks = p.bufs.iter().any(|b| {
+                let mut line = b.clone();
+                line.extend_from_slice(b"\r\n");
+                !b.is_empty() && recognise(&line) == Some(true)
+            });
+            if !looks {
+                return;
+            }
+            self.start_connection(&p.info);
+            for d in [Dir::C2S, Dir::S2C] {
+                let held = p.bufs[d.index()].clone();
+                if !held.is_empty() {
+                    self.feed(id, d, ts_ns, &held);
+                }
+            }
+        }
         if let Some(c) = self.conns.get_mut(&id) {
             c.close(ts_ns, how, &self.opts);
         }
         self.after_event(id);
         if let Some(c) = self.conns.remove(&id) {
+            if let Some(d) = self.dump.as_mut() {
+                d.finish_connection(c.id);
+            }
             self.tally(&c);
             self.report.connection(&c, &self.links);
         }

@@ -78,6 +78,13 @@ pub struct ReadArgs {
     /// Out-of-order bytes buffered per direction before a hole is declared a gap.
     #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
     pub max_ooo: usize,
+    /// Write each direction's reassembled bytes to a file in DIR (named by connection id,
+    /// endpoints and direction).
+    #[arg(long, value_name = "DIR")]
+    pub dump_streams: Option<PathBuf>,
+    /// Only decode flows on MSNP ports and announced addresses, not flows recognised by content.
+    #[arg(long)]
+    pub no_content_probe: bool,
     /// Seconds of capture time after which an idle connection is flushed.
     #[arg(long, default_value_t = 600, value_name = "SECONDS")]
     pub idle_timeout: u64,

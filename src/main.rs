@@ -6,7 +6,7 @@ mod cli;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use cli::{Cli, ColorChoice, Command, ReadArgs};
-use msntap::analyzer::Analyzer;
+use msntap::analyzer::{Analyzer, StreamDump};
 use msntap::capture::{CaptureReader, Format};
 use msntap::output::json::{JsonReport, Source};
 use msntap::output::text::{TextOptions, TextReport};
@@ -143,8 +143,18 @@ fn read(args: ReadArgs) -> Result<u8> {
     }
     let mut tee = Tee(reports);
     let mut analyzer = Analyzer::new(opts, &args.ports, &mut tee);
+    analyzer.probe_content = !args.no_content_probe;
+    if let Some(dir) = &args.dump_streams {
+        let dump =
+            StreamDump::new(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        analyzer.dump_streams(dump);
+    }
     let input_error = analyzer.run_capture(&mut reader, limits);
+    let dump_error = analyzer.dump_error();
     analyzer.finish();
+    if let Some(e) = dump_error {
+        return Err(e).context("writing --dump-streams files");
+    }
     drop(tee);
     if let Some(e) = text.error.take() {
         return Err(e).context("writing the transcript");

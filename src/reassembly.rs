@@ -66,6 +66,8 @@ pub enum CloseKind {
     Idle,
     /// A new SYN on the same addresses started another connection.
     Reused,
+    /// The consumer lost interest ([`StreamSink::keep`] said no); its packets are ignored.
+    Abandoned,
 }
 
 impl CloseKind {
@@ -77,6 +79,7 @@ impl CloseKind {
             CloseKind::Open => "open",
             CloseKind::Idle => "idle",
             CloseKind::Reused => "reused",
+            CloseKind::Abandoned => "abandoned",
         }
     }
 }
@@ -156,6 +159,11 @@ pub trait StreamSink {
     fn anomaly(&mut self, id: ConnId, dir: Dir, ts_ns: i64, anomaly: TcpAnomaly);
     /// The connection is gone; no more calls for `id`.
     fn close(&mut self, id: ConnId, ts_ns: i64, how: CloseKind);
+    /// Asked after each segment: whether the connection is still wanted. When not, it is
+    /// closed as [`CloseKind::Abandoned`] and its later packets are dropped unseen.
+    fn keep(&self, _id: ConnId) -> bool {
+        true
+    }
 }
 
 /// Limits that keep memory bounded.
@@ -277,6 +285,8 @@ pub struct Reassembler {
     /// Flows closed by FIN or RST, with the close time: their stray ACKs and FINs are ignored
     /// (TIME-WAIT), a new SYN starts a new connection.
     closed: HashMap<FlowKey, i64>,
+    /// Closed flows the consumer abandoned (a subset of `closed`).
+    abandoned: std::collections::HashSet<FlowKey>,
     next_id: ConnId,
     limits: Limits,
     stats: Stats,
@@ -289,6 +299,7 @@ impl Reassembler {
         Reassembler {
             conns: HashMap::new(),
             closed: HashMap::new(),
+            abandoned: Default::default(),
             next_id: 1,
             limits,
             stats: Stats::default(),
@@ -334,10 +345,16 @@ impl Reassembler {
 
         if !self.conns.contains_key(&key) {
             if let Some(&closed_at) = self.closed.get(&key) {
-                let late = ts_ns.saturating_sub(closed_at) > TIME_WAIT_NS;
+                let abandoned = self.abandoned.contains(&key);
+                let late = !abandoned && ts_ns.saturating_sub(closed_at) > TIME_WAIT_NS;
                 if syn || late {
                     self.closed.remove(&key);
-                } else if seg.payload.is_empty() && seg.missing == 0 {
+                    self.abandoned.remove(&key);
+                } else if abandoned || (seg.payload.is_empty() && seg.missing == 0) {
+                    // Abandoned flows stay ignored while packets keep coming.
+                    if abandoned {
+                        self.closed.insert(key, ts_ns);
+                    }
                     return;
                 }
             }
@@ -455,6 +472,12 @@ impl Reassembler {
         }
         if both_done {
             self.close_key(&key, ts_ns, CloseKind::Fin, sink);
+        } else if !sink.keep(id) {
+            if let Some(conn) = self.conns.remove(&key) {
+                sink.close(conn.info.id, ts_ns, CloseKind::Abandoned);
+                self.closed.insert(key, ts_ns);
+                self.abandoned.insert(key);
+            }
         }
     }
 
@@ -492,6 +515,8 @@ impl Reassembler {
         }
         let quiet = now_ns.saturating_sub(TIME_WAIT_NS);
         self.closed.retain(|_, t| *t >= quiet);
+        let closed = &self.closed;
+        self.abandoned.retain(|k| closed.contains_key(k));
     }
 
     /// Ends the input: every connection still tracked is flushed and closed as `Open`.

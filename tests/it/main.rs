@@ -3,4 +3,5 @@
 mod captures;
 mod cli;
 mod common;
+mod reassembly;
 mod rules;

@@ -1,0 +1,253 @@
+//! Reassembly through the whole pipeline: content recognition, stream dumps compared with
+//! tshark, and segmentation/reordering/duplication that must not change a single event.
+
+use super::common::*;
+use msntap::session::Options;
+use msntap::testkit::synth::{self, Encap, Script, Seg};
+use proptest::prelude::*;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::process::Command;
+
+fn switchboard_on(port: u16, with_referral: bool) -> Vec<u8> {
+    let mut s = Script::new(941_825_442_000_000_000, 21);
+    let sb = format!("198.51.100.9:{port}");
+    if with_referral {
+        let ns = s.connect(
+            "203.0.113.5:40000".parse().unwrap(),
+            "198.51.100.5:1863".parse().unwrap(),
+        );
+        s.send(ns, true, b"XFR 5 SB\r\n");
+        s.send(ns, false, format!("XFR 5 SB {sb} CKI 1.2.3\r\n").as_bytes());
+    }
+    // Some other traffic on other ports: HTTP, and binary junk.
+    let web = s.connect(
+        "203.0.113.5:40100".parse().unwrap(),
+        "198.51.100.80:8080".parse().unwrap(),
+    );
+    s.send(web, true, b"GET / HTTP/1.0\r\n\r\n");
+    s.send(web, false, b"HTTP/1.0 200 OK\r\n\r\nhello");
+    s.close(web, true);
+    let bin = s.connect(
+        "203.0.113.5:40101".parse().unwrap(),
+        "198.51.100.81:5000".parse().unwrap(),
+    );
+    s.send(bin, true, &[0, 1, 2, 3, 255, 254, 10, 13]);
+    s.close(bin, true);
+    let c = s.connect("203.0.113.5:40001".parse().unwrap(), sb.parse().unwrap());
+    s.send(c, true, b"USR 1 alice@hotmail.com 1.2.3\r\n");
+    s.send(c, false, b"USR 1 OK alice@hotmail.com Alice\r\n");
+    s.send(c, true, b"CAL 2 bob@hotmail.com\r\n");
+    s.send(c, false, b"CAL 2 RINGING 42\r\n");
+    s.close(c, true);
+    synth::pcap(&s.segs, Encap::Ethernet, None)
+}
+
+#[test]
+fn switchboard_on_another_port_found_through_the_referral_and_through_content() {
+    for with_referral in [true, false] {
+        let doc = analyze(&switchboard_on(7001, with_referral), Options::default());
+        let conns = doc["connections"].as_array().unwrap();
+        let sb: Vec<&Value> = conns
+            .iter()
+            .filter(|c| c["server"] == "198.51.100.9:7001")
+            .collect();
+        assert_eq!(sb.len(), 1, "referral {with_referral}");
+        assert_eq!(sb[0]["role"], "SB");
+        assert_eq!(commands(sb[0]).len(), 4);
+        assert_eq!(
+            conns.len(),
+            1 + usize::from(with_referral),
+            "HTTP and junk flows are not MSNP"
+        );
+        assert!(sb[0]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["kind"] != "malformed"));
+    }
+}
+
+#[test]
+fn content_probe_can_be_turned_off_and_ports_added_by_hand() {
+    let pcap = switchboard_on(7001, false);
+    let path = std::env::temp_dir().join(format!("msntap-sb-{}.pcap", std::process::id()));
+    std::fs::write(&path, &pcap).unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_msntap"))
+            .arg("read")
+            .arg(&path)
+            .args(["--json", "-"])
+            .args(args)
+            .output()
+            .unwrap();
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        doc["connections"].as_array().unwrap().len()
+    };
+    assert_eq!(run(&[]), 1);
+    assert_eq!(run(&["--no-content-probe"]), 0);
+    assert_eq!(run(&["--no-content-probe", "--port", "7001"]), 1);
+}
+
+/// tshark's `follow,tcp,raw` of one stream: (node 0 address, node 0 bytes, node 1 bytes).
+fn tshark_follow(file: &std::path::Path, stream: usize) -> Option<(String, Vec<u8>, Vec<u8>)> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(file)
+        .args(["-q", "-z", &format!("follow,tcp,raw,{stream}")])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut node0 = String::new();
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let mut body = false;
+    for line in text.lines() {
+        if let Some(n) = line.strip_prefix("Node 0: ") {
+            node0 = n.trim().to_string();
+        } else if line.starts_with("Node 1: ") {
+            body = true;
+        } else if line.starts_with("====") {
+            body = false;
+        } else if body && !line.trim().is_empty() {
+            let (dst, hexs) = match line.strip_prefix('\t') {
+                Some(h) => (&mut b, h),
+                None => (&mut a, line),
+            };
+            dst.extend(hex::decode(hexs.trim()).ok()?);
+        }
+    }
+    Some((node0, a, b))
+}
+
+#[test]
+fn dumped_streams_equal_what_tshark_reassembles() {
+    if Command::new("tshark").arg("-v").output().is_err() {
+        eprintln!("tshark not installed: the comparison with tshark did not run");
+        return;
+    }
+    let file = root().join("../shared/captures/msnms-2005-msnp11-midsession.pcap");
+    let dir = std::env::temp_dir().join(format!("msntap-dump-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_msntap"))
+        .arg("read")
+        .arg(&file)
+        .arg("--summary")
+        .arg("--dump-streams")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut files: HashMap<String, Vec<u8>> = HashMap::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let e = e.unwrap();
+        files.insert(
+            e.file_name().to_string_lossy().into_owned(),
+            std::fs::read(e.path()).unwrap(),
+        );
+    }
+    assert_eq!(files.len(), 12, "two files for each of six connections");
+    for stream in 0..6 {
+        let (node0, a, b) = tshark_follow(&file, stream).expect("tshark output");
+        let client = node0.replace(':', ".");
+        let c2s = files
+            .iter()
+            .find(|(n, _)| n.contains(&format!("_{client}_")) && n.ends_with("_c2s.bin"))
+            .map(|(_, v)| v)
+            .unwrap();
+        let s2c = files
+            .iter()
+            .find(|(n, _)| n.contains(&format!("_{client}_")) && n.ends_with("_s2c.bin"))
+            .map(|(_, v)| v)
+            .unwrap();
+        assert_eq!(c2s, &a, "stream {stream} client to server");
+        assert_eq!(s2c, &b, "stream {stream} server to client");
+    }
+}
+
+/// The events of a document without times (which differ when packets move).
+fn shape(doc: &Value) -> Vec<(String, String, Option<u64>, usize)> {
+    let mut out = Vec::new();
+    for c in doc["connections"].as_array().unwrap() {
+        for e in c["events"].as_array().unwrap() {
+            let ty = e["kind"].as_str().unwrap().to_string();
+            if ty == "fin" {
+                continue;
+            }
+            out.push((
+                ty,
+                e["line"].as_str().unwrap_or("").to_string(),
+                e["transaction"].as_u64(),
+                e["violations"].as_array().unwrap().len(),
+            ));
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    #[test]
+    fn segmentation_reordering_and_duplication_change_no_event(
+        cuts in proptest::collection::vec(1usize..2000, 0..40),
+        swaps in proptest::collection::vec((0usize..80, 1usize..3), 0..10),
+        dups in proptest::collection::vec(0usize..80, 0..10),
+    ) {
+        let mut lines = String::new();
+        for i in 1..30 {
+            lines.push_str(&format!("CHG {i} NLN\r\n"));
+            lines.push_str(&format!("PNG\r\nREA {} alice@hotmail.com Alice%20{i}\r\n", 100 + i));
+        }
+        let answers: String = (1..30).map(|i| format!("CHG {i} NLN\r\nQNG\r\nREA {} 7 alice@hotmail.com Alice%20{i}\r\n", 100 + i)).collect();
+        let build = |split: &[usize], swaps: &[(usize, usize)], dups: &[usize]| {
+            let mut s = Script::new(941_825_442_000_000_000, 4);
+            let c = s.connect("203.0.113.5:40000".parse().unwrap(), "198.51.100.9:1863".parse().unwrap());
+            for (client, line) in [
+                (true, "VER 1 MSNP2"),
+                (false, "VER 1 MSNP2"),
+                (true, "INF 2"),
+                (false, "INF 2 MD5"),
+                (true, "USR 3 MD5 I alice@hotmail.com"),
+                (false, "USR 3 MD5 S 1.2"),
+                (true, "USR 4 MD5 S f59af8f2fa91d38aff7c870c17f99903"),
+                (false, "USR 4 OK alice@hotmail.com Alice"),
+            ] {
+                s.send(c, client, format!("{line}\r\n").as_bytes());
+            }
+            let start = s.segs.len();
+            s.send_split(c, true, lines.as_bytes(), split);
+            let end = s.segs.len() - 1; // before the server's ACK
+            s.send(c, false, answers.as_bytes());
+            s.close(c, true);
+            let mut segs: Vec<Seg> = s.segs.clone();
+            let n = end - start;
+            for &(i, k) in swaps {
+                if n > 1 {
+                    let a = start + i % n;
+                    let b = (a + k).min(end - 1);
+                    segs.swap(a, b);
+                }
+            }
+            for &i in dups {
+                if n > 0 {
+                    let g = segs[start + i % n].clone();
+                    segs.insert(end, g);
+                }
+            }
+            // Keep capture time monotonic whatever moved.
+            let t0 = segs[0].ts_ns;
+            for (i, g) in segs.iter_mut().enumerate() {
+                g.ts_ns = t0 + i as i64 * 1000;
+            }
+            synth::pcap(&segs, Encap::Ethernet, None)
+        };
+        let clean = analyze(&build(&[], &[], &[]), Options::default());
+        let messy = analyze(&build(&cuts, &swaps, &dups), Options::default());
+        prop_assert_eq!(shape(&messy), shape(&clean));
+        prop_assert_eq!(rule_ids(&clean).len(), 0);
+    }
+}
