@@ -77,8 +77,8 @@ pub struct Summary {
     pub non_tcp: u64,
     /// Frames that could not be sliced.
     pub malformed_packets: u64,
-    /// IP fragments seen (not reassembled).
-    pub fragments: u64,
+    /// IP fragments seen, datagrams reassembled from them, and datagrams dropped incomplete.
+    pub fragments: crate::net::defrag::DefragStats,
     /// Connections analysed.
     pub connections: u64,
     /// Connections by role.
@@ -482,6 +482,7 @@ impl<'r> Analyzer<'r> {
         limits: Limits,
     ) -> Option<CaptureError> {
         let mut reasm = Reassembler::new(limits);
+        let mut defrag = crate::net::defrag::Defrag::new(Default::default());
         let mut last_ts = 0;
         let mut error = None;
         loop {
@@ -494,7 +495,15 @@ impl<'r> Analyzer<'r> {
                     last_ts = p.ts_ns;
                     match net::slice(p.link, p.data) {
                         Sliced::Tcp(seg) => reasm.segment(&seg, p.ts_ns, self),
-                        Sliced::Fragment(_) => self.summary.fragments += 1,
+                        Sliced::Fragment(f) => {
+                            if let Some(d) = defrag.push(&f, p.ts_ns) {
+                                match d.tcp() {
+                                    Sliced::Tcp(seg) => reasm.segment(&seg, p.ts_ns, self),
+                                    Sliced::Malformed(_) => self.summary.malformed_packets += 1,
+                                    _ => self.summary.non_tcp += 1,
+                                }
+                            }
+                        }
                         Sliced::Other | Sliced::UnsupportedLink(_) => self.summary.non_tcp += 1,
                         Sliced::Malformed(_) => self.summary.malformed_packets += 1,
                     }
@@ -507,6 +516,8 @@ impl<'r> Analyzer<'r> {
             }
         }
         self.summary.bytes = reader.offset();
+        defrag.finish();
+        self.summary.fragments = defrag.stats();
         reasm.finish(last_ts, self);
         self.summary.tcp = reasm.stats();
         self.summary.input_error = error.as_ref().map(|e| e.to_string());

@@ -47,10 +47,19 @@ fn run_bytes(pcap: &[u8], limits: Limits) -> (Rec, Stats) {
     let mut r = Reassembler::new(limits);
     let mut reader = crate::capture::CaptureReader::new(pcap).expect("capture");
     let mut last = 0;
+    let mut defrag = net::defrag::Defrag::default();
     while let Ok(Some(p)) = reader.next_packet() {
         last = p.ts_ns;
-        if let Sliced::Tcp(seg) = net::slice(p.link, p.data) {
-            r.segment(&seg, p.ts_ns, &mut rec);
+        match net::slice(p.link, p.data) {
+            Sliced::Tcp(seg) => r.segment(&seg, p.ts_ns, &mut rec),
+            Sliced::Fragment(f) => {
+                if let Some(d) = defrag.push(&f, p.ts_ns) {
+                    if let Sliced::Tcp(seg) = d.tcp() {
+                        r.segment(&seg, p.ts_ns, &mut rec);
+                    }
+                }
+            }
+            _ => {}
         }
     }
     r.finish(last, &mut rec);
@@ -362,5 +371,61 @@ proptest! {
         prop_assert!(rec.gaps.is_empty());
         prop_assert!(rec.anomalies.is_empty());
         let _ = c;
+    }
+}
+
+#[test]
+fn ip_fragments_are_reassembled_v4_and_v6() {
+    let mut s = Script::new(1_000_000_000_000, 3);
+    let c = s.connect(CLIENT.parse().unwrap(), SERVER.parse().unwrap());
+    let big: Vec<u8> = (0..3000).map(|i| b"ABCDEFGHIJ"[i % 10]).collect();
+    s.send(c, false, &big);
+    s.send(c, true, b"OUT\r\n");
+    s.close(c, true);
+    for v6 in [false, true] {
+        for lose in [false, true] {
+            let mut frames = Vec::new();
+            for (i, g) in s.segs.iter().enumerate() {
+                let mut g = g.clone();
+                if v6 {
+                    let map = |a: SocketAddr| match a.ip() {
+                        std::net::IpAddr::V4(ip) => {
+                            SocketAddr::new(ip.to_ipv6_mapped().into(), a.port())
+                        }
+                        _ => a,
+                    };
+                    g.src = map(g.src);
+                    g.dst = map(g.dst);
+                }
+                if g.payload.len() > 1000 {
+                    let mut parts =
+                        synth::fragment_frames(&g, Encap::Ethernet, 1200, 77 + i as u32);
+                    // Out of order, and maybe one lost.
+                    parts.reverse();
+                    if lose {
+                        parts.remove(1);
+                    }
+                    frames.extend(parts.into_iter().map(|f| (g.ts_ns, f)));
+                } else {
+                    frames.push((g.ts_ns, synth::frame(&g, Encap::Ethernet)));
+                }
+            }
+            let (rec, _) = run_bytes(
+                &synth::pcap_frames(&frames, Encap::Ethernet),
+                Limits::default(),
+            );
+            if lose {
+                assert!(rec.data.get(&(1, Dir::S2C)).is_none(), "v6={v6}");
+                assert_eq!(
+                    rec.gaps,
+                    vec![(1, Dir::S2C, 0, 3000, GapReason::Acked)],
+                    "v6={v6}"
+                );
+            } else {
+                assert_eq!(rec.data[&(1, Dir::S2C)], big, "v6={v6}");
+                assert!(rec.gaps.is_empty());
+            }
+            assert_eq!(rec.data[&(1, Dir::C2S)], b"OUT\r\n");
+        }
     }
 }

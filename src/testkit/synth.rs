@@ -141,7 +141,64 @@ pub fn ip_packet(s: &Seg) -> Vec<u8> {
 
 /// Encodes a whole frame of a segment.
 pub fn frame(s: &Seg, encap: Encap) -> Vec<u8> {
+    wrap(&ip_packet(s), encap)
+}
+
+/// Splits a segment's IP packet into fragments carrying at most `chunk` bytes of the TCP
+/// segment each (rounded down to a multiple of 8), with IP identification `id`; returns frames.
+pub fn fragment_frames(s: &Seg, encap: Encap, chunk: usize, id: u32) -> Vec<Vec<u8>> {
     let ip = ip_packet(s);
+    let v6 = ip[0] >> 4 == 6;
+    let hl = if v6 { 40 } else { 20 };
+    let tcp = &ip[hl..];
+    let chunk = (chunk / 8).max(1) * 8;
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off < tcp.len() {
+        let end = (off + chunk).min(tcp.len());
+        let more = end < tcp.len();
+        let part = &tcp[off..end];
+        let mut p = Vec::with_capacity(hl + 8 + part.len());
+        if v6 {
+            p.extend_from_slice(&ip[..4]);
+            p.extend_from_slice(&((8 + part.len()) as u16).to_be_bytes());
+            p.push(44);
+            p.push(ip[7]);
+            p.extend_from_slice(&ip[8..40]);
+            p.extend_from_slice(&[6, 0]);
+            p.extend_from_slice(&(((off / 8) as u16) << 3 | u16::from(more)).to_be_bytes());
+            p.extend_from_slice(&id.to_be_bytes());
+        } else {
+            p.extend_from_slice(&ip[..20]);
+            p[2..4].copy_from_slice(&((20 + part.len()) as u16).to_be_bytes());
+            p[4..6].copy_from_slice(&(id as u16).to_be_bytes());
+            let flags: u16 = if more { 0x2000 } else { 0 };
+            p[6..8].copy_from_slice(&(flags | (off / 8) as u16).to_be_bytes());
+            p[10..12].copy_from_slice(&[0, 0]);
+            let c = checksum(&[&p[..20]]);
+            p[10..12].copy_from_slice(&c.to_be_bytes());
+        }
+        p.extend_from_slice(part);
+        out.push(wrap(&p, encap));
+        off = end;
+    }
+    out
+}
+
+/// Writes ready-made frames (capture time, bytes) as a pcap file.
+pub fn pcap_frames(frames: &[(i64, Vec<u8>)], encap: Encap) -> Vec<u8> {
+    let mut w = match PcapWriter::new(Vec::new(), encap.link_type(), false, 262_144) {
+        Ok(w) => w,
+        Err(_) => return Vec::new(),
+    };
+    for (ts, f) in frames {
+        let _ = w.packet(*ts, f, f.len() as u32);
+    }
+    w.finish().unwrap_or_default()
+}
+
+/// Puts an IP packet in a link-layer frame.
+pub fn wrap(ip: &[u8], encap: Encap) -> Vec<u8> {
     let v6 = ip[0] >> 4 == 6;
     let et: u16 = if v6 { 0x86DD } else { 0x0800 };
     let mut f = Vec::with_capacity(ip.len() + 24);
@@ -168,7 +225,7 @@ pub fn frame(s: &Seg, encap: Encap) -> Vec<u8> {
         }
         Encap::Raw => {}
     }
-    f.extend_from_slice(&ip);
+    f.extend_from_slice(ip);
     f
 }
 

@@ -251,3 +251,41 @@ proptest! {
         prop_assert_eq!(rule_ids(&clean).len(), 0);
     }
 }
+
+#[test]
+fn a_gap_inside_a_msg_payload_keeps_the_stream_in_step() {
+    let mut s = Script::new(941_825_442_000_000_000, 8);
+    let c = s.connect(
+        "203.0.113.5:40000".parse().unwrap(),
+        "198.51.100.9:1863".parse().unwrap(),
+    );
+    s.send(c, true, b"USR 1 alice@hotmail.com 1.2.3\r\n");
+    s.send(c, false, b"USR 1 OK alice@hotmail.com Alice\r\n");
+    let body = "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nline one\r\nline two\r\n";
+    let msg = format!("MSG 2 N {}\r\n{body}CAL 3 bob@hotmail.com\r\n", body.len());
+    let cut = msg.find("line one").unwrap();
+    s.send_split(c, true, msg.as_bytes(), &[cut, cut + 12]);
+    s.send(c, false, b"CAL 3 RINGING 42\r\n");
+    s.close(c, true);
+    let mut segs = s.segs.clone();
+    let lost = segs
+        .iter()
+        .position(|g| g.payload.starts_with(b"line one"))
+        .unwrap();
+    segs.remove(lost);
+    let doc = analyze(
+        &synth::pcap(&segs, Encap::Ethernet, None),
+        Options::default(),
+    );
+    let c = &doc["connections"][0];
+    let evs: Vec<&Value> = c["events"].as_array().unwrap().iter().collect();
+    let msg_ev = evs.iter().find(|e| e["command"] == "MSG").unwrap();
+    assert_eq!(msg_ev["payload"]["complete"], false);
+    assert_eq!(msg_ev["payload"]["length"], body.len());
+    let cal = evs
+        .iter()
+        .find(|e| e["command"] == "CAL" && e["dir"] == "c2s")
+        .expect("the command after the payload is decoded");
+    assert_eq!(cal["line"], "CAL 3 bob@hotmail.com");
+    assert_eq!(rule_ids(&doc), ["MSNP-N001"]);
+}

@@ -333,3 +333,5 @@ pub fn tcp<'a>(
         missing,
     })
 }
+
+pub mod defrag;
