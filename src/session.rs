@@ -505,7 +505,14 @@ impl Connection {
             events: Vec::new(),
             transactions: Vec::new(),
             st: State {
-                decoders: [Decoder::new(opts.wire), Decoder::new(opts.wire)],
+                decoders: if start_seen {
+                    [Decoder::new(opts.wire), Decoder::new(opts.wire)]
+                } else {
+                    [
+                        Decoder::new_mid_stream(opts.wire),
+                        Decoder::new_mid_stream(opts.wire),
+                    ]
+                },
                 open: HashMap::new(),
                 pings: VecDeque::new(),
                 login: Login::Start,

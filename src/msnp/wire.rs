@@ -189,6 +189,18 @@ impl Decoder {
         }
     }
 
+    /// A decoder for a stream picked up mid-way: it skips to the first line that starts with a
+    /// plausible command (reporting what it skipped).
+    pub fn new_mid_stream(limits: WireLimits) -> Self {
+        let mut d = Decoder::new(limits);
+        d.state = State::Resync {
+            offset: 0,
+            len: 0,
+            preview: Vec::new(),
+        };
+        d
+    }
+
     /// Appends bytes that follow what was pushed before.
     pub fn push(&mut self, bytes: &[u8]) {
         if self.pos > 0 && self.pos == self.buf.len() {

@@ -289,3 +289,68 @@ fn a_gap_inside_a_msg_payload_keeps_the_stream_in_step() {
     assert_eq!(cal["line"], "CAL 3 bob@hotmail.com");
     assert_eq!(rule_ids(&doc), ["MSNP-N001"]);
 }
+
+#[test]
+fn mid_stream_pickup_starts_at_the_first_command_line() {
+    let mut s = Script::new(941_825_442_000_000_000, 8);
+    let c = s.connect(
+        "203.0.113.5:40000".parse().unwrap(),
+        "198.51.100.9:1863".parse().unwrap(),
+    );
+    // (Resynchronisation finds commands at line starts: a payload that does not end in CRLF
+    // hides the command glued to it.)
+    let body = "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nhello there\r\n";
+    let msg = format!("MSG 2 N {}\r\n{body}CAL 3 bob@hotmail.com\r\n", body.len());
+    let cut = msg.find("Content-Type").unwrap();
+    s.send_split(c, true, msg.as_bytes(), &[cut]);
+    s.send(c, false, b"CAL 3 RINGING 42\r\n");
+    s.close(c, true);
+    // The capture starts with the second piece: the tail of a payload, then a command.
+    let segs: Vec<Seg> = s.segs[4..].to_vec();
+    let doc = analyze(
+        &synth::pcap(&segs, Encap::Ethernet, None),
+        Options::default(),
+    );
+    let c = &doc["connections"][0];
+    assert_eq!(c["start_seen"], false);
+    let lines: Vec<&str> = commands(c)
+        .iter()
+        .map(|e| e["line"].as_str().unwrap())
+        .collect();
+    assert_eq!(lines, ["CAL 3 bob@hotmail.com", "CAL 3 RINGING 42"]);
+    let ids = rule_ids(&doc);
+    assert_eq!(
+        ids,
+        ["MSNP-N003", "MSNP-N004"],
+        "mid-stream, and the skipped payload tail"
+    );
+}
+
+#[test]
+fn idle_connections_are_flushed_after_the_timeout() {
+    let mut s = Script::new(941_825_442_000_000_000, 8);
+    let a = s.connect(
+        "203.0.113.5:40000".parse().unwrap(),
+        "198.51.100.5:1863".parse().unwrap(),
+    );
+    s.send(a, true, b"PNG\r\n");
+    s.advance_ms(700_000);
+    let b = s.connect(
+        "203.0.113.5:40001".parse().unwrap(),
+        "198.51.100.5:1863".parse().unwrap(),
+    );
+    s.send(b, true, b"PNG\r\n");
+    s.send(b, false, b"QNG\r\n");
+    s.close(b, true);
+    let doc = analyze(
+        &synth::pcap(&s.segs, Encap::Ethernet, None),
+        Options::default(),
+    );
+    let closes: Vec<&str> = doc["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["close"].as_str().unwrap())
+        .collect();
+    assert_eq!(closes, ["idle", "fin"]);
+}
