@@ -7,8 +7,7 @@
 use crate::capture::{CaptureError, CaptureReader};
 use crate::net::{self, Sliced};
 use crate::reassembly::{
-    Accept, CloseKind, ConnId, ConnInfo, Dir, GapReason, Limits, Reassembler, StreamSink,
-    TcpAnomaly,
+    Accept, CloseKind, ConnId, ConnInfo, Dir, GapReason, Limits, Reassembler, StreamSink, TcpAnomaly,
 };
 use crate::session::{Connection, Notice, Options, Role};
 use serde::Serialize;
@@ -60,6 +59,10 @@ pub struct Link {
 pub trait Report {
     /// The time of the first packet (the transcript's time zero).
     fn begin(&mut self, _first_ts_ns: i64) {}
+    /// A connection is being analysed (role, user and dialect may still change).
+    fn opened(&mut self, _conn: &Connection) {}
+    /// New events: `conn.events[from..]`.
+    fn events(&mut self, _conn: &Connection, _from: usize) {}
     /// A connection ended; its analysis is final.
     fn connection(&mut self, conn: &Connection, links: &[Link]);
     /// The input ended.
@@ -95,10 +98,80 @@ pub struct Summary {
     pub by_severity: BTreeMap<String, u64>,
     /// Violations by rule.
     pub by_rule: BTreeMap<String, u64>,
+    /// Request-to-first-response latency over all transactions.
+    pub latency: Latency,
     /// Segments retransmitted, out of order, gaps.
     pub tcp: crate::reassembly::Stats,
     /// The error that stopped reading, if any.
     pub input_error: Option<String>,
+}
+
+/// A latency histogram with fixed memory: exact to the microsecond below 1 ms, then buckets 1 %
+/// wide, so percentiles are exact to within 1 % however many transactions there are.
+#[derive(Debug, Clone, Default)]
+pub struct Latency {
+    buckets: BTreeMap<u32, u64>,
+    count: u64,
+    max_ms: f64,
+}
+
+impl Latency {
+    fn bucket(us: f64) -> u32 {
+        if us < 1000.0 {
+            us.max(0.0) as u32
+        } else {
+            1000 + ((us / 1000.0).ln() / 1.01f64.ln()) as u32
+        }
+    }
+
+    fn value_ms(bucket: u32) -> f64 {
+        if bucket < 1000 {
+            bucket as f64 / 1000.0
+        } else {
+            1.01f64.powi((bucket - 1000) as i32)
+        }
+    }
+
+    /// Records one latency.
+    pub fn add(&mut self, ms: f64) {
+        *self.buckets.entry(Self::bucket(ms * 1000.0)).or_default() += 1;
+        self.count += 1;
+        self.max_ms = self.max_ms.max(ms);
+    }
+
+    /// Number of latencies recorded.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The `p`-th percentile (0–100) in milliseconds.
+    pub fn percentile(&self, p: f64) -> Option<f64> {
+        if self.count == 0 {
+            return None;
+        }
+        let rank = ((p / 100.0) * self.count as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (b, n) in &self.buckets {
+            seen += n;
+            if seen >= rank {
+                return Some(Self::value_ms(*b).min(self.max_ms));
+            }
+        }
+        Some(self.max_ms)
+    }
+}
+
+impl Serialize for Latency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(5))?;
+        m.serialize_entry("count", &self.count)?;
+        for (k, p) in [("p50_ms", 50.0), ("p90_ms", 90.0), ("p99_ms", 99.0)] {
+            m.serialize_entry(k, &self.percentile(p).map(|v| (v * 1000.0).round() / 1000.0))?;
+        }
+        m.serialize_entry("max_ms", &(self.count > 0).then_some(self.max_ms))?;
+        m.end()
+    }
 }
 
 /// The analysis engine: a [`StreamSink`] for the reassembler.
@@ -122,7 +195,11 @@ pub struct Analyzer<'r> {
     dump: Option<StreamDump>,
     /// Recognise MSNP by content on ports not known to carry it.
     pub probe_content: bool,
+    progress: Option<ProgressFn>,
 }
+
+/// Called now and then while reading: (bytes read, packets, connections open).
+pub type ProgressFn = Box<dyn FnMut(u64, u64, usize)>;
 
 /// A flow being probed: its first bytes in each direction.
 struct Probe {
@@ -139,29 +216,18 @@ pub const PROBE_BYTES: usize = 4096;
 pub fn recognise(first: &[u8]) -> Option<bool> {
     let Some(nl) = first.iter().position(|b| *b == b'\n') else {
         let hopeless = first.len() >= 4 && crate::msnp::wire::plausible_start(first) == Some(false);
-        return if first.len() >= PROBE_BYTES || hopeless {
-            Some(false)
-        } else {
-            None
-        };
+        return if first.len() >= PROBE_BYTES || hopeless { Some(false) } else { None };
     };
     let line = String::from_utf8_lossy(&first[..nl]);
     let t: Vec<&str> = line.trim_end_matches('\r').split(' ').collect();
-    let trid = |i: usize| {
-        t.get(i)
-            .is_some_and(|x| crate::msnp::command::parse_trid(x).is_some())
-    };
+    let trid = |i: usize| t.get(i).is_some_and(|x| crate::msnp::command::parse_trid(x).is_some());
     let handle = |i: usize| t.get(i).is_some_and(|x| x.contains('@'));
     Some(match t.first().copied() {
         Some("VER") => {
             trid(1)
-                && t[2..].iter().any(|d| {
-                    d.to_ascii_uppercase().starts_with("MSNP") || d.eq_ignore_ascii_case("CVR0")
-                })
+                && t[2..].iter().any(|d| d.to_ascii_uppercase().starts_with("MSNP") || d.eq_ignore_ascii_case("CVR0"))
         }
-        Some("USR") => {
-            trid(1) && ((t.len() == 4 && handle(2)) || (t.len() >= 5 && t[3] == "I" && handle(4)))
-        }
+        Some("USR") => trid(1) && ((t.len() == 4 && handle(2)) || (t.len() >= 5 && t[3] == "I" && handle(4))),
         Some("ANS") => trid(1) && t.len() == 5 && handle(2),
         _ => false,
     })
@@ -183,12 +249,7 @@ impl StreamDump {
     /// Dumps into `dir`, which is created if needed.
     pub fn new(dir: &std::path::Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        Ok(StreamDump {
-            dir: dir.to_path_buf(),
-            open: HashMap::new(),
-            names: HashMap::new(),
-            error: None,
-        })
+        Ok(StreamDump { dir: dir.to_path_buf(), open: HashMap::new(), names: HashMap::new(), error: None })
     }
 
     /// The file of a connection's direction: `0001_10.0.0.1.40000_10.0.0.2.1863_c2s.bin`
@@ -200,9 +261,7 @@ impl StreamDump {
 
     fn start(&mut self, id: u64, client: SocketAddr, server: SocketAddr) {
         for d in [Dir::C2S, Dir::S2C] {
-            if let Err(e) =
-                std::fs::File::create(self.dir.join(Self::file_name(id, client, server, d)))
-            {
+            if let Err(e) = std::fs::File::create(self.dir.join(Self::file_name(id, client, server, d))) {
                 self.error.get_or_insert(e);
             }
         }
@@ -290,7 +349,13 @@ impl<'r> Analyzer<'r> {
             next_public: 1,
             dump: None,
             probe_content: true,
+            progress: None,
         }
+    }
+
+    /// Reports progress about every 200 ms while a capture is read.
+    pub fn progress(&mut self, f: ProgressFn) {
+        self.progress = Some(f);
     }
 
     /// Also writes every direction's reassembled bytes under `dump`.
@@ -304,49 +369,31 @@ impl<'r> Analyzer<'r> {
     }
 
     fn known_endpoint(&self, a: SocketAddr) -> bool {
-        self.announced.contains_key(&a)
-            || self.announced_ports.contains(&a.port())
-            || self.ports.contains(&a.port())
+        self.announced.contains_key(&a) || self.announced_ports.contains(&a.port()) || self.ports.contains(&a.port())
     }
 
     /// Starts the analysis of a connection known (or found) to be MSNP.
     fn start_connection(&mut self, info: &ConnInfo) {
         let public = self.next_public;
         self.next_public += 1;
-        let mut c = Connection::new(
-            public,
-            info.client,
-            info.server,
-            info.vlan,
-            info.syn_seen,
-            info.opened_ns,
-            &self.opts,
-        );
+        let mut c =
+            Connection::new(public, info.client, info.server, info.vlan, info.syn_seen, info.opened_ns, &self.opts);
         if let Some(role) = self.role_of(info.server) {
             c.set_role_hint(role);
         }
         if !info.syn_seen {
-            let v = crate::rules::Violation::new(
-                crate::rules::N003,
-                "the connection's start was not captured",
-            );
+            let v = crate::rules::Violation::new(crate::rules::N003, "the connection's start was not captured");
             c.events.push(crate::session::Event {
                 note: Some("picked up mid-stream: the start was not captured".into()),
                 violations: vec![v],
-                ..crate::session::Event::new(
-                    info.opened_ns,
-                    Dir::C2S,
-                    crate::session::EventKind::Gap,
-                )
+                ..crate::session::Event::new(info.opened_ns, Dir::C2S, crate::session::EventKind::Gap)
             });
         }
         // An NS referral leads to the first connection to its address after it.
         if let Some(li) = self.links.iter().position(|l| {
             l.kind == "XFR NS" && l.to.is_none() && {
                 let (h, p) = parse_address(&l.address);
-                p == info.server.port()
-                    && h.parse::<IpAddr>()
-                        .map_or(true, |ip| ip == info.server.ip())
+                p == info.server.port() && h.parse::<IpAddr>().map_or(true, |ip| ip == info.server.ip())
             }
         }) {
             self.links[li].to = Some(LinkTo { connection: public });
@@ -355,6 +402,11 @@ impl<'r> Analyzer<'r> {
         }
         if let Some(d) = self.dump.as_mut() {
             d.start(public, info.client, info.server);
+        }
+        self.report.opened(&c);
+        c.emitted = c.events.len();
+        if c.emitted > 0 {
+            self.report.events(&c, 0);
         }
         self.conns.insert(info.id, c);
     }
@@ -379,6 +431,18 @@ impl<'r> Analyzer<'r> {
     }
 
     fn after_event(&mut self, id: ConnId) {
+        self.handle_notices(id);
+        // Hand new events to streaming reports.
+        if let Some(c) = self.conns.get_mut(&id) {
+            if c.events.len() > c.emitted {
+                let from = c.emitted;
+                c.emitted = c.events.len();
+                self.report.events(c, from);
+            }
+        }
+    }
+
+    fn handle_notices(&mut self, id: ConnId) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -391,11 +455,7 @@ impl<'r> Analyzer<'r> {
             match n {
                 Notice::Referral(r) => {
                     let (host, port) = parse_address(&r.address);
-                    let role = if r.kind == "XFR NS" {
-                        Role::NS
-                    } else {
-                        Role::SB
-                    };
+                    let role = if r.kind == "XFR NS" { Role::NS } else { Role::SB };
                     match host.parse::<IpAddr>() {
                         Ok(ip) => {
                             self.announced.insert(SocketAddr::new(ip, port), role);
@@ -407,10 +467,7 @@ impl<'r> Analyzer<'r> {
                     let li = self.links.len();
                     self.links.push(Link {
                         kind: r.kind,
-                        from: LinkFrom {
-                            connection: public,
-                            event: r.event,
-                        },
+                        from: LinkFrom { connection: public, event: r.event },
                         to: None,
                         address: r.address.clone(),
                         cookie: r.cookie,
@@ -442,33 +499,25 @@ impl<'r> Analyzer<'r> {
         };
         match found {
             Some(li) => {
-                self.links[li].to = Some(LinkTo {
-                    connection: conn.id,
-                });
+                self.links[li].to = Some(LinkTo { connection: conn.id });
                 let l = &self.links[li];
                 // The caller's user comes from the referring connection; the callee's is its own.
-                let user = if want == "XFR SB" {
-                    l.user.clone()
-                } else {
-                    Some(auth.handle.clone())
-                };
+                let user = if want == "XFR SB" { l.user.clone() } else { Some(auth.handle.clone()) };
                 conn.inherit(Role::SB, l.dialect.clone(), user, li);
             }
             None => {
                 // Only a violation when that user's referrals were captured and none fits.
-                let user_seen = self.links.iter().any(|l| {
-                    l.kind == want
-                        && (want == "RNG" || l.user.as_deref() == Some(auth.handle.as_str()))
-                });
+                let user_seen = self
+                    .links
+                    .iter()
+                    .any(|l| l.kind == want && (want == "RNG" || l.user.as_deref() == Some(auth.handle.as_str())));
                 conn.set_role_hint(Role::SB);
                 if user_seen {
                     let v = crate::rules::Violation::new(
                         crate::rules::P007,
                         format!("{} presents a cookie that no {want} referral of this capture announced", auth.verb),
                     );
-                    if let Some(e) = conn.events.last_mut() {
-                        e.violations.push(v);
-                    }
+                    conn.add_violation(auth.event, v);
                 }
             }
         }
@@ -476,14 +525,11 @@ impl<'r> Analyzer<'r> {
 
     /// Reads a whole capture. Returns the error that stopped reading, after reporting
     /// everything decoded before it.
-    pub fn run_capture<R: Read>(
-        &mut self,
-        reader: &mut CaptureReader<R>,
-        limits: Limits,
-    ) -> Option<CaptureError> {
+    pub fn run_capture<R: Read>(&mut self, reader: &mut CaptureReader<R>, limits: Limits) -> Option<CaptureError> {
         let mut reasm = Reassembler::new(limits);
         let mut defrag = crate::net::defrag::Defrag::new(Default::default());
         let mut last_ts = 0;
+        let mut last_progress = std::time::Instant::now();
         let mut error = None;
         loop {
             match reader.next_packet() {
@@ -492,6 +538,16 @@ impl<'r> Analyzer<'r> {
                         self.report.begin(p.ts_ns);
                     }
                     self.summary.packets += 1;
+                    if self.summary.packets % 4096 == 0 && self.progress.is_some() {
+                        let now = std::time::Instant::now();
+                        if now.duration_since(last_progress).as_millis() >= 200 {
+                            last_progress = now;
+                            let (off, open) = (p.file_offset, reasm.open_connections());
+                            if let Some(f) = self.progress.as_mut() {
+                                f(off, self.summary.packets, open);
+                            }
+                        }
+                    }
                     last_ts = p.ts_ns;
                     match net::slice(p.link, p.data) {
                         Sliced::Tcp(seg) => reasm.segment(&seg, p.ts_ns, self),
@@ -546,10 +602,7 @@ impl<'r> Analyzer<'r> {
         }
         for e in &c.events {
             if let Some(cmd) = &e.command {
-                if matches!(
-                    e.kind,
-                    crate::session::EventKind::Command | crate::session::EventKind::Error
-                ) {
+                if matches!(e.kind, crate::session::EventKind::Command | crate::session::EventKind::Error) {
                     s.commands += 1;
                     *s.by_command.entry(cmd.clone()).or_default() += 1;
                 }
@@ -560,10 +613,11 @@ impl<'r> Analyzer<'r> {
             }
         }
         for t in &c.transactions {
-            let k = serde_json::to_value(t.outcome)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default();
+            if let Some(ms) = t.latency_ms {
+                s.latency.add(ms);
+            }
+            let k =
+                serde_json::to_value(t.outcome).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
             *s.transactions.entry(k).or_default() += 1;
         }
     }
@@ -587,13 +641,7 @@ impl StreamSink for Analyzer<'_> {
         if self.known_endpoint(info.server) || self.known_endpoint(info.client) {
             self.start_connection(info);
         } else {
-            self.probes.insert(
-                info.id,
-                Probe {
-                    info: info.clone(),
-                    bufs: [Vec::new(), Vec::new()],
-                },
-            );
+            self.probes.insert(info.id, Probe { info: info.clone(), bufs: [Vec::new(), Vec::new()] });
         }
     }
 
@@ -657,11 +705,7 @@ impl StreamSink for Analyzer<'_> {
 
     fn anomaly(&mut self, id: ConnId, dir: Dir, ts_ns: i64, anomaly: TcpAnomaly) {
         if let Some(c) = self.conns.get_mut(&id) {
-            let TcpAnomaly::ConflictingRetransmission {
-                offset,
-                len,
-                segment_len,
-            } = anomaly;
+            let TcpAnomaly::ConflictingRetransmission { offset, len, segment_len } = anomaly;
             let text = format!(
                 "retransmission of {segment_len} bytes differs from the {len} bytes first seen at stream offset {offset}; the first version is kept"
             );
@@ -712,11 +756,7 @@ pub fn analyze_to_json(
     limits: Limits,
 ) -> Result<serde_json::Value, CaptureError> {
     let mut reader = CaptureReader::new(capture)?;
-    let source = crate::output::json::Source {
-        kind: "capture".into(),
-        path: None,
-        format: None,
-    };
+    let source = crate::output::json::Source { kind: "capture".into(), path: None, format: None };
     let mut out = Vec::new();
     {
         let mut report = crate::output::json::JsonReport::new(&mut out, source);
@@ -727,8 +767,6 @@ pub fn analyze_to_json(
             return Err(e);
         }
     }
-    serde_json::from_slice(&out).map_err(|e| CaptureError::Corrupt {
-        offset: 0,
-        reason: format!("internal: JSON document did not parse: {e}"),
-    })
+    serde_json::from_slice(&out)
+        .map_err(|e| CaptureError::Corrupt { offset: 0, reason: format!("internal: JSON document did not parse: {e}") })
 }

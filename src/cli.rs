@@ -28,7 +28,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Read a pcap or pcapng capture and show every MSNP command of every connection.
-    Read(ReadArgs),
+    Read(Box<ReadArgs>),
     /// Print the catalog of spec rules msntap checks.
     Rules {
         /// Print it as the Markdown table of docs/rules.md.
@@ -54,9 +54,35 @@ pub struct ReadArgs {
     /// Colour the transcript.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
-    /// Print only the summary, not the transcript.
+    /// Print a line per connection and overall counts (commands, outcomes, latency
+    /// percentiles, violations by rule) instead of the transcript.
     #[arg(long)]
     pub summary: bool,
+    /// Stream one JSON object per line to FILE (`-` for stdout) as things are decided.
+    #[arg(long, value_name = "FILE")]
+    pub ndjson: Option<String>,
+    /// Show only these connections (ids, comma-separated or repeated).
+    #[arg(long = "conn", value_name = "ID", value_delimiter = ',')]
+    pub conns: Vec<u64>,
+    /// Show only connections of these roles.
+    #[arg(long = "role", value_enum, value_delimiter = ',')]
+    pub roles: Vec<msntap::session::Role>,
+    /// Show one user's whole journey: the connections whose user is HANDLE.
+    #[arg(long, value_name = "HANDLE")]
+    pub user: Option<String>,
+    /// Show only these commands (verbs or error codes, comma-separated or repeated).
+    #[arg(long = "command", value_name = "VERBS", value_delimiter = ',')]
+    pub commands: Vec<String>,
+    /// Show only events that carry a violation.
+    #[arg(long)]
+    pub only_violations: bool,
+    /// Show only events with a violation at least this severe.
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub min_severity: Option<msntap::rules::Severity>,
+    /// Exit with status 3 when a violation of LEVEL or worse was found (all traffic counts,
+    /// whatever the filters show).
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub fail_on: Option<msntap::rules::Severity>,
     /// Also treat this TCP port as MSNP (1863 always is); repeatable.
     #[arg(long = "port", value_name = "PORT")]
     pub ports: Vec<u16>,

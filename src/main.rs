@@ -8,7 +8,9 @@ use clap::Parser;
 use cli::{Cli, ColorChoice, Command, ReadArgs};
 use msntap::analyzer::{Analyzer, StreamDump};
 use msntap::capture::{CaptureReader, Format};
+use msntap::output::filter::Filter;
 use msntap::output::json::{JsonReport, Source};
+use msntap::output::ndjson::NdjsonReport;
 use msntap::output::text::{TextOptions, TextReport};
 use msntap::output::Tee;
 use msntap::reassembly::Limits;
@@ -38,26 +40,19 @@ fn main() -> ExitCode {
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Read(args) => read(args),
+        Command::Read(args) => read(*args),
         Command::Rules { markdown } => {
             let mut out = std::io::stdout().lock();
             if markdown {
                 out.write_all(msntap::rules::markdown_table().as_bytes())?;
             } else {
                 for r in msntap::rules::CATALOG {
-                    writeln!(
-                        out,
-                        "{:<10} {:<8} {:<24} {}",
-                        r.id, r.severity, r.cite, r.summary
-                    )?;
+                    writeln!(out, "{:<10} {:<8} {:<24} {}", r.id, r.severity, r.cite, r.summary)?;
                 }
             }
             Ok(0)
@@ -91,80 +86,107 @@ fn read(args: ReadArgs) -> Result<u8> {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     };
     let label = args.file.display().to_string();
-    let mut reader =
-        CaptureReader::open(&args.file).with_context(|| format!("cannot read {label}"))?;
+    let mut reader = CaptureReader::open(&args.file).with_context(|| format!("cannot read {label}"))?;
     let format = match reader.format() {
         Format::Pcap => "pcap",
         Format::PcapNg => "pcapng",
     };
-    let source = Source {
-        kind: "capture".into(),
-        path: Some(label.clone()),
-        format: Some(format.into()),
-    };
+    let source = Source { kind: "capture".into(), path: Some(label.clone()), format: Some(format.into()) };
 
-    let json_to_stdout = args.json.as_deref() == Some("-");
-    let stdout = std::io::stdout();
-    let text_out: Box<dyn Write> = if json_to_stdout {
+    let filter = Filter {
+        conns: args.conns.clone(),
+        roles: args.roles.clone(),
+        user: args.user.clone(),
+        commands: args.commands.clone(),
+        only_violations: args.only_violations,
+        min_severity: args.min_severity,
+    };
+    let to_stdout = |o: &Option<String>| o.as_deref() == Some("-");
+    if to_stdout(&args.json) && to_stdout(&args.ndjson) {
+        bail!("--json - and --ndjson - cannot both write to stdout");
+    }
+    let machine_on_stdout = to_stdout(&args.json) || to_stdout(&args.ndjson);
+    let sink = |target: &str| -> Result<Box<dyn Write>> {
+        Ok(if target == "-" {
+            Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()))
+        } else {
+            let f = std::fs::File::create(target).with_context(|| format!("cannot create {target}"))?;
+            Box::new(std::io::BufWriter::with_capacity(1 << 16, f))
+        })
+    };
+    let text_out: Box<dyn Write> = if machine_on_stdout {
         Box::new(std::io::sink())
     } else {
-        Box::new(std::io::BufWriter::with_capacity(1 << 16, stdout.lock()))
+        Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()))
     };
-    let mut text = TextReport::new(
-        text_out,
-        TextOptions {
-            color,
-            summary_only: args.summary,
-        },
-        &label,
-    );
+    let mut text =
+        TextReport::new(text_out, TextOptions { color, summary_only: args.summary, filter: filter.clone() }, &label);
     let mut json = match args.json.as_deref() {
         None => None,
-        Some("-") => Some(JsonReport::new(
-            Box::new(std::io::BufWriter::new(std::io::stdout())) as Box<dyn Write>,
-            source,
-        )),
-        Some(path) => {
-            let f = std::fs::File::create(path).with_context(|| format!("cannot create {path}"))?;
-            Some(JsonReport::new(
-                Box::new(std::io::BufWriter::new(f)) as Box<dyn Write>,
-                source,
-            ))
-        }
+        Some(target) => Some(JsonReport::new(sink(target)?, source).with_filter(filter.clone())),
+    };
+    let mut ndjson = match args.ndjson.as_deref() {
+        None => None,
+        Some(target) => Some(NdjsonReport::new(sink(target)?, filter.clone())),
     };
     let mut reports: Vec<&mut dyn Report> = vec![&mut text];
     if let Some(j) = json.as_mut() {
         reports.push(j);
     }
+    if let Some(n) = ndjson.as_mut() {
+        reports.push(n);
+    }
     let mut tee = Tee(reports);
     let mut analyzer = Analyzer::new(opts, &args.ports, &mut tee);
     analyzer.probe_content = !args.no_content_probe;
     if let Some(dir) = &args.dump_streams {
-        let dump =
-            StreamDump::new(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let dump = StreamDump::new(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         analyzer.dump_streams(dump);
+    }
+    if std::io::stderr().is_terminal() {
+        let total = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
+        analyzer.progress(Box::new(move |bytes, packets, conns| {
+            let pct = if total > 0 { bytes as f64 * 100.0 / total as f64 } else { 0.0 };
+            eprint!("\r\x1b[2K{pct:5.1}% {:.1} MB, {packets} packets, {conns} connections open", bytes as f64 / 1e6);
+        }));
     }
     let input_error = analyzer.run_capture(&mut reader, limits);
     let dump_error = analyzer.dump_error();
-    analyzer.finish();
+    let summary = analyzer.finish();
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[2K");
+    }
+    drop(tee);
     if let Some(e) = dump_error {
         return Err(e).context("writing --dump-streams files");
     }
-    drop(tee);
     if let Some(e) = text.error.take() {
         return Err(e).context("writing the transcript");
     }
     if let Some(e) = json.as_mut().and_then(|j| j.error.take()) {
         return Err(e).context("writing the JSON document");
     }
+    if let Some(e) = ndjson.as_mut().and_then(|j| j.error.take()) {
+        return Err(e).context("writing NDJSON");
+    }
     if let Some(e) = input_error {
         eprintln!("msntap: {label}: {e}");
         return Ok(1);
+    }
+    if let Some(level) = args.fail_on {
+        let worst = summary
+            .by_severity
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .filter_map(|(k, _)| k.parse::<msntap::rules::Severity>().ok())
+            .max();
+        if worst.is_some_and(|w| w >= level) {
+            return Ok(3);
+        }
     }
     Ok(0)
 }

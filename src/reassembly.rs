@@ -177,10 +177,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_ooo_bytes: 1 << 20,
-            idle_timeout_ns: 600 * 1_000_000_000,
-        }
+        Limits { max_ooo_bytes: 1 << 20, idle_timeout_ns: 600 * 1_000_000_000 }
     }
 }
 
@@ -233,8 +230,7 @@ impl Half {
     fn remember(&mut self, bytes: &[u8]) {
         if bytes.len() >= RECENT {
             self.recent.clear();
-            self.recent
-                .extend_from_slice(&bytes[bytes.len() - RECENT..]);
+            self.recent.extend_from_slice(&bytes[bytes.len() - RECENT..]);
         } else {
             let excess = (self.recent.len() + bytes.len()).saturating_sub(RECENT);
             self.recent.drain(..excess);
@@ -319,11 +315,7 @@ impl Reassembler {
 
     /// Feeds one segment captured at `ts_ns`.
     pub fn segment(&mut self, seg: &Segment<'_>, ts_ns: i64, sink: &mut dyn StreamSink) {
-        if ts_ns
-            > self
-                .last_sweep_ns
-                .saturating_add(self.limits.idle_timeout_ns / 4)
-        {
+        if ts_ns > self.last_sweep_ns.saturating_add(self.limits.idle_timeout_ns / 4) {
             self.sweep(ts_ns, sink);
         }
         let key = FlowKey::new(seg.src, seg.dst, seg.vlan);
@@ -363,24 +355,10 @@ impl Reassembler {
                 Accept::Track { server } => server,
             };
             let (client, server) = decide_sides(seg, syn, ack, server);
-            let info = ConnInfo {
-                id: self.next_id,
-                client,
-                server,
-                vlan: seg.vlan,
-                syn_seen: syn,
-                opened_ns: ts_ns,
-            };
+            let info = ConnInfo { id: self.next_id, client, server, vlan: seg.vlan, syn_seen: syn, opened_ns: ts_ns };
             self.next_id += 1;
             sink.open(&info);
-            self.conns.insert(
-                key,
-                Conn {
-                    info,
-                    halves: [Half::default(), Half::default()],
-                    last_ns: ts_ns,
-                },
-            );
+            self.conns.insert(key, Conn { info, halves: [Half::default(), Half::default()], last_ns: ts_ns });
         }
         self.stats.segments += 1;
         let limits = self.limits;
@@ -409,28 +387,13 @@ impl Reassembler {
         }
 
         // Data.
-        let data_seq = if syn {
-            seg.seq.wrapping_add(1)
-        } else {
-            seg.seq
-        };
+        let data_seq = if syn { seg.seq.wrapping_add(1) } else { seg.seq };
         let total_len = seg.payload.len() as u64 + seg.missing as u64;
         let mut stats = self.stats;
         if total_len > 0 {
             let h = &mut conn.halves[d.index()];
             if let Some(off) = h.offset_of(data_seq) {
-                deliver_segment(
-                    h,
-                    id,
-                    d,
-                    ts_ns,
-                    off,
-                    seg.payload,
-                    seg.missing,
-                    &limits,
-                    &mut stats,
-                    sink,
-                );
+                deliver_segment(h, id, d, ts_ns, off, seg.payload, seg.missing, &limits, &mut stats, sink);
             }
         }
         if seg.flags.has(crate::net::TcpFlags::FIN) {
@@ -503,12 +466,8 @@ impl Reassembler {
     fn sweep(&mut self, now_ns: i64, sink: &mut dyn StreamSink) {
         self.last_sweep_ns = now_ns;
         let limit = now_ns.saturating_sub(self.limits.idle_timeout_ns);
-        let mut idle: Vec<(ConnId, FlowKey, i64)> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.last_ns < limit)
-            .map(|(k, c)| (c.info.id, *k, c.last_ns))
-            .collect();
+        let mut idle: Vec<(ConnId, FlowKey, i64)> =
+            self.conns.iter().filter(|(_, c)| c.last_ns < limit).map(|(k, c)| (c.info.id, *k, c.last_ns)).collect();
         idle.sort_by_key(|t| t.0);
         for (_, key, last) in idle {
             self.close_key(&key, last, CloseKind::Idle, sink);
@@ -521,8 +480,7 @@ impl Reassembler {
 
     /// Ends the input: every connection still tracked is flushed and closed as `Open`.
     pub fn finish(&mut self, ts_ns: i64, sink: &mut dyn StreamSink) {
-        let mut all: Vec<(ConnId, FlowKey)> =
-            self.conns.iter().map(|(k, c)| (c.info.id, *k)).collect();
+        let mut all: Vec<(ConnId, FlowKey)> = self.conns.iter().map(|(k, c)| (c.info.id, *k)).collect();
         all.sort_by_key(|t| t.0);
         for (_, key) in all {
             let last = self.conns.get(&key).map_or(ts_ns, |c| c.last_ns);
@@ -539,12 +497,7 @@ fn dir_of(info: &ConnInfo, src: SocketAddr) -> Dir {
     }
 }
 
-fn decide_sides(
-    seg: &Segment<'_>,
-    syn: bool,
-    ack: bool,
-    hint: Option<SocketAddr>,
-) -> (SocketAddr, SocketAddr) {
+fn decide_sides(seg: &Segment<'_>, syn: bool, ack: bool, hint: Option<SocketAddr>) -> (SocketAddr, SocketAddr) {
     if syn && !ack {
         return (seg.src, seg.dst);
     }
@@ -568,15 +521,7 @@ fn decide_sides(
 }
 
 /// Declares the hole before `acked` (an offset the peer acknowledged earlier) a gap.
-fn acked_gap(
-    h: &mut Half,
-    id: ConnId,
-    dir: Dir,
-    ts_ns: i64,
-    acked: u64,
-    stats: &mut Stats,
-    sink: &mut dyn StreamSink,
-) {
+fn acked_gap(h: &mut Half, id: ConnId, dir: Dir, ts_ns: i64, acked: u64, stats: &mut Stats, sink: &mut dyn StreamSink) {
     if acked <= h.next {
         return;
     }
@@ -618,11 +563,7 @@ fn deliver_segment(
                 id,
                 dir,
                 ts_ns,
-                TcpAnomaly::ConflictingRetransmission {
-                    offset: at,
-                    len,
-                    segment_len: payload.len() as u64,
-                },
+                TcpAnomaly::ConflictingRetransmission { offset: at, len, segment_len: payload.len() as u64 },
             );
         }
         if end <= h.next {
@@ -640,12 +581,7 @@ fn deliver_segment(
     if off == h.next {
         if !payload.is_empty() {
             // The new bytes may overlap data already buffered out of order: that data was first.
-            let cut = h
-                .ooo
-                .keys()
-                .next()
-                .copied()
-                .filter(|k| *k < off + payload.len() as u64);
+            let cut = h.ooo.keys().next().copied().filter(|k| *k < off + payload.len() as u64);
             if let Some(k) = cut {
                 let keep = (k - off) as usize;
                 insert_ooo(h, id, dir, ts_ns, off + keep as u64, &payload[keep..], sink);
@@ -666,30 +602,14 @@ fn deliver_segment(
         acked_gap(h, id, dir, ts_ns, acked, stats, sink);
         if h.ooo_bytes > limits.max_ooo_bytes {
             if let Some(first) = h.ooo.keys().next().copied() {
-                declare_gap(
-                    h,
-                    id,
-                    dir,
-                    ts_ns,
-                    first,
-                    GapReason::BufferLimit,
-                    stats,
-                    sink,
-                );
+                declare_gap(h, id, dir, ts_ns, first, GapReason::BufferLimit, stats, sink);
                 drain(h, id, dir, ts_ns, sink);
             }
         }
     }
 }
 
-fn deliver(
-    h: &mut Half,
-    id: ConnId,
-    dir: Dir,
-    ts_ns: i64,
-    bytes: &[u8],
-    sink: &mut dyn StreamSink,
-) {
+fn deliver(h: &mut Half, id: ConnId, dir: Dir, ts_ns: i64, bytes: &[u8], sink: &mut dyn StreamSink) {
     if bytes.is_empty() {
         return;
     }
@@ -699,34 +619,16 @@ fn deliver(
 }
 
 /// Buffers out-of-order bytes, keeping what was buffered first where ranges overlap.
-fn insert_ooo(
-    h: &mut Half,
-    id: ConnId,
-    dir: Dir,
-    ts_ns: i64,
-    off: u64,
-    bytes: &[u8],
-    sink: &mut dyn StreamSink,
-) {
+fn insert_ooo(h: &mut Half, id: ConnId, dir: Dir, ts_ns: i64, off: u64, bytes: &[u8], sink: &mut dyn StreamSink) {
     if bytes.is_empty() {
         return;
     }
     let end = off + bytes.len() as u64;
     let mut pieces: Vec<(u64, u64)> = Vec::new();
     let mut pos = off;
-    let before = h
-        .ooo
-        .range(..off)
-        .next_back()
-        .map(|(k, v)| (*k, *k + v.len() as u64));
-    let overlapping: Vec<(u64, u64)> = before
-        .into_iter()
-        .chain(
-            h.ooo
-                .range(off..end)
-                .map(|(k, v)| (*k, *k + v.len() as u64)),
-        )
-        .collect();
+    let before = h.ooo.range(..off).next_back().map(|(k, v)| (*k, *k + v.len() as u64));
+    let overlapping: Vec<(u64, u64)> =
+        before.into_iter().chain(h.ooo.range(off..end).map(|(k, v)| (*k, *k + v.len() as u64))).collect();
     for (cs, ce) in overlapping {
         if ce <= pos {
             continue;
@@ -763,8 +665,7 @@ fn insert_ooo(
     }
     for (a, b) in pieces {
         h.ooo_bytes += (b - a) as usize;
-        h.ooo
-            .insert(a, bytes[(a - off) as usize..(b - off) as usize].to_vec());
+        h.ooo.insert(a, bytes[(a - off) as usize..(b - off) as usize].to_vec());
     }
 }
 
@@ -809,14 +710,7 @@ fn declare_gap(
 }
 
 /// At close: every remaining hole is a gap and every buffered byte is delivered.
-fn flush(
-    h: &mut Half,
-    id: ConnId,
-    dir: Dir,
-    ts_ns: i64,
-    stats: &mut Stats,
-    sink: &mut dyn StreamSink,
-) {
+fn flush(h: &mut Half, id: ConnId, dir: Dir, ts_ns: i64, stats: &mut Stats, sink: &mut dyn StreamSink) {
     while let Some(first) = h.ooo.keys().next().copied() {
         declare_gap(h, id, dir, ts_ns, first, GapReason::Closed, stats, sink);
         drain(h, id, dir, ts_ns, sink);

@@ -29,6 +29,19 @@ impl fmt::Display for Severity {
     }
 }
 
+impl std::str::FromStr for Severity {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "info" => Ok(Severity::Info),
+            "warning" => Ok(Severity::Warning),
+            "error" => Ok(Severity::Error),
+            other => Err(format!("unknown severity {other:?}")),
+        }
+    }
+}
+
 /// A rule of the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Rule {
@@ -97,6 +110,10 @@ rules! {
     P007 = "MSNP-P007", Error, "D §8.2", "switchboard cookie or session id matches no referral of that user";
     P008 = "MSNP-P008", Error, "D §8.3", "CAL reply status is not RINGING with a decimal session id";
     P009 = "MSNP-P009", Warning, "facts §9", "command or form from a later dialect in an MSNP2 session";
+    P010 = "MSNP-P010", Error, "D §7.5", "SYN batch out of order (GTC, BLP, LST FL, AL, BL, RL), item numbers not 1 to total, or serial differing from the SYN reply";
+    P011 = "MSNP-P011", Error, "D §8.4", "IRO roster not numbered 1 to n, or not complete before ANS OK and before any JOI or BYE";
+    P012 = "MSNP-P012", Error, "D §7.3", "USR S sent before USR I";
+    P013 = "MSNP-P013", Error, "D §7.10", "client sent a command after its OUT";
     N001 = "MSNP-N001", Warning, "design: reassembly", "bytes missing from the stream (not captured)";
     N002 = "MSNP-N002", Warning, "design: reassembly", "retransmission carried bytes different from those first seen";
     N003 = "MSNP-N003", Info, "design: reassembly", "connection picked up mid-stream (no SYN seen)";
@@ -122,11 +139,7 @@ pub struct Violation {
 impl Violation {
     /// A violation of `rule`.
     pub fn new(rule: &'static Rule, message: impl Into<String>) -> Self {
-        Violation {
-            rule: rule.id,
-            severity: rule.severity,
-            message: message.into(),
-        }
+        Violation { rule: rule.id, severity: rule.severity, message: message.into() }
     }
 
     /// The rule's citation.
@@ -139,10 +152,7 @@ impl Violation {
 pub fn markdown_table() -> String {
     let mut s = String::from("| id | severity | source | checks |\n|---|---|---|---|\n");
     for r in CATALOG {
-        s.push_str(&format!(
-            "| {} | {} | {} | {} |\n",
-            r.id, r.severity, r.cite, r.summary
-        ));
+        s.push_str(&format!("| {} | {} | {} | {} |\n", r.id, r.severity, r.cite, r.summary));
     }
     s
 }

@@ -292,6 +292,12 @@ pub struct Connection {
     pub events: Vec<Event>,
     /// Transactions in request order.
     pub transactions: Vec<Transaction>,
+    /// Events already handed to streaming reports.
+    #[serde(skip)]
+    pub emitted: usize,
+    /// Violations added to events after they were emitted (event index, violation).
+    #[serde(skip)]
+    pub late: Vec<(usize, Violation)>,
     #[serde(skip)]
     st: State,
 }
@@ -314,7 +320,26 @@ struct State {
     opts_reveal: bool,
     /// Non-hotmail handles already reported (S002 is said once per handle).
     foreign: std::collections::HashSet<String>,
+    /// The SYN batch being checked (P010).
+    syn: Option<SynBatch>,
+    /// The IRO roster being checked (P011): (transaction, next item, total, ANS OK seen).
+    roster: Option<(usize, u64, u64, bool)>,
+    /// The client sent OUT.
+    out_sent: bool,
 }
+
+/// Progress through a SYN batch: stage 0 = SYN reply seen, 1 GTC, 2 BLP, 3.. LST FL, AL, BL, RL.
+#[derive(Debug, Clone)]
+struct SynBatch {
+    txn: usize,
+    serial: String,
+    stage: usize,
+    /// Next item expected in the current list and its total.
+    item: u64,
+    total: u64,
+}
+
+const SYN_LISTS: [&str; 4] = ["FL", "AL", "BL", "RL"];
 
 /// Largest number of TrIDs tracked per connection; beyond it answered ones are forgotten first.
 pub const MAX_OPEN_TRIDS: usize = 65_536;
@@ -342,9 +367,7 @@ fn pairs_as_map<S: Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok
     m.end()
 }
 
-const STATES: [&str; 9] = [
-    "NLN", "FLN", "HDN", "BSY", "IDL", "BRB", "AWY", "PHN", "LUN",
-];
+const STATES: [&str; 9] = ["NLN", "FLN", "HDN", "BSY", "IDL", "BRB", "AWY", "PHN", "LUN"];
 const REDACTED: &str = "<redacted>";
 
 /// Whether `h` is a syntactically valid handle ([D §5.4]).
@@ -362,9 +385,7 @@ pub fn valid_handle(h: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && local.chars().all(ok)
-        && domain
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
 }
 
 /// Checks a URL-encoded friendly name ([D §5.5]); `Err` says what is wrong.
@@ -446,10 +467,7 @@ const ARITY: &[(&str, bool, usize, usize)] = &[
 fn compatible(request: &str, response: &str, role: Role) -> bool {
     match request {
         "USR" => response == "USR" || (response == "XFR" && role != Role::NS && role != Role::SB),
-        "SYN" => matches!(
-            response,
-            "SYN" | "GTC" | "BLP" | "LST" | "PRP" | "BPR" | "LSG"
-        ),
+        "SYN" => matches!(response, "SYN" | "GTC" | "BLP" | "LST" | "PRP" | "BPR" | "LSG"),
         "CHG" => matches!(response, "CHG" | "ILN"),
         "ADD" => matches!(response, "ADD" | "ILN"),
         "ANS" => matches!(response, "IRO" | "ANS"),
@@ -504,14 +522,13 @@ impl Connection {
             linked_from: None,
             events: Vec::new(),
             transactions: Vec::new(),
+            emitted: 0,
+            late: Vec::new(),
             st: State {
                 decoders: if start_seen {
                     [Decoder::new(opts.wire), Decoder::new(opts.wire)]
                 } else {
-                    [
-                        Decoder::new_mid_stream(opts.wire),
-                        Decoder::new_mid_stream(opts.wire),
-                    ]
+                    [Decoder::new_mid_stream(opts.wire), Decoder::new_mid_stream(opts.wire)]
                 },
                 open: HashMap::new(),
                 pings: VecDeque::new(),
@@ -526,7 +543,20 @@ impl Connection {
                 notices: Vec::new(),
                 opts_reveal: opts.reveal_secrets,
                 foreign: Default::default(),
+                syn: None,
+                roster: None,
+                out_sent: false,
             },
+        }
+    }
+
+    /// Adds a violation to an event, remembering it as late when the event was emitted.
+    pub fn add_violation(&mut self, event: usize, v: Violation) {
+        if event < self.emitted {
+            self.late.push((event, v.clone()));
+        }
+        if let Some(e) = self.events.get_mut(event) {
+            e.violations.push(v);
         }
     }
 
@@ -536,13 +566,7 @@ impl Connection {
     }
 
     /// Sets the role and dialect learned from a referral.
-    pub fn inherit(
-        &mut self,
-        role: Role,
-        dialect: Option<String>,
-        user: Option<String>,
-        link: usize,
-    ) {
+    pub fn inherit(&mut self, role: Role, dialect: Option<String>, user: Option<String>, link: usize) {
         if self.role == Role::Unknown {
             self.role = role;
         }
@@ -580,26 +604,12 @@ impl Connection {
     }
 
     /// Bytes that were never captured.
-    pub fn gap(
-        &mut self,
-        dir: Dir,
-        ts: i64,
-        offset: u64,
-        len: u64,
-        reason: GapReason,
-        opts: &Options,
-    ) {
+    pub fn gap(&mut self, dir: Dir, ts: i64, offset: u64, len: u64, reason: GapReason, opts: &Options) {
         let frames = self.st.decoders[dir.index()].gap(len);
         let mut cut = Vec::new();
         for f in frames {
             // A line cut by the gap is not the peer's fault; frames before it are ordinary.
-            let by_gap = matches!(
-                &f,
-                Frame::Line {
-                    ending: Ending::Missing,
-                    ..
-                }
-            );
+            let by_gap = matches!(&f, Frame::Line { ending: Ending::Missing, .. });
             if by_gap {
                 cut.push(f);
             } else {
@@ -616,10 +626,7 @@ impl Connection {
             GapReason::Snaplen => "cut off by the capture's snap length",
             GapReason::Fragment => "in an IP fragment that could not be reassembled",
         };
-        let v = Violation::new(
-            rules::N001,
-            format!("{len} bytes at stream offset {offset} missing: {why}"),
-        );
+        let v = Violation::new(rules::N001, format!("{len} bytes at stream offset {offset} missing: {why}"));
         self.push(Event {
             kind: EventKind::Gap,
             offset,
@@ -633,12 +640,7 @@ impl Connection {
     /// A TCP anomaly.
     pub fn tcp_anomaly(&mut self, dir: Dir, ts: i64, text: String) {
         let v = Violation::new(rules::N002, text.clone());
-        self.push(Event {
-            kind: EventKind::Tcp,
-            note: Some(text),
-            violations: vec![v],
-            ..self.blank(ts, dir)
-        });
+        self.push(Event { kind: EventKind::Tcp, note: Some(text), violations: vec![v], ..self.blank(ts, dir) });
     }
 
     /// One side finished sending (FIN).
@@ -648,11 +650,7 @@ impl Connection {
             self.frame(dir, ts, f, false, opts);
         }
         let who = if dir == Dir::C2S { "client" } else { "server" };
-        self.push(Event {
-            kind: EventKind::Fin,
-            note: Some(format!("{who} closed (FIN)")),
-            ..self.blank(ts, dir)
-        });
+        self.push(Event { kind: EventKind::Fin, note: Some(format!("{who} closed (FIN)")), ..self.blank(ts, dir) });
     }
 
     /// The connection ended.
@@ -679,22 +677,14 @@ impl Connection {
             self.transactions[i].outcome = Outcome::Unanswered;
             let label = trid.map_or(cmd.clone(), |id| format!("{cmd} {id}"));
             let v = if ack == Some('A') {
-                Violation::new(
-                    rules::T007,
-                    format!("{label} (ack mode A) was never acknowledged"),
-                )
+                Violation::new(rules::T007, format!("{label} (ack mode A) was never acknowledged"))
             } else {
                 Violation::new(
                     rules::T006,
-                    format!(
-                        "{label} got no response before the connection ended ({})",
-                        how.as_str()
-                    ),
+                    format!("{label} got no response before the connection ended ({})", how.as_str()),
                 )
             };
-            if let Some(e) = self.events.get_mut(req) {
-                e.violations.push(v);
-            }
+            self.add_violation(req, v);
         }
         if self.dialect.is_none() && self.st.later > 0 {
             self.dialect = Some(format!("MSNP{}+", self.st.later));
@@ -708,9 +698,7 @@ impl Connection {
 
     /// The dialect, or what later-dialect commands seen so far suggest.
     pub fn dialect_label(&self) -> Option<String> {
-        self.dialect
-            .clone()
-            .or_else(|| (self.st.later > 0).then(|| format!("MSNP{}+", self.st.later)))
+        self.dialect.clone().or_else(|| (self.st.later > 0).then(|| format!("MSNP{}+", self.st.later)))
     }
 
     fn push(&mut self, mut e: Event) -> usize {
@@ -721,28 +709,17 @@ impl Connection {
 
     fn frame(&mut self, dir: Dir, ts: i64, frame: Frame, cut_by_gap: bool, opts: &Options) {
         match frame {
-            Frame::Junk {
-                offset,
-                len,
-                preview,
-                reason,
-            } => {
+            Frame::Junk { offset, len, preview, reason } => {
                 let (v, note) = match reason {
                     JunkReason::LineTooLong => (
                         Violation::new(
                             rules::F009,
-                            format!(
-                                "line of {len} bytes exceeds the limit of {} bytes",
-                                opts.wire.max_line
-                            ),
+                            format!("line of {len} bytes exceeds the limit of {} bytes", opts.wire.max_line),
                         ),
                         format!("{len}-byte line over the limit, skipped"),
                     ),
                     JunkReason::Resync => (
-                        Violation::new(
-                            rules::N004,
-                            format!("{len} bytes skipped after a gap until a command line"),
-                        ),
+                        Violation::new(rules::N004, format!("{len} bytes skipped after a gap until a command line")),
                         format!("{len} bytes skipped to resynchronise"),
                     ),
                 };
@@ -756,12 +733,7 @@ impl Connection {
                     ..self.blank(ts, dir)
                 });
             }
-            Frame::Line {
-                offset,
-                line,
-                ending,
-                payload,
-            } => {
+            Frame::Line { offset, line, ending, payload } => {
                 self.line(dir, ts, offset, &line, ending, payload, cut_by_gap, opts);
             }
         }
@@ -788,9 +760,7 @@ impl Connection {
         match ending {
             Ending::CrLf => {}
             Ending::Lf => v.push(Violation::new(rules::F003, "line ends in LF without CR")),
-            Ending::Missing if cut_by_gap => {
-                note = Some("line cut short by missing bytes".to_string())
-            }
+            Ending::Missing if cut_by_gap => note = Some("line cut short by missing bytes".to_string()),
             Ending::Missing => v.push(Violation::new(
                 rules::F010,
                 format!("{} bytes without CRLF at the end of the stream", raw.len()),
@@ -800,53 +770,30 @@ impl Connection {
             v.push(Violation::new(rules::F002, "bare CR inside the line"));
         }
         let known = cmd.spec.is_some() || cmd.error.is_some();
-        let mut kind = if cmd.error.is_some() {
-            EventKind::Error
-        } else {
-            EventKind::Command
-        };
+        let mut kind = if cmd.error.is_some() { EventKind::Error } else { EventKind::Command };
         if cut_by_gap && !known {
             kind = EventKind::Malformed;
         } else if !known {
             let upper = cmd.verb.to_ascii_uppercase();
             if cmd.verb.len() == 3 && catalog::lookup(&upper).is_some() {
-                v.push(Violation::new(
-                    rules::F011,
-                    format!("command code {:?} should be {upper:?}", cmd.verb),
-                ));
+                v.push(Violation::new(rules::F011, format!("command code {:?} should be {upper:?}", cmd.verb)));
             } else if cmd.verb.is_empty() {
                 v.push(Violation::new(rules::F001, "empty line"));
             } else {
-                v.push(Violation::new(
-                    rules::F001,
-                    format!("unknown command code {:?}", truncate(cmd.verb, 40)),
-                ));
+                v.push(Violation::new(rules::F001, format!("unknown command code {:?}", truncate(cmd.verb, 40))));
             }
             kind = EventKind::Malformed;
         }
         if cmd.odd_spacing {
-            v.push(Violation::new(
-                rules::F004,
-                "parameters separated by more than one space or by tabs",
-            ));
+            v.push(Violation::new(rules::F004, "parameters separated by more than one space or by tabs"));
         }
         if let Some(bad) = cmd.bad_trid {
             v.push(Violation::new(
                 rules::T001,
-                format!(
-                    "TrID {:?} is not a decimal from 0 to 4294967295",
-                    truncate(bad, 40)
-                ),
+                format!("TrID {:?} is not a decimal from 0 to 4294967295", truncate(bad, 40)),
             ));
-        } else if known
-            && cmd.error.is_none()
-            && cmd.trid.is_none()
-            && catalog::has_trid(cmd.verb, from_client)
-        {
-            v.push(Violation::new(
-                rules::T001,
-                format!("{} needs a TrID", cmd.verb),
-            ));
+        } else if known && cmd.error.is_none() && cmd.trid.is_none() && catalog::has_trid(cmd.verb, from_client) {
+            v.push(Violation::new(rules::T001, format!("{} needs a TrID", cmd.verb)));
         }
 
         // Payload.
@@ -860,32 +807,19 @@ impl Connection {
                 if p.truncated > 0 {
                     v.push(Violation::new(
                         rules::F006,
-                        format!(
-                            "payload declared {} bytes, {} never arrived",
-                            p.declared, p.truncated
-                        ),
+                        format!("payload declared {} bytes, {} never arrived", p.declared, p.truncated),
                     ));
                 }
                 let mime = payload::parse(&p.bytes);
                 if cmd.verb == "MSG" && p.complete() && !mime.has_blank_line {
-                    v.push(Violation::new(
-                        rules::F007,
-                        "payload has no header block ended by an empty line",
-                    ));
+                    v.push(Violation::new(rules::F007, "payload has no header block ended by an empty line"));
                 }
                 if cmd.verb == "MSG" && from_client && p.declared > 1664 {
-                    v.push(Violation::new(
-                        rules::F008,
-                        format!("payload of {} bytes", p.declared),
-                    ));
+                    v.push(Violation::new(rules::F008, format!("payload of {} bytes", p.declared)));
                 }
                 Some(PayloadInfo {
                     length: p.declared,
-                    headers: mime
-                        .headers
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect(),
+                    headers: mime.headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
                     body: String::from_utf8_lossy(mime.body).into_owned(),
                     complete: p.complete(),
                 })
@@ -893,19 +827,13 @@ impl Connection {
         };
 
         let idx = self.events.len();
-        let (fields, secrets) = if known {
-            self.fields_and_secrets(&cmd, from_client)
-        } else {
-            (Vec::new(), Vec::new())
-        };
+        let (fields, secrets) =
+            if known { self.fields_and_secrets(&cmd, from_client) } else { (Vec::new(), Vec::new()) };
         if known && kind != EventKind::Malformed {
             self.check(&cmd, dir, idx, opts, &mut v);
         }
-        let transaction = if known && kind != EventKind::Malformed {
-            self.pair(&cmd, dir, ts, idx, &mut v)
-        } else {
-            None
-        };
+        let transaction =
+            if known && kind != EventKind::Malformed { self.pair(&cmd, dir, ts, idx, &mut v) } else { None };
 
         // Redact secrets in the exported line and arguments.
         let reveal = self.st.opts_reveal;
@@ -929,11 +857,7 @@ impl Connection {
     }
 
     /// Named, decoded parameters, and the argument positions that hold secrets.
-    fn fields_and_secrets(
-        &self,
-        cmd: &Command<'_>,
-        from_client: bool,
-    ) -> (Vec<(String, String)>, Vec<usize>) {
+    fn fields_and_secrets(&self, cmd: &Command<'_>, from_client: bool) -> (Vec<(String, String)>, Vec<usize>) {
         let mut secrets = Vec::new();
         let a = &cmd.args;
         let names: Vec<&str> = match (cmd.verb, from_client) {
@@ -962,24 +886,14 @@ impl Connection {
             }
             ("RNG", false) => {
                 secrets.push(3);
-                vec![
-                    "session-id",
-                    "address",
-                    "package",
-                    "cookie",
-                    "caller",
-                    "caller-name",
-                ]
+                vec!["session-id", "address", "package", "cookie", "caller", "caller-name"]
             }
             ("ANS", true) => {
                 secrets.push(1);
                 vec!["handle", "cookie", "session-id"]
             }
             ("LST", false) if a.len() == 4 => vec!["list", "serial", "item", "total"],
-            _ => match cmd
-                .spec
-                .and_then(|s| if from_client { s.client } else { s.server })
-            {
+            _ => match cmd.spec.and_then(|s| if from_client { s.client } else { s.server }) {
                 Some(form) if cmd.spec.is_some_and(|s| s.since == 2) => form.params.to_vec(),
                 _ => Vec::new(),
             },
@@ -987,9 +901,12 @@ impl Connection {
         let mut fields = Vec::new();
         for (i, name) in names.iter().enumerate() {
             let Some(value) = a.get(i) else { break };
+            let repeats = name.ends_with("...");
             let name = name.trim_end_matches("...");
             let shown = if secrets.contains(&i) && !self.st.opts_reveal {
                 REDACTED.to_string()
+            } else if repeats {
+                a[i..].join(" ")
             } else if name.ends_with("name") {
                 command::url_decode(value)
             } else {
@@ -1001,14 +918,7 @@ impl Connection {
     }
 
     /// Per-command checks (state, syntax) and notices for the analyzer.
-    fn check(
-        &mut self,
-        cmd: &Command<'_>,
-        dir: Dir,
-        idx: usize,
-        opts: &Options,
-        v: &mut Vec<Violation>,
-    ) {
+    fn check(&mut self, cmd: &Command<'_>, dir: Dir, idx: usize, opts: &Options, v: &mut Vec<Violation>) {
         let from_client = dir == Dir::C2S;
         let a = &cmd.args;
         let verb = cmd.verb;
@@ -1018,10 +928,7 @@ impl Connection {
             if s.since > 2 {
                 self.st.later = self.st.later.max(s.since);
                 if self.st.strict {
-                    v.push(Violation::new(
-                        rules::P009,
-                        format!("{verb} belongs to MSNP{}", s.since),
-                    ));
+                    v.push(Violation::new(rules::P009, format!("{verb} belongs to MSNP{}", s.since)));
                 }
             }
         }
@@ -1045,25 +952,20 @@ impl Connection {
                 | ("BYE", false)
                 | ("ACK", false)
                 | ("NAK", false) => Role::SB,
-                ("USR", true) if a.len() == 2 && !matches!(a[0], "MD5" | "CTP" | "TWN" | "SSO") => {
-                    Role::SB
-                }
+                ("USR", true) if a.len() == 2 && !matches!(a[0], "MD5" | "CTP" | "TWN" | "SSO") => Role::SB,
                 (
-                    "SYN" | "CHG" | "ILN" | "NLN" | "FLN" | "RNG" | "LST" | "ADD" | "REM" | "GTC"
-                    | "BLP" | "PNG" | "QNG",
+                    "SYN" | "CHG" | "ILN" | "NLN" | "FLN" | "RNG" | "LST" | "ADD" | "REM" | "GTC" | "BLP" | "PNG"
+                    | "QNG",
                     _,
                 ) => Role::NS,
                 ("USR", false) if a.first() == Some(&"OK") || a.first() == Some(&"MD5") => Role::NS,
                 ("MSG", false) if a.first() == Some(&"Hotmail") => Role::NS,
                 ("MSG", true) => Role::SB,
-                ("XFR", false) if a.first() == Some(&"NS") && cmd.trid.is_some_and(|t| t != 0) => {
-                    Role::DS
-                }
+                ("XFR", false) if a.first() == Some(&"NS") && cmd.trid.is_some_and(|t| t != 0) => Role::DS,
                 _ => Role::Unknown,
             };
             self.role = r;
-        } else if self.role == Role::NS && verb == "XFR" && !from_client && a.first() == Some(&"NS")
-        {
+        } else if self.role == Role::NS && verb == "XFR" && !from_client && a.first() == Some(&"NS") {
             // The login answered by a referral: this was a dispatch connection.
             if self.st.login != Login::Done && cmd.trid.is_some_and(|t| t != 0) {
                 self.role = Role::DS;
@@ -1079,10 +981,7 @@ impl Connection {
                 if up != "0" && !self.st.offered.is_empty() && !self.st.offered.contains(&up) {
                     v.push(Violation::new(
                         rules::S013,
-                        format!(
-                            "server chose {chosen}, client offered {}",
-                            self.st.offered.join(" ")
-                        ),
+                        format!("server chose {chosen}, client offered {}", self.st.offered.join(" ")),
                     ));
                 }
                 if up != "0" {
@@ -1103,34 +1002,21 @@ impl Connection {
                 && self.role != Role::SB
             {
                 // SB logins are USR with a cookie; role may not be known yet.
-                let sb_like = (verb == "USR" && a.len() == 2 && !matches!(a[0], "MD5" | "CTP"))
-                    || verb == "ANS";
+                let sb_like = (verb == "USR" && a.len() == 2 && !matches!(a[0], "MD5" | "CTP")) || verb == "ANS";
                 if !sb_like {
-                    v.push(Violation::new(
-                        rules::P005,
-                        format!("first command is {verb}"),
-                    ));
+                    v.push(Violation::new(rules::P005, format!("first command is {verb}")));
                 }
             }
             if strict
                 && self.st.login != Login::Done
                 && self.st.login != Login::Referred
-                && !matches!(
-                    verb,
-                    "VER" | "INF" | "USR" | "CVR" | "CVQ" | "PNG" | "OUT" | "XFR"
-                )
+                && !matches!(verb, "VER" | "INF" | "USR" | "CVR" | "CVQ" | "PNG" | "OUT" | "XFR")
             {
-                v.push(Violation::new(
-                    rules::P001,
-                    format!("{verb} before login completed"),
-                ));
+                v.push(Violation::new(rules::P001, format!("{verb} before login completed")));
             }
         }
         if from_client && self.st.login == Login::Referred && verb != "OUT" {
-            v.push(Violation::new(
-                rules::P002,
-                format!("{verb} sent after the XFR NS referral"),
-            ));
+            v.push(Violation::new(rules::P002, format!("{verb} sent after the XFR NS referral")));
         }
         if from_client
             && self.role == Role::SB
@@ -1138,13 +1024,14 @@ impl Connection {
             && self.start_seen
             && !matches!(verb, "USR" | "ANS")
         {
-            v.push(Violation::new(
-                rules::P006,
-                format!("first command is {verb}"),
-            ));
+            v.push(Violation::new(rules::P006, format!("first command is {verb}")));
         }
         if from_client {
             self.st.first_c2s = false;
+            if self.st.out_sent {
+                v.push(Violation::new(rules::P013, format!("{verb} after OUT")));
+            }
+            self.st.out_sent |= verb == "OUT";
         }
 
         // Direction and role validity of MSNP2 commands.
@@ -1158,79 +1045,77 @@ impl Connection {
             };
             if form.is_none() {
                 let who = if from_client { "client" } else { "server" };
-                v.push(Violation::new(
-                    rules::P003,
-                    format!("{verb} is never sent by the {who}"),
-                ));
+                v.push(Violation::new(rules::P003, format!("{verb} is never sent by the {who}")));
             } else if !role_ok && (strict || self.role == Role::SB) {
-                v.push(Violation::new(
-                    rules::P003,
-                    format!("{verb} is not a {} command", self.role.as_str()),
-                ));
+                v.push(Violation::new(rules::P003, format!("{verb} is not a {} command", self.role.as_str())));
             }
         }
 
         // Login progress, users, MD5.
         match (verb, from_client) {
             ("INF", true) => self.st.inf_seen = true,
-            ("INF", false) if a.iter().any(|p| p.split(',').any(|x| x == "CTP")) => {
-                v.push(Violation::new(
-                    rules::S012,
-                    "server offers CTP (clear-text password)",
-                ));
+            ("JOI" | "BYE", false) => {
+                if let Some((_, next, total, false)) = self.st.roster {
+                    if total > 0 || next > 1 {
+                        v.push(Violation::new(rules::P011, format!("{verb} before the roster ended with ANS OK")));
+                    }
+                }
             }
-            ("USR", true) => {
-                match a.first().copied() {
-                    Some("MD5") | Some("CTP") => {
-                        if a[0] == "CTP" {
-                            v.push(Violation::new(
-                                rules::S012,
-                                "client authenticates with CTP (clear-text password)",
-                            ));
+            ("INF", false) if a.iter().any(|p| p.split(',').any(|x| x == "CTP")) => {
+                v.push(Violation::new(rules::S012, "server offers CTP (clear-text password)"));
+            }
+            ("USR", true) => match a.first().copied() {
+                Some("MD5") | Some("CTP") => {
+                    if a[0] == "CTP" {
+                        v.push(Violation::new(rules::S012, "client authenticates with CTP (clear-text password)"));
+                    }
+                    if a.get(1) == Some(&"I") {
+                        if strict && !self.st.inf_seen && self.start_seen {
+                            v.push(Violation::new(rules::P004, "USR I sent without INF first"));
                         }
-                        if a.get(1) == Some(&"I") {
-                            if strict && !self.st.inf_seen && self.start_seen {
-                                v.push(Violation::new(rules::P004, "USR I sent without INF first"));
-                            }
-                            if let Some(h) = a.get(2) {
-                                self.st.login_handle = Some(h.to_string());
-                                self.user.get_or_insert_with(|| h.to_string());
-                            }
-                            self.st.login = Login::InProgress;
-                        } else if a.get(1) == Some(&"S") && a[0] == "MD5" {
-                            if let Some(resp) = a.last().filter(|_| a.len() >= 3) {
-                                if resp.len() != 32
-                                    || !resp
-                                        .bytes()
-                                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-                                {
-                                    v.push(Violation::new(rules::S009, format!("response is {} characters, not 32 lower-case hex digits", resp.len())));
-                                } else if let (Some(ch), Some(user)) =
-                                    (&self.st.challenge, self.user.as_ref())
-                                {
-                                    if let Some(pw) = opts.passwords.get(user) {
-                                        let want = md5_response(ch, pw);
-                                        if *resp != want {
-                                            v.push(Violation::new(rules::S010, format!("response for {user} does not match the password given")));
-                                        }
+                        if let Some(h) = a.get(2) {
+                            self.st.login_handle = Some(h.to_string());
+                            self.user.get_or_insert_with(|| h.to_string());
+                        }
+                        self.st.login = Login::InProgress;
+                    } else if a.get(1) == Some(&"S") && a[0] == "MD5" {
+                        if self.st.login == Login::Start && self.start_seen {
+                            v.push(Violation::new(rules::P012, "USR MD5 S without USR MD5 I before it"));
+                        }
+                        if let Some(resp) = a.last().filter(|_| a.len() >= 3) {
+                            if resp.len() != 32
+                                || !resp.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                            {
+                                v.push(Violation::new(
+                                    rules::S009,
+                                    format!("response is {} characters, not 32 lower-case hex digits", resp.len()),
+                                ));
+                            } else if let (Some(ch), Some(user)) = (&self.st.challenge, self.user.as_ref()) {
+                                if let Some(pw) = opts.passwords.get(user) {
+                                    let want = md5_response(ch, pw);
+                                    if *resp != want {
+                                        v.push(Violation::new(
+                                            rules::S010,
+                                            format!("response for {user} does not match the password given"),
+                                        ));
                                     }
                                 }
                             }
                         }
                     }
-                    _ if a.len() >= 2 => {
-                        self.user.get_or_insert_with(|| a[0].to_string());
-                        self.st.notices.push(Notice::SbAuth(SbAuth {
-                            verb: "USR",
-                            event: idx,
-                            handle: a[0].to_string(),
-                            cookie: a[1].to_string(),
-                            session: None,
-                        }));
-                    }
-                    _ => {}
                 }
-            }
+                _ if a.len() >= 2 => {
+                    self.user.get_or_insert_with(|| a[0].to_string());
+                    self.st.notices.push(Notice::SbAuth(SbAuth {
+                        verb: "USR",
+                        event: idx,
+                        handle: a[0].to_string(),
+                        cookie: a[1].to_string(),
+                        session: None,
+                    }));
+                }
+                _ => {}
+            },
             ("USR", false) => {
                 if a.first() == Some(&"MD5") && a.get(1) == Some(&"S") {
                     self.st.challenge = a.get(2).map(|s| s.to_string());
@@ -1305,14 +1190,9 @@ impl Connection {
             ("CAL", false)
                 if cmd.trid.is_some()
                     && (a.first() != Some(&"RINGING")
-                        || !a.get(1).is_some_and(|s| {
-                            !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-                        })) =>
+                        || !a.get(1).is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))) =>
             {
-                v.push(Violation::new(
-                    rules::P008,
-                    format!("reply is {:?}", a.join(" ")),
-                ));
+                v.push(Violation::new(rules::P008, format!("reply is {:?}", a.join(" "))));
             }
             _ => {}
         }
@@ -1320,10 +1200,7 @@ impl Connection {
         // Error codes.
         if let Some(code) = cmd.error {
             match catalog::error_code(code) {
-                None => v.push(Violation::new(
-                    rules::S008,
-                    format!("error code {code} is not known"),
-                )),
+                None => v.push(Violation::new(rules::S008, format!("error code {code} is not known"))),
                 Some(e) if e.era == Era::Later => self.st.later = self.st.later.max(3),
                 _ => {}
             }
@@ -1333,49 +1210,27 @@ impl Connection {
             return;
         }
         // MSNP2 syntax checks.
-        if let Some(&(_, _, min, max)) = ARITY
-            .iter()
-            .find(|(vb, c, _, _)| *vb == verb && *c == from_client)
-        {
+        if let Some(&(_, _, min, max)) = ARITY.iter().find(|(vb, c, _, _)| *vb == verb && *c == from_client) {
             if a.len() < min || a.len() > max {
-                let want = if min == max {
-                    format!("{min}")
-                } else {
-                    format!("{min} to {max}")
-                };
+                let want = if min == max { format!("{min}") } else { format!("{min} to {max}") };
                 v.push(Violation::new(
                     rules::S007,
-                    format!(
-                        "{verb} has {} parameters after the TrID, MSNP2 has {want}",
-                        a.len()
-                    ),
+                    format!("{verb} has {} parameters after the TrID, MSNP2 has {want}", a.len()),
                 ));
             }
         }
         let (fields, _) = self.fields_and_secrets(cmd, from_client);
-        let raw_named = |name: &str| -> Option<&str> {
-            fields
-                .iter()
-                .position(|(n, _)| n == name)
-                .and_then(|i| a.get(i).copied())
-        };
+        let raw_named =
+            |name: &str| -> Option<&str> { fields.iter().position(|(n, _)| n == name).and_then(|i| a.get(i).copied()) };
         for name in ["handle", "sender", "caller"] {
             if let Some(h) = raw_named(name) {
                 if name == "sender" && h == "Hotmail" {
                     continue;
                 }
                 if !valid_handle(h) {
-                    v.push(Violation::new(
-                        rules::S001,
-                        format!("{name} {:?} is not a valid handle", truncate(h, 140)),
-                    ));
-                } else if !h.to_ascii_lowercase().ends_with("@hotmail.com")
-                    && self.st.foreign.insert(h.to_string())
-                {
-                    v.push(Violation::new(
-                        rules::S002,
-                        format!("{h} is not a hotmail.com handle"),
-                    ));
+                    v.push(Violation::new(rules::S001, format!("{name} {:?} is not a valid handle", truncate(h, 140))));
+                } else if !h.to_ascii_lowercase().ends_with("@hotmail.com") && self.st.foreign.insert(h.to_string()) {
+                    v.push(Violation::new(rules::S002, format!("{h} is not a hotmail.com handle")));
                 }
             }
         }
@@ -1420,14 +1275,7 @@ impl Connection {
     }
 
     /// Pairs requests and responses; returns the transaction the event belongs to.
-    fn pair(
-        &mut self,
-        cmd: &Command<'_>,
-        dir: Dir,
-        ts: i64,
-        idx: usize,
-        v: &mut Vec<Violation>,
-    ) -> Option<usize> {
+    fn pair(&mut self, cmd: &Command<'_>, dir: Dir, ts: i64, idx: usize, v: &mut Vec<Violation>) -> Option<usize> {
         let verb = cmd.verb;
         if dir == Dir::C2S {
             if verb == "PNG" {
@@ -1444,16 +1292,11 @@ impl Connection {
                 if o.responses.is_empty() && o.expects_reply {
                     v.push(Violation::new(
                         rules::T002,
-                        format!(
-                            "TrID {trid} reused by {verb} while {} {trid} is unanswered",
-                            o.command
-                        ),
+                        format!("TrID {trid} reused by {verb} while {} {trid} is unanswered", o.command),
                     ));
                 }
             }
-            let ack_mode = (verb == "MSG")
-                .then(|| cmd.args.first().and_then(|m| m.chars().next()))
-                .flatten();
+            let ack_mode = (verb == "MSG").then(|| cmd.args.first().and_then(|m| m.chars().next())).flatten();
             let expects = match ack_mode {
                 Some('U') | Some('N') => false,
                 _ => verb != "OUT",
@@ -1485,10 +1328,7 @@ impl Connection {
         let trid = cmd.trid?;
         let Some(&t) = self.st.open.get(&trid) else {
             if trid != 0 {
-                v.push(Violation::new(
-                    rules::T004,
-                    format!("{verb} {trid} answers no request"),
-                ));
+                v.push(Violation::new(rules::T004, format!("{verb} {trid} answers no request")));
             }
             return None;
         };
@@ -1498,10 +1338,7 @@ impl Connection {
             if trid == 0 {
                 return None;
             }
-            v.push(Violation::new(
-                rules::T005,
-                format!("{verb} {trid} cannot answer {req} {trid}"),
-            ));
+            v.push(Violation::new(rules::T005, format!("{verb} {trid} cannot answer {req} {trid}")));
             return None;
         }
         if req == "MSG" {
@@ -1514,15 +1351,120 @@ impl Connection {
             if bad {
                 v.push(Violation::new(
                     rules::T008,
-                    format!(
-                        "{verb} answers MSG {trid} with ack mode {}",
-                        mode.unwrap_or('?')
-                    ),
+                    format!("{verb} answers MSG {trid} with ack mode {}", mode.unwrap_or('?')),
                 ));
             }
         }
         self.answer(t, idx, ts, is_error || verb == "NAK");
+        if !is_error {
+            match req.as_str() {
+                "SYN" if self.st.strict => self.check_syn_batch(t, cmd, v),
+                "ANS" => self.check_roster(t, cmd, v),
+                _ => {}
+            }
+        }
         Some(t)
+    }
+
+    /// P010: the SYN batch comes in order, items 1 to total, with the reply's serial.
+    fn check_syn_batch(&mut self, t: usize, cmd: &Command<'_>, v: &mut Vec<Violation>) {
+        const PARTS: [&str; 7] = ["SYN", "GTC", "BLP", "LST FL", "LST AL", "LST BL", "LST RL"];
+        let a = &cmd.args;
+        if cmd.verb == "SYN" {
+            self.st.syn = a.first().map(|s| SynBatch { txn: t, serial: s.to_string(), stage: 0, item: 0, total: 0 });
+            return;
+        }
+        let Some(b) = self.st.syn.as_mut().filter(|b| b.txn == t) else {
+            v.push(Violation::new(rules::P010, format!("{} before the SYN reply", cmd.verb)));
+            return;
+        };
+        let (stage, serial) = match cmd.verb {
+            "GTC" => (1, a.first()),
+            "BLP" => (2, a.first()),
+            "LST" => match a.first().and_then(|l| SYN_LISTS.iter().position(|x| x == l)) {
+                Some(i) => (3 + i, a.get(1)),
+                None => return,
+            },
+            _ => return,
+        };
+        let same_list = stage == b.stage && stage >= 3;
+        if !same_list && stage != b.stage + 1 {
+            let msg = if stage <= b.stage {
+                format!("{} after {} (the batch goes {})", PARTS[stage], PARTS[b.stage], PARTS.join(", "))
+            } else {
+                format!("{} came before {}", PARTS[stage], PARTS[b.stage + 1])
+            };
+            v.push(Violation::new(rules::P010, msg));
+        }
+        if let Some(s) = serial.filter(|s| **s != b.serial) {
+            v.push(Violation::new(rules::P010, format!("serial {s} differs from the SYN reply's {}", b.serial)));
+        }
+        if !same_list && b.stage >= 3 && b.total > 0 && b.item <= b.total {
+            v.push(Violation::new(
+                rules::P010,
+                format!("{} ended at item {} of {}", PARTS[b.stage], b.item - 1, b.total),
+            ));
+        }
+        if cmd.verb == "LST" {
+            if !same_list {
+                b.item = 1;
+                b.total = 0;
+            }
+            let item = a.get(2).and_then(|x| x.parse::<u64>().ok());
+            let total = a.get(3).and_then(|x| x.parse::<u64>().ok());
+            if let (Some(item), Some(total)) = (item, total) {
+                let (want, want_total) = if same_list {
+                    (b.item, b.total)
+                } else if total == 0 {
+                    (0, 0)
+                } else {
+                    (1, total)
+                };
+                if item != want || total != want_total {
+                    v.push(Violation::new(
+                        rules::P010,
+                        format!("{} item {item} of {total}, expected {want} of {want_total}", PARTS[stage]),
+                    ));
+                }
+                b.total = total;
+                b.item = item + 1;
+            }
+        }
+        b.stage = stage;
+    }
+
+    /// P011: the IRO roster counts 1 to n and is complete before ANS OK, JOI and BYE.
+    fn check_roster(&mut self, t: usize, cmd: &Command<'_>, v: &mut Vec<Violation>) {
+        let a = &cmd.args;
+        let (next, total, done) = match self.st.roster {
+            Some((rt, next, total, done)) if rt == t => (next, total, done),
+            _ => (1, 0, false),
+        };
+        match cmd.verb {
+            "IRO" => {
+                let k = a.first().and_then(|x| x.parse::<u64>().ok());
+                let n = a.get(1).and_then(|x| x.parse::<u64>().ok());
+                if done {
+                    v.push(Violation::new(rules::P011, "IRO after ANS OK"));
+                } else if k != Some(next) || (next > 1 && n != Some(total)) {
+                    v.push(Violation::new(
+                        rules::P011,
+                        format!(
+                            "IRO {} of {}, expected {next}",
+                            a.first().copied().unwrap_or("?"),
+                            a.get(1).copied().unwrap_or("?")
+                        ),
+                    ));
+                }
+                self.st.roster = Some((t, k.unwrap_or(next) + 1, n.unwrap_or(total), done));
+            }
+            _ => {
+                if total > 0 && next <= total {
+                    v.push(Violation::new(rules::P011, format!("ANS OK after IRO {} of {total}", next - 1)));
+                }
+                self.st.roster = Some((t, next, total, true));
+            }
+        }
     }
 
     fn new_txn(
@@ -1539,11 +1481,7 @@ impl Connection {
             command: verb.to_string(),
             request: idx,
             responses: Vec::new(),
-            outcome: if expects_reply {
-                Outcome::Unanswered
-            } else {
-                Outcome::NoReplyExpected
-            },
+            outcome: if expects_reply { Outcome::Unanswered } else { Outcome::NoReplyExpected },
             latency_ms: None,
             expects_reply,
             ack_mode,
@@ -1591,13 +1529,7 @@ fn redact(text: &str, cmd: &Command<'_>, secrets: &[usize], reveal: bool) -> (St
         .args
         .iter()
         .enumerate()
-        .map(|(i, a)| {
-            if !reveal && secrets.contains(&i) {
-                REDACTED.to_string()
-            } else {
-                a.to_string()
-            }
-        })
+        .map(|(i, a)| if !reveal && secrets.contains(&i) { REDACTED.to_string() } else { a.to_string() })
         .collect();
     if reveal || secrets.is_empty() {
         return (text.to_string(), args);

@@ -83,9 +83,7 @@ pub enum CaptureError {
         magic: Vec<u8>,
     },
     /// The file ends inside a header or a record.
-    #[error(
-        "capture truncated at offset {offset}: {what} needs {need} bytes, only {have} present"
-    )]
+    #[error("capture truncated at offset {offset}: {what} needs {need} bytes, only {have} present")]
     Truncated {
         /// Offset of the incomplete structure.
         offset: u64,
@@ -119,14 +117,7 @@ pub(crate) struct Window<R> {
 
 impl<R: Read> Window<R> {
     fn new(inner: R) -> Self {
-        Window {
-            inner,
-            buf: vec![0; 256 * 1024],
-            start: 0,
-            end: 0,
-            offset: 0,
-            eof: false,
-        }
+        Window { inner, buf: vec![0; 256 * 1024], start: 0, end: 0, offset: 0, eof: false }
     }
 
     /// Bytes available from the current position.
@@ -152,10 +143,7 @@ impl<R: Read> Window<R> {
                 Ok(k) => self.end += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(source) => {
-                    return Err(CaptureError::Io {
-                        offset: self.offset + (self.end - self.start) as u64,
-                        source,
-                    })
+                    return Err(CaptureError::Io { offset: self.offset + (self.end - self.start) as u64, source })
                 }
             }
         }
@@ -166,12 +154,7 @@ impl<R: Read> Window<R> {
     pub fn need(&mut self, n: usize, what: &'static str) -> Result<(), CaptureError> {
         let have = self.fill(n)?;
         if have < n {
-            return Err(CaptureError::Truncated {
-                offset: self.offset,
-                what,
-                need: n as u64,
-                have: have as u64,
-            });
+            return Err(CaptureError::Truncated { offset: self.offset, what, need: n as u64, have: have as u64 });
         }
         Ok(())
     }
@@ -256,8 +239,7 @@ impl<R: Read> CaptureReader<R> {
 impl CaptureReader<std::fs::File> {
     /// Opens a file by path (the reader buffers by itself).
     pub fn open(path: &std::path::Path) -> Result<Self, CaptureError> {
-        let f =
-            std::fs::File::open(path).map_err(|source| CaptureError::Io { offset: 0, source })?;
+        let f = std::fs::File::open(path).map_err(|source| CaptureError::Io { offset: 0, source })?;
         CaptureReader::new(f)
     }
 }

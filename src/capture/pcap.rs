@@ -32,12 +32,7 @@ impl<R: Read> PcapReader<R> {
         // The upper bits of the link type field carry FCS information, not the type.
         let link = LinkType(u32_at(h, 20, big_endian) & 0x0FFF_FFFF);
         w.consume(24);
-        Ok(PcapReader {
-            w,
-            big_endian,
-            nanos,
-            link,
-        })
+        Ok(PcapReader { w, big_endian, nanos, link })
     }
 
     pub fn next(&mut self, number: u64) -> Result<Option<Packet<'_>>, CaptureError> {

@@ -30,8 +30,7 @@ impl Interface {
             let div = 10i128.checked_pow(self.exp as u32 - 9).unwrap_or(i128::MAX);
             units as i128 / div
         };
-        (ns + self.offset_s as i128 * 1_000_000_000).clamp(i64::MIN as i128, i64::MAX as i128)
-            as i64
+        (ns + self.offset_s as i128 * 1_000_000_000).clamp(i64::MIN as i128, i64::MAX as i128) as i64
     }
 }
 
@@ -43,11 +42,7 @@ pub(super) struct PcapNgReader<R> {
 
 impl<R: Read> PcapNgReader<R> {
     pub fn new(w: Window<R>) -> Result<Self, CaptureError> {
-        let mut r = PcapNgReader {
-            w,
-            big_endian: false,
-            interfaces: Vec::new(),
-        };
+        let mut r = PcapNgReader { w, big_endian: false, interfaces: Vec::new() };
         // The first block must be a section header; reading it sets the byte order.
         r.w.need(12, "pcapng section header")?;
         r.read_shb_order()?;
@@ -123,15 +118,10 @@ impl<R: Read> PcapNgReader<R> {
                     self.interfaces.push(iface);
                 }
                 EPB | OPB | SPB => {
-                    let (iface_id, ts, caplen, origlen, data_at) =
-                        self.packet_fields(kind, body, block_offset)?;
-                    let iface = self.interfaces.get(iface_id).copied().ok_or_else(|| {
-                        CaptureError::Corrupt {
-                            offset: block_offset,
-                            reason: format!(
-                                "packet names interface {iface_id}, which was not described"
-                            ),
-                        }
+                    let (iface_id, ts, caplen, origlen, data_at) = self.packet_fields(kind, body, block_offset)?;
+                    let iface = self.interfaces.get(iface_id).copied().ok_or_else(|| CaptureError::Corrupt {
+                        offset: block_offset,
+                        reason: format!("packet names interface {iface_id}, which was not described"),
                     })?;
                     if data_at + caplen > body.len() {
                         return Err(CaptureError::Corrupt {
@@ -173,12 +163,7 @@ impl<R: Read> PcapNgReader<R> {
                 reason: "interface description block shorter than 8 bytes".into(),
             });
         }
-        let mut iface = Interface {
-            link: LinkType(self.u16(body, 0) as u32),
-            binary: false,
-            exp: 6,
-            offset_s: 0,
-        };
+        let mut iface = Interface { link: LinkType(self.u16(body, 0) as u32), binary: false, exp: 6, offset_s: 0 };
         // Options: code u16, length u16, value padded to 4.
         let mut o = 8;
         while o + 4 <= body.len() {
@@ -196,11 +181,7 @@ impl<R: Read> PcapNgReader<R> {
                 (14, 8) => {
                     let hi = self.u32(body, v) as u64;
                     let lo = self.u32(body, v + 4) as u64;
-                    let raw = if self.big_endian {
-                        (hi << 32) | lo
-                    } else {
-                        (lo << 32) | hi
-                    };
+                    let raw = if self.big_endian { (hi << 32) | lo } else { (lo << 32) | hi };
                     iface.offset_s = raw as i64;
                 }
                 _ => {}
@@ -219,10 +200,7 @@ impl<R: Read> PcapNgReader<R> {
     ) -> Result<(usize, Option<u64>, usize, u32, usize), CaptureError> {
         let short = |n: usize| CaptureError::Corrupt {
             offset: at,
-            reason: format!(
-                "packet block body of {} bytes, at least {n} needed",
-                body.len()
-            ),
+            reason: format!("packet block body of {} bytes, at least {n} needed", body.len()),
         };
         match kind {
             EPB => {
@@ -230,26 +208,14 @@ impl<R: Read> PcapNgReader<R> {
                     return Err(short(20));
                 }
                 let ts = ((self.u32(body, 4) as u64) << 32) | self.u32(body, 8) as u64;
-                Ok((
-                    self.u32(body, 0) as usize,
-                    Some(ts),
-                    self.u32(body, 12) as usize,
-                    self.u32(body, 16),
-                    20,
-                ))
+                Ok((self.u32(body, 0) as usize, Some(ts), self.u32(body, 12) as usize, self.u32(body, 16), 20))
             }
             OPB => {
                 if body.len() < 20 {
                     return Err(short(20));
                 }
                 let ts = ((self.u32(body, 4) as u64) << 32) | self.u32(body, 8) as u64;
-                Ok((
-                    self.u16(body, 0) as usize,
-                    Some(ts),
-                    self.u32(body, 12) as usize,
-                    self.u32(body, 16),
-                    20,
-                ))
+                Ok((self.u16(body, 0) as usize, Some(ts), self.u32(body, 12) as usize, self.u32(body, 16), 20))
             }
             _ => {
                 if body.len() < 4 {

@@ -47,12 +47,8 @@ fn pcap_micro_and_nanoseconds() {
 
 #[test]
 fn pcap_big_endian() {
-    let mut f = vec![
-        0xa1, 0xb2, 0xc3, 0xd4, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 101,
-    ];
-    f.extend_from_slice(&[
-        0, 0, 0, 7, 0, 0, 0, 9, 0, 0, 0, 3, 0, 0, 0, 3, b'a', b'b', b'c',
-    ]);
+    let mut f = vec![0xa1, 0xb2, 0xc3, 0xd4, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 101];
+    f.extend_from_slice(&[0, 0, 0, 7, 0, 0, 0, 9, 0, 0, 0, 3, 0, 0, 0, 3, b'a', b'b', b'c']);
     let (p, e) = collect(&f);
     assert!(e.is_none(), "{e:?}");
     assert_eq!(p, vec![(1, 7_000_009_000, 101, b"abc".to_vec(), 3)]);
@@ -78,8 +74,8 @@ fn pcapng_default_resolution_is_microseconds() {
     // An interface block without options: timestamps count microseconds.
     let mut f = Vec::new();
     let shb: [u8; 28] = [
-        0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0xff, 28, 0, 0, 0,
+        0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 28, 0, 0, 0,
     ];
     f.extend_from_slice(&shb);
     f.extend_from_slice(&[1, 0, 0, 0, 20, 0, 0, 0, 1, 0, 0, 0, 0, 0, 4, 0, 20, 0, 0, 0]);
@@ -112,8 +108,7 @@ fn truncation_at_every_offset_is_a_clear_error_never_a_panic() {
             assert_eq!(p, full[..complete].to_vec(), "cut {cut}");
             // A cut on a record boundary is a shorter capture; anywhere else it is an error
             // that names an offset.
-            let on_boundary =
-                cut > 0 && (ends.contains(&(cut as u64)) || p.is_empty() && e.is_none());
+            let on_boundary = cut > 0 && (ends.contains(&(cut as u64)) || p.is_empty() && e.is_none());
             match e {
                 None => assert!(on_boundary, "cut {cut}: no error"),
                 Some(e) => assert!(e.to_string().contains("offset"), "cut {cut}: {e}"),
@@ -154,14 +149,8 @@ fn corrupt_lengths_are_errors() {
 
 #[test]
 fn not_a_capture() {
-    assert!(matches!(
-        collect(b"hello world").1,
-        Some(CaptureError::NotACapture { .. })
-    ));
-    assert!(matches!(
-        collect(b"").1,
-        Some(CaptureError::NotACapture { .. })
-    ));
+    assert!(matches!(collect(b"hello world").1, Some(CaptureError::NotACapture { .. })));
+    assert!(matches!(collect(b"").1, Some(CaptureError::NotACapture { .. })));
 }
 
 #[test]

@@ -70,10 +70,7 @@ impl<W: Write> PcapNgWriter<W> {
         push_option(&mut body, 4, application.as_bytes());
         push_option(&mut body, 0, &[]);
         block(&mut out, 0x0A0D_0D0A, &body)?;
-        Ok(PcapNgWriter {
-            out,
-            interfaces: Vec::new(),
-        })
+        Ok(PcapNgWriter { out, interfaces: Vec::new() })
     }
 
     /// Declares an interface with nanosecond timestamps; returns its id.

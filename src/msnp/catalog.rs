@@ -145,27 +145,8 @@ pub static CATALOG: &[CommandSpec] = &[
         verb: "CVQ",
         summary: "client version query (CVR0 dialect)",
         roles: r(true, false, false),
-        client: f(
-            true,
-            &[
-                "lcid",
-                "os-type",
-                "os-version",
-                "arch",
-                "library",
-                "client-version",
-            ],
-        ),
-        server: f(
-            true,
-            &[
-                "recommended",
-                "recommended-2",
-                "minimum",
-                "download-url",
-                "info-url",
-            ],
-        ),
+        client: f(true, &["lcid", "os-type", "os-version", "arch", "library", "client-version"]),
+        server: f(true, &["recommended", "recommended-2", "minimum", "download-url", "info-url"]),
         since: 2,
         in_draft: false,
         cite: "Y cmd/cvq",
@@ -174,27 +155,8 @@ pub static CATALOG: &[CommandSpec] = &[
         verb: "CVR",
         summary: "client version check",
         roles: r(false, true, false),
-        client: f(
-            true,
-            &[
-                "lcid",
-                "os-type",
-                "os-version",
-                "arch",
-                "library",
-                "client-version",
-            ],
-        ),
-        server: f(
-            true,
-            &[
-                "recommended",
-                "recommended-2",
-                "minimum",
-                "download-url",
-                "info-url",
-            ],
-        ),
+        client: f(true, &["lcid", "os-type", "os-version", "arch", "library", "client-version"]),
+        server: f(true, &["recommended", "recommended-2", "minimum", "download-url", "info-url"]),
         since: 2,
         in_draft: false,
         cite: "Y cmd/cvr",
@@ -214,12 +176,7 @@ pub static CATALOG: &[CommandSpec] = &[
         summary: "member directory search",
         roles: r(false, true, false),
         client: f(true, &["fname", "lname", "city", "state", "country"]),
-        server: f(
-            true,
-            &[
-                "item", "total", "fname", "lname", "city", "state", "country",
-            ],
-        ),
+        server: f(true, &["item", "total", "fname", "lname", "city", "state", "country"]),
         since: 2,
         in_draft: false,
         cite: "Y cmd/fnd",
@@ -279,10 +236,7 @@ pub static CATALOG: &[CommandSpec] = &[
         summary: "list retrieval",
         roles: r(false, true, false),
         client: f(true, &["list"]),
-        server: f(
-            true,
-            &["list", "serial", "item", "total", "handle", "friendly-name"],
-        ),
+        server: f(true, &["list", "serial", "item", "total", "handle", "friendly-name"]),
         since: 2,
         in_draft: true,
         cite: "D §7.6",
@@ -372,17 +326,7 @@ pub static CATALOG: &[CommandSpec] = &[
         summary: "incoming switchboard invitation",
         roles: r(false, true, false),
         client: None,
-        server: f(
-            false,
-            &[
-                "session-id",
-                "address",
-                "package",
-                "cookie",
-                "caller",
-                "caller-name",
-            ],
-        ),
+        server: f(false, &["session-id", "address", "package", "cookie", "caller", "caller-name"]),
         since: 2,
         in_draft: true,
         cite: "D §8.4",
@@ -494,11 +438,7 @@ pub fn lookup_bytes(verb: &[u8]) -> Option<&'static CommandSpec> {
 pub fn has_trid(verb: &str, from_client: bool) -> bool {
     match lookup(verb) {
         Some(spec) => {
-            let form = if from_client {
-                spec.client.or(spec.server)
-            } else {
-                spec.server.or(spec.client)
-            };
+            let form = if from_client { spec.client.or(spec.server) } else { spec.server.or(spec.client) };
             match (spec.since, form) {
                 (2, Some(form)) => form.trid,
                 // Later dialects: the few TrID-less ones.
@@ -533,11 +473,7 @@ pub enum Era {
 
 macro_rules! e {
     ($c:literal, $n:literal, $era:ident) => {
-        ErrorCode {
-            code: $c,
-            name: $n,
-            era: Era::$era,
-        }
+        ErrorCode { code: $c, name: $n, era: Era::$era }
     };
 }
 

@@ -32,20 +32,16 @@ pub fn parse_trid(s: &str) -> Option<u32> {
 
 /// Parses a line (without its ending) sent by the client (`from_client`) or the server.
 pub fn parse(line: &str, from_client: bool) -> Command<'_> {
-    let odd_spacing =
-        line.contains("  ") || line.contains('\t') || line.starts_with(' ') || line.ends_with(' ');
+    let odd_spacing = line.contains("  ") || line.contains('\t') || line.starts_with(' ') || line.ends_with(' ');
     let mut tokens = line.split([' ', '\t']).filter(|t| !t.is_empty());
     let verb = tokens.next().unwrap_or("");
     let rest: Vec<&str> = tokens.collect();
-    let error = (verb.len() == 3 && verb.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| verb.parse::<u16>().ok())
-        .flatten();
+    let error =
+        (verb.len() == 3 && verb.bytes().all(|b| b.is_ascii_digit())).then(|| verb.parse::<u16>().ok()).flatten();
     let spec = catalog::lookup(verb);
     let slot = match error {
         // Errors carry a TrID when they answer a request; server-generated ones have none.
-        Some(_) => rest
-            .first()
-            .is_some_and(|t| t.bytes().all(|b| b.is_ascii_digit())),
+        Some(_) => rest.first().is_some_and(|t| t.bytes().all(|b| b.is_ascii_digit())),
         None => catalog::has_trid(verb, from_client),
     };
     let (trid, bad_trid, args) = if slot {
@@ -59,20 +55,10 @@ pub fn parse(line: &str, from_client: bool) -> Command<'_> {
     } else {
         (None, None, rest)
     };
-    Command {
-        verb,
-        error,
-        trid,
-        bad_trid,
-        args,
-        odd_spacing,
-        spec,
-    }
+    Command { verb, error, trid, bad_trid, args, odd_spacing, spec }
 }
 
 /// Decodes a URL-encoded parameter (friendly names) to text; invalid UTF-8 is replaced.
 pub fn url_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }

@@ -14,21 +14,12 @@ pub struct Mime<'a> {
 impl Mime<'_> {
     /// The value of the first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| *v)
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
     }
 
     /// The content type without parameters, lower-cased.
     pub fn content_type(&self) -> Option<String> {
-        self.header("Content-Type").map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
+        self.header("Content-Type").map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
     }
 }
 
@@ -45,11 +36,7 @@ pub fn parse(bytes: &[u8]) -> Mime<'_> {
         let line = &rest[..nl];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
-            return Mime {
-                headers,
-                body: &rest[nl + 1..],
-                has_blank_line: true,
-            };
+            return Mime { headers, body: &rest[nl + 1..], has_blank_line: true };
         }
         let Ok(text) = std::str::from_utf8(line) else {
             break;
@@ -63,9 +50,5 @@ pub fn parse(bytes: &[u8]) -> Mime<'_> {
         headers.push((name, value.trim()));
         pos += nl + 1;
     }
-    Mime {
-        headers,
-        body: &bytes[pos..],
-        has_blank_line: false,
-    }
+    Mime { headers, body: &bytes[pos..], has_blank_line: false }
 }

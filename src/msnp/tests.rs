@@ -32,35 +32,17 @@ const STREAM: &[u8] = b"VER 1 MSNP2 CVR0\r\nMSG 3 N 44\r\nMIME-Version: 1.0\r\n\
 #[test]
 fn payload_lines_that_look_like_commands_stay_payload() {
     let f = decode_all(&[STREAM], WireLimits::default());
-    assert_eq!(
-        lines(&f),
-        [
-            "VER 1 MSNP2 CVR0",
-            "MSG 3 N 44",
-            "CHG 5 NLN",
-            "MSG 6 U 0",
-            "OUT"
-        ]
-    );
+    assert_eq!(lines(&f), ["VER 1 MSNP2 CVR0", "MSG 3 N 44", "CHG 5 NLN", "MSG 6 U 0", "OUT"]);
     match &f[1] {
-        Frame::Line {
-            payload: PayloadState::Some(p),
-            ..
-        } => {
+        Frame::Line { payload: PayloadState::Some(p), .. } => {
             assert_eq!(p.declared, 44);
-            assert_eq!(
-                p.bytes,
-                b"MIME-Version: 1.0\r\n\r\nUSR 4 MD5 I evil\r\nOUT\r\n"
-            );
+            assert_eq!(p.bytes, b"MIME-Version: 1.0\r\n\r\nUSR 4 MD5 I evil\r\nOUT\r\n");
             assert!(p.complete());
         }
         other => panic!("expected a payload, got {other:?}"),
     }
     match &f[3] {
-        Frame::Line {
-            payload: PayloadState::Some(p),
-            ..
-        } => assert_eq!(p.declared, 0),
+        Frame::Line { payload: PayloadState::Some(p), .. } => assert_eq!(p.declared, 0),
         other => panic!("expected an empty payload, got {other:?}"),
     }
 }
@@ -70,10 +52,7 @@ fn every_split_point_gives_the_same_frames() {
     let whole = decode_all(&[STREAM], WireLimits::default());
     for i in 0..=STREAM.len() {
         for j in i..=STREAM.len() {
-            let f = decode_all(
-                &[&STREAM[..i], &STREAM[i..j], &STREAM[j..]],
-                WireLimits::default(),
-            );
+            let f = decode_all(&[&STREAM[..i], &STREAM[i..j], &STREAM[j..]], WireLimits::default());
             assert_eq!(f, whole, "split at {i} and {j}");
         }
     }
@@ -100,37 +79,20 @@ fn offsets_point_at_the_line_starts() {
 
 #[test]
 fn msg_lengths_that_lie() {
-    for (len, want) in [
-        ("abc", "not a decimal"),
-        ("-1", "not a decimal"),
-        ("4294967295", "exceeds the limit"),
-    ] {
+    for (len, want) in [("abc", "not a decimal"), ("-1", "not a decimal"), ("4294967295", "exceeds the limit")] {
         let s = format!("MSG 1 U {len}\r\nOUT\r\n");
         let f = decode_all(&[s.as_bytes()], WireLimits::default());
-        assert_eq!(
-            lines(&f),
-            [format!("MSG 1 U {len}"), "OUT".to_string()],
-            "{len}"
-        );
+        assert_eq!(lines(&f), [format!("MSG 1 U {len}"), "OUT".to_string()], "{len}");
         match &f[0] {
-            Frame::Line {
-                payload: PayloadState::BadLength(r),
-                ..
-            } => assert!(r.contains(want), "{r}"),
+            Frame::Line { payload: PayloadState::BadLength(r), .. } => assert!(r.contains(want), "{r}"),
             other => panic!("{other:?}"),
         }
     }
     // A length longer than what follows: the payload is cut at the end of the stream.
     let f = decode_all(&[b"MSG 1 U 100\r\nshort"], WireLimits::default());
     match &f[0] {
-        Frame::Line {
-            payload: PayloadState::Some(p),
-            ..
-        } => {
-            assert_eq!(
-                (p.declared, p.truncated, p.bytes.as_slice()),
-                (100, 95, &b"short"[..])
-            );
+        Frame::Line { payload: PayloadState::Some(p), .. } => {
+            assert_eq!((p.declared, p.truncated, p.bytes.as_slice()), (100, 95, &b"short"[..]));
         }
         other => panic!("{other:?}"),
     }
@@ -151,10 +113,7 @@ fn line_endings() {
 
 #[test]
 fn long_lines_are_junk_whatever_the_split() {
-    let limits = WireLimits {
-        max_line: 64,
-        ..WireLimits::default()
-    };
+    let limits = WireLimits { max_line: 64, ..WireLimits::default() };
     let mut s = vec![b'A'; 1000];
     s.extend_from_slice(b"\r\nOUT\r\n");
     let whole = decode_all(&[&s], limits);
@@ -165,10 +124,7 @@ fn long_lines_are_junk_whatever_the_split() {
 
 #[test]
 fn long_line_memory_stays_bounded() {
-    let limits = WireLimits {
-        max_line: 1024,
-        ..WireLimits::default()
-    };
+    let limits = WireLimits { max_line: 1024, ..WireLimits::default() };
     let mut d = Decoder::new(limits);
     let chunk = vec![b'x'; 64 * 1024];
     for _ in 0..160 {
@@ -178,12 +134,7 @@ fn long_line_memory_stays_bounded() {
     }
     let f = d.finish();
     match &f[..] {
-        [Frame::Junk {
-            len,
-            reason: JunkReason::LineTooLong,
-            preview,
-            ..
-        }] => {
+        [Frame::Junk { len, reason: JunkReason::LineTooLong, preview, .. }] => {
             assert_eq!(*len, 160 * 64 * 1024);
             assert_eq!(preview.len(), super::wire::PREVIEW);
         }
@@ -205,10 +156,7 @@ fn gap_inside_a_payload_keeps_sync() {
     }
     assert_eq!(lines(&out), ["MSG 1 N 20", "OUT"]);
     match &out[0] {
-        Frame::Line {
-            payload: PayloadState::Some(p),
-            ..
-        } => {
+        Frame::Line { payload: PayloadState::Some(p), .. } => {
             assert_eq!((p.missing, p.bytes.len()), (5, 15));
             assert!(!p.complete());
         }
@@ -225,10 +173,7 @@ fn gap_mid_line_resyncs_at_the_next_command() {
     d.push(b"tmail.com Alice\r\nSYN 3 0\r\n");
     out.extend(std::iter::from_fn(|| d.next_frame()));
     out.extend(d.finish());
-    assert_eq!(
-        lines(&out),
-        ["CHG 1 NLN", "USR 2 MD5 I al", "<junk Resync 17>", "SYN 3 0"]
-    );
+    assert_eq!(lines(&out), ["CHG 1 NLN", "USR 2 MD5 I al", "<junk Resync 17>", "SYN 3 0"]);
     match &out[1] {
         Frame::Line { ending, .. } => assert_eq!(*ending, Ending::Missing),
         _ => panic!(),
@@ -281,19 +226,10 @@ fn catalog_covers_every_msnp2_command() {
     for verb in msnp2.split(' ') {
         let spec = catalog::lookup(verb).unwrap_or_else(|| panic!("{verb} missing"));
         assert_eq!(spec.since, 2, "{verb}");
-        assert!(
-            spec.roles.ds || spec.roles.ns || spec.roles.sb,
-            "{verb} has no role"
-        );
-        assert!(
-            spec.client.is_some() || spec.server.is_some(),
-            "{verb} has no direction"
-        );
+        assert!(spec.roles.ds || spec.roles.ns || spec.roles.sb, "{verb} has no role");
+        assert!(spec.client.is_some() || spec.server.is_some(), "{verb} has no direction");
     }
-    assert_eq!(
-        catalog::CATALOG.iter().filter(|c| c.since == 2).count(),
-        msnp2.split(' ').count()
-    );
+    assert_eq!(catalog::CATALOG.iter().filter(|c| c.since == 2).count(), msnp2.split(' ').count());
     assert_eq!(catalog::lookup("UBX").map(|c| c.since), Some(11));
     assert!(catalog::lookup("ver").is_none(), "codes are case-sensitive");
 }
@@ -315,16 +251,10 @@ fn trid_slots_follow_the_facts() {
 
 #[test]
 fn commands_parse_with_and_without_trids() {
-    let c = command::parse(
-        "RNG 11752013 10.0.1.200:1865 CKI 849.520 alice@hotmail.com Alice",
-        false,
-    );
+    let c = command::parse("RNG 11752013 10.0.1.200:1865 CKI 849.520 alice@hotmail.com Alice", false);
     assert_eq!((c.trid, c.args.len(), c.args[0]), (None, 6, "11752013"));
     let c = command::parse("ILN 9 NLN bob@hotmail.com Bob", false);
-    assert_eq!(
-        (c.trid, c.args.clone()),
-        (Some(9), vec!["NLN", "bob@hotmail.com", "Bob"])
-    );
+    assert_eq!((c.trid, c.args.clone()), (Some(9), vec!["NLN", "bob@hotmail.com", "Bob"]));
     let c = command::parse("911 7", false);
     assert_eq!((c.error, c.trid), (Some(911), Some(7)));
     let c = command::parse("600", false);
@@ -341,22 +271,14 @@ fn commands_parse_with_and_without_trids() {
 
 #[test]
 fn error_codes_have_names() {
-    assert_eq!(
-        catalog::error_code(911).map(|e| e.name),
-        Some("ERR_AUTHENTICATION_FAILED")
-    );
-    assert_eq!(
-        catalog::error_code(217).map(|e| e.era),
-        Some(catalog::Era::Later)
-    );
+    assert_eq!(catalog::error_code(911).map(|e| e.name), Some("ERR_AUTHENTICATION_FAILED"));
+    assert_eq!(catalog::error_code(217).map(|e| e.era), Some(catalog::Era::Later));
     assert!(catalog::error_code(999).is_none());
 }
 
 #[test]
 fn mime_payloads_split_into_headers_and_body() {
-    let m = payload::parse(
-        b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nHi\r\nthere",
-    );
+    let m = payload::parse(b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nHi\r\nthere");
     assert!(m.has_blank_line);
     assert_eq!(m.content_type().as_deref(), Some("text/plain"));
     assert_eq!(m.body, b"Hi\r\nthere");

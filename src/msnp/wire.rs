@@ -19,11 +19,7 @@ pub struct WireLimits {
 
 impl Default for WireLimits {
     fn default() -> Self {
-        WireLimits {
-            max_line: 16 * 1024,
-            max_payload: 1 << 20,
-            keep_payload: 64 * 1024,
-        }
+        WireLimits { max_line: 16 * 1024, max_payload: 1 << 20, keep_payload: 64 * 1024 }
     }
 }
 
@@ -111,21 +107,9 @@ pub enum Frame {
 #[derive(Debug)]
 enum State {
     Line,
-    Payload {
-        head: Box<(u64, Vec<u8>, Ending)>,
-        payload: Payload,
-        need: u64,
-    },
-    SkipLine {
-        offset: u64,
-        len: u64,
-        preview: Vec<u8>,
-    },
-    Resync {
-        offset: u64,
-        len: u64,
-        preview: Vec<u8>,
-    },
+    Payload { head: Box<(u64, Vec<u8>, Ending)>, payload: Payload, need: u64 },
+    SkipLine { offset: u64, len: u64, preview: Vec<u8> },
+    Resync { offset: u64, len: u64, preview: Vec<u8> },
 }
 
 /// Incremental decoder for one direction.
@@ -165,10 +149,7 @@ pub fn is_payload_verb(verb: &[u8]) -> bool {
 pub fn plausible_start(b: &[u8]) -> Option<bool> {
     if b.len() < 4 {
         // Not decidable yet, unless already impossible.
-        let ok = b
-            .iter()
-            .take(3)
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        let ok = b.iter().take(3).all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
         return if ok { None } else { Some(false) };
     }
     let verb = &b[..3];
@@ -180,24 +161,14 @@ pub fn plausible_start(b: &[u8]) -> Option<bool> {
 impl Decoder {
     /// A decoder at stream offset 0.
     pub fn new(limits: WireLimits) -> Self {
-        Decoder {
-            buf: Vec::new(),
-            pos: 0,
-            offset: 0,
-            state: State::Line,
-            limits,
-        }
+        Decoder { buf: Vec::new(), pos: 0, offset: 0, state: State::Line, limits }
     }
 
     /// A decoder for a stream picked up mid-way: it skips to the first line that starts with a
     /// plausible command (reporting what it skipped).
     pub fn new_mid_stream(limits: WireLimits) -> Self {
         let mut d = Decoder::new(limits);
-        d.state = State::Resync {
-            offset: 0,
-            len: 0,
-            preview: Vec::new(),
-        };
+        d.state = State::Resync { offset: 0, len: 0, preview: Vec::new() };
         d
     }
 
@@ -236,11 +207,7 @@ impl Decoder {
                         if avail.len() > self.limits.max_line + 1 {
                             let preview = avail[..PREVIEW.min(avail.len())].to_vec();
                             let len = avail.len() as u64;
-                            self.state = State::SkipLine {
-                                offset: self.offset,
-                                len,
-                                preview,
-                            };
+                            self.state = State::SkipLine { offset: self.offset, len, preview };
                             self.take(len as usize);
                         }
                         return None;
@@ -269,11 +236,7 @@ impl Decoder {
                 }
                 State::Payload { payload, need, .. } => {
                     let n = (*need).min(avail.len() as u64) as usize;
-                    let keep = self
-                        .limits
-                        .keep_payload
-                        .saturating_sub(payload.bytes.len())
-                        .min(n);
+                    let keep = self.limits.keep_payload.saturating_sub(payload.bytes.len()).min(n);
                     payload.bytes.extend_from_slice(&avail[..keep]);
                     *need -= n as u64;
                     let done = *need == 0;
@@ -283,11 +246,7 @@ impl Decoder {
                     }
                     return Some(self.finish_payload());
                 }
-                State::SkipLine {
-                    offset,
-                    len,
-                    preview,
-                } => match memchr(b'\n', avail) {
+                State::SkipLine { offset, len, preview } => match memchr(b'\n', avail) {
                     Some(nl) => {
                         extend_preview(preview, &avail[..nl + 1]);
                         let f = Frame::Junk {
@@ -308,11 +267,7 @@ impl Decoder {
                         return None;
                     }
                 },
-                State::Resync {
-                    offset,
-                    len,
-                    preview,
-                } => {
+                State::Resync { offset, len, preview } => {
                     // Try every line start: the current position, then after each LF.
                     let mut i = 0;
                     loop {
@@ -364,16 +319,9 @@ impl Decoder {
         let verb = line.get(..3).unwrap_or(&line);
         let is_payload = is_payload_verb(verb) && line.get(3).is_none_or(|c| *c == b' ');
         if !is_payload {
-            return Some(Frame::Line {
-                offset,
-                line,
-                ending,
-                payload: none,
-            });
+            return Some(Frame::Line { offset, line, ending, payload: none });
         }
-        let mut tokens = line
-            .split(|c| *c == b' ' || *c == b'\t')
-            .filter(|t| !t.is_empty());
+        let mut tokens = line.split(|c| *c == b' ' || *c == b'\t').filter(|t| !t.is_empty());
         let count = tokens.clone().count();
         let last = tokens.next_back().unwrap_or(b"");
         let is_msg = verb == b"MSG";
@@ -382,47 +330,21 @@ impl Decoder {
         } else if !last.iter().all(u8::is_ascii_digit) {
             if !is_msg {
                 // Later-dialect commands carry a payload only in some forms (e.g. `ADL 3 OK`).
-                return Some(Frame::Line {
-                    offset,
-                    line,
-                    ending,
-                    payload: none,
-                });
+                return Some(Frame::Line { offset, line, ending, payload: none });
             }
-            Err(format!(
-                "length {:?} is not a decimal number",
-                String::from_utf8_lossy(last)
-            ))
+            Err(format!("length {:?} is not a decimal number", String::from_utf8_lossy(last)))
         } else {
-            match std::str::from_utf8(last)
-                .ok()
-                .and_then(|s| s.parse::<u64>().ok())
-            {
+            match std::str::from_utf8(last).ok().and_then(|s| s.parse::<u64>().ok()) {
                 Some(n) if n <= self.limits.max_payload => Ok(n),
-                Some(n) => Err(format!(
-                    "length {n} exceeds the limit of {}",
-                    self.limits.max_payload
-                )),
+                Some(n) => Err(format!("length {n} exceeds the limit of {}", self.limits.max_payload)),
                 None => Err("length does not fit in 64 bits".to_string()),
             }
         };
         let n = match declared {
             Err(reason) if is_msg => {
-                return Some(Frame::Line {
-                    offset,
-                    line,
-                    ending,
-                    payload: PayloadState::BadLength(reason),
-                })
+                return Some(Frame::Line { offset, line, ending, payload: PayloadState::BadLength(reason) })
             }
-            Err(_) => {
-                return Some(Frame::Line {
-                    offset,
-                    line,
-                    ending,
-                    payload: none,
-                })
-            }
+            Err(_) => return Some(Frame::Line { offset, line, ending, payload: none }),
             Ok(n) => n,
         };
         let payload = Payload {
@@ -431,11 +353,7 @@ impl Decoder {
             missing: 0,
             truncated: 0,
         };
-        self.state = State::Payload {
-            head: Box::new((offset, line, ending)),
-            payload,
-            need: n,
-        };
+        self.state = State::Payload { head: Box::new((offset, line, ending)), payload, need: n };
         (n == 0).then(|| self.finish_payload())
     }
 
@@ -443,21 +361,11 @@ impl Decoder {
         match std::mem::replace(&mut self.state, State::Line) {
             State::Payload { head, payload, .. } => {
                 let (offset, line, ending) = *head;
-                Frame::Line {
-                    offset,
-                    line,
-                    ending,
-                    payload: PayloadState::Some(payload),
-                }
+                Frame::Line { offset, line, ending, payload: PayloadState::Some(payload) }
             }
             other => {
                 self.state = other;
-                Frame::Junk {
-                    offset: self.offset,
-                    len: 0,
-                    preview: Vec::new(),
-                    reason: JunkReason::Resync,
-                }
+                Frame::Junk { offset: self.offset, len: 0, preview: Vec::new(), reason: JunkReason::Resync }
             }
         }
     }
@@ -490,44 +398,22 @@ impl Decoder {
                     let offset = self.offset;
                     let line = self.buf[self.pos..].to_vec();
                     self.take(rest);
-                    out.push(Frame::Line {
-                        offset,
-                        line,
-                        ending: Ending::Missing,
-                        payload: PayloadState::None,
-                    });
+                    out.push(Frame::Line { offset, line, ending: Ending::Missing, payload: PayloadState::None });
                 }
             }
             State::SkipLine { .. } | State::Resync { .. } => {}
         }
         // Continue after the gap in resync mode; bytes skipped before it are reported first.
-        if let State::SkipLine {
-            offset,
-            len: skipped,
-            preview,
-        }
-        | State::Resync {
-            offset,
-            len: skipped,
-            preview,
-        } = std::mem::replace(&mut self.state, State::Line)
+        if let State::SkipLine { offset, len: skipped, preview } | State::Resync { offset, len: skipped, preview } =
+            std::mem::replace(&mut self.state, State::Line)
         {
             if skipped > 0 {
                 let reason = JunkReason::Resync;
-                out.push(Frame::Junk {
-                    offset,
-                    len: skipped,
-                    preview,
-                    reason,
-                });
+                out.push(Frame::Junk { offset, len: skipped, preview, reason });
             }
         }
         self.offset += len;
-        self.state = State::Resync {
-            offset: self.offset,
-            len: 0,
-            preview: Vec::new(),
-        };
+        self.state = State::Resync { offset: self.offset, len: 0, preview: Vec::new() };
         out
     }
 
@@ -543,55 +429,23 @@ impl Decoder {
             State::Line => {
                 if !rest.is_empty() {
                     let (line, ending) = (rest, Ending::Missing);
-                    out.push(Frame::Line {
-                        offset: self.offset,
-                        line,
-                        ending,
-                        payload: PayloadState::None,
-                    });
+                    out.push(Frame::Line { offset: self.offset, line, ending, payload: PayloadState::None });
                 }
             }
-            State::Payload {
-                head,
-                mut payload,
-                need,
-            } => {
+            State::Payload { head, mut payload, need } => {
                 payload.truncated = need;
                 let (offset, line, ending) = *head;
-                out.push(Frame::Line {
-                    offset,
-                    line,
-                    ending,
-                    payload: PayloadState::Some(payload),
-                });
+                out.push(Frame::Line { offset, line, ending, payload: PayloadState::Some(payload) });
             }
-            State::SkipLine {
-                offset,
-                len,
-                mut preview,
-            } => {
+            State::SkipLine { offset, len, mut preview } => {
                 extend_preview(&mut preview, &rest);
-                out.push(Frame::Junk {
-                    offset,
-                    len: len + rest_len as u64,
-                    preview,
-                    reason: JunkReason::LineTooLong,
-                });
+                out.push(Frame::Junk { offset, len: len + rest_len as u64, preview, reason: JunkReason::LineTooLong });
             }
-            State::Resync {
-                offset,
-                len,
-                mut preview,
-            } => {
+            State::Resync { offset, len, mut preview } => {
                 extend_preview(&mut preview, &rest);
                 let len = len + rest_len as u64;
                 if len > 0 {
-                    out.push(Frame::Junk {
-                        offset,
-                        len,
-                        preview,
-                        reason: JunkReason::Resync,
-                    });
+                    out.push(Frame::Junk { offset, len, preview, reason: JunkReason::Resync });
                 }
             }
         }

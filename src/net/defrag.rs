@@ -18,10 +18,7 @@ pub struct DefragLimits {
 
 impl Default for DefragLimits {
     fn default() -> Self {
-        DefragLimits {
-            max_datagrams: 1024,
-            timeout_ns: 30 * 1_000_000_000,
-        }
+        DefragLimits { max_datagrams: 1024, timeout_ns: 30 * 1_000_000_000 }
     }
 }
 
@@ -92,11 +89,7 @@ const MAX_DATAGRAM: usize = 65_535;
 impl Defrag {
     /// An empty table.
     pub fn new(limits: DefragLimits) -> Self {
-        Defrag {
-            pending: HashMap::new(),
-            limits,
-            stats: DefragStats::default(),
-        }
+        Defrag { pending: HashMap::new(), limits, stats: DefragStats::default() }
     }
 
     /// Counters so far (datagrams still pending are not counted as dropped).
@@ -108,28 +101,14 @@ impl Defrag {
     pub fn push(&mut self, f: &Fragment<'_>, ts_ns: i64) -> Option<Reassembled> {
         self.stats.fragments += 1;
         self.expire(ts_ns);
-        let key = Key {
-            src: f.src,
-            dst: f.dst,
-            id: f.id,
-            protocol: f.protocol,
-            vlan: f.vlan,
-        };
+        let key = Key { src: f.src, dst: f.dst, id: f.id, protocol: f.protocol, vlan: f.vlan };
         if !self.pending.contains_key(&key) && self.pending.len() >= self.limits.max_datagrams {
-            if let Some(oldest) = self
-                .pending
-                .iter()
-                .min_by_key(|(_, d)| d.first_ns)
-                .map(|(k, _)| *k)
-            {
+            if let Some(oldest) = self.pending.iter().min_by_key(|(_, d)| d.first_ns).map(|(k, _)| *k) {
                 self.pending.remove(&oldest);
                 self.stats.dropped += 1;
             }
         }
-        let d = self.pending.entry(key).or_insert_with(|| Datagram {
-            first_ns: ts_ns,
-            ..Datagram::default()
-        });
+        let d = self.pending.entry(key).or_insert_with(|| Datagram { first_ns: ts_ns, ..Datagram::default() });
         let end = f.offset as usize + f.data.len() + f.missing as usize;
         if end > MAX_DATAGRAM || d.bytes + f.data.len() > MAX_DATAGRAM {
             self.pending.remove(&key);
@@ -164,13 +143,7 @@ impl Defrag {
             payload[off..off + n].copy_from_slice(&data[..n]);
         }
         self.stats.reassembled += 1;
-        Some(Reassembled {
-            src: key.src,
-            dst: key.dst,
-            protocol: key.protocol,
-            vlan: key.vlan,
-            payload,
-        })
+        Some(Reassembled { src: key.src, dst: key.dst, protocol: key.protocol, vlan: key.vlan, payload })
     }
 
     fn expire(&mut self, now_ns: i64) {

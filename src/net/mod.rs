@@ -305,13 +305,7 @@ fn ipv6(b: &[u8], vlan: Option<u16>) -> Sliced<'_> {
 }
 
 /// Slices a TCP header off `b` (the captured part of the IP payload).
-pub fn tcp<'a>(
-    src: IpAddr,
-    dst: IpAddr,
-    b: &'a [u8],
-    missing: u32,
-    vlan: Option<u16>,
-) -> Sliced<'a> {
+pub fn tcp<'a>(src: IpAddr, dst: IpAddr, b: &'a [u8], missing: u32, vlan: Option<u16>) -> Sliced<'a> {
     if b.len() < 20 {
         return Sliced::Malformed("TCP header cut short");
     }

@@ -35,6 +35,7 @@ pub struct JsonReport<W: std::io::Write> {
     out: Option<W>,
     source: Source,
     connections: Vec<(u64, Value)>,
+    filter: super::filter::Filter,
     /// The first write error, if any.
     pub error: Option<std::io::Error>,
 }
@@ -42,18 +43,35 @@ pub struct JsonReport<W: std::io::Write> {
 impl<W: std::io::Write> JsonReport<W> {
     /// A report that writes to `out` when the input ends.
     pub fn new(out: W, source: Source) -> Self {
-        JsonReport {
-            out: Some(out),
-            source,
-            connections: Vec::new(),
-            error: None,
-        }
+        JsonReport { out: Some(out), source, connections: Vec::new(), filter: Default::default(), error: None }
+    }
+
+    /// Shows only the connections and events `filter` lets through (transactions and links
+    /// stay whole, so their event indices may name events left out).
+    pub fn with_filter(mut self, filter: super::filter::Filter) -> Self {
+        self.filter = filter;
+        self
     }
 }
 
 impl<W: std::io::Write> Report for JsonReport<W> {
     fn connection(&mut self, conn: &Connection, _links: &[Link]) {
-        match serde_json::to_value(conn) {
+        if !self.filter.connection(conn) {
+            return;
+        }
+        match serde_json::to_value(conn).map(|mut v| {
+            if self.filter.filters_events() {
+                if let Some(evs) = v.get_mut("events").and_then(|e| e.as_array_mut()) {
+                    let keep: Vec<bool> = conn.events.iter().map(|e| self.filter.event(e)).collect();
+                    let mut i = 0;
+                    evs.retain(|_| {
+                        i += 1;
+                        keep[i - 1]
+                    });
+                }
+            }
+            v
+        }) {
             Ok(v) => self.connections.push((conn.id, v)),
             Err(e) => self.error = self.error.take().or(Some(std::io::Error::other(e))),
         }
@@ -66,10 +84,7 @@ impl<W: std::io::Write> Report for JsonReport<W> {
             version: 1,
             generator: format!("msntap {}", env!("CARGO_PKG_VERSION")),
             source: &self.source,
-            connections: std::mem::take(&mut self.connections)
-                .into_iter()
-                .map(|c| c.1)
-                .collect(),
+            connections: std::mem::take(&mut self.connections).into_iter().map(|c| c.1).collect(),
             links,
             summary,
         };

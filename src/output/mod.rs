@@ -3,7 +3,9 @@
 //! flag (no global state), and every byte that came off the wire is printed through
 //! [`sanitize`], so a peer cannot drive the reader's terminal.
 
+pub mod filter;
 pub mod json;
+pub mod ndjson;
 pub mod text;
 
 use crate::analyzer::{Link, Report, Summary};
@@ -45,6 +47,18 @@ impl Report for Tee<'_> {
     fn begin(&mut self, first_ts_ns: i64) {
         for r in self.0.iter_mut() {
             r.begin(first_ts_ns);
+        }
+    }
+
+    fn opened(&mut self, conn: &Connection) {
+        for r in self.0.iter_mut() {
+            r.opened(conn);
+        }
+    }
+
+    fn events(&mut self, conn: &Connection, from: usize) {
+        for r in self.0.iter_mut() {
+            r.events(conn, from);
         }
     }
 

@@ -31,12 +31,14 @@ impl Style {
 }
 
 /// Options of the transcript.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct TextOptions {
     /// Use ANSI colours.
     pub color: bool,
-    /// Print only the summary, not the events.
+    /// Print a line per connection and the overall counts instead of the events.
     pub summary_only: bool,
+    /// Which connections and events to show.
+    pub filter: super::filter::Filter,
 }
 
 /// Prints the transcript to a writer.
@@ -94,15 +96,9 @@ fn dir_arrow(d: Dir) -> &'static str {
 }
 
 /// Renders one connection as transcript text.
-fn render(c: &Connection, links: &[Link], base: i64, st: Style) -> String {
+fn render(c: &Connection, links: &[Link], base: i64, st: Style, filter: &super::filter::Filter) -> String {
     let mut s = String::new();
-    let mut head = format!(
-        "── #{} {} {} → {}",
-        c.id,
-        c.role.as_str(),
-        c.client,
-        c.server
-    );
+    let mut head = format!("── #{} {} {} → {}", c.id, c.role.as_str(), c.client, c.server);
     if let Some(v) = c.vlan {
         let _ = write!(head, " vlan {v}");
     }
@@ -111,11 +107,7 @@ fn render(c: &Connection, links: &[Link], base: i64, st: Style) -> String {
     }
     match (&c.dialect, c.dialect_source) {
         (Some(d), Some(crate::session::DialectSource::Fingerprint)) => {
-            let _ = write!(
-                head,
-                " · {} (recognised by later-dialect commands; MSNP2-only rules off)",
-                sanitize(d)
-            );
+            let _ = write!(head, " · {} (recognised by later-dialect commands; MSNP2-only rules off)", sanitize(d));
         }
         (Some(d), _) => {
             let _ = write!(head, " · {}", sanitize(d));
@@ -129,7 +121,7 @@ fn render(c: &Connection, links: &[Link], base: i64, st: Style) -> String {
         head.push_str(" · start not captured");
     }
     let _ = writeln!(s, "{}", st.paint("1", &head));
-    for e in &c.events {
+    for e in c.events.iter().filter(|e| filter.event(e)) {
         let t = (e.ts - base) as f64 / 1e9;
         let arrow = dir_arrow(e.dir);
         let (arrow_c, body) = match e.kind {
@@ -141,10 +133,7 @@ fn render(c: &Connection, links: &[Link], base: i64, st: Style) -> String {
                 } else {
                     "32"
                 };
-                (
-                    st.paint(color, arrow),
-                    st.paint(color, &sanitize(e.line.as_deref().unwrap_or(""))),
-                )
+                (st.paint(color, arrow), st.paint(color, &sanitize(e.line.as_deref().unwrap_or(""))))
             }
             EventKind::Malformed => {
                 let line = e.line.as_deref().unwrap_or("");
@@ -160,10 +149,8 @@ fn render(c: &Connection, links: &[Link], base: i64, st: Style) -> String {
             }
         };
         let mut line = format!("{t:>9.3} {arrow_c} {body}");
-        let visible = format!(
-            "{t:>9.3} {arrow} {}",
-            sanitize(e.line.as_deref().unwrap_or(e.note.as_deref().unwrap_or("")))
-        );
+        let visible =
+            format!("{t:>9.3} {arrow} {}", sanitize(e.line.as_deref().unwrap_or(e.note.as_deref().unwrap_or(""))));
         let mut ann = String::new();
         if let Some(name) = e.error_name {
             let _ = write!(ann, " {name}");
@@ -181,23 +168,15 @@ fn render(c: &Connection, links: &[Link], base: i64, st: Style) -> String {
                 .find(|(k, _)| k.eq_ignore_ascii_case("Content-Type"))
                 .map(|(_, v)| v.as_str())
                 .unwrap_or("no content type");
-            let first = p
-                .body
-                .lines()
-                .find(|l| !l.trim().is_empty())
-                .map(str::to_string)
-                .unwrap_or_else(|| {
-                    // No body: show the headers that say something (a profile's LoginTime, say).
-                    p.headers
-                        .iter()
-                        .filter(|(k, _)| {
-                            !k.eq_ignore_ascii_case("MIME-Version")
-                                && !k.eq_ignore_ascii_case("Content-Type")
-                        })
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                });
+            let first = p.body.lines().find(|l| !l.trim().is_empty()).map(str::to_string).unwrap_or_else(|| {
+                // No body: show the headers that say something (a profile's LoginTime, say).
+                p.headers
+                    .iter()
+                    .filter(|(k, _)| !k.eq_ignore_ascii_case("MIME-Version") && !k.eq_ignore_ascii_case("Content-Type"))
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            });
             let first: String = first.chars().take(60).collect();
             let _ = write!(ann, " [{}] {}", sanitize(ct), sanitize(&first));
             if !p.complete {
@@ -207,13 +186,8 @@ fn render(c: &Connection, links: &[Link], base: i64, st: Style) -> String {
         if let Some(ti) = e.transaction {
             if let Some(tx) = c.transactions.get(ti) {
                 if tx.request != e.index {
-                    let lat = tx
-                        .latency_ms
-                        .map(|l| format!(", {l:.0} ms"))
-                        .unwrap_or_default();
-                    let label = tx
-                        .trid
-                        .map_or(tx.command.clone(), |id| format!("{} {id}", tx.command));
+                    let lat = tx.latency_ms.map(|l| format!(", {l:.0} ms")).unwrap_or_default();
+                    let label = tx.trid.map_or(tx.command.clone(), |id| format!("{} {id}", tx.command));
                     let _ = write!(ann, "  ↩ {label}{lat}");
                 } else if tx.outcome == Outcome::Unanswered {
                     ann.push_str("  (no answer)");
@@ -244,13 +218,7 @@ fn render(c: &Connection, links: &[Link], base: i64, st: Style) -> String {
                 Severity::Warning => ("⚠", "33"),
                 Severity::Info => ("ℹ", "34"),
             };
-            let text = format!(
-                "{mark} {} {}: {} [{}]",
-                v.rule,
-                v.severity,
-                sanitize(&v.message),
-                v.cite()
-            );
+            let text = format!("{mark} {} {}: {} [{}]", v.rule, v.severity, sanitize(&v.message), v.cite());
             let _ = writeln!(s, "          {}", st.paint(color, &text));
         }
     }
@@ -258,16 +226,88 @@ fn render(c: &Connection, links: &[Link], base: i64, st: Style) -> String {
     let _ = writeln!(
         s,
         "          {}",
-        st.paint(
-            "2",
-            &format!(
-                "ended: {how}, {} events, {} transactions",
-                c.events.len(),
-                c.transactions.len()
-            )
-        )
+        st.paint("2", &format!("ended: {how}, {} events, {} transactions", c.events.len(), c.transactions.len()))
     );
     s
+}
+
+/// One line describing a finished connection (`--summary`).
+fn connection_line(c: &Connection, st: Style) -> String {
+    let mut outcomes: BTreeMap<&str, u64> = BTreeMap::new();
+    for t in &c.transactions {
+        let k = match t.outcome {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::Unanswered => "unanswered",
+            Outcome::NoReplyExpected => "no reply expected",
+        };
+        *outcomes.entry(k).or_default() += 1;
+    }
+    let commands = c.events.iter().filter(|e| matches!(e.kind, EventKind::Command | EventKind::Error)).count();
+    let (mut errors, mut warnings) = (0, 0);
+    for v in c.events.iter().flat_map(|e| &e.violations) {
+        match v.severity {
+            Severity::Error => errors += 1,
+            Severity::Warning => warnings += 1,
+            Severity::Info => {}
+        }
+    }
+    let outcomes: Vec<String> = outcomes.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let head = format!(
+        "#{} {} {} → {} · {} · {}",
+        c.id,
+        c.role.as_str(),
+        c.client,
+        c.server,
+        sanitize(c.user.as_deref().unwrap_or("user unknown")),
+        sanitize(c.dialect.as_deref().unwrap_or("dialect unknown"))
+    );
+    format!(
+        "{}: {commands} commands, {} transactions ({}), {errors} errors, {warnings} warnings, ended {}\n",
+        st.paint("1", &head),
+        c.transactions.len(),
+        if outcomes.is_empty() { "none".to_string() } else { outcomes.join(", ") },
+        c.close.map_or("open", |k| k.as_str())
+    )
+}
+
+/// The overall counts of `--summary`.
+pub fn summary_tables(s: &Summary) -> String {
+    let mut out = String::new();
+    let list = |m: &BTreeMap<String, u64>| m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ");
+    let _ = writeln!(out, "\nconnections by role: {}", list(&s.roles));
+    let _ = writeln!(out, "commands by verb: {}", list(&s.by_command));
+    let _ = writeln!(out, "transactions by outcome: {}", list(&s.transactions));
+    if let (Some(p50), Some(p90), Some(p99)) =
+        (s.latency.percentile(50.0), s.latency.percentile(90.0), s.latency.percentile(99.0))
+    {
+        let _ = writeln!(
+            out,
+            "response latency: p50 {p50:.3} ms, p90 {p90:.3} ms, p99 {p99:.3} ms over {} transactions",
+            s.latency.count()
+        );
+    }
+    if s.by_rule.is_empty() {
+        let _ = writeln!(out, "violations: none");
+    } else {
+        let _ = writeln!(out, "violations by rule:");
+        for (rule, n) in &s.by_rule {
+            let r = crate::rules::lookup(rule);
+            let _ = writeln!(
+                out,
+                "  {rule:<10} {:<8} {n:>6}  {}",
+                r.map_or(String::new(), |r| r.severity.to_string()),
+                r.map_or("", |r| r.summary)
+            );
+        }
+    }
+    let t = &s.tcp;
+    let _ = writeln!(
+        out,
+        "tcp: {} segments, {} retransmitted, {} out of order, {} gaps ({} bytes); ip fragments: {} ({} datagrams reassembled, {} dropped)",
+        t.segments, t.retransmissions, t.out_of_order, t.gaps, t.gap_bytes, s.fragments.fragments, s.fragments.reassembled, s.fragments.dropped
+    );
+    out
 }
 
 /// The one-line summary printed last.
@@ -288,33 +328,26 @@ impl<W: Write> Report for TextReport<W> {
     }
 
     fn connection(&mut self, conn: &Connection, links: &[Link]) {
-        if self.opts.summary_only {
-            return;
-        }
         let base = *self.base_ns.get_or_insert(conn.opened);
-        let text = render(
-            conn,
-            links,
-            base,
-            Style {
-                on: self.opts.color,
-            },
-        );
+        let st = Style { on: self.opts.color };
+        // A connection not shown still takes its place in the id order.
+        let text = if !self.opts.filter.connection(conn) {
+            String::new()
+        } else if self.opts.summary_only {
+            connection_line(conn, st)
+        } else {
+            render(conn, links, base, st, &self.opts.filter)
+        };
         self.held.insert(conn.id, text);
         self.release(false);
     }
 
     fn finish(&mut self, summary: &Summary, _links: &[Link]) {
         self.release(true);
-        let st = Style {
-            on: self.opts.color,
-        };
+        let st = Style { on: self.opts.color };
         let mut s = String::new();
         if self.opts.summary_only {
-            let _ = writeln!(s, "roles: {:?}", summary.roles);
-            let _ = writeln!(s, "commands: {:?}", summary.by_command);
-            let _ = writeln!(s, "transactions: {:?}", summary.transactions);
-            let _ = writeln!(s, "violations: {:?}", summary.by_rule);
+            s.push_str(&summary_tables(summary));
         }
         let _ = writeln!(s, "{}", st.paint("1", &summary_line(&self.label, summary)));
         if let Some(e) = &summary.input_error {

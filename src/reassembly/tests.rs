@@ -15,18 +15,13 @@ struct Rec {
 
 impl StreamSink for Rec {
     fn accept(&mut self, _src: SocketAddr, dst: SocketAddr, _syn: bool) -> Accept {
-        Accept::Track {
-            server: (dst.port() == 1863).then_some(dst),
-        }
+        Accept::Track { server: (dst.port() == 1863).then_some(dst) }
     }
     fn open(&mut self, info: &ConnInfo) {
         self.opened.push(info.clone());
     }
     fn data(&mut self, id: ConnId, dir: Dir, _ts: i64, bytes: &[u8]) {
-        self.data
-            .entry((id, dir))
-            .or_default()
-            .extend_from_slice(bytes);
+        self.data.entry((id, dir)).or_default().extend_from_slice(bytes);
     }
     fn gap(&mut self, id: ConnId, dir: Dir, _ts: i64, offset: u64, len: u64, reason: GapReason) {
         self.gaps.push((id, dir, offset, len, reason));
@@ -91,11 +86,7 @@ fn conversation(isn: Option<(u32, u32)>) -> (Script, Vec<u8>, Vec<u8>) {
 }
 
 fn data_segs(segs: &[Seg]) -> Vec<usize> {
-    segs.iter()
-        .enumerate()
-        .filter(|(_, s)| !s.payload.is_empty())
-        .map(|(i, _)| i)
-        .collect()
+    segs.iter().enumerate().filter(|(_, s)| !s.payload.is_empty()).map(|(i, _)| i).collect()
 }
 
 #[test]
@@ -163,29 +154,18 @@ fn conflicting_retransmission_is_reported_and_first_data_wins() {
     let (mut s, up, _) = conversation(None);
     let d = data_segs(&s.segs);
     let mut evil = s.segs[d[0]].clone();
-    evil.payload = evil
-        .payload
-        .iter()
-        .map(|b| b.to_ascii_lowercase())
-        .collect();
+    evil.payload = evil.payload.iter().map(|b| b.to_ascii_lowercase()).collect();
     s.segs.insert(d[3], evil);
     let (rec, _) = run(&s.segs);
     assert_eq!(rec.data[&(1, Dir::C2S)], up);
-    assert!(matches!(
-        rec.anomalies[..],
-        [TcpAnomaly::ConflictingRetransmission { offset: 0, .. }]
-    ));
+    assert!(matches!(rec.anomalies[..], [TcpAnomaly::ConflictingRetransmission { offset: 0, .. }]));
 }
 
 #[test]
 fn lost_segment_becomes_a_gap_when_acknowledged() {
     let (mut s, up, _) = conversation(None);
     let client: SocketAddr = CLIENT.parse().unwrap();
-    let at = data_segs(&s.segs)
-        .into_iter()
-        .filter(|i| s.segs[*i].src == client)
-        .nth(3)
-        .unwrap();
+    let at = data_segs(&s.segs).into_iter().filter(|i| s.segs[*i].src == client).nth(3).unwrap();
     let lost = s.segs.remove(at);
     let (rec, _) = run(&s.segs);
     let got = &rec.data[&(1, Dir::C2S)];
@@ -236,10 +216,7 @@ fn new_syn_on_a_live_tuple_starts_a_new_connection() {
     let c2 = s.connect(cl, sv);
     s.send(c2, true, b"VER 2 MSNP2\r\n");
     let (rec, _) = run(&s.segs);
-    assert_eq!(
-        rec.closes,
-        vec![(1, CloseKind::Reused), (2, CloseKind::Open)]
-    );
+    assert_eq!(rec.closes, vec![(1, CloseKind::Reused), (2, CloseKind::Open)]);
 }
 
 #[test]
@@ -264,12 +241,7 @@ fn snap_length_truncation_is_a_gap() {
     let pcap = synth::pcap(&s.segs, Encap::Ethernet, Some(58));
     let (rec, _) = run_bytes(&pcap, Limits::default());
     let got = &rec.data[&(1, Dir::C2S)];
-    let missing: u64 = rec
-        .gaps
-        .iter()
-        .filter(|g| g.1 == Dir::C2S)
-        .map(|g| g.3)
-        .sum();
+    let missing: u64 = rec.gaps.iter().filter(|g| g.1 == Dir::C2S).map(|g| g.3).sum();
     assert_eq!(got.len() as u64 + missing, up.len() as u64);
     assert!(rec.gaps.iter().all(|g| g.4 == GapReason::Snaplen));
 }
@@ -277,22 +249,13 @@ fn snap_length_truncation_is_a_gap() {
 #[test]
 fn every_link_type_and_ipv6_carry_the_same_streams() {
     let (s, up, down) = conversation(None);
-    for encap in [
-        Encap::Ethernet,
-        Encap::Vlan(42),
-        Encap::Sll,
-        Encap::Sll2,
-        Encap::Null,
-        Encap::Raw,
-    ] {
+    for encap in [Encap::Ethernet, Encap::Vlan(42), Encap::Sll, Encap::Sll2, Encap::Null, Encap::Raw] {
         for v6 in [false, true] {
             let mut segs = s.segs.clone();
             if v6 {
                 for g in &mut segs {
                     let map = |a: SocketAddr| match a.ip() {
-                        std::net::IpAddr::V4(ip) => {
-                            SocketAddr::new(ip.to_ipv6_mapped().into(), a.port())
-                        }
+                        std::net::IpAddr::V4(ip) => SocketAddr::new(ip.to_ipv6_mapped().into(), a.port()),
                         _ => a,
                     };
                     g.src = map(g.src);
@@ -319,10 +282,7 @@ fn buffer_limit_declares_the_hole() {
     let lost = s.segs.remove(d[0]);
     // Keep only segments from the client so no ACK reveals the hole.
     s.segs.retain(|g| g.src == lost.src);
-    let limits = Limits {
-        max_ooo_bytes: 16,
-        ..Limits::default()
-    };
+    let limits = Limits { max_ooo_bytes: 16, ..Limits::default() };
     let (rec, _) = run_bytes(&synth::pcap(&s.segs, Encap::Ethernet, None), limits);
     assert_eq!(rec.gaps[0].4, GapReason::BufferLimit);
     assert_eq!(rec.data[&(1, Dir::C2S)], &up[lost.payload.len()..]);
@@ -389,17 +349,14 @@ fn ip_fragments_are_reassembled_v4_and_v6() {
                 let mut g = g.clone();
                 if v6 {
                     let map = |a: SocketAddr| match a.ip() {
-                        std::net::IpAddr::V4(ip) => {
-                            SocketAddr::new(ip.to_ipv6_mapped().into(), a.port())
-                        }
+                        std::net::IpAddr::V4(ip) => SocketAddr::new(ip.to_ipv6_mapped().into(), a.port()),
                         _ => a,
                     };
                     g.src = map(g.src);
                     g.dst = map(g.dst);
                 }
                 if g.payload.len() > 1000 {
-                    let mut parts =
-                        synth::fragment_frames(&g, Encap::Ethernet, 1200, 77 + i as u32);
+                    let mut parts = synth::fragment_frames(&g, Encap::Ethernet, 1200, 77 + i as u32);
                     // Out of order, and maybe one lost.
                     parts.reverse();
                     if lose {
@@ -410,17 +367,10 @@ fn ip_fragments_are_reassembled_v4_and_v6() {
                     frames.push((g.ts_ns, synth::frame(&g, Encap::Ethernet)));
                 }
             }
-            let (rec, _) = run_bytes(
-                &synth::pcap_frames(&frames, Encap::Ethernet),
-                Limits::default(),
-            );
+            let (rec, _) = run_bytes(&synth::pcap_frames(&frames, Encap::Ethernet), Limits::default());
             if lose {
                 assert!(!rec.data.contains_key(&(1, Dir::S2C)), "v6={v6}");
-                assert_eq!(
-                    rec.gaps,
-                    vec![(1, Dir::S2C, 0, 3000, GapReason::Acked)],
-                    "v6={v6}"
-                );
+                assert_eq!(rec.gaps, vec![(1, Dir::S2C, 0, 3000, GapReason::Acked)], "v6={v6}");
             } else {
                 assert_eq!(rec.data[&(1, Dir::S2C)], big, "v6={v6}");
                 assert!(rec.gaps.is_empty());

@@ -18,8 +18,7 @@ pub const ALICE_PASSWORD: &str = "wonderland";
 pub const BOB_PASSWORD: &str = "builder";
 
 fn a(s: &str) -> SocketAddr {
-    s.parse()
-        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
+    s.parse().unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)))
 }
 
 fn l(s: &str) -> Vec<u8> {
@@ -90,27 +89,16 @@ fn notification(
     s.advance_ms(15);
     s.send(c, false, &l(&format!("USR 6 MD5 S {challenge}")));
     s.advance_ms(2);
-    s.send(
-        c,
-        true,
-        &l(&format!("USR 7 MD5 S {}", md5_response(challenge, pw))),
-    );
+    s.send(c, true, &l(&format!("USR 7 MD5 S {}", md5_response(challenge, pw))));
     s.advance_ms(21);
     s.send(c, false, &l(&format!("USR 7 OK {handle} {name}")));
     // The profile message, its command line and payload in separate segments.
     let profile = msg(
         "MSG Hotmail Hotmail",
-        &[
-            ("MIME-Version", "1.0"),
-            ("Content-Type", "text/x-msmsgsprofile; charset=UTF-8"),
-            ("LoginTime", "941825442"),
-        ],
+        &[("MIME-Version", "1.0"), ("Content-Type", "text/x-msmsgsprofile; charset=UTF-8"), ("LoginTime", "941825442")],
         "",
     );
-    let cut = profile
-        .iter()
-        .position(|b| *b == b'\n')
-        .map_or(0, |p| p + 1);
+    let cut = profile.iter().position(|b| *b == b'\n').map_or(0, |p| p + 1);
     s.send_split(c, false, &profile, &[cut]);
     s.advance_ms(30);
     s.send(c, true, &l("SYN 8 0"));
@@ -175,11 +163,7 @@ pub fn script() -> Script {
     );
     s.send(bns, true, &l("CHG 9 NLN"));
     s.advance_ms(7);
-    s.send(
-        bns,
-        false,
-        &lines(&["CHG 9 NLN", "ILN 9 NLN alice@hotmail.com Alice%20Liddell"]),
-    );
+    s.send(bns, false, &lines(&["CHG 9 NLN", "ILN 9 NLN alice@hotmail.com Alice%20Liddell"]));
     s.advance_ms(3);
     s.send(ans, false, &l("NLN NLN bob@hotmail.com Bob"));
     s.advance_ms(900);
@@ -198,51 +182,22 @@ pub fn script() -> Script {
     s.advance_ms(14);
     s.send(asb, false, &l(&format!("CAL 2 RINGING {SESSION}")));
     s.advance_ms(4);
-    s.send(
-        bns,
-        false,
-        &l(&format!(
-            "RNG {SESSION} {SB} CKI {RNG_COOKIE} {alice} Alice%20Liddell"
-        )),
-    );
+    s.send(bns, false, &l(&format!("RNG {SESSION} {SB} CKI {RNG_COOKIE} {alice} Alice%20Liddell")));
     s.advance_ms(120);
     let bsb = s.connect(a(&format!("{bob_ip}:51003")), a(SB));
     s.advance_ms(2);
-    s.send(
-        bsb,
-        true,
-        &l(&format!("ANS 1 {bob} {RNG_COOKIE} {SESSION}")),
-    );
+    s.send(bsb, true, &l(&format!("ANS 1 {bob} {RNG_COOKIE} {SESSION}")));
     s.advance_ms(9);
-    s.send(
-        bsb,
-        false,
-        &lines(&["IRO 1 1 1 alice@hotmail.com Alice%20Liddell", "ANS 1 OK"]),
-    );
+    s.send(bsb, false, &lines(&["IRO 1 1 1 alice@hotmail.com Alice%20Liddell", "ANS 1 OK"]));
     s.advance_ms(2);
     s.send(asb, false, &l(&format!("JOI {bob} Bob")));
     s.advance_ms(1200);
 
     // They chat: Alice with ack mode N, Bob with A.
-    let text = [
-        ("MIME-Version", "1.0"),
-        ("Content-Type", "text/plain; charset=UTF-8"),
-    ];
-    s.send(
-        asb,
-        true,
-        &msg("MSG 3 N", &text, "Hello Bob, are you there?"),
-    );
+    let text = [("MIME-Version", "1.0"), ("Content-Type", "text/plain; charset=UTF-8")];
+    s.send(asb, true, &msg("MSG 3 N", &text, "Hello Bob, are you there?"));
     s.advance_ms(6);
-    s.send(
-        bsb,
-        false,
-        &msg(
-            &format!("MSG {alice} Alice%20Liddell"),
-            &text,
-            "Hello Bob, are you there?",
-        ),
-    );
+    s.send(bsb, false, &msg(&format!("MSG {alice} Alice%20Liddell"), &text, "Hello Bob, are you there?"));
     s.advance_ms(2300);
     let reply = "Yes! Sending you the notes now.";
     let long = msg("MSG 2 A", &text, reply);

@@ -91,13 +91,7 @@ pub fn ip_packet(s: &Seg) -> Vec<u8> {
     let tcp_len = tcp.len() as u32;
     match (s.src.ip(), s.dst.ip()) {
         (IpAddr::V4(a), IpAddr::V4(b)) => {
-            let pseudo = [
-                &a.octets()[..],
-                &b.octets()[..],
-                &[0, 6],
-                &(tcp_len as u16).to_be_bytes(),
-            ]
-            .concat();
+            let pseudo = [&a.octets()[..], &b.octets()[..], &[0, 6], &(tcp_len as u16).to_be_bytes()].concat();
             let c = checksum(&[&pseudo, &tcp]);
             tcp[16..18].copy_from_slice(&c.to_be_bytes());
             let mut ip = vec![0x45, 0];
@@ -119,13 +113,7 @@ pub fn ip_packet(s: &Seg) -> Vec<u8> {
                 IpAddr::V6(x) => x,
                 IpAddr::V4(x) => x.to_ipv6_mapped(),
             };
-            let pseudo = [
-                &a.octets()[..],
-                &b.octets()[..],
-                &tcp_len.to_be_bytes(),
-                &[0, 0, 0, 6],
-            ]
-            .concat();
+            let pseudo = [&a.octets()[..], &b.octets()[..], &tcp_len.to_be_bytes(), &[0, 0, 0, 6]].concat();
             let c = checksum(&[&pseudo, &tcp]);
             tcp[16..18].copy_from_slice(&c.to_be_bytes());
             let mut ip = vec![0x60, 0, 0, 0];
@@ -281,12 +269,7 @@ pub struct Script {
 impl Script {
     /// An empty script starting at `start_ns`; ISNs derive from `isn_seed`.
     pub fn new(start_ns: i64, isn_seed: u32) -> Self {
-        Script {
-            segs: Vec::new(),
-            conns: Vec::new(),
-            now_ns: start_ns,
-            isn: isn_seed,
-        }
+        Script { segs: Vec::new(), conns: Vec::new(), now_ns: start_ns, isn: isn_seed }
     }
 
     /// Moves the clock forward.
@@ -299,24 +282,8 @@ impl Script {
         self.isn
     }
 
-    fn push(
-        &mut self,
-        src: SocketAddr,
-        dst: SocketAddr,
-        seq: u32,
-        ack: u32,
-        flags: u8,
-        payload: &[u8],
-    ) {
-        self.segs.push(Seg {
-            ts_ns: self.now_ns,
-            src,
-            dst,
-            seq,
-            ack,
-            flags,
-            payload: payload.to_vec(),
-        });
+    fn push(&mut self, src: SocketAddr, dst: SocketAddr, seq: u32, ack: u32, flags: u8, payload: &[u8]) {
+        self.segs.push(Seg { ts_ns: self.now_ns, src, dst, seq, ack, flags, payload: payload.to_vec() });
         self.now_ns += 50_000;
     }
 
@@ -326,36 +293,12 @@ impl Script {
     }
 
     /// Like [`Script::connect`] with chosen initial sequence numbers (client, server).
-    pub fn connect_with_isn(
-        &mut self,
-        client: SocketAddr,
-        server: SocketAddr,
-        isn: Option<(u32, u32)>,
-    ) -> usize {
+    pub fn connect_with_isn(&mut self, client: SocketAddr, server: SocketAddr, isn: Option<(u32, u32)>) -> usize {
         let (ci, si) = isn.unwrap_or_else(|| (self.next_isn(), self.next_isn()));
         self.push(client, server, ci, 0, TcpFlags::SYN, &[]);
-        self.push(
-            server,
-            client,
-            si,
-            ci.wrapping_add(1),
-            TcpFlags::SYN | TcpFlags::ACK,
-            &[],
-        );
-        self.push(
-            client,
-            server,
-            ci.wrapping_add(1),
-            si.wrapping_add(1),
-            TcpFlags::ACK,
-            &[],
-        );
-        self.conns.push(ConnState {
-            client,
-            server,
-            cseq: ci.wrapping_add(1),
-            sseq: si.wrapping_add(1),
-        });
+        self.push(server, client, si, ci.wrapping_add(1), TcpFlags::SYN | TcpFlags::ACK, &[]);
+        self.push(client, server, ci.wrapping_add(1), si.wrapping_add(1), TcpFlags::ACK, &[]);
+        self.conns.push(ConnState { client, server, cseq: ci.wrapping_add(1), sseq: si.wrapping_add(1) });
         self.conns.len() - 1
     }
 
@@ -366,11 +309,7 @@ impl Script {
 
     /// Sends `data` cut at the given offsets, one segment per piece, then the peer's ACK.
     pub fn send_split(&mut self, c: usize, from_client: bool, data: &[u8], cuts: &[usize]) {
-        let mut bounds: Vec<usize> = cuts
-            .iter()
-            .copied()
-            .filter(|&x| x > 0 && x < data.len())
-            .collect();
+        let mut bounds: Vec<usize> = cuts.iter().copied().filter(|&x| x > 0 && x < data.len()).collect();
         bounds.sort_unstable();
         bounds.dedup();
         bounds.push(data.len());
@@ -382,14 +321,7 @@ impl Script {
             } else {
                 (st.server, st.client, st.sseq, st.cseq)
             };
-            self.push(
-                src,
-                dst,
-                seq,
-                ack,
-                TcpFlags::PSH | TcpFlags::ACK,
-                &data[start..end],
-            );
+            self.push(src, dst, seq, ack, TcpFlags::PSH | TcpFlags::ACK, &data[start..end]);
             let n = (end - start) as u32;
             if from_client {
                 self.conns[c].cseq = seq.wrapping_add(n);
@@ -435,23 +367,9 @@ impl Script {
     pub fn rst(&mut self, c: usize, from_client: bool) {
         let st = self.conns[c].clone();
         if from_client {
-            self.push(
-                st.client,
-                st.server,
-                st.cseq,
-                st.sseq,
-                TcpFlags::RST | TcpFlags::ACK,
-                &[],
-            );
+            self.push(st.client, st.server, st.cseq, st.sseq, TcpFlags::RST | TcpFlags::ACK, &[]);
         } else {
-            self.push(
-                st.server,
-                st.client,
-                st.sseq,
-                st.cseq,
-                TcpFlags::RST | TcpFlags::ACK,
-                &[],
-            );
+            self.push(st.server, st.client, st.sseq, st.cseq, TcpFlags::RST | TcpFlags::ACK, &[]);
         }
     }
 }

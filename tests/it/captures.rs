@@ -15,8 +15,7 @@ fn conn(doc: &Value, id: u64) -> &Value {
 
 #[test]
 fn sample_capture_is_what_the_synthesiser_writes() {
-    let committed =
-        std::fs::read(root().join("captures/msnp2-two-users.pcap")).expect("committed sample");
+    let committed = std::fs::read(root().join("captures/msnp2-two-users.pcap")).expect("committed sample");
     assert_eq!(
         msntap::testkit::sample::pcap(),
         committed,
@@ -42,9 +41,7 @@ fn sample_capture_decodes_links_and_is_clean() {
             "bob@hotmail.com"
         ]
     );
-    assert!(conns
-        .iter()
-        .all(|c| c["dialect"] == "MSNP2" && c["close"] == "fin"));
+    assert!(conns.iter().all(|c| c["dialect"] == "MSNP2" && c["close"] == "fin"));
     // DS → NS → SB for both users.
     let links: Vec<(String, u64, Option<u64>)> = doc["links"]
         .as_array()
@@ -73,25 +70,14 @@ fn sample_capture_decodes_links_and_is_clean() {
     // Every request that expects an answer got one.
     for c in conns {
         for t in c["transactions"].as_array().unwrap() {
-            assert!(
-                t["outcome"] == "ok"
-                    || t["outcome"] == "error"
-                    || t["outcome"] == "no-reply-expected",
-                "{t}"
-            );
+            assert!(t["outcome"] == "ok" || t["outcome"] == "error" || t["outcome"] == "no-reply-expected", "{t}");
         }
     }
     // Decoded friendly names sit next to the raw line.
-    let lst = commands(conn(&doc, 2))
-        .into_iter()
-        .find(|e| e["line"].as_str().unwrap().contains("carol"))
-        .unwrap()
-        .clone();
+    let lst =
+        commands(conn(&doc, 2)).into_iter().find(|e| e["line"].as_str().unwrap().contains("carol")).unwrap().clone();
     assert_eq!(lst["fields"]["friendly-name"], "Carol ☃");
-    assert_eq!(
-        lst["line"],
-        "LST 8 FL 12 2 2 carol@hotmail.com Carol%20%E2%98%83"
-    );
+    assert_eq!(lst["line"], "LST 8 FL 12 2 2 carol@hotmail.com Carol%20%E2%98%83");
     // Secrets are redacted.
     let usr = commands(conn(&doc, 2))
         .into_iter()
@@ -100,17 +86,9 @@ fn sample_capture_decodes_links_and_is_clean() {
         .clone();
     assert_eq!(usr["line"], "USR 7 MD5 S <redacted>");
     // The error line is paired and named.
-    let err = commands(conn(&doc, 2))
-        .into_iter()
-        .find(|e| e["kind"] == "error")
-        .unwrap()
-        .clone();
+    let err = commands(conn(&doc, 2)).into_iter().find(|e| e["kind"] == "error").unwrap().clone();
     assert_eq!(
-        (
-            err["command"].as_str(),
-            err["trid"].as_u64(),
-            err["error_name"].as_str()
-        ),
+        (err["command"].as_str(), err["trid"].as_u64(), err["error_name"].as_str()),
         (Some("215"), Some(11), Some("ERR_ALREADY_THERE"))
     );
     let t = &conn(&doc, 2)["transactions"][err["transaction"].as_u64().unwrap() as usize];
@@ -120,26 +98,16 @@ fn sample_capture_decodes_links_and_is_clean() {
 #[test]
 fn sample_capture_md5_passwords_verify() {
     let mut opts = Options::default();
-    opts.passwords.insert(
-        "alice@hotmail.com".into(),
-        msntap::testkit::sample::ALICE_PASSWORD.into(),
-    );
-    opts.passwords
-        .insert("bob@hotmail.com".into(), "not-his-password".into());
+    opts.passwords.insert("alice@hotmail.com".into(), msntap::testkit::sample::ALICE_PASSWORD.into());
+    opts.passwords.insert("bob@hotmail.com".into(), "not-his-password".into());
     let doc = analyze(&msntap::testkit::sample::pcap(), opts);
     assert_eq!(rule_ids(&doc), ["MSNP-S010"]);
-    assert_eq!(
-        conn(&doc, 4)["events"][6]["violations"][0]["rule"],
-        "MSNP-S010"
-    );
+    assert_eq!(conn(&doc, 4)["events"][6]["violations"][0]["rule"], "MSNP-S010");
 }
 
 #[test]
 fn sample_capture_reveals_secrets_only_when_asked() {
-    let opts = Options {
-        reveal_secrets: true,
-        ..Options::default()
-    };
+    let opts = Options { reveal_secrets: true, ..Options::default() };
     let doc = analyze(&msntap::testkit::sample::pcap(), opts);
     let text = doc.to_string();
     assert!(text.contains("CKI 17262740.1050826919.32308"));
@@ -147,18 +115,14 @@ fn sample_capture_reveals_secrets_only_when_asked() {
     let doc = analyze(&msntap::testkit::sample::pcap(), Options::default());
     let text = doc.to_string();
     assert!(!text.contains("17262740.1050826919.32308"), "cookie leaked");
-    assert!(!text.contains(&msntap::session::md5_response(
-        "1234567890.123456789",
-        msntap::testkit::sample::ALICE_PASSWORD
-    )));
+    assert!(
+        !text.contains(&msntap::session::md5_response("1234567890.123456789", msntap::testkit::sample::ALICE_PASSWORD))
+    );
 }
 
 #[test]
 fn msnp11_midsession_capture_every_command_of_every_stream() {
-    let doc = analyze(
-        &shared_capture("msnms-2005-msnp11-midsession.pcap"),
-        Options::default(),
-    );
+    let doc = analyze(&shared_capture("msnms-2005-msnp11-midsession.pcap"), Options::default());
     // One command per payload segment; these are tshark's per-stream payload packet counts
     // (streams 0..5 in tshark's numbering are connections 1..6 here, ordered by first packet).
     let want = [
@@ -193,50 +157,26 @@ fn msnp11_midsession_capture_every_command_of_every_stream() {
 
 #[test]
 fn escargot_capture_finds_switchboards_on_other_ports() {
-    let doc = analyze(
-        &shared_capture("escargot-msnp2-two-users.pcapng"),
-        Options::default(),
-    );
+    let doc = analyze(&shared_capture("escargot-msnp2-two-users.pcapng"), Options::default());
     let conns = doc["connections"].as_array().unwrap();
     assert_eq!(conns.len(), 4);
-    let servers: Vec<&str> = conns
-        .iter()
-        .map(|c| c["server"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        servers,
-        [
-            "127.0.0.1:1863",
-            "127.0.0.1:1863",
-            "127.0.0.1:1864",
-            "127.0.0.1:1864"
-        ]
-    );
+    let servers: Vec<&str> = conns.iter().map(|c| c["server"].as_str().unwrap()).collect();
+    assert_eq!(servers, ["127.0.0.1:1863", "127.0.0.1:1863", "127.0.0.1:1864", "127.0.0.1:1864"]);
     let roles: Vec<&str> = conns.iter().map(|c| c["role"].as_str().unwrap()).collect();
     assert_eq!(roles, ["NS", "NS", "SB", "SB"]);
     let link = |c: &Value| &doc["links"][c["linked_from"].as_u64().unwrap() as usize];
     assert_eq!(
-        (
-            link(&conns[2])["kind"].as_str(),
-            link(&conns[2])["from"]["connection"].as_u64()
-        ),
+        (link(&conns[2])["kind"].as_str(), link(&conns[2])["from"]["connection"].as_u64()),
         (Some("XFR SB"), Some(1))
     );
     assert_eq!(
-        (
-            link(&conns[3])["kind"].as_str(),
-            link(&conns[3])["from"]["connection"].as_u64()
-        ),
+        (link(&conns[3])["kind"].as_str(), link(&conns[3])["from"]["connection"].as_u64()),
         (Some("RNG"), Some(2))
     );
     // Every client request that expects an answer is paired with it.
     for c in conns {
         for t in c["transactions"].as_array().unwrap() {
-            assert_ne!(
-                t["outcome"], "unanswered",
-                "{} in connection {}",
-                t, c["id"]
-            );
+            assert_ne!(t["outcome"], "unanswered", "{} in connection {}", t, c["id"]);
         }
     }
     // The server's real quirks are reported, and nothing else of error or warning level.
@@ -251,10 +191,7 @@ fn escargot_capture_finds_switchboards_on_other_ports() {
         }
     }
     serious.sort();
-    assert_eq!(
-        serious,
-        ["MSNP-F007", "MSNP-P008", "MSNP-T003", "MSNP-T003"]
-    );
+    assert_eq!(serious, ["MSNP-F007", "MSNP-P008", "MSNP-T003", "MSNP-T003"]);
 }
 
 #[test]
@@ -262,25 +199,13 @@ fn tshark_agrees_on_the_commands_where_installed() {
     let Ok(out) = std::process::Command::new("tshark")
         .args(["-r"])
         .arg(root().join("../shared/captures/msnms-2005-msnp11-midsession.pcap"))
-        .args([
-            "-Y",
-            "tcp.len>0",
-            "-T",
-            "fields",
-            "-e",
-            "tcp.srcport",
-            "-e",
-            "tcp.dstport",
-        ])
+        .args(["-Y", "tcp.len>0", "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.dstport"])
         .output()
     else {
         eprintln!("tshark not installed: skipping the comparison");
         return;
     };
     let lines = String::from_utf8_lossy(&out.stdout).lines().count();
-    let doc = analyze(
-        &shared_capture("msnms-2005-msnp11-midsession.pcap"),
-        Options::default(),
-    );
+    let doc = analyze(&shared_capture("msnms-2005-msnp11-midsession.pcap"), Options::default());
     assert_eq!(doc["summary"]["commands"].as_u64(), Some(lines as u64));
 }

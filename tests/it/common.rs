@@ -15,12 +15,7 @@ pub fn root() -> PathBuf {
 /// A capture of `../shared/captures`, which CI has beside the checkout.
 pub fn shared_capture(name: &str) -> Vec<u8> {
     let p = root().join("../shared/captures").join(name);
-    std::fs::read(&p).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (../shared must be beside the checkout)",
-            p.display()
-        )
-    })
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e} (../shared must be beside the checkout)", p.display()))
 }
 
 /// The JSON document of a capture.
@@ -43,12 +38,7 @@ pub fn rule_ids(doc: &Value) -> Vec<String> {
 
 /// Command events (commands and errors) of one connection.
 pub fn commands(conn: &Value) -> Vec<&Value> {
-    conn["events"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["kind"] == "command" || e["kind"] == "error")
-        .collect()
+    conn["events"].as_array().into_iter().flatten().filter(|e| e["kind"] == "command" || e["kind"] == "error").collect()
 }
 
 /// One scripted connection to port 1863: `>` lines are the client's, `<` lines the server's;
@@ -82,10 +72,7 @@ pub fn one_connection(lines: &[&str]) -> Vec<u8> {
 /// One scripted connection from raw sends (client when `true`).
 pub fn raw_connection(sends: &[(bool, Vec<u8>)]) -> Vec<u8> {
     let mut s = Script::new(941_825_442_000_000_000, 11);
-    let c = s.connect(
-        "203.0.113.5:40000".parse().unwrap(),
-        "198.51.100.5:1863".parse().unwrap(),
-    );
+    let c = s.connect("203.0.113.5:40000".parse().unwrap(), "198.51.100.5:1863".parse().unwrap());
     for (from_client, bytes) in sends {
         s.send(c, *from_client, bytes);
         s.advance_ms(5);

@@ -13,25 +13,16 @@ fn switchboard_on(port: u16, with_referral: bool) -> Vec<u8> {
     let mut s = Script::new(941_825_442_000_000_000, 21);
     let sb = format!("198.51.100.9:{port}");
     if with_referral {
-        let ns = s.connect(
-            "203.0.113.5:40000".parse().unwrap(),
-            "198.51.100.5:1863".parse().unwrap(),
-        );
+        let ns = s.connect("203.0.113.5:40000".parse().unwrap(), "198.51.100.5:1863".parse().unwrap());
         s.send(ns, true, b"XFR 5 SB\r\n");
         s.send(ns, false, format!("XFR 5 SB {sb} CKI 1.2.3\r\n").as_bytes());
     }
     // Some other traffic on other ports: HTTP, and binary junk.
-    let web = s.connect(
-        "203.0.113.5:40100".parse().unwrap(),
-        "198.51.100.80:8080".parse().unwrap(),
-    );
+    let web = s.connect("203.0.113.5:40100".parse().unwrap(), "198.51.100.80:8080".parse().unwrap());
     s.send(web, true, b"GET / HTTP/1.0\r\n\r\n");
     s.send(web, false, b"HTTP/1.0 200 OK\r\n\r\nhello");
     s.close(web, true);
-    let bin = s.connect(
-        "203.0.113.5:40101".parse().unwrap(),
-        "198.51.100.81:5000".parse().unwrap(),
-    );
+    let bin = s.connect("203.0.113.5:40101".parse().unwrap(), "198.51.100.81:5000".parse().unwrap());
     s.send(bin, true, &[0, 1, 2, 3, 255, 254, 10, 13]);
     s.close(bin, true);
     let c = s.connect("203.0.113.5:40001".parse().unwrap(), sb.parse().unwrap());
@@ -48,23 +39,12 @@ fn switchboard_on_another_port_found_through_the_referral_and_through_content() 
     for with_referral in [true, false] {
         let doc = analyze(&switchboard_on(7001, with_referral), Options::default());
         let conns = doc["connections"].as_array().unwrap();
-        let sb: Vec<&Value> = conns
-            .iter()
-            .filter(|c| c["server"] == "198.51.100.9:7001")
-            .collect();
+        let sb: Vec<&Value> = conns.iter().filter(|c| c["server"] == "198.51.100.9:7001").collect();
         assert_eq!(sb.len(), 1, "referral {with_referral}");
         assert_eq!(sb[0]["role"], "SB");
         assert_eq!(commands(sb[0]).len(), 4);
-        assert_eq!(
-            conns.len(),
-            1 + usize::from(with_referral),
-            "HTTP and junk flows are not MSNP"
-        );
-        assert!(sb[0]["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|e| e["kind"] != "malformed"));
+        assert_eq!(conns.len(), 1 + usize::from(with_referral), "HTTP and junk flows are not MSNP");
+        assert!(sb[0]["events"].as_array().unwrap().iter().all(|e| e["kind"] != "malformed"));
     }
 }
 
@@ -136,19 +116,11 @@ fn dumped_streams_equal_what_tshark_reassembles() {
         .arg(&dir)
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let mut files: HashMap<String, Vec<u8>> = HashMap::new();
     for e in std::fs::read_dir(&dir).unwrap() {
         let e = e.unwrap();
-        files.insert(
-            e.file_name().to_string_lossy().into_owned(),
-            std::fs::read(e.path()).unwrap(),
-        );
+        files.insert(e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap());
     }
     assert_eq!(files.len(), 12, "two files for each of six connections");
     for stream in 0..6 {
@@ -255,10 +227,7 @@ proptest! {
 #[test]
 fn a_gap_inside_a_msg_payload_keeps_the_stream_in_step() {
     let mut s = Script::new(941_825_442_000_000_000, 8);
-    let c = s.connect(
-        "203.0.113.5:40000".parse().unwrap(),
-        "198.51.100.9:1863".parse().unwrap(),
-    );
+    let c = s.connect("203.0.113.5:40000".parse().unwrap(), "198.51.100.9:1863".parse().unwrap());
     s.send(c, true, b"USR 1 alice@hotmail.com 1.2.3\r\n");
     s.send(c, false, b"USR 1 OK alice@hotmail.com Alice\r\n");
     let body = "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nline one\r\nline two\r\n";
@@ -268,15 +237,9 @@ fn a_gap_inside_a_msg_payload_keeps_the_stream_in_step() {
     s.send(c, false, b"CAL 3 RINGING 42\r\n");
     s.close(c, true);
     let mut segs = s.segs.clone();
-    let lost = segs
-        .iter()
-        .position(|g| g.payload.starts_with(b"line one"))
-        .unwrap();
+    let lost = segs.iter().position(|g| g.payload.starts_with(b"line one")).unwrap();
     segs.remove(lost);
-    let doc = analyze(
-        &synth::pcap(&segs, Encap::Ethernet, None),
-        Options::default(),
-    );
+    let doc = analyze(&synth::pcap(&segs, Encap::Ethernet, None), Options::default());
     let c = &doc["connections"][0];
     let evs: Vec<&Value> = c["events"].as_array().unwrap().iter().collect();
     let msg_ev = evs.iter().find(|e| e["command"] == "MSG").unwrap();
@@ -293,10 +256,7 @@ fn a_gap_inside_a_msg_payload_keeps_the_stream_in_step() {
 #[test]
 fn mid_stream_pickup_starts_at_the_first_command_line() {
     let mut s = Script::new(941_825_442_000_000_000, 8);
-    let c = s.connect(
-        "203.0.113.5:40000".parse().unwrap(),
-        "198.51.100.9:1863".parse().unwrap(),
-    );
+    let c = s.connect("203.0.113.5:40000".parse().unwrap(), "198.51.100.9:1863".parse().unwrap());
     // (Resynchronisation finds commands at line starts: a payload that does not end in CRLF
     // hides the command glued to it.)
     let body = "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nhello there\r\n";
@@ -307,50 +267,27 @@ fn mid_stream_pickup_starts_at_the_first_command_line() {
     s.close(c, true);
     // The capture starts with the second piece: the tail of a payload, then a command.
     let segs: Vec<Seg> = s.segs[4..].to_vec();
-    let doc = analyze(
-        &synth::pcap(&segs, Encap::Ethernet, None),
-        Options::default(),
-    );
+    let doc = analyze(&synth::pcap(&segs, Encap::Ethernet, None), Options::default());
     let c = &doc["connections"][0];
     assert_eq!(c["start_seen"], false);
-    let lines: Vec<&str> = commands(c)
-        .iter()
-        .map(|e| e["line"].as_str().unwrap())
-        .collect();
+    let lines: Vec<&str> = commands(c).iter().map(|e| e["line"].as_str().unwrap()).collect();
     assert_eq!(lines, ["CAL 3 bob@hotmail.com", "CAL 3 RINGING 42"]);
     let ids = rule_ids(&doc);
-    assert_eq!(
-        ids,
-        ["MSNP-N003", "MSNP-N004"],
-        "mid-stream, and the skipped payload tail"
-    );
+    assert_eq!(ids, ["MSNP-N003", "MSNP-N004"], "mid-stream, and the skipped payload tail");
 }
 
 #[test]
 fn idle_connections_are_flushed_after_the_timeout() {
     let mut s = Script::new(941_825_442_000_000_000, 8);
-    let a = s.connect(
-        "203.0.113.5:40000".parse().unwrap(),
-        "198.51.100.5:1863".parse().unwrap(),
-    );
+    let a = s.connect("203.0.113.5:40000".parse().unwrap(), "198.51.100.5:1863".parse().unwrap());
     s.send(a, true, b"PNG\r\n");
     s.advance_ms(700_000);
-    let b = s.connect(
-        "203.0.113.5:40001".parse().unwrap(),
-        "198.51.100.5:1863".parse().unwrap(),
-    );
+    let b = s.connect("203.0.113.5:40001".parse().unwrap(), "198.51.100.5:1863".parse().unwrap());
     s.send(b, true, b"PNG\r\n");
     s.send(b, false, b"QNG\r\n");
     s.close(b, true);
-    let doc = analyze(
-        &synth::pcap(&s.segs, Encap::Ethernet, None),
-        Options::default(),
-    );
-    let closes: Vec<&str> = doc["connections"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["close"].as_str().unwrap())
-        .collect();
+    let doc = analyze(&synth::pcap(&s.segs, Encap::Ethernet, None), Options::default());
+    let closes: Vec<&str> =
+        doc["connections"].as_array().unwrap().iter().map(|c| c["close"].as_str().unwrap()).collect();
     assert_eq!(closes, ["idle", "fin"]);
 }

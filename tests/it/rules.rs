@@ -8,6 +8,8 @@ use msntap::session::Options;
 use msntap::testkit::synth::{self, Encap, Script};
 use std::collections::BTreeSet;
 
+const SB_ANS: &str = "> ANS 1 bob@hotmail.com 1.2.3 42";
+
 const LOGIN: &[&str] = &[
     "> VER 1 MSNP2 CVR0",
     "< VER 1 MSNP2",
@@ -41,74 +43,30 @@ fn cases() -> Vec<(&'static str, Vec<String>, Vec<String>)> {
     let small = msg("> MSG 5 N", &"x".repeat(100));
     let long = format!("> CHG 5 {}", "N".repeat(20_000));
     vec![
-        (
-            "MSNP-F001",
-            l(&["> XYZ 5 foo"]),
-            l(&["> CHG 5 NLN", "< CHG 5 NLN"]),
-        ),
-        (
-            "MSNP-F002",
-            l(&["> SYN 5 0\r\r\n", "< SYN 5 1"]),
-            l(&["> SYN 5 0", "< SYN 5 1"]),
-        ),
-        (
-            "MSNP-F003",
-            l(&["> SYN 5 0\n", "< SYN 5 1"]),
-            l(&["> SYN 5 0", "< SYN 5 1"]),
-        ),
-        (
-            "MSNP-F004",
-            l(&["> SYN  5 0", "< SYN 5 1"]),
-            l(&["> SYN 5 0", "< SYN 5 1"]),
-        ),
+        ("MSNP-F001", l(&["> XYZ 5 foo"]), l(&["> CHG 5 NLN", "< CHG 5 NLN"])),
+        ("MSNP-F002", l(&["> SYN 5 0\r\r\n", "< SYN 5 1"]), l(&["> SYN 5 0", "< SYN 5 1"])),
+        ("MSNP-F003", l(&["> SYN 5 0\n", "< SYN 5 1"]), l(&["> SYN 5 0", "< SYN 5 1"])),
+        ("MSNP-F004", l(&["> SYN  5 0", "< SYN 5 1"]), l(&["> SYN 5 0", "< SYN 5 1"])),
         ("MSNP-F005", l(&["> MSG 5 N abc"]), l(&[&small])),
         ("MSNP-F006", l(&["> MSG 5 N 100\r\nshort"]), l(&[&small])),
         ("MSNP-F007", l(&["> MSG 5 N 5\r\nhello"]), l(&[&small])),
         ("MSNP-F008", l(&[&big]), l(&[&small])),
         ("MSNP-F009", l(&[&long]), l(&["> CHG 5 NLN", "< CHG 5 NLN"])),
-        (
-            "MSNP-F010",
-            l(&["!> CHG 5 NLN"]),
-            l(&["> CHG 5 NLN", "< CHG 5 NLN"]),
-        ),
-        (
-            "MSNP-F011",
-            l(&["> chg 5 NLN"]),
-            l(&["> CHG 5 NLN", "< CHG 5 NLN"]),
-        ),
-        (
-            "MSNP-T001",
-            l(&["> CHG x NLN"]),
-            l(&["> CHG 5 NLN", "< CHG 5 NLN"]),
-        ),
+        ("MSNP-F010", l(&["!> CHG 5 NLN"]), l(&["> CHG 5 NLN", "< CHG 5 NLN"])),
+        ("MSNP-F011", l(&["> chg 5 NLN"]), l(&["> CHG 5 NLN", "< CHG 5 NLN"])),
+        ("MSNP-T001", l(&["> CHG x NLN"]), l(&["> CHG 5 NLN", "< CHG 5 NLN"])),
         (
             "MSNP-T002",
             l(&["> CHG 5 NLN", "> CHG 5 BSY", "< CHG 5 NLN"]),
             l(&["> CHG 5 NLN", "> CHG 6 BSY", "< CHG 5 NLN", "< CHG 6 BSY"]),
         ),
-        (
-            "MSNP-T003",
-            l(&["> CHG 0 NLN", "< CHG 0 NLN"]),
-            l(&["> CHG 5 NLN", "< CHG 5 NLN"]),
-        ),
+        ("MSNP-T003", l(&["> CHG 0 NLN", "< CHG 0 NLN"]), l(&["> CHG 5 NLN", "< CHG 5 NLN"])),
         ("MSNP-T004", l(&["< CHG 77 NLN"]), l(&["< CHG 0 NLN"])),
-        (
-            "MSNP-T005",
-            l(&["> CHG 5 NLN", "< SYN 5 1", "< CHG 5 NLN"]),
-            l(&["> CHG 5 NLN", "< CHG 5 NLN"]),
-        ),
-        (
-            "MSNP-T006",
-            l(&["> SYN 5 0"]),
-            l(&["> SYN 5 0", "< SYN 5 1"]),
-        ),
+        ("MSNP-T005", l(&["> CHG 5 NLN", "< SYN 5 1", "< CHG 5 NLN"]), l(&["> CHG 5 NLN", "< CHG 5 NLN"])),
+        ("MSNP-T006", l(&["> SYN 5 0"]), l(&["> SYN 5 0", "< SYN 5 1"])),
         (
             "MSNP-T007",
-            raw(&[
-                "> USR 1 alice@hotmail.com 1.2.3",
-                "< USR 1 OK alice@hotmail.com Alice",
-                &msg("> MSG 2 A", "hi"),
-            ]),
+            raw(&["> USR 1 alice@hotmail.com 1.2.3", "< USR 1 OK alice@hotmail.com Alice", &msg("> MSG 2 A", "hi")]),
             raw(&[
                 "> USR 1 alice@hotmail.com 1.2.3",
                 "< USR 1 OK alice@hotmail.com Alice",
@@ -124,68 +82,33 @@ fn cases() -> Vec<(&'static str, Vec<String>, Vec<String>)> {
                 &msg("> MSG 2 U", "hi"),
                 "< ACK 2",
             ]),
-            raw(&[
-                "> USR 1 alice@hotmail.com 1.2.3",
-                "< USR 1 OK alice@hotmail.com Alice",
-                &msg("> MSG 2 U", "hi"),
-            ]),
+            raw(&["> USR 1 alice@hotmail.com 1.2.3", "< USR 1 OK alice@hotmail.com Alice", &msg("> MSG 2 U", "hi")]),
         ),
         ("MSNP-T009", l(&["< QNG"]), l(&["> PNG", "< QNG"])),
         (
             "MSNP-S001",
             l(&["> ADD 5 FL bob Bob", "< 201 5"]),
-            l(&[
-                "> ADD 5 FL bob@hotmail.com Bob",
-                "< ADD 5 FL 13 bob@hotmail.com Bob",
-            ]),
+            l(&["> ADD 5 FL bob@hotmail.com Bob", "< ADD 5 FL 13 bob@hotmail.com Bob"]),
         ),
         (
             "MSNP-S002",
-            l(&[
-                "> ADD 5 FL bob@example.com Bob",
-                "< ADD 5 FL 13 bob@example.com Bob",
-            ]),
-            l(&[
-                "> ADD 5 FL bob@hotmail.com Bob",
-                "< ADD 5 FL 13 bob@hotmail.com Bob",
-            ]),
+            l(&["> ADD 5 FL bob@example.com Bob", "< ADD 5 FL 13 bob@example.com Bob"]),
+            l(&["> ADD 5 FL bob@hotmail.com Bob", "< ADD 5 FL 13 bob@hotmail.com Bob"]),
         ),
         (
             "MSNP-S003",
             l(&["> ADD 5 FL bob@hotmail.com Bob%ZZ", "< 201 5"]),
-            l(&[
-                "> ADD 5 FL bob@hotmail.com Bob%20B",
-                "< ADD 5 FL 13 bob@hotmail.com Bob%20B",
-            ]),
+            l(&["> ADD 5 FL bob@hotmail.com Bob%20B", "< ADD 5 FL 13 bob@hotmail.com Bob%20B"]),
         ),
-        (
-            "MSNP-S004",
-            l(&["> CHG 5 XYZ", "< 201 5"]),
-            l(&["> CHG 5 AWY", "< CHG 5 AWY"]),
-        ),
+        ("MSNP-S004", l(&["> CHG 5 XYZ", "< 201 5"]), l(&["> CHG 5 AWY", "< CHG 5 AWY"])),
         (
             "MSNP-S005",
             l(&["> ADD 5 RL bob@hotmail.com Bob", "< 201 5"]),
-            l(&[
-                "> ADD 5 AL bob@hotmail.com Bob",
-                "< ADD 5 AL 13 bob@hotmail.com Bob",
-            ]),
+            l(&["> ADD 5 AL bob@hotmail.com Bob", "< ADD 5 AL 13 bob@hotmail.com Bob"]),
         ),
-        (
-            "MSNP-S006",
-            l(&["> GTC 5 X", "< 201 5"]),
-            l(&["> GTC 5 N", "< GTC 5 13 N"]),
-        ),
-        (
-            "MSNP-S007",
-            l(&["> SYN 5 0 1", "< SYN 5 1"]),
-            l(&["> SYN 5 0", "< SYN 5 1"]),
-        ),
-        (
-            "MSNP-S008",
-            l(&["> SYN 5 0", "< 999 5"]),
-            l(&["> SYN 5 0", "< 500 5"]),
-        ),
+        ("MSNP-S006", l(&["> GTC 5 X", "< 201 5"]), l(&["> GTC 5 N", "< GTC 5 13 N"])),
+        ("MSNP-S007", l(&["> SYN 5 0 1", "< SYN 5 1"]), l(&["> SYN 5 0", "< SYN 5 1"])),
+        ("MSNP-S008", l(&["> SYN 5 0", "< 999 5"]), l(&["> SYN 5 0", "< 500 5"])),
         (
             "MSNP-S009",
             raw(&[
@@ -207,24 +130,11 @@ fn cases() -> Vec<(&'static str, Vec<String>, Vec<String>)> {
         ),
         (
             "MSNP-S012",
-            raw(&[
-                "> VER 1 MSNP2",
-                "< VER 1 MSNP2",
-                "> INF 2",
-                "< INF 2 MD5,CTP",
-            ]),
+            raw(&["> VER 1 MSNP2", "< VER 1 MSNP2", "> INF 2", "< INF 2 MD5,CTP"]),
             raw(&["> VER 1 MSNP2", "< VER 1 MSNP2", "> INF 2", "< INF 2 MD5"]),
         ),
-        (
-            "MSNP-S013",
-            raw(&["> VER 1 MSNP2 CVR0", "< VER 1 MSNP5"]),
-            raw(&["> VER 1 MSNP2 CVR0", "< VER 1 msnp2"]),
-        ),
-        (
-            "MSNP-P001",
-            raw(&["> VER 1 MSNP2", "< VER 1 MSNP2", "> SYN 2 0", "< 302 2"]),
-            l(&["> SYN 5 0", "< SYN 5 1"]),
-        ),
+        ("MSNP-S013", raw(&["> VER 1 MSNP2 CVR0", "< VER 1 MSNP5"]), raw(&["> VER 1 MSNP2 CVR0", "< VER 1 msnp2"])),
+        ("MSNP-P001", raw(&["> VER 1 MSNP2", "< VER 1 MSNP2", "> SYN 2 0", "< 302 2"]), l(&["> SYN 5 0", "< SYN 5 1"])),
         (
             "MSNP-P002",
             raw(&[
@@ -245,19 +155,10 @@ fn cases() -> Vec<(&'static str, Vec<String>, Vec<String>)> {
                 "< XFR 3 NS 10.0.0.2:1863",
             ]),
         ),
-        (
-            "MSNP-P003",
-            l(&["> ACK 5"]),
-            l(&["> CHG 5 NLN", "< CHG 5 NLN"]),
-        ),
+        ("MSNP-P003", l(&["> ACK 5"]), l(&["> CHG 5 NLN", "< CHG 5 NLN"])),
         (
             "MSNP-P004",
-            raw(&[
-                "> VER 1 MSNP2",
-                "< VER 1 MSNP2",
-                "> USR 3 MD5 I alice@hotmail.com",
-                "< USR 3 MD5 S 1.2",
-            ]),
+            raw(&["> VER 1 MSNP2", "< VER 1 MSNP2", "> USR 3 MD5 I alice@hotmail.com", "< USR 3 MD5 S 1.2"]),
             raw(&[
                 "> VER 1 MSNP2",
                 "< VER 1 MSNP2",
@@ -297,11 +198,108 @@ fn cases() -> Vec<(&'static str, Vec<String>, Vec<String>)> {
                 "< CAL 2 RINGING 123",
             ]),
         ),
+        ("MSNP-P009", l(&["> UUX 5 0", "< UUX 5 0"]), l(&["> CHG 5 NLN", "< CHG 5 NLN"])),
         (
-            "MSNP-P009",
-            l(&["> UUX 5 0", "< UUX 5 0"]),
-            l(&["> CHG 5 NLN", "< CHG 5 NLN"]),
+            "MSNP-P010",
+            l(&[
+                "> SYN 5 0",
+                "< SYN 5 7",
+                "< BLP 5 7 AL",
+                "< GTC 5 7 A",
+                "< LST 5 FL 7 0 0",
+                "< LST 5 AL 7 0 0",
+                "< LST 5 BL 7 0 0",
+                "< LST 5 RL 7 0 0",
+            ]),
+            l(&[
+                "> SYN 5 0",
+                "< SYN 5 7",
+                "< GTC 5 7 A",
+                "< BLP 5 7 AL",
+                "< LST 5 FL 7 1 2 bob@hotmail.com Bob",
+                "< LST 5 FL 7 2 2 eve@hotmail.com Eve",
+                "< LST 5 AL 7 0 0",
+                "< LST 5 BL 7 0 0",
+                "< LST 5 RL 7 1 1 bob@hotmail.com Bob",
+            ]),
         ),
+        (
+            "MSNP-P010",
+            l(&[
+                "> SYN 5 0",
+                "< SYN 5 7",
+                "< GTC 5 7 A",
+                "< BLP 5 7 AL",
+                "< LST 5 FL 7 1 2 bob@hotmail.com Bob",
+                "< LST 5 AL 7 0 0",
+                "< LST 5 BL 7 0 0",
+                "< LST 5 RL 7 0 0",
+            ]),
+            l(&["> SYN 5 7", "< SYN 5 7"]),
+        ),
+        (
+            "MSNP-P010",
+            l(&[
+                "> SYN 5 0",
+                "< SYN 5 7",
+                "< GTC 5 6 A",
+                "< BLP 5 7 AL",
+                "< LST 5 FL 7 0 0",
+                "< LST 5 AL 7 0 0",
+                "< LST 5 BL 7 0 0",
+                "< LST 5 RL 7 0 0",
+            ]),
+            l(&[
+                "> SYN 5 0",
+                "< SYN 5 7",
+                "< GTC 5 7 A",
+                "< BLP 5 7 AL",
+                "< LST 5 FL 7 0 0",
+                "< LST 5 AL 7 0 0",
+                "< LST 5 BL 7 0 0",
+                "< LST 5 RL 7 0 0",
+            ]),
+        ),
+        (
+            "MSNP-P011",
+            raw(&[SB_ANS, "< IRO 1 2 2 alice@hotmail.com Alice", "< IRO 1 1 2 carol@hotmail.com Carol", "< ANS 1 OK"]),
+            raw(&[
+                SB_ANS,
+                "< IRO 1 1 2 alice@hotmail.com Alice",
+                "< IRO 1 2 2 carol@hotmail.com Carol",
+                "< ANS 1 OK",
+                "< JOI dave@hotmail.com Dave",
+            ]),
+        ),
+        (
+            "MSNP-P011",
+            raw(&[
+                SB_ANS,
+                "< IRO 1 1 2 alice@hotmail.com Alice",
+                "< JOI dave@hotmail.com Dave",
+                "< IRO 1 2 2 carol@hotmail.com Carol",
+                "< ANS 1 OK",
+            ]),
+            raw(&[SB_ANS, "< ANS 1 OK", "< JOI dave@hotmail.com Dave"]),
+        ),
+        (
+            "MSNP-P011",
+            raw(&[SB_ANS, "< IRO 1 1 2 alice@hotmail.com Alice", "< ANS 1 OK"]),
+            raw(&[SB_ANS, "< IRO 1 1 1 alice@hotmail.com Alice", "< ANS 1 OK"]),
+        ),
+        (
+            "MSNP-P012",
+            raw(&[
+                "> VER 1 MSNP2",
+                "< VER 1 MSNP2",
+                "> INF 2",
+                "< INF 2 MD5",
+                "> USR 3 MD5 S f59af8f2fa91d38aff7c870c17f99903",
+                "< 911 3",
+            ]),
+            with_login(&[]),
+        ),
+        ("MSNP-P013", l(&["> OUT", "< OUT", "> CHG 5 NLN"]), l(&["> CHG 5 NLN", "< CHG 5 NLN", "> OUT", "< OUT"])),
     ]
 }
 
@@ -310,29 +308,15 @@ fn each_rule_triggers_on_its_case_and_not_on_the_corrected_one() {
     let mut covered = BTreeSet::new();
     for (rule, bad, good) in cases() {
         let ids = ids_of(&bad, Options::default());
-        assert!(
-            ids.iter().any(|r| r == rule),
-            "{rule}: bad case reported {ids:?}"
-        );
+        assert!(ids.iter().any(|r| r == rule), "{rule}: bad case reported {ids:?}");
         let ids = ids_of(&good, Options::default());
         assert!(ids.is_empty(), "{rule}: corrected case reported {ids:?}");
         covered.insert(rule);
     }
     // The rules whose cases need more than one connection or broken TCP are tested below.
-    let elsewhere = [
-        "MSNP-S010",
-        "MSNP-P007",
-        "MSNP-N001",
-        "MSNP-N002",
-        "MSNP-N003",
-        "MSNP-N004",
-    ];
+    let elsewhere = ["MSNP-S010", "MSNP-P007", "MSNP-N001", "MSNP-N002", "MSNP-N003", "MSNP-N004"];
     for r in msntap::rules::CATALOG {
-        assert!(
-            covered.contains(r.id) || elsewhere.contains(&r.id),
-            "{} has no case",
-            r.id
-        );
+        assert!(covered.contains(r.id) || elsewhere.contains(&r.id), "{} has no case", r.id);
     }
 }
 
@@ -340,35 +324,23 @@ fn each_rule_triggers_on_its_case_and_not_on_the_corrected_one() {
 fn md5_response_is_checked_against_a_given_password() {
     // Test vector of the facts sheet: challenge 1234567890.123456789, password "password".
     let mut opts = Options::default();
-    opts.passwords
-        .insert("alice@hotmail.com".into(), "password".into());
+    opts.passwords.insert("alice@hotmail.com".into(), "password".into());
     assert!(ids_of(&with_login(&[]), opts.clone()).is_empty());
-    opts.passwords
-        .insert("alice@hotmail.com".into(), "wrong".into());
+    opts.passwords.insert("alice@hotmail.com".into(), "wrong".into());
     assert_eq!(ids_of(&with_login(&[]), opts), ["MSNP-S010"]);
 }
 
 fn two_connection_capture(sb_cookie: &str) -> Vec<u8> {
     let mut s = Script::new(941_825_442_000_000_000, 5);
-    let ns = s.connect(
-        "203.0.113.5:40000".parse().unwrap(),
-        "198.51.100.5:1863".parse().unwrap(),
-    );
+    let ns = s.connect("203.0.113.5:40000".parse().unwrap(), "198.51.100.5:1863".parse().unwrap());
     for l in LOGIN {
         let (c, t) = l.split_at(2);
         s.send(ns, c == "> ", format!("{t}\r\n").as_bytes());
     }
     s.send(ns, true, b"XFR 5 SB\r\n");
     s.send(ns, false, b"XFR 5 SB 198.51.100.9:1865 CKI 1.2.3\r\n");
-    let sb = s.connect(
-        "203.0.113.5:40001".parse().unwrap(),
-        "198.51.100.9:1865".parse().unwrap(),
-    );
-    s.send(
-        sb,
-        true,
-        format!("USR 1 alice@hotmail.com {sb_cookie}\r\n").as_bytes(),
-    );
+    let sb = s.connect("203.0.113.5:40001".parse().unwrap(), "198.51.100.9:1865".parse().unwrap());
+    s.send(sb, true, format!("USR 1 alice@hotmail.com {sb_cookie}\r\n").as_bytes());
     s.send(sb, false, b"USR 1 OK alice@hotmail.com Alice\r\n");
     s.close(sb, true);
     s.close(ns, true);
@@ -389,10 +361,7 @@ fn switchboard_cookie_must_match_a_referral() {
 
 fn lossy_capture(drop_data: bool, conflict: bool, from_start: bool) -> Vec<u8> {
     let mut s = Script::new(941_825_442_000_000_000, 5);
-    let c = s.connect(
-        "203.0.113.5:40000".parse().unwrap(),
-        "198.51.100.5:1863".parse().unwrap(),
-    );
+    let c = s.connect("203.0.113.5:40000".parse().unwrap(), "198.51.100.5:1863".parse().unwrap());
     for l in LOGIN {
         let (d, t) = l.split_at(2);
         s.send(c, d == "> ", format!("{t}\r\n").as_bytes());
@@ -421,42 +390,65 @@ fn network_rules() {
     let clean = lossy_capture(false, false, true);
     assert!(rule_ids(&analyze(&clean, Options::default())).is_empty());
     // A lost segment: the gap, then resynchronisation skips the rest of the cut line.
-    let ids = rule_ids(&analyze(
-        &lossy_capture(true, false, true),
-        Options::default(),
-    ));
+    let ids = rule_ids(&analyze(&lossy_capture(true, false, true), Options::default()));
     assert_eq!(
         ids,
         ["MSNP-N001", "MSNP-N004", "MSNP-T004"],
         "the CHG request was lost, so its answer pairs with nothing"
     );
-    let ids = rule_ids(&analyze(
-        &lossy_capture(false, true, true),
-        Options::default(),
-    ));
+    let ids = rule_ids(&analyze(&lossy_capture(false, true, true), Options::default()));
     assert_eq!(ids, ["MSNP-N002"]);
-    let ids = rule_ids(&analyze(
-        &lossy_capture(false, false, false),
-        Options::default(),
-    ));
+    let ids = rule_ids(&analyze(&lossy_capture(false, false, false), Options::default()));
     assert_eq!(ids, ["MSNP-N003"]);
 }
 
 #[test]
 fn limits_are_options() {
-    let opts = Options {
-        wire: msntap::msnp::wire::WireLimits {
-            max_line: 8,
-            ..Default::default()
-        },
-        ..Options::default()
-    };
-    let doc = analyze_to_json(
-        &one_connection(&["> CHG 5 NLN"]),
-        opts,
-        &[],
-        Limits::default(),
-    )
-    .unwrap();
+    let opts =
+        Options { wire: msntap::msnp::wire::WireLimits { max_line: 8, ..Default::default() }, ..Options::default() };
+    let doc = analyze_to_json(&one_connection(&["> CHG 5 NLN"]), opts, &[], Limits::default()).unwrap();
     assert_eq!(rule_ids(&doc), ["MSNP-F009"]);
+}
+
+/// One broken session per rule family: exactly these rules, and nothing else.
+#[test]
+fn broken_sessions_by_family_report_exactly_their_rules() {
+    let cases: Vec<(&str, Vec<String>, Vec<&str>)> = vec![
+        (
+            "framing",
+            with_login(&["> SYN 5 0\n", "< SYN 5 1", "> chg 6 NLN", "> MSG 7 N 5\r\nhello", "!> OUT"]),
+            vec!["MSNP-F003", "MSNP-F011", "MSNP-F007", "MSNP-F010"],
+        ),
+        (
+            "transactions",
+            with_login(&["> CHG 5 NLN", "> CHG 5 BSY", "< CHG 5 NLN", "< CHG 77 NLN", "< QNG", "> SYN 6 0"]),
+            // The reused TrID leaves the first CHG 5 without its answer: T006 on it too.
+            vec!["MSNP-T006", "MSNP-T002", "MSNP-T004", "MSNP-T009", "MSNP-T006"],
+        ),
+        (
+            "syntax",
+            with_login(&["> ADD 5 FL bob Bob%ZZ", "< 201 5", "> CHG 6 XYZ", "< 201 6", "> GTC 7 X", "< 999 7"]),
+            vec!["MSNP-S001", "MSNP-S003", "MSNP-S004", "MSNP-S006", "MSNP-S008"],
+        ),
+        (
+            "protocol",
+            vec![
+                "> INF 1",
+                "< INF 1 MD5",
+                "> SYN 2 0",
+                "< 302 2",
+                "> USR 3 MD5 S f59af8f2fa91d38aff7c870c17f99903",
+                "< 911 3",
+                "> OUT",
+                "> PNG",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            vec!["MSNP-P005", "MSNP-P012", "MSNP-P013"],
+        ),
+    ];
+    for (family, lines, want) in cases {
+        assert_eq!(ids_of(&lines, Options::default()), want, "{family}");
+    }
 }
