@@ -440,7 +440,8 @@ fn broken_sessions_by_family_report_exactly_their_rules() {
                 "> USR 3 MD5 S f59af8f2fa91d38aff7c870c17f99903",
                 "< 911 3",
                 "> OUT",
-                "> PNG",
+                "> CHG 4 NLN",
+                "< CHG 4 NLN",
             ]
             .into_iter()
             .map(String::from)
