@@ -65,7 +65,7 @@ pub struct ReadArgs {
     #[arg(long = "conn", value_name = "ID", value_delimiter = ',')]
     pub conns: Vec<u64>,
     /// Show only connections of these roles.
-    #[arg(long = "role", value_enum, value_delimiter = ',')]
+    #[arg(long = "role", value_enum, value_delimiter = ',', ignore_case = true)]
     pub roles: Vec<msntap::session::Role>,
     /// Show one user's whole journey: the connections whose user is HANDLE.
     #[arg(long, value_name = "HANDLE")]

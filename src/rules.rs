@@ -101,6 +101,9 @@ rules! {
     S011 = "MSNP-S011", Error, "D §8.1", "switchboard referral uses a package other than CKI";
     S012 = "MSNP-S012", Warning, "Y authschemes/ctp", "CTP authentication sends the password in clear text";
     S013 = "MSNP-S013", Error, "D §7.1", "VER reply chose a dialect the client did not offer";
+    S014 = "MSNP-S014", Error, "D §7.4", "referral address is not host[:port] with a port from 1 to 65535";
+    S015 = "MSNP-S015", Error, "D §8.4", "session id is not a decimal number";
+    S016 = "MSNP-S016", Error, "D §7.5", "list serial number, item or total is not a decimal number";
     P001 = "MSNP-P001", Error, "D §7.3", "command that needs a completed login sent before USR OK";
     P002 = "MSNP-P002", Error, "D §7.4", "client sent a command after the server's XFR NS referral";
     P003 = "MSNP-P003", Error, "D §6", "command not valid for this server role or direction";

@@ -388,6 +388,16 @@ pub fn valid_handle(h: &str) -> bool {
         && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
 }
 
+/// Whether `a` is `host[:port]` with a non-empty host and a port from 1 to 65535.
+pub fn valid_address(a: &str) -> bool {
+    let (host, port) = match a.rsplit_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (a, None),
+    };
+    let host_ok = !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    host_ok && port.is_none_or(|p| p.parse::<u16>().is_ok_and(|n| n > 0))
+}
+
 /// Checks a URL-encoded friendly name ([D §5.5]); `Err` says what is wrong.
 pub fn check_friendly_name(raw: &str) -> Result<String, String> {
     if raw.len() > 387 {
@@ -1241,6 +1251,23 @@ impl Connection {
                 }
                 if let Err(why) = check_friendly_name(n) {
                     v.push(Violation::new(rules::S003, format!("{name}: {why}")));
+                }
+            }
+        }
+        if let Some(addr) = raw_named("address") {
+            if !valid_address(addr) {
+                v.push(Violation::new(rules::S014, format!("address {:?}", truncate(addr, 80))));
+            }
+        }
+        if let Some(sid) = raw_named("session-id") {
+            if sid.is_empty() || !sid.bytes().all(|b| b.is_ascii_digit()) {
+                v.push(Violation::new(rules::S015, format!("session id {:?}", truncate(sid, 80))));
+            }
+        }
+        for name in ["serial", "item", "total"] {
+            if let Some(n) = raw_named(name) {
+                if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+                    v.push(Violation::new(rules::S016, format!("{name} {:?}", truncate(n, 80))));
                 }
             }
         }

@@ -158,3 +158,110 @@ fn wire_text_cannot_drive_the_terminal() {
     assert!(text.contains("\\x1b[31m"));
     assert!(text.contains("Evil\\x1b[2J"), "decoded names are neutralised too");
 }
+
+fn run_read(args: &[&str]) -> (Option<i32>, String) {
+    let out =
+        msntap().arg("read").arg("captures/msnp2-two-users.pcap").args(args).current_dir(root()).output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn ndjson_streams_typed_records() {
+    let (code, text) = run_read(&["--ndjson", "-"]);
+    assert_eq!(code, Some(0));
+    let recs: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).expect("each line is JSON")).collect();
+    let count = |t: &str| recs.iter().filter(|r| r["type"] == t).count();
+    assert_eq!(count("connection"), 6);
+    assert_eq!(count("connection-end"), 6);
+    assert_eq!(count("transaction"), 26);
+    assert_eq!(count("link"), 4);
+    assert_eq!(count("summary"), 1);
+    assert_eq!(recs.last().unwrap()["type"], "summary");
+    // Every event of the JSON document appears, in order, before its connection ends.
+    let doc = analyze(&msntap::testkit::sample::pcap(), Default::default());
+    let total: usize =
+        doc["connections"].as_array().unwrap().iter().map(|c| c["events"].as_array().unwrap().len()).sum();
+    assert_eq!(count("event"), total);
+    let first_end = recs.iter().position(|r| r["type"] == "connection-end").unwrap();
+    let first_event = recs.iter().position(|r| r["type"] == "event").unwrap();
+    assert!(first_event < first_end);
+}
+
+#[test]
+fn ndjson_reports_late_violations() {
+    let pcap = one_connection(&["> VER 1 MSNP2", "< VER 1 MSNP2", "> SYN 2 0"]);
+    let path = tmp("late.pcap");
+    std::fs::write(&path, pcap).unwrap();
+    let out = msntap().arg("read").arg(&path).args(["--ndjson", "-"]).output().unwrap();
+    let recs: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let late: Vec<&serde_json::Value> = recs.iter().filter(|r| r["type"] == "violation").collect();
+    assert_eq!(late.len(), 1);
+    assert_eq!(late[0]["rule"], "MSNP-T006");
+    assert_eq!(late[0]["event"], 2);
+}
+
+#[test]
+fn filters_select_connections_and_events() {
+    let (_, text) = run_read(&["--color", "never", "--user", "bob@hotmail.com"]);
+    let heads: Vec<&str> = text.lines().filter(|l| l.starts_with("──")).collect();
+    assert_eq!(heads.len(), 3, "{heads:?}");
+    assert!(heads.iter().all(|h| h.contains("bob@hotmail.com")));
+    let (_, text) = run_read(&["--color", "never", "--role", "SB", "--command", "MSG"]);
+    let heads: Vec<&str> = text.lines().filter(|l| l.starts_with("──")).collect();
+    assert_eq!(heads.len(), 2);
+    let events: Vec<&str> = text.lines().filter(|l| l.contains("C→S") || l.contains("S→C")).collect();
+    assert_eq!(events.len(), 4);
+    assert!(events.iter().all(|l| l.contains(" MSG ")));
+    let (_, text) = run_read(&["--json", "-", "--conn", "2", "--command", "215"]);
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(doc["connections"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["connections"][0]["events"].as_array().unwrap().len(), 1);
+    assert_eq!(doc["summary"]["connections"], 6, "the summary counts everything");
+}
+
+#[test]
+fn fail_on_gates_on_severity() {
+    assert_eq!(run_read(&["--fail-on", "info"]).0, Some(0), "the sample is clean");
+    let cap = root().join("../shared/captures/escargot-msnp2-two-users.pcapng");
+    let code = |level: &str| {
+        msntap().arg("read").arg(&cap).args(["--summary", "--fail-on", level]).output().unwrap().status.code()
+    };
+    assert_eq!(code("error"), Some(3));
+    assert_eq!(code("warning"), Some(3));
+    let (code, text) = (
+        msntap()
+            .arg("read")
+            .arg(&cap)
+            .args(["--only-violations", "--min-severity", "error", "--color", "never"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        String::from_utf8(
+            msntap()
+                .arg("read")
+                .arg(&cap)
+                .args(["--only-violations", "--min-severity", "error", "--color", "never"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap(),
+    );
+    assert_eq!(code, Some(0), "without --fail-on, violations do not change the exit status");
+    let events: Vec<&str> = text.lines().filter(|l| l.contains("C→S") || l.contains("S→C")).collect();
+    assert!(events.iter().all(|l| l.contains("CAL 2 RINGING") || l.contains("RNG") || l.contains("ANS")), "{events:?}");
+}
+
+#[test]
+fn summary_mode_prints_counts_and_percentiles() {
+    let (code, text) = run_read(&["--summary", "--color", "never"]);
+    assert_eq!(code, Some(0));
+    assert!(text.contains("#2 NS 203.0.113.10:40002 → 198.51.100.5:1863 · alice@hotmail.com · MSNP2: 31 commands, 9 transactions (1 error, 8 ok)"));
+    assert!(text.contains("transactions by outcome: error 1, no-reply-expected 1, ok 24"));
+    assert!(text.contains("response latency: p50 "));
+    assert!(text.contains("violations: none"));
+    assert!(!text.contains("C→S"));
+}

@@ -134,6 +134,21 @@ fn cases() -> Vec<(&'static str, Vec<String>, Vec<String>)> {
             raw(&["> VER 1 MSNP2", "< VER 1 MSNP2", "> INF 2", "< INF 2 MD5"]),
         ),
         ("MSNP-S013", raw(&["> VER 1 MSNP2 CVR0", "< VER 1 MSNP5"]), raw(&["> VER 1 MSNP2 CVR0", "< VER 1 msnp2"])),
+        (
+            "MSNP-S014",
+            l(&["> XFR 5 SB", "< XFR 5 SB 10.0.0.9:99999 CKI 1.2.3"]),
+            l(&["> XFR 5 SB", "< XFR 5 SB sb.example.com:1865 CKI 1.2.3"]),
+        ),
+        (
+            "MSNP-S015",
+            l(&["< RNG 12ab 10.0.0.9:1865 CKI 1.2.3 bob@hotmail.com Bob"]),
+            l(&["< RNG 1234 10.0.0.9:1865 CKI 1.2.3 bob@hotmail.com Bob"]),
+        ),
+        (
+            "MSNP-S016",
+            l(&["> LST 5 FL", "< LST 5 FL x 1 1 bob@hotmail.com Bob"]),
+            l(&["> LST 5 FL", "< LST 5 FL 3 1 1 bob@hotmail.com Bob"]),
+        ),
         ("MSNP-P001", raw(&["> VER 1 MSNP2", "< VER 1 MSNP2", "> SYN 2 0", "< 302 2"]), l(&["> SYN 5 0", "< SYN 5 1"])),
         (
             "MSNP-P002",
