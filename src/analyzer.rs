@@ -45,6 +45,9 @@ pub struct Link {
     pub to: Option<LinkTo>,
     /// The announced address.
     pub address: String,
+    /// The address the proxy gave the client instead, when proxied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rewritten_to: Option<String>,
     #[serde(skip)]
     cookie: Option<String>,
     #[serde(skip)]
@@ -63,6 +66,8 @@ pub trait Report {
     fn opened(&mut self, _conn: &Connection) {}
     /// New events: `conn.events[from..]`.
     fn events(&mut self, _conn: &Connection, _from: usize) {}
+    /// A proxied connection failed.
+    fn failure(&mut self, _failure: &Failure) {}
     /// A connection ended; its analysis is final.
     fn connection(&mut self, conn: &Connection, links: &[Link]);
     /// The input ended.
@@ -104,6 +109,10 @@ pub struct Summary {
     pub tcp: crate::reassembly::Stats,
     /// The error that stopped reading, if any.
     pub input_error: Option<String>,
+    /// Proxied connections that failed (at most 1,000 kept; `failures_total` counts all).
+    pub failures: Vec<Failure>,
+    /// Failed proxied connections.
+    pub failures_total: u64,
 }
 
 /// A latency histogram with fixed memory: exact to the microsecond below 1 ms, then buckets 1 %
@@ -174,6 +183,19 @@ impl Serialize for Latency {
     }
 }
 
+/// A proxied connection that could not be relayed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// Time (seconds since the epoch).
+    pub ts: f64,
+    /// The client's address.
+    pub client: String,
+    /// The target the proxy tried.
+    pub target: String,
+    /// Why it failed.
+    pub reason: String,
+}
+
 /// The analysis engine: a [`StreamSink`] for the reassembler.
 pub struct Analyzer<'r> {
     opts: Options,
@@ -196,6 +218,10 @@ pub struct Analyzer<'r> {
     /// Recognise MSNP by content on ports not known to carry it.
     pub probe_content: bool,
     progress: Option<ProgressFn>,
+    /// Every flow is MSNP (the proxy's case).
+    pub all_msnp: bool,
+    /// Referral rewrites not yet matched to their referral line: id → (kind, original, new).
+    rewrites: HashMap<ConnId, Vec<(&'static str, String, String)>>,
 }
 
 /// Called now and then while reading: (bytes read, packets, connections open).
@@ -350,6 +376,33 @@ impl<'r> Analyzer<'r> {
             dump: None,
             probe_content: true,
             progress: None,
+            all_msnp: false,
+            rewrites: HashMap::new(),
+        }
+    }
+
+    /// Starts the clock of the reports (time zero of the transcript).
+    pub fn begin(&mut self, first_ts_ns: i64) {
+        self.report.begin(first_ts_ns);
+    }
+
+    /// The proxy replaced a referral's address on connection `id`.
+    pub fn note_rewrite(&mut self, id: ConnId, kind: &'static str, original: String, rewritten: String) {
+        self.rewrites.entry(id).or_default().push((kind, original, rewritten));
+    }
+
+    /// A proxied connection failed before it could be relayed.
+    pub fn failure(&mut self, client: SocketAddr, target: &str, reason: &str, ts_ns: i64) {
+        let f = Failure {
+            ts: ts_ns as f64 / 1e9,
+            client: client.to_string(),
+            target: target.to_string(),
+            reason: reason.to_string(),
+        };
+        self.report.failure(&f);
+        self.summary.failures_total += 1;
+        if self.summary.failures.len() < 1000 {
+            self.summary.failures.push(f);
         }
     }
 
@@ -369,7 +422,10 @@ impl<'r> Analyzer<'r> {
     }
 
     fn known_endpoint(&self, a: SocketAddr) -> bool {
-        self.announced.contains_key(&a) || self.announced_ports.contains(&a.port()) || self.ports.contains(&a.port())
+        self.all_msnp
+            || self.announced.contains_key(&a)
+            || self.announced_ports.contains(&a.port())
+            || self.ports.contains(&a.port())
     }
 
     /// Starts the analysis of a connection known (or found) to be MSNP.
@@ -470,6 +526,10 @@ impl<'r> Analyzer<'r> {
                         from: LinkFrom { connection: public, event: r.event },
                         to: None,
                         address: r.address.clone(),
+                        rewritten_to: self.rewrites.get_mut(&id).and_then(|list| {
+                            let at = list.iter().position(|(k, o, _)| *k == r.kind && *o == r.address)?;
+                            Some(list.remove(at).2)
+                        }),
                         cookie: r.cookie,
                         session: r.session,
                         user: user.clone(),
@@ -737,6 +797,7 @@ impl StreamSink for Analyzer<'_> {
             c.close(ts_ns, how, &self.opts);
         }
         self.after_event(id);
+        self.rewrites.remove(&id);
         if let Some(c) = self.conns.remove(&id) {
             if let Some(d) = self.dump.as_mut() {
                 d.finish_connection(c.id);

@@ -35,12 +35,96 @@ pub enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// Relay a client to a real server, following its referrals, and decode live.
+    Proxy(Box<ProxyArgs>),
+    /// Run a small MSNP2 server (dispatch, notification, switchboard) for testing clients.
+    Serve(ServeArgs),
+    /// Start a server, the proxy in front of it and two scripted clients, and show the live
+    /// transcript of their whole journey; ends by itself.
+    Demo(DemoArgs),
     /// Write the sample two-user MSNP2 capture (the one in captures/).
     Sample {
         /// Output file.
         #[arg(default_value = "msnp2-two-users.pcap")]
         out: PathBuf,
     },
+}
+
+/// Output flags shared by `proxy` and `demo`.
+#[derive(Debug, clap::Args)]
+pub struct LiveOutput {
+    /// Write the annotated session document as JSON to FILE when the proxy stops.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<String>,
+    /// Stream one JSON object per line to FILE (`-` for stdout) as things happen.
+    #[arg(long, value_name = "FILE")]
+    pub ndjson: Option<String>,
+    /// Record every relayed connection as TCP packets in a pcapng file.
+    #[arg(long, value_name = "FILE.pcapng")]
+    pub record: Option<PathBuf>,
+    /// Colour the transcript.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Show cookies and MD5 responses instead of <redacted>.
+    #[arg(long)]
+    pub reveal_secrets: bool,
+    /// Verify MD5 logins of HANDLE with SECRET; repeatable.
+    #[arg(long = "password", value_name = "HANDLE=SECRET")]
+    pub passwords: Vec<String>,
+}
+
+/// Flags of `msntap proxy`.
+#[derive(Debug, clap::Args)]
+pub struct ProxyArgs {
+    /// Address clients connect to.
+    #[arg(long, default_value = "127.0.0.1:1863")]
+    pub listen: std::net::SocketAddr,
+    /// The real server, HOST:PORT.
+    #[arg(long)]
+    pub upstream: String,
+    /// Host written into rewritten referrals (default: the listen address).
+    #[arg(long)]
+    pub advertise: Option<String>,
+    /// Seconds to wait for a server to accept a connection.
+    #[arg(long, default_value_t = 10)]
+    pub connect_timeout: u64,
+    /// Stop after this many seconds (default: run until Ctrl-C or SIGTERM).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<u64>,
+    /// Outputs.
+    #[command(flatten)]
+    pub out: LiveOutput,
+}
+
+/// Flags of `msntap serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Dispatch server address.
+    #[arg(long, default_value = "127.0.0.1:1863")]
+    pub ds: std::net::SocketAddr,
+    /// Notification server address.
+    #[arg(long, default_value = "127.0.0.1:1866")]
+    pub ns: std::net::SocketAddr,
+    /// Switchboard address.
+    #[arg(long, default_value = "127.0.0.1:1865")]
+    pub sb: std::net::SocketAddr,
+    /// An account, HANDLE:PASSWORD[:NAME]; repeatable. Every account lists every other.
+    #[arg(long = "user", value_name = "HANDLE:PASSWORD[:NAME]")]
+    pub users: Vec<String>,
+    /// A file of accounts, one HANDLE:PASSWORD[:NAME] per line.
+    #[arg(long, value_name = "FILE")]
+    pub users_file: Option<PathBuf>,
+}
+
+/// Flags of `msntap demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Messages each user sends.
+    #[arg(long, default_value_t = 2)]
+    pub rounds: usize,
+    /// Outputs.
+    #[command(flatten)]
+    pub out: LiveOutput,
 }
 
 /// Flags of `msntap read`.

@@ -10,6 +10,7 @@ pub mod capture;
 pub mod msnp;
 pub mod net;
 pub mod output;
+pub mod proxy;
 pub mod reassembly;
 pub mod rules;
 pub mod session;

@@ -2,6 +2,7 @@
 //! success, 1 when the input could not be read (wholly or in part), 2 on usage errors.
 
 mod cli;
+mod live;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
@@ -57,6 +58,9 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
+        Command::Proxy(args) => live::proxy(*args),
+        Command::Serve(args) => live::serve(args),
+        Command::Demo(args) => live::demo(args),
         Command::Sample { out } => {
             std::fs::write(&out, msntap::testkit::sample::pcap())
                 .with_context(|| format!("writing {}", out.display()))?;
@@ -123,8 +127,11 @@ fn read(args: ReadArgs) -> Result<u8> {
     } else {
         Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()))
     };
-    let mut text =
-        TextReport::new(text_out, TextOptions { color, summary_only: args.summary, filter: filter.clone() }, &label);
+    let mut text = TextReport::new(
+        text_out,
+        TextOptions { color, summary_only: args.summary, filter: filter.clone(), live: false },
+        &label,
+    );
     let mut json = match args.json.as_deref() {
         None => None,
         Some(target) => Some(JsonReport::new(sink(target)?, source).with_filter(filter.clone())),

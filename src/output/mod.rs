@@ -62,6 +62,12 @@ impl Report for Tee<'_> {
         }
     }
 
+    fn failure(&mut self, f: &crate::analyzer::Failure) {
+        for r in self.0.iter_mut() {
+            r.failure(f);
+        }
+    }
+
     fn connection(&mut self, conn: &Connection, links: &[Link]) {
         for r in self.0.iter_mut() {
             r.connection(conn, links);

@@ -39,6 +39,9 @@ pub struct TextOptions {
     pub summary_only: bool,
     /// Which connections and events to show.
     pub filter: super::filter::Filter,
+    /// Print events as they are decoded, each tagged with its connection, instead of whole
+    /// connections when they end (the proxy's live transcript).
+    pub live: bool,
 }
 
 /// Prints the transcript to a writer.
@@ -98,6 +101,21 @@ fn dir_arrow(d: Dir) -> &'static str {
 /// Renders one connection as transcript text.
 fn render(c: &Connection, links: &[Link], base: i64, st: Style, filter: &super::filter::Filter) -> String {
     let mut s = String::new();
+    let _ = writeln!(s, "{}", st.paint("1", &header(c, links)));
+    for e in c.events.iter().filter(|e| filter.event(e)) {
+        s.push_str(&render_event(c, e, links, base, st, ""));
+    }
+    let how = c.close.map_or("open", |h| h.as_str());
+    let _ = writeln!(
+        s,
+        "          {}",
+        st.paint("2", &format!("ended: {how}, {} events, {} transactions", c.events.len(), c.transactions.len()))
+    );
+    s
+}
+
+/// The header line of a connection.
+fn header(c: &Connection, links: &[Link]) -> String {
     let mut head = format!("── #{} {} {} → {}", c.id, c.role.as_str(), c.client, c.server);
     if let Some(v) = c.vlan {
         let _ = write!(head, " vlan {v}");
@@ -120,8 +138,13 @@ fn render(c: &Connection, links: &[Link], base: i64, st: Style, filter: &super::
     if !c.start_seen {
         head.push_str(" · start not captured");
     }
-    let _ = writeln!(s, "{}", st.paint("1", &head));
-    for e in c.events.iter().filter(|e| filter.event(e)) {
+    head
+}
+
+/// One event (and its violations) as transcript lines; `tag` goes before the time.
+fn render_event(c: &Connection, e: &crate::session::Event, links: &[Link], base: i64, st: Style, tag: &str) -> String {
+    let mut s = String::new();
+    {
         let t = (e.ts - base) as f64 / 1e9;
         let arrow = dir_arrow(e.dir);
         let (arrow_c, body) = match e.kind {
@@ -148,9 +171,9 @@ fn render(c: &Connection, links: &[Link], base: i64, st: Style, filter: &super::
                 ("   ".to_string(), st.paint("2", n))
             }
         };
-        let mut line = format!("{t:>9.3} {arrow_c} {body}");
+        let mut line = format!("{tag}{t:>9.3} {arrow_c} {body}");
         let visible =
-            format!("{t:>9.3} {arrow} {}", sanitize(e.line.as_deref().unwrap_or(e.note.as_deref().unwrap_or(""))));
+            format!("{tag}{t:>9.3} {arrow} {}", sanitize(e.line.as_deref().unwrap_or(e.note.as_deref().unwrap_or(""))));
         let mut ann = String::new();
         if let Some(name) = e.error_name {
             let _ = write!(ann, " {name}");
@@ -189,7 +212,7 @@ fn render(c: &Connection, links: &[Link], base: i64, st: Style, filter: &super::
                     let lat = tx.latency_ms.map(|l| format!(", {l:.0} ms")).unwrap_or_default();
                     let label = tx.trid.map_or(tx.command.clone(), |id| format!("{} {id}", tx.command));
                     let _ = write!(ann, "  ↩ {label}{lat}");
-                } else if tx.outcome == Outcome::Unanswered {
+                } else if tx.outcome == Outcome::Unanswered && tag.is_empty() {
                     ann.push_str("  (no answer)");
                 }
             }
@@ -198,6 +221,9 @@ fn render(c: &Connection, links: &[Link], base: i64, st: Style, filter: &super::
             match li.to {
                 Some(to) => {
                     let _ = write!(ann, "  ⇒ #{}", to.connection);
+                    if let Some(r) = &li.rewritten_to {
+                        let _ = write!(ann, " (client told {})", sanitize(r));
+                    }
                 }
                 None => {
                     let _ = write!(ann, "  ⇒ {}", sanitize(&li.address));
@@ -219,15 +245,9 @@ fn render(c: &Connection, links: &[Link], base: i64, st: Style, filter: &super::
                 Severity::Info => ("ℹ", "34"),
             };
             let text = format!("{mark} {} {}: {} [{}]", v.rule, v.severity, sanitize(&v.message), v.cite());
-            let _ = writeln!(s, "          {}", st.paint(color, &text));
+            let _ = writeln!(s, "{tag}          {}", st.paint(color, &text));
         }
     }
-    let how = c.close.map_or("open", |h| h.as_str());
-    let _ = writeln!(
-        s,
-        "          {}",
-        st.paint("2", &format!("ended: {how}, {} events, {} transactions", c.events.len(), c.transactions.len()))
-    );
     s
 }
 
@@ -316,9 +336,12 @@ pub fn summary_line(label: &str, s: &Summary) -> String {
     let warnings = s.by_severity.get("warning").copied().unwrap_or(0);
     let infos = s.by_severity.get("info").copied().unwrap_or(0);
     let txns: u64 = s.transactions.values().sum();
+    let packets = if s.packets > 0 { format!("{} packets, ", s.packets) } else { String::new() };
+    let failed =
+        if s.failures_total > 0 { format!(", {} failed connections", s.failures_total) } else { String::new() };
     format!(
-        "{label}: {} packets, {} connections, {} users, {} commands, {txns} transactions, {errors} errors, {warnings} warnings, {infos} notes",
-        s.packets, s.connections, s.users, s.commands
+        "{label}: {packets}{} connections, {} users, {} commands, {txns} transactions, {errors} errors, {warnings} warnings, {infos} notes{failed}",
+        s.connections, s.users, s.commands
     )
 }
 
@@ -327,7 +350,81 @@ impl<W: Write> Report for TextReport<W> {
         self.base_ns.get_or_insert(first_ts_ns);
     }
 
+    fn opened(&mut self, conn: &Connection) {
+        if self.opts.live
+            && !self.opts.summary_only
+            && (self.opts.filter.conns.is_empty() || self.opts.filter.conns.contains(&conn.id))
+        {
+            let st = Style { on: self.opts.color };
+            let line = format!("── #{} opened {} → {}", conn.id, conn.client, conn.server);
+            self.write(&format!("{}\n", st.paint("1", &line)));
+        }
+    }
+
+    fn events(&mut self, conn: &Connection, from: usize) {
+        if !self.opts.live
+            || self.opts.summary_only
+            || (!self.opts.filter.conns.is_empty() && !self.opts.filter.conns.contains(&conn.id))
+        {
+            return;
+        }
+        let base = *self.base_ns.get_or_insert(conn.opened);
+        let st = Style { on: self.opts.color };
+        let role = if conn.role == crate::session::Role::Unknown { "?" } else { conn.role.as_str() };
+        let tag = format!("#{:<3} {:<2} ", conn.id, role);
+        let mut s = String::new();
+        for e in conn.events[from..].iter().filter(|e| self.opts.filter.event(e)) {
+            // Links are not passed while streaming; referral targets show in the end line.
+            s.push_str(&render_event(conn, e, &[], base, st, &tag));
+        }
+        self.write(&s);
+        if self.error.is_none() {
+            let _ = self.out.flush();
+        }
+    }
+
+    fn failure(&mut self, f: &crate::analyzer::Failure) {
+        let st = Style { on: self.opts.color };
+        let text = format!("!! {} → {}: {}", f.client, sanitize(&f.target), sanitize(&f.reason));
+        self.write(&format!("{}\n", st.paint("31;1", &text)));
+        if self.error.is_none() {
+            let _ = self.out.flush();
+        }
+    }
+
     fn connection(&mut self, conn: &Connection, links: &[Link]) {
+        if self.opts.live {
+            if self.opts.filter.connection(conn) && !self.opts.summary_only {
+                let st = Style { on: self.opts.color };
+                let how = conn.close.map_or("open", |k| k.as_str());
+                let mut s = format!("{}\n", st.paint("1", &format!("{} · ended {how}", header(conn, links))));
+                for (i, v) in &conn.late {
+                    let text = format!(
+                        "#{} event {i}: {} {}: {} [{}]",
+                        conn.id,
+                        v.rule,
+                        v.severity,
+                        sanitize(&v.message),
+                        v.cite()
+                    );
+                    s.push_str(&format!("          {}\n", st.paint("33", &text)));
+                }
+                for l in links.iter().filter(|l| l.from.connection == conn.id) {
+                    let to = l.to.map_or("(no connection yet)".to_string(), |t| format!("#{}", t.connection));
+                    let via = l
+                        .rewritten_to
+                        .as_deref()
+                        .map(|r| format!(" (client told {})", sanitize(r)))
+                        .unwrap_or_default();
+                    s.push_str(&format!("          {} {} ⇒ {to}{via}\n", l.kind, sanitize(&l.address)));
+                }
+                self.write(&s);
+                if self.error.is_none() {
+                    let _ = self.out.flush();
+                }
+            }
+            return;
+        }
         let base = *self.base_ns.get_or_insert(conn.opened);
         let st = Style { on: self.opts.color };
         // A connection not shown still takes its place in the id order.

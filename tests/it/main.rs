@@ -3,5 +3,6 @@
 mod captures;
 mod cli;
 mod common;
+mod proxy;
 mod reassembly;
 mod rules;

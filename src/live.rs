@@ -1,0 +1,226 @@
+//! The live subcommands of the binary: `proxy`, `serve` and `demo`. They own the tokio runtime
+//! and the analysis thread; everything else is library code (`msntap::proxy`,
+//! `msntap::testkit`).
+
+use crate::cli::{ColorChoice, DemoArgs, LiveOutput, ProxyArgs, ServeArgs};
+use anyhow::{bail, Context, Result};
+use msntap::analyzer::{Analyzer, Summary};
+use msntap::output::json::{JsonReport, Source};
+use msntap::output::ndjson::NdjsonReport;
+use msntap::output::text::{TextOptions, TextReport};
+use msntap::output::Tee;
+use msntap::proxy::record::Recorder;
+use msntap::proxy::{live as drive, Proxy, ProxyConfig, ProxyEvent};
+use msntap::session::Options;
+use msntap::testkit::{client, server};
+use msntap::Report;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+fn color(c: ColorChoice) -> bool {
+    match c {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
+/// Runs the analysis of proxy events on a thread of its own; returns the summary.
+fn spawn_analysis(
+    out: &LiveOutput,
+    upstream_port: u16,
+    mut rx: mpsc::Receiver<ProxyEvent>,
+    label: String,
+) -> Result<std::thread::JoinHandle<Result<Summary>>> {
+    let mut opts = Options { reveal_secrets: out.reveal_secrets, ..Options::default() };
+    for p in &out.passwords {
+        let Some((h, s)) = p.split_once('=') else { bail!("--password takes HANDLE=SECRET, got {p:?}") };
+        opts.passwords.insert(h.to_string(), s.to_string());
+    }
+    let color = color(out.color);
+    let (json, ndjson, record) = (out.json.clone(), out.ndjson.clone(), out.record.clone());
+    if json.as_deref() == Some("-") {
+        bail!("the live transcript uses stdout: give --json a file");
+    }
+    let ndjson_stdout = ndjson.as_deref() == Some("-");
+    Ok(std::thread::spawn(move || -> Result<Summary> {
+        let text_out: Box<dyn Write> =
+            if ndjson_stdout { Box::new(std::io::sink()) } else { Box::new(std::io::stdout()) };
+        let mut text = TextReport::new(text_out, TextOptions { color, live: true, ..Default::default() }, &label);
+        let source = Source { kind: "proxy".into(), path: None, format: None };
+        let mut json = match json.as_deref() {
+            Some(p) => Some(JsonReport::new(
+                std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("cannot create {p}"))?),
+                source,
+            )),
+            None => None,
+        };
+        let mut nd = match ndjson.as_deref() {
+            Some("-") => Some(NdjsonReport::new(Box::new(std::io::stdout()) as Box<dyn Write>, Default::default())),
+            Some(p) => Some(NdjsonReport::new(
+                Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(p).with_context(|| format!("cannot create {p}"))?,
+                )) as Box<dyn Write>,
+                Default::default(),
+            )),
+            None => None,
+        };
+        let mut recorder = match &record {
+            Some(p) => Some(Recorder::new(std::io::BufWriter::new(
+                std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+            ))?),
+            None => None,
+        };
+        let mut reports: Vec<&mut dyn Report> = vec![&mut text];
+        if let Some(j) = json.as_mut() {
+            reports.push(j);
+        }
+        if let Some(n) = nd.as_mut() {
+            reports.push(n);
+        }
+        let mut tee = Tee(reports);
+        let mut analyzer = Analyzer::new(opts, &[upstream_port], &mut tee);
+        analyzer.all_msnp = true;
+        drive::drive(&mut rx, &mut analyzer, recorder.as_mut());
+        let summary = analyzer.finish();
+        drop(tee);
+        if let Some(r) = recorder {
+            r.finish().context("writing the recording")?;
+        }
+        if let Some(e) = json.as_mut().and_then(|j| j.error.take()) {
+            return Err(e).context("writing the JSON document");
+        }
+        if let Some(e) = nd.as_mut().and_then(|j| j.error.take()) {
+            return Err(e).context("writing NDJSON");
+        }
+        let _ = text.error.take();
+        Ok(summary)
+    }))
+}
+
+async fn stop_signal(duration: Option<u64>) {
+    let term = async {
+        #[cfg(unix)]
+        {
+            if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                s.recv().await;
+                return;
+            }
+        }
+        std::future::pending::<()>().await
+    };
+    let timer = async {
+        match duration {
+            Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+        _ = timer => {}
+    }
+}
+
+pub fn proxy(args: ProxyArgs) -> Result<u8> {
+    let rt = runtime()?;
+    let port = msntap::analyzer::parse_address(&args.upstream).1;
+    let (tx, rx) = mpsc::channel(4096);
+    let analysis = spawn_analysis(&args.out, port, rx, "msntap proxy".into())?;
+    rt.block_on(async {
+        let cfg = ProxyConfig {
+            listen: args.listen,
+            upstream: args.upstream.clone(),
+            advertise: args.advertise.clone(),
+            connect_timeout: Duration::from_secs(args.connect_timeout),
+            ..ProxyConfig::default()
+        };
+        let p = Proxy::start(cfg, tx).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+        eprintln!("msntap proxy: listening on {}, relaying to {}", p.local_addr, args.upstream);
+        stop_signal(args.duration).await;
+        eprintln!("msntap proxy: stopping");
+        p.shutdown().await;
+        anyhow::Ok(())
+    })?;
+    drop(rt);
+    analysis.join().map_err(|_| anyhow::anyhow!("the analysis thread panicked"))??;
+    Ok(0)
+}
+
+fn accounts(users: &[String], file: Option<&std::path::Path>) -> Result<Vec<server::Account>> {
+    let mut specs: Vec<String> = users.to_vec();
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+        specs.extend(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string));
+    }
+    if specs.is_empty() {
+        specs = vec!["alice@hotmail.com:wonderland:Alice".into(), "bob@hotmail.com:builder:Bob".into()];
+    }
+    let mut out = Vec::new();
+    for s in specs {
+        out.push(server::Account::parse(&s).with_context(|| format!("account {s:?} is not HANDLE:PASSWORD[:NAME]"))?);
+    }
+    server::befriend(&mut out);
+    Ok(out)
+}
+
+pub fn serve(args: ServeArgs) -> Result<u8> {
+    let accts = accounts(&args.users, args.users_file.as_deref())?;
+    let rt = runtime()?;
+    rt.block_on(async {
+        let names: Vec<String> = accts.iter().map(|a| a.handle.clone()).collect();
+        let a = server::start(args.ds, args.ns, args.sb, accts, None)
+            .await
+            .context("cannot open the server's listeners")?;
+        eprintln!(
+            "msntap serve: dispatch {}, notification {}, switchboard {}; accounts: {}",
+            a.ds,
+            a.ns,
+            a.sb,
+            names.join(", ")
+        );
+        stop_signal(None).await;
+        anyhow::Ok(())
+    })?;
+    Ok(0)
+}
+
+pub fn demo(args: DemoArgs) -> Result<u8> {
+    let rt = runtime()?;
+    let (tx, rx) = mpsc::channel(4096);
+    let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let accts = accounts(&[], None)?;
+    let (ds, proxy) = rt.block_on(async {
+        let a = server::start(any, any, any, accts, None).await?;
+        let cfg = ProxyConfig { listen: any, upstream: a.ds.to_string(), ..ProxyConfig::default() };
+        let p = Proxy::start(cfg, tx).await?;
+        std::io::Result::Ok((a.ds, p))
+    })?;
+    let analysis = spawn_analysis(&args.out, ds.port(), rx, "msntap demo".into())?;
+    let front = proxy.local_addr.to_string();
+    let rounds = args.rounds;
+    let result = rt.block_on(async {
+        let mut alice = client::login(&front, "alice@hotmail.com", "wonderland", None).await?;
+        let mut bob = client::login(&front, "bob@hotmail.com", "builder", None).await?;
+        let (heard_a, heard_b) = client::chat(&mut alice, &mut bob, rounds, None).await?;
+        alice.ping().await?;
+        bob.sign_out().await?;
+        alice.sign_out().await?;
+        proxy.shutdown().await;
+        std::io::Result::Ok((heard_a, heard_b))
+    });
+    drop(rt);
+    let summary = analysis.join().map_err(|_| anyhow::anyhow!("the analysis thread panicked"))??;
+    let (heard_a, heard_b) = result.context("the scripted session failed")?;
+    if heard_a.len() != rounds || heard_b.len() != rounds || summary.connections != 6 {
+        bail!("the demo session was incomplete: {} connections", summary.connections);
+    }
+    Ok(0)
+}
