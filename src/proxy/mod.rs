@@ -317,11 +317,21 @@ async fn relay(mut client: TcpStream, client_addr: SocketAddr, target: String, s
                 Ok(n) => {
                     out.clear();
                     let mut rewrites = Vec::new();
-                    rewriter.push(&sbuf[..n], &mut out, &mut |r: &Referral| {
-                        let new = listener_for(&target_of(&r.address), shared)?;
-                        rewrites.push((r.kind, r.address.clone(), new.clone()));
-                        Some(new)
+                    let mut refused = Vec::new();
+                    rewriter.push(&sbuf[..n], &mut out, &mut |r: &Referral| match listener_for(&target_of(&r.address), shared) {
+                        Some(new) => {
+                            rewrites.push((r.kind, r.address.clone(), new.clone()));
+                            Some(new)
+                        }
+                        None => {
+                            refused.push(r.address.clone());
+                            None
+                        }
                     });
+                    for target in refused {
+                        let reason = format!("referral not followed: no listener for it (limit of {} targets)", shared.cfg.max_targets);
+                        let _ = ev.send(ProxyEvent::Failed { client: client_addr, target, reason, ts_ns: now_ns() }).await;
+                    }
                     for (kind, original, rewritten) in rewrites {
                         let _ = ev.send(ProxyEvent::Rewrite { id, kind, original, rewritten }).await;
                     }
