@@ -15,6 +15,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 
+/// An unspecified address, for places that need one.
+pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+
 /// The default MSNP port.
 pub const MSNP_PORT: u16 = 1863;
 

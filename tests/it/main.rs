@@ -5,4 +5,5 @@ mod cli;
 mod common;
 mod proxy;
 mod reassembly;
+mod regressions;
 mod rules;

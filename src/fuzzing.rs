@@ -1,0 +1,126 @@
+//! Fuzz harnesses, in the library so that `cargo fuzz` targets (in `fuzz/`) and the regression
+//! test that replays every saved input (`tests/it/regressions.rs`) run the same code. Each
+//! harness takes arbitrary bytes and panics only when an invariant breaks.
+
+use crate::analyzer::analyze_to_json;
+use crate::capture::CaptureReader;
+use crate::msnp::command;
+use crate::msnp::wire::{Decoder, Frame, WireLimits};
+use crate::net::{self, Sliced};
+use crate::proxy::rewrite::{Referral, Rewriter};
+use crate::reassembly::{Dir, Limits};
+use crate::session::{Connection, Options};
+use crate::testkit::synth::{self, Encap, Script};
+
+fn decode(chunks: &[&[u8]], limits: WireLimits, gap_after_first: Option<u64>) -> Vec<Frame> {
+    let mut d = Decoder::new(limits);
+    let mut out = Vec::new();
+    for (i, c) in chunks.iter().enumerate() {
+        d.push(c);
+        while let Some(f) = d.next_frame() {
+            out.push(f);
+        }
+        if i == 0 {
+            if let Some(g) = gap_after_first {
+                out.extend(d.gap(g));
+            }
+        }
+    }
+    out.extend(d.finish());
+    out
+}
+
+/// The wire decoder: never panics, and any split gives the same frames.
+pub fn wire(data: &[u8]) {
+    let Some((&sel, rest)) = data.split_first() else { return };
+    let limits = WireLimits { max_line: 64 + sel as usize, max_payload: 512, keep_payload: 48 };
+    let cut = (sel as usize * 7) % (rest.len() + 1);
+    let whole = decode(&[rest], limits, None);
+    let split = decode(&[&rest[..cut], &rest[cut..]], limits, None);
+    assert_eq!(whole, split, "frames depend on the split at {cut}");
+    // A gap anywhere must not panic either.
+    let _ = decode(&[&rest[..cut], &rest[cut..]], limits, Some(sel as u64 % 97));
+}
+
+/// Command parsing and per-connection analysis of arbitrary lines in both directions.
+pub fn commands(data: &[u8]) {
+    for line in data.split(|b| *b == b'\n') {
+        let text = String::from_utf8_lossy(line);
+        let _ = command::parse(&text, true);
+        let _ = command::parse(&text, false);
+    }
+    let opts = Options::default();
+    for start_seen in [true, false] {
+        let mut c = Connection::new(1, "10.0.0.1:1".parse().unwrap_or(crate::analyzer::DEFAULT_ADDR), "10.0.0.2:1863".parse().unwrap_or(crate::analyzer::DEFAULT_ADDR), None, start_seen, 0, &opts);
+        // Alternate directions at every line.
+        let mut dir = Dir::C2S;
+        for (i, chunk) in data.split_inclusive(|b| *b == b'\n').enumerate() {
+            c.data(dir, i as i64, chunk, &opts);
+            if i % 3 == 2 {
+                c.gap(dir, i as i64, 0, 5, crate::reassembly::GapReason::Acked, &opts);
+            }
+            dir = dir.flip();
+        }
+        c.close(1_000, crate::reassembly::CloseKind::Fin, &opts);
+        let _ = serde_json::to_string(&c);
+    }
+}
+
+/// The capture reader and the slicer: every packet of any file.
+pub fn capture(data: &[u8]) {
+    let Ok(mut r) = CaptureReader::new(data) else { return };
+    let mut defrag = net::defrag::Defrag::default();
+    let mut n = 0;
+    while let Ok(Some(p)) = r.next_packet() {
+        n += 1;
+        assert!(n <= data.len(), "more packets than bytes");
+        if let Sliced::Fragment(f) = net::slice(p.link, p.data) {
+            if let Some(d) = defrag.push(&f, p.ts_ns) {
+                let _ = d.tcp();
+            }
+        }
+    }
+}
+
+/// The whole `read` pipeline: the bytes as a capture file, and as the payload of a synthesised
+/// TCP conversation (split into segments and directions by the data itself).
+pub fn pipeline(data: &[u8]) {
+    let _ = analyze_to_json(data, Options::default(), &[], Limits::default());
+    let mut s = Script::new(1_000_000_000, 1);
+    let c = s.connect("10.0.0.1:4000".parse().unwrap_or(crate::analyzer::DEFAULT_ADDR), "10.0.0.2:1863".parse().unwrap_or(crate::analyzer::DEFAULT_ADDR));
+    for (i, chunk) in data.chunks(37).enumerate() {
+        s.send(c, chunk.first().is_none_or(|b| b & 1 == 0) ^ (i % 2 == 0), chunk);
+    }
+    s.close(c, true);
+    let mut segs = s.segs;
+    // Let the data reorder and drop a segment.
+    if let (Some(&a), true) = (data.first(), segs.len() > 6) {
+        let i = 3 + a as usize % (segs.len() - 4);
+        segs.swap(i, i + 1);
+        if a & 0x80 != 0 {
+            segs.remove(i);
+        }
+    }
+    let pcap = synth::pcap(&segs, Encap::Ethernet, None);
+    let doc = analyze_to_json(&pcap, Options::default(), &[], Limits::default());
+    assert!(doc.is_ok(), "a synthesised capture must read back");
+}
+
+/// The proxy's rewriter: passing through is byte-exact, and the split changes nothing.
+pub fn rewrite(data: &[u8]) {
+    let Some((&sel, rest)) = data.split_first() else { return };
+    let cut = (sel as usize * 13) % (rest.len() + 1);
+    let run = |chunks: &[&[u8]], rewrite: bool| {
+        let mut rw = Rewriter::default();
+        let mut out = Vec::new();
+        let mut map = |r: &Referral| rewrite.then(|| format!("127.0.0.1:{}", r.address.len()));
+        for c in chunks {
+            rw.push(c, &mut out, &mut map);
+        }
+        rw.finish(&mut out);
+        out
+    };
+    assert_eq!(run(&[rest], false), rest, "pass-through changed bytes");
+    assert_eq!(run(&[&rest[..cut], &rest[cut..]], false), rest, "pass-through changed bytes");
+    assert_eq!(run(&[rest], true), run(&[&rest[..cut], &rest[cut..]], true), "rewriting depends on the split at {cut}");
+}
