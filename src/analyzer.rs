@@ -199,6 +199,26 @@ pub struct Failure {
     pub reason: String,
 }
 
+/// The packet-level state of a packet source: TCP reassembly and IP defragmentation.
+pub struct Pipeline {
+    reasm: Reassembler,
+    defrag: crate::net::defrag::Defrag,
+    last_ts: i64,
+    last_progress: std::time::Instant,
+}
+
+impl Pipeline {
+    /// A pipeline with the given reassembly limits.
+    pub fn new(limits: Limits) -> Self {
+        Pipeline {
+            reasm: Reassembler::new(limits),
+            defrag: Default::default(),
+            last_ts: 0,
+            last_progress: std::time::Instant::now(),
+        }
+    }
+}
+
 /// The analysis engine: a [`StreamSink`] for the reassembler.
 pub struct Analyzer<'r> {
     opts: Options,
@@ -589,58 +609,66 @@ impl<'r> Analyzer<'r> {
     /// Reads a whole capture. Returns the error that stopped reading, after reporting
     /// everything decoded before it.
     pub fn run_capture<R: Read>(&mut self, reader: &mut CaptureReader<R>, limits: Limits) -> Option<CaptureError> {
-        let mut reasm = Reassembler::new(limits);
-        let mut defrag = crate::net::defrag::Defrag::new(Default::default());
-        let mut last_ts = 0;
-        let mut last_progress = std::time::Instant::now();
-        let mut error = None;
-        loop {
+        let mut pipe = Pipeline::new(limits);
+        let error = loop {
             match reader.next_packet() {
-                Ok(Some(p)) => {
-                    if self.summary.packets == 0 {
-                        self.report.begin(p.ts_ns);
-                    }
-                    self.summary.packets += 1;
-                    if self.summary.packets % 4096 == 0 && self.progress.is_some() {
-                        let now = std::time::Instant::now();
-                        if now.duration_since(last_progress).as_millis() >= 200 {
-                            last_progress = now;
-                            let (off, open) = (p.file_offset, reasm.open_connections());
-                            if let Some(f) = self.progress.as_mut() {
-                                f(off, self.summary.packets, open);
-                            }
-                        }
-                    }
-                    last_ts = p.ts_ns;
-                    match net::slice(p.link, p.data) {
-                        Sliced::Tcp(seg) => reasm.segment(&seg, p.ts_ns, self),
-                        Sliced::Fragment(f) => {
-                            if let Some(d) = defrag.push(&f, p.ts_ns) {
-                                match d.tcp() {
-                                    Sliced::Tcp(seg) => reasm.segment(&seg, p.ts_ns, self),
-                                    Sliced::Malformed(_) => self.summary.malformed_packets += 1,
-                                    _ => self.summary.non_tcp += 1,
-                                }
-                            }
-                        }
-                        Sliced::Other | Sliced::UnsupportedLink(_) => self.summary.non_tcp += 1,
-                        Sliced::Malformed(_) => self.summary.malformed_packets += 1,
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    error = Some(e);
-                    break;
+                Ok(Some(p)) => self.packet(&mut pipe, p.link, p.ts_ns, p.data, p.file_offset),
+                Ok(None) => break None,
+                Err(e) => break Some(e),
+            }
+        };
+        self.summary.bytes = reader.offset();
+        self.summary.input_error = error.as_ref().map(|e| e.to_string());
+        self.end(pipe);
+        error
+    }
+
+    /// Analyses one captured frame (from a file or a live interface).
+    pub fn packet(
+        &mut self,
+        pipe: &mut Pipeline,
+        link: crate::capture::LinkType,
+        ts_ns: i64,
+        data: &[u8],
+        offset: u64,
+    ) {
+        if self.summary.packets == 0 {
+            self.report.begin(ts_ns);
+        }
+        self.summary.packets += 1;
+        if self.summary.packets % 4096 == 0 && self.progress.is_some() {
+            let now = std::time::Instant::now();
+            if now.duration_since(pipe.last_progress).as_millis() >= 200 {
+                pipe.last_progress = now;
+                let open = pipe.reasm.open_connections();
+                if let Some(f) = self.progress.as_mut() {
+                    f(offset, self.summary.packets, open);
                 }
             }
         }
-        self.summary.bytes = reader.offset();
-        defrag.finish();
-        self.summary.fragments = defrag.stats();
-        reasm.finish(last_ts, self);
-        self.summary.tcp = reasm.stats();
-        self.summary.input_error = error.as_ref().map(|e| e.to_string());
-        error
+        pipe.last_ts = ts_ns;
+        match net::slice(link, data) {
+            Sliced::Tcp(seg) => pipe.reasm.segment(&seg, ts_ns, self),
+            Sliced::Fragment(f) => {
+                if let Some(d) = pipe.defrag.push(&f, ts_ns) {
+                    match d.tcp() {
+                        Sliced::Tcp(seg) => pipe.reasm.segment(&seg, ts_ns, self),
+                        Sliced::Malformed(_) => self.summary.malformed_packets += 1,
+                        _ => self.summary.non_tcp += 1,
+                    }
+                }
+            }
+            Sliced::Other | Sliced::UnsupportedLink(_) => self.summary.non_tcp += 1,
+            Sliced::Malformed(_) => self.summary.malformed_packets += 1,
+        }
+    }
+
+    /// Ends a packet source: every connection still open is flushed and reported.
+    pub fn end(&mut self, mut pipe: Pipeline) {
+        pipe.defrag.finish();
+        self.summary.fragments = pipe.defrag.stats();
+        pipe.reasm.finish(pipe.last_ts, self);
+        self.summary.tcp = pipe.reasm.stats();
     }
 
     /// Ends the analysis: reports the summary and links.

@@ -35,6 +35,9 @@ pub enum Command {
         #[arg(long)]
         markdown: bool,
     },
+    /// Capture live from a network interface and analyse as `read` does (needs the `live`
+    /// feature and capture privileges).
+    Sniff(Box<SniffArgs>),
     /// Relay a client to a real server, following its referrals, and decode live.
     Proxy(Box<ProxyArgs>),
     /// Run a small MSNP2 server (dispatch, notification, switchboard) for testing clients.
@@ -132,6 +135,37 @@ pub struct DemoArgs {
 pub struct ReadArgs {
     /// The capture file.
     pub file: PathBuf,
+    /// Outputs, filters and limits.
+    #[command(flatten)]
+    pub common: AnalysisArgs,
+}
+
+/// Flags of `msntap sniff`.
+#[derive(Debug, clap::Args)]
+pub struct SniffArgs {
+    /// The interface to capture on (see --list-interfaces).
+    #[arg(short = 'i', long = "interface", value_name = "IFACE", required_unless_present = "list_interfaces")]
+    pub interface: Option<String>,
+    /// Capture filter (BPF syntax). The default sees switchboards on any port.
+    #[arg(long, default_value = "tcp")]
+    pub bpf: String,
+    /// List the interfaces that can be captured on, and exit.
+    #[arg(long)]
+    pub list_interfaces: bool,
+    /// Also save what was captured to a pcapng file.
+    #[arg(long, value_name = "FILE.pcapng")]
+    pub write: Option<PathBuf>,
+    /// Stop after this many seconds (default: run until Ctrl-C or SIGTERM).
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<u64>,
+    /// Outputs, filters and limits.
+    #[command(flatten)]
+    pub common: AnalysisArgs,
+}
+
+/// Outputs, filters and limits shared by `read` and `sniff`.
+#[derive(Debug, clap::Args)]
+pub struct AnalysisArgs {
     /// Write the annotated session document as JSON to FILE (`-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub json: Option<String>,

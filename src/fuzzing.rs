@@ -51,7 +51,15 @@ pub fn commands(data: &[u8]) {
     }
     let opts = Options::default();
     for start_seen in [true, false] {
-        let mut c = Connection::new(1, "10.0.0.1:1".parse().unwrap_or(crate::analyzer::DEFAULT_ADDR), "10.0.0.2:1863".parse().unwrap_or(crate::analyzer::DEFAULT_ADDR), None, start_seen, 0, &opts);
+        let mut c = Connection::new(
+            1,
+            "10.0.0.1:1".parse().unwrap_or(crate::analyzer::DEFAULT_ADDR),
+            "10.0.0.2:1863".parse().unwrap_or(crate::analyzer::DEFAULT_ADDR),
+            None,
+            start_seen,
+            0,
+            &opts,
+        );
         // Alternate directions at every line.
         let mut dir = Dir::C2S;
         for (i, chunk) in data.split_inclusive(|b| *b == b'\n').enumerate() {
@@ -87,7 +95,10 @@ pub fn capture(data: &[u8]) {
 pub fn pipeline(data: &[u8]) {
     let _ = analyze_to_json(data, Options::default(), &[], Limits::default());
     let mut s = Script::new(1_000_000_000, 1);
-    let c = s.connect("10.0.0.1:4000".parse().unwrap_or(crate::analyzer::DEFAULT_ADDR), "10.0.0.2:1863".parse().unwrap_or(crate::analyzer::DEFAULT_ADDR));
+    let c = s.connect(
+        "10.0.0.1:4000".parse().unwrap_or(crate::analyzer::DEFAULT_ADDR),
+        "10.0.0.2:1863".parse().unwrap_or(crate::analyzer::DEFAULT_ADDR),
+    );
     for (i, chunk) in data.chunks(37).enumerate() {
         s.send(c, chunk.first().is_none_or(|b| b & 1 == 0) ^ (i % 2 == 0), chunk);
     }

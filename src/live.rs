@@ -105,7 +105,7 @@ fn spawn_analysis(
     }))
 }
 
-async fn stop_signal(duration: Option<u64>) {
+pub(crate) async fn stop_signal(duration: Option<u64>) {
     let term = async {
         #[cfg(unix)]
         {
@@ -223,4 +223,91 @@ pub fn demo(args: DemoArgs) -> Result<u8> {
         bail!("the demo session was incomplete: {} connections", summary.connections);
     }
     Ok(0)
+}
+
+/// `msntap sniff`: analyses live traffic exactly as `read` analyses a file.
+#[cfg(feature = "live")]
+pub fn sniff(args: crate::cli::SniffArgs) -> Result<u8> {
+    use msntap::capture::live;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    if args.list_interfaces {
+        for (name, desc) in live::interfaces()? {
+            println!("{name}{}", desc.map(|d| format!("  ({d})")).unwrap_or_default());
+        }
+        return Ok(0);
+    }
+    let iface = args.interface.clone().unwrap_or_default();
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        // Ctrl-C, SIGTERM or --duration set the flag; the capture loop polls it.
+        let stop = stop.clone();
+        let duration = args.duration;
+        std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                rt.block_on(stop_signal(duration));
+            }
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
+    let mut writer = match &args.write {
+        Some(p) => {
+            let f = std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
+            let mut w = msntap::capture::write::PcapNgWriter::new(std::io::BufWriter::new(f), "msntap sniff")?;
+            let iface_id = w.interface(msntap::capture::LinkType::ETHERNET, &iface)?;
+            Some((w, iface_id, None::<msntap::capture::LinkType>))
+        }
+        None => None,
+    };
+    let source = Source { kind: "live".into(), path: Some(iface.clone()), format: None };
+    let label = format!("interface {iface}");
+    let filter = args.bpf.clone();
+    let mut write_error = None;
+    let code = crate::analyse(args.common, label, source, 0, |analyzer, limits| {
+        let mut pipe = msntap::analyzer::Pipeline::new(limits);
+        let ready = || eprintln!("msntap sniff: capturing on {iface} with filter {filter:?}");
+        let r = live::run(&iface, &filter, &stop, ready, |link, ts, data, wire| {
+            if let Some((w, id, seen)) = writer.as_mut() {
+                // The pcapng interface was declared as Ethernet; other link types get their own.
+                if *seen != Some(link) {
+                    if link != msntap::capture::LinkType::ETHERNET {
+                        if let Ok(new) = w.interface(link, "live") {
+                            *id = new;
+                        }
+                    }
+                    *seen = Some(link);
+                }
+                if let Err(e) = w.packet(*id, ts, data, wire) {
+                    write_error.get_or_insert(e);
+                }
+            }
+            analyzer.packet(&mut pipe, link, ts, data, 0);
+        });
+        analyzer.end(pipe);
+        match r {
+            Ok((n, dropped)) => {
+                if dropped > 0 {
+                    // Lost packets show up as gaps in the streams; this says why.
+                    eprintln!("msntap sniff: libpcap reports {dropped} packets dropped ({n} captured)");
+                }
+                None
+            }
+            Err(e) => Some(e.to_string()),
+        }
+    })?;
+    if let Some((w, _, _)) = writer {
+        w.finish().context("writing the --write file")?;
+    }
+    if let Some(e) = write_error {
+        return Err(e).context("writing the --write file");
+    }
+    Ok(code)
+}
+
+/// `msntap sniff` in a build without live capture.
+#[cfg(not(feature = "live"))]
+pub fn sniff(_args: crate::cli::SniffArgs) -> Result<u8> {
+    bail!(
+        "this msntap was built without live capture. Rebuild it with the `live` feature (it needs libpcap; on Debian: apt-get install libpcap-dev): cargo build --release --features live"
+    )
 }

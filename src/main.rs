@@ -6,7 +6,7 @@ mod live;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use cli::{Cli, ColorChoice, Command, ReadArgs};
+use cli::{AnalysisArgs, Cli, ColorChoice, Command, ReadArgs};
 use msntap::analyzer::{Analyzer, StreamDump};
 use msntap::capture::{CaptureReader, Format};
 use msntap::output::filter::Filter;
@@ -58,6 +58,7 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
+        Command::Sniff(args) => live::sniff(*args),
         Command::Proxy(args) => live::proxy(*args),
         Command::Serve(args) => live::serve(args),
         Command::Demo(args) => live::demo(args),
@@ -71,6 +72,28 @@ fn run(cli: Cli) -> Result<u8> {
 }
 
 fn read(args: ReadArgs) -> Result<u8> {
+    let label = args.file.display().to_string();
+    let mut reader = CaptureReader::open(&args.file).with_context(|| format!("cannot read {label}"))?;
+    let format = match reader.format() {
+        Format::Pcap => "pcap",
+        Format::PcapNg => "pcapng",
+    };
+    let source = Source { kind: "capture".into(), path: Some(label.clone()), format: Some(format.into()) };
+    let total = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
+    analyse(args.common, label, source, total, |analyzer, limits| {
+        analyzer.run_capture(&mut reader, limits).map(|e| e.to_string())
+    })
+}
+
+/// Runs an analysis with the outputs, filters and limits of `args`; `run` feeds it packets and
+/// returns the error that stopped the input, if any.
+pub(crate) fn analyse(
+    args: AnalysisArgs,
+    label: String,
+    source: Source,
+    total_bytes: u64,
+    run: impl FnOnce(&mut Analyzer, Limits) -> Option<String>,
+) -> Result<u8> {
     let mut opts = Options::default();
     opts.wire.max_line = args.max_line;
     opts.wire.max_payload = args.max_payload;
@@ -93,14 +116,6 @@ fn read(args: ReadArgs) -> Result<u8> {
             std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     };
-    let label = args.file.display().to_string();
-    let mut reader = CaptureReader::open(&args.file).with_context(|| format!("cannot read {label}"))?;
-    let format = match reader.format() {
-        Format::Pcap => "pcap",
-        Format::PcapNg => "pcapng",
-    };
-    let source = Source { kind: "capture".into(), path: Some(label.clone()), format: Some(format.into()) };
-
     let filter = Filter {
         conns: args.conns.clone(),
         roles: args.roles.clone(),
@@ -155,13 +170,13 @@ fn read(args: ReadArgs) -> Result<u8> {
         analyzer.dump_streams(dump);
     }
     if std::io::stderr().is_terminal() {
-        let total = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
+        let total = total_bytes;
         analyzer.progress(Box::new(move |bytes, packets, conns| {
             let pct = if total > 0 { bytes as f64 * 100.0 / total as f64 } else { 0.0 };
             eprint!("\r\x1b[2K{pct:5.1}% {:.1} MB, {packets} packets, {conns} connections open", bytes as f64 / 1e6);
         }));
     }
-    let input_error = analyzer.run_capture(&mut reader, limits);
+    let input_error = run(&mut analyzer, limits);
     let dump_error = analyzer.dump_error();
     let summary = analyzer.finish();
     if std::io::stderr().is_terminal() {

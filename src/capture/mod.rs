@@ -3,6 +3,8 @@
 //! either byte order) and pcapng (several sections and interfaces, any timestamp resolution)
 //! are recognised by their magic numbers.
 
+#[cfg(feature = "live")]
+pub mod live;
 mod pcap;
 mod pcapng;
 pub mod write;

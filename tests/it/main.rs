@@ -7,3 +7,4 @@ mod proxy;
 mod reassembly;
 mod regressions;
 mod rules;
+mod sniff;

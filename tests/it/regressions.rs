@@ -7,7 +7,8 @@ use super::common::root;
 fn replay(target: &str, harness: fn(&[u8])) -> usize {
     let dir = root().join("tests/regressions").join(target);
     let mut n = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect()).unwrap_or_default();
+    let mut entries: Vec<_> =
+        std::fs::read_dir(&dir).map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect()).unwrap_or_default();
     entries.sort();
     for path in entries {
         if path.extension().is_some_and(|e| e == "md") {
