@@ -38,6 +38,12 @@ pub enum LiveError {
     },
 }
 
+/// A packet header's time in ns since the epoch (time_t's width differs between platforms).
+#[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+fn ts_ns(h: &pcap::PacketHeader) -> i64 {
+    (h.ts.tv_sec as i64).saturating_mul(1_000_000_000).saturating_add(h.ts.tv_usec as i64 * 1000)
+}
+
 /// The interfaces libpcap can capture on: (name, description).
 pub fn interfaces() -> Result<Vec<(String, Option<String>)>, LiveError> {
     pcap::Device::list()
@@ -87,7 +93,7 @@ pub fn run(
         match cap.next_packet() {
             Ok(p) => {
                 n += 1;
-                let ts = i64::from(p.header.ts.tv_sec) * 1_000_000_000 + i64::from(p.header.ts.tv_usec) * 1000;
+                let ts = ts_ns(&p.header);
                 each(link, ts, p.data, p.header.len);
             }
             Err(pcap::Error::TimeoutExpired) => std::thread::sleep(Duration::from_millis(2)),
@@ -97,7 +103,7 @@ pub fn run(
     // Whatever the kernel still holds.
     while let Ok(p) = cap.next_packet() {
         n += 1;
-        let ts = i64::from(p.header.ts.tv_sec) * 1_000_000_000 + i64::from(p.header.ts.tv_usec) * 1000;
+        let ts = ts_ns(&p.header);
         each(link, ts, p.data, p.header.len);
     }
     let dropped = cap.stats().map(|s| s.dropped as u64).unwrap_or(0);
