@@ -93,7 +93,7 @@ pub fn run(
         match cap.next_packet() {
             Ok(p) => {
                 n += 1;
-                let ts = ts_ns(&p.header);
+                let ts = ts_ns(p.header);
                 each(link, ts, p.data, p.header.len);
             }
             Err(pcap::Error::TimeoutExpired) => std::thread::sleep(Duration::from_millis(2)),
@@ -103,7 +103,7 @@ pub fn run(
     // Whatever the kernel still holds.
     while let Ok(p) = cap.next_packet() {
         n += 1;
-        let ts = ts_ns(&p.header);
+        let ts = ts_ns(p.header);
         each(link, ts, p.data, p.header.len);
     }
     let dropped = cap.stats().map(|s| s.dropped as u64).unwrap_or(0);
