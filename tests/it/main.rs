@@ -3,6 +3,7 @@
 mod captures;
 mod cli;
 mod common;
+mod hostile;
 mod proxy;
 mod reassembly;
 mod regressions;

@@ -1,0 +1,209 @@
+//! Hostile input: broken captures and hostile streams. Nothing may panic or hang, memory stays
+//! within the documented limits, and each case is reported with a rule or an error.
+
+use super::common::*;
+use msntap::analyzer::analyze_to_json;
+use msntap::capture::write::PcapWriter;
+use msntap::capture::LinkType;
+use msntap::reassembly::{CloseKind, Dir, Limits};
+use msntap::session::{Connection, Options};
+use msntap::testkit::synth::{self, Encap, Script};
+
+fn small_capture() -> Vec<u8> {
+    one_connection(&[
+        "> VER 1 MSNP2",
+        "< VER 1 MSNP2",
+        "> INF 2",
+        "< INF 2 MD5",
+        "> USR 3 MD5 I alice@hotmail.com",
+        "< USR 3 MD5 S 1.2",
+    ])
+}
+
+fn command_lines(doc: &serde_json::Value) -> Vec<String> {
+    doc["connections"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| commands(c).into_iter().map(|e| e["line"].as_str().unwrap_or("").to_string()).collect::<Vec<_>>())
+        .collect()
+}
+
+#[test]
+fn a_capture_cut_at_every_byte_offset() {
+    let full = small_capture();
+    let whole = command_lines(&analyze(&full, Options::default()));
+    assert_eq!(whole.len(), 6);
+    for cut in 0..full.len() {
+        let prefix = &full[..cut];
+        match analyze_to_json(prefix, Options::default(), &[], Limits::default()) {
+            Ok(doc) => {
+                let got = command_lines(&doc);
+                assert!(whole.starts_with(&got), "cut {cut}: {got:?}");
+            }
+            Err(e) => assert!(e.to_string().contains("offset"), "cut {cut}: {e}"),
+        }
+    }
+}
+
+#[test]
+fn random_bit_flips_never_panic() {
+    let sample = msntap::testkit::sample::pcap();
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    for _ in 0..300 {
+        let mut b = sample.clone();
+        for _ in 0..8 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let i = (x as usize) % b.len();
+            b[i] ^= 1u8 << (x >> 61);
+        }
+        let _ = analyze_to_json(&b, Options::default(), &[], Limits::default());
+    }
+}
+
+fn pcap_with(link: LinkType, snap: u32, records: &[(i64, Vec<u8>, u32)]) -> Vec<u8> {
+    let mut w = PcapWriter::new(Vec::new(), link, false, snap).unwrap();
+    for (ts, d, orig) in records {
+        w.packet(*ts, d, *orig).unwrap();
+    }
+    w.finish().unwrap()
+}
+
+#[test]
+fn zero_length_over_long_and_unknown_records() {
+    let sample = small_capture();
+    // A zero-length record between the others.
+    let mut b = sample[..24].to_vec();
+    b.extend_from_slice(&[0; 16]);
+    b.extend_from_slice(&sample[24..]);
+    let doc = analyze(&b, Options::default());
+    assert_eq!(command_lines(&doc).len(), 6);
+    // An over-long record: a clear error at its offset, after what came before.
+    let mut b = sample.clone();
+    b.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff, 0x7f]);
+    let e = analyze_to_json(&b, Options::default(), &[], Limits::default()).unwrap_err();
+    assert!(e.to_string().contains(&format!("offset {}", sample.len())), "{e}");
+    // An unknown link type: nothing decoded, nothing broken.
+    let doc = analyze(&pcap_with(LinkType(147), 65535, &[(1, vec![1, 2, 3], 3)]), Options::default());
+    assert_eq!(doc["summary"]["non_tcp"], 1);
+}
+
+#[test]
+fn timestamps_going_backwards() {
+    let mut s = Script::new(2_000_000_000_000, 3);
+    let c = s.connect("10.0.0.1:4000".parse().unwrap(), "10.0.0.2:1863".parse().unwrap());
+    s.send(c, true, b"VER 1 MSNP2\r\n");
+    s.send(c, false, b"VER 1 MSNP2\r\n");
+    s.close(c, true);
+    let n = s.segs.len() as i64;
+    for (i, g) in s.segs.iter_mut().enumerate() {
+        g.ts_ns = 1_000_000_000_000_000_000 - (i as i64) * 1_000_000_000 * 1000 + n;
+    }
+    let doc = analyze(&synth::pcap(&s.segs, Encap::Ethernet, None), Options::default());
+    assert_eq!(command_lines(&doc), ["VER 1 MSNP2", "VER 1 MSNP2"]);
+    let t = &doc["connections"][0]["transactions"][0];
+    assert!(t["latency_ms"].as_f64().is_some(), "{t}");
+}
+
+#[test]
+fn snap_lengths_of_65535_and_16() {
+    let mut s = Script::new(2_000_000_000_000, 3);
+    let c = s.connect("10.0.0.1:4000".parse().unwrap(), "10.0.0.2:1863".parse().unwrap());
+    let big = vec![b'x'; 70_000];
+    s.send(c, true, b"VER 1 MSNP2\r\n");
+    s.send(c, false, b"VER 1 MSNP2\r\n");
+    s.send(c, true, &big[..60_000]);
+    s.close(c, true);
+    let doc = analyze(&synth::pcap(&s.segs, Encap::Ethernet, Some(65535)), Options::default());
+    assert_eq!(command_lines(&doc)[..2], ["VER 1 MSNP2", "VER 1 MSNP2"]);
+    let doc = analyze(&synth::pcap(&s.segs, Encap::Ethernet, Some(16)), Options::default());
+    assert_eq!(doc["connections"].as_array().unwrap().len(), 0);
+    assert!(doc["summary"]["malformed_packets"].as_u64().unwrap() > 0);
+}
+
+fn connection(opts: &Options) -> Connection {
+    Connection::new(1, "10.0.0.1:4000".parse().unwrap(), "10.0.0.2:1863".parse().unwrap(), None, true, 0, opts)
+}
+
+fn rules_of(c: &Connection) -> Vec<&'static str> {
+    c.events.iter().flat_map(|e| e.violations.iter().map(|v| v.rule)).collect()
+}
+
+#[test]
+fn a_hundred_megabyte_line_without_crlf() {
+    let opts = Options::default();
+    let mut c = connection(&opts);
+    let chunk = vec![b'A'; 1 << 16];
+    for _ in 0..1600 {
+        c.data(Dir::C2S, 1, &chunk, &opts);
+    }
+    c.data(Dir::C2S, 2, b"\r\nOUT\r\n", &opts);
+    c.close(3, CloseKind::Fin, &opts);
+    // (OUT as the first command of a connection whose start was seen is also reported.)
+    assert_eq!(rules_of(&c), ["MSNP-F009", "MSNP-P005"]);
+    assert_eq!(c.events[0].length, Some(1600 * 65536 + 2));
+    assert!(c.events[0].line.as_ref().unwrap().len() <= 256, "only a preview is kept");
+    assert_eq!(c.events[1].command.as_deref(), Some("OUT"));
+}
+
+#[test]
+fn msg_lengths_that_lie_are_flagged() {
+    for len in ["4294967295", "-1", "abc"] {
+        let opts = Options::default();
+        let mut c = connection(&opts);
+        c.data(Dir::C2S, 1, format!("MSG 1 U {len}\r\nOUT\r\n").as_bytes(), &opts);
+        c.close(2, CloseKind::Fin, &opts);
+        // (A client MSG makes this a switchboard, whose first command must be USR or ANS.)
+        assert_eq!(rules_of(&c), ["MSNP-F005", "MSNP-P006"], "{len}");
+        assert_eq!(c.events[1].command.as_deref(), Some("OUT"), "{len}: the stream stays in step");
+    }
+}
+
+#[test]
+fn nul_bytes_and_invalid_utf8_in_every_field() {
+    let opts = Options::default();
+    let mut c = connection(&opts);
+    let lines: Vec<Vec<u8>> = vec![
+        b"VER 1 MSNP2\r\n".to_vec(),
+        b"VER 1 MS\0NP2\r\n".to_vec(),
+        b"US\xffR 2 MD5 I a@hotmail.com\r\n".to_vec(),
+        b"USR 3 MD5 I a\0@hotmail.com\r\n".to_vec(),
+        b"CHG 4\xfe NLN\r\n".to_vec(),
+        b"ADD 5 FL b@hotmail.com B\xc3\x28\r\n".to_vec(),
+        b"\0\0\0\r\n".to_vec(),
+        b"MSG 6 N 3\r\n\xff\0\xfe".to_vec(),
+    ];
+    for l in &lines {
+        c.data(Dir::C2S, 1, l, &opts);
+    }
+    c.data(Dir::S2C, 2, b"VER 1 \xff\r\nLST 5 FL \0 1 1 x y\r\n", &opts);
+    c.close(3, CloseKind::Fin, &opts);
+    let json = serde_json::to_string(&c).unwrap();
+    assert!(!json.contains('\0'), "NUL is escaped in JSON");
+    let rules = rules_of(&c);
+    for want in ["MSNP-F001", "MSNP-T001"] {
+        assert!(rules.contains(&want), "{want} missing from {rules:?}");
+    }
+}
+
+#[test]
+fn a_million_outstanding_trids_stay_bounded() {
+    let opts = Options::default();
+    let mut c = connection(&opts);
+    let mut batch = Vec::with_capacity(1 << 20);
+    for i in 1..=1_000_000u32 {
+        batch.extend_from_slice(format!("PNG\r\nCHG {i} NLN\r\n").as_bytes());
+        if batch.len() > 1 << 20 {
+            c.data(Dir::C2S, 1, &batch, &opts);
+            batch.clear();
+        }
+    }
+    c.data(Dir::C2S, 1, &batch, &opts);
+    c.data(Dir::S2C, 2, b"CHG 1000000 NLN\r\n", &opts);
+    assert_eq!(c.transactions.len(), 2_000_000);
+    c.close(3, CloseKind::Fin, &opts);
+    let unanswered = c.transactions.iter().filter(|t| t.outcome == msntap::session::Outcome::Unanswered).count();
+    assert_eq!(unanswered, 1_999_999);
+}
