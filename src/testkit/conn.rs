@@ -147,6 +147,11 @@ impl LineConn {
         }
     }
 
+    /// Makes the connection end with a reset when it is dropped.
+    pub fn reset(&self) {
+        let _ = socket2::SockRef::from(&self.stream).set_linger(Some(std::time::Duration::ZERO));
+    }
+
     /// Closes the sending side (FIN) and waits for the peer to close.
     pub async fn close(mut self) -> std::io::Result<()> {
         self.stream.shutdown().await?;

@@ -51,6 +51,9 @@ pub fn befriend(accounts: &mut [Account]) {
 
 type Tx = mpsc::UnboundedSender<Vec<u8>>;
 
+/// A message body ending in this makes the testkit switchboard reset the connection.
+pub const HANGUP: &[u8] = b"HANGUP-NOW";
+
 struct Online {
     state: String,
     name: String,
@@ -484,6 +487,12 @@ async fn switchboard(mut c: LineConn, ctx: Arc<Ctx>) -> std::io::Result<()> {
                 ("MSG", Some((h, name, sid))) => {
                     let mode = m.arg(2).to_string();
                     let payload = m.payload.clone().unwrap_or_default();
+                    // Test hook: a message ending in HANGUP-NOW makes the server drop the
+                    // connection with a reset, as a crashing server would.
+                    if payload.ends_with(HANGUP) {
+                        c.reset();
+                        return Err(std::io::Error::other("hung up on request"));
+                    }
                     let delivered = {
                         let st = ctx.state.lock().map_err(|_| std::io::Error::other("poisoned"))?;
                         let mut n = 0;
@@ -532,7 +541,9 @@ async fn switchboard(mut c: LineConn, ctx: Arc<Ctx>) -> std::io::Result<()> {
             }
         }
     }
-    // The switchboard closes the connection itself.
-    let _ = c.close().await;
+    // The switchboard closes the connection itself (after an error, by dropping it).
+    if result.is_ok() {
+        let _ = c.close().await;
+    }
     result
 }
