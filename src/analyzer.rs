@@ -52,8 +52,6 @@ pub struct Link {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rewritten_to: Option<String>,
     #[serde(skip)]
-    cookie: Option<String>,
-    #[serde(skip)]
     session: Option<String>,
     #[serde(skip)]
     user: Option<String>,
@@ -243,6 +241,13 @@ pub struct Analyzer<'r> {
     progress: Option<ProgressFn>,
     /// Every flow is MSNP (the proxy's case).
     pub all_msnp: bool,
+    /// NS referrals not yet followed, by announced port.
+    pending_ns: HashMap<u16, Vec<usize>>,
+    /// Switchboard referrals not yet followed, by kind and cookie.
+    pending_sb: HashMap<(&'static str, String), usize>,
+    /// Users whose XFR SB referrals were captured; whether any RNG was.
+    sb_referred_users: HashSet<String>,
+    rng_seen: bool,
     /// Referral rewrites not yet matched to their referral line: id → (kind, original, new).
     rewrites: HashMap<ConnId, Vec<(&'static str, String, String)>>,
 }
@@ -400,6 +405,10 @@ impl<'r> Analyzer<'r> {
             probe_content: true,
             progress: None,
             all_msnp: false,
+            pending_ns: HashMap::new(),
+            pending_sb: HashMap::new(),
+            sb_referred_users: HashSet::new(),
+            rng_seen: false,
             rewrites: HashMap::new(),
         }
     }
@@ -469,12 +478,16 @@ impl<'r> Analyzer<'r> {
             });
         }
         // An NS referral leads to the first connection to its address after it.
-        if let Some(li) = self.links.iter().position(|l| {
-            l.kind == "XFR NS" && l.to.is_none() && {
-                let (h, p) = parse_address(&l.address);
-                p == info.server.port() && h.parse::<IpAddr>().map_or(true, |ip| ip == info.server.ip())
-            }
-        }) {
+        let pending = self.pending_ns.get_mut(&info.server.port());
+        let found = pending.and_then(|v| {
+            let links = &self.links;
+            let at = v.iter().position(|&li| {
+                let (h, _) = parse_address(&links[li].address);
+                h.parse::<IpAddr>().map_or(true, |ip| ip == info.server.ip())
+            })?;
+            Some(v.remove(at))
+        });
+        if let Some(li) = found {
             self.links[li].to = Some(LinkTo { connection: public });
             let user = self.links[li].user.clone();
             c.inherit(Role::NS, None, user, li);
@@ -483,10 +496,7 @@ impl<'r> Analyzer<'r> {
             d.start(public, info.client, info.server);
         }
         self.report.opened(&c);
-        c.emitted = c.events.len();
-        if c.emitted > 0 {
-            self.report.events(&c, 0);
-        }
+        emit(&mut c, &mut self.summary, &mut *self.report, self.opts.stream_events);
         self.conns.insert(info.id, c);
     }
 
@@ -511,13 +521,9 @@ impl<'r> Analyzer<'r> {
 
     fn after_event(&mut self, id: ConnId) {
         self.handle_notices(id);
-        // Hand new events to streaming reports.
+        // Hand new events to streaming reports, count them, and drop them if nobody needs more.
         if let Some(c) = self.conns.get_mut(&id) {
-            if c.events.len() > c.emitted {
-                let from = c.emitted;
-                c.emitted = c.events.len();
-                self.report.events(c, from);
-            }
+            emit(c, &mut self.summary, &mut *self.report, self.opts.stream_events);
         }
     }
 
@@ -544,6 +550,18 @@ impl<'r> Analyzer<'r> {
                         }
                     }
                     let li = self.links.len();
+                    match (r.kind, &r.cookie) {
+                        ("XFR NS", _) => self.pending_ns.entry(port).or_default().push(li),
+                        (kind, Some(cookie)) => {
+                            self.pending_sb.insert((kind, cookie.clone()), li);
+                            if kind == "RNG" {
+                                self.rng_seen = true;
+                            } else if let Some(u) = &user {
+                                self.sb_referred_users.insert(u.clone());
+                            }
+                        }
+                        _ => {}
+                    }
                     self.links.push(Link {
                         kind: r.kind,
                         from: LinkFrom { connection: public, event: r.event },
@@ -553,13 +571,12 @@ impl<'r> Analyzer<'r> {
                             let at = list.iter().position(|(k, o, _)| *k == r.kind && *o == r.address)?;
                             Some(list.remove(at).2)
                         }),
-                        cookie: r.cookie,
                         session: r.session,
                         user: user.clone(),
                         dialect: dialect.clone(),
                     });
                     if let Some(c) = self.conns.get_mut(&id) {
-                        if let Some(e) = c.events.get_mut(r.event) {
+                        if let Some(e) = c.event_mut(r.event) {
                             e.link = Some(li);
                         }
                     }
@@ -571,12 +588,13 @@ impl<'r> Analyzer<'r> {
 
     fn link_switchboard(&mut self, id: ConnId, auth: crate::session::SbAuth) {
         let want = if auth.verb == "USR" { "XFR SB" } else { "RNG" };
-        let found = self.links.iter().position(|l| {
-            l.kind == want
-                && l.to.is_none()
-                && l.cookie.as_deref() == Some(auth.cookie.as_str())
-                && (want != "RNG" || l.session.as_deref() == auth.session.as_deref())
+        let found = self.pending_sb.get(&(want, auth.cookie.clone())).copied().filter(|&li| {
+            let l = &self.links[li];
+            l.to.is_none() && (want != "RNG" || l.session.as_deref() == auth.session.as_deref())
         });
+        if found.is_some() {
+            self.pending_sb.remove(&(want, auth.cookie.clone()));
+        }
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -590,10 +608,8 @@ impl<'r> Analyzer<'r> {
             }
             None => {
                 // Only a violation when that user's referrals were captured and none fits.
-                let user_seen = self
-                    .links
-                    .iter()
-                    .any(|l| l.kind == want && (want == "RNG" || l.user.as_deref() == Some(auth.handle.as_str())));
+                let user_seen =
+                    if want == "RNG" { self.rng_seen } else { self.sb_referred_users.contains(&auth.handle) };
                 conn.set_role_hint(Role::SB);
                 if user_seen {
                     let v = crate::rules::Violation::new(
@@ -691,17 +707,9 @@ impl<'r> Analyzer<'r> {
         if let Some(u) = &c.user {
             self.users.insert(u.clone());
         }
-        for e in &c.events {
-            if let Some(cmd) = &e.command {
-                if matches!(e.kind, crate::session::EventKind::Command | crate::session::EventKind::Error) {
-                    s.commands += 1;
-                    *s.by_command.entry(cmd.clone()).or_default() += 1;
-                }
-            }
-            for v in &e.violations {
-                *s.by_severity.entry(v.severity.to_string()).or_default() += 1;
-                *s.by_rule.entry(v.rule.to_string()).or_default() += 1;
-            }
+        // Events were counted as they were emitted; violations found on them later now.
+        for (_, v) in &c.late {
+            count_violation(s, v);
         }
         for t in &c.transactions {
             if let Some(ms) = t.latency_ms {
@@ -837,6 +845,44 @@ impl StreamSink for Analyzer<'_> {
             self.report.connection(&c, &self.links);
         }
     }
+}
+
+/// Hands a connection's new events to the report, counts them, and drops them when streaming.
+fn emit(c: &mut Connection, s: &mut Summary, report: &mut dyn Report, stream: bool) {
+    let total = c.base + c.events.len();
+    if total <= c.emitted {
+        return;
+    }
+    let from = c.emitted - c.base;
+    c.emitted = total;
+    for e in &c.events[from..] {
+        if matches!(e.kind, crate::session::EventKind::Command | crate::session::EventKind::Error) {
+            if let Some(cmd) = &e.command {
+                c.counts[0] += 1;
+                s.commands += 1;
+                match s.by_command.get_mut(cmd.as_str()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        s.by_command.insert(cmd.clone(), 1);
+                    }
+                }
+            }
+        }
+        for v in &e.violations {
+            count_violation(s, v);
+            c.counts[1 + v.severity as usize] += 1;
+        }
+    }
+    report.events(c, from);
+    if stream {
+        c.base += c.events.len();
+        c.events.clear();
+    }
+}
+
+fn count_violation(s: &mut Summary, v: &crate::rules::Violation) {
+    *s.by_severity.entry(v.severity.to_string()).or_default() += 1;
+    *s.by_rule.entry(v.rule.to_string()).or_default() += 1;
 }
 
 /// Analyses a capture held in memory and returns the JSON session document (for tests and

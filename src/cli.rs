@@ -45,6 +45,11 @@ pub enum Command {
     /// Start a server, the proxy in front of it and two scripted clients, and show the live
     /// transcript of their whole journey; ends by itself.
     Demo(DemoArgs),
+    /// Write a synthetic MSNP2 capture of many users, for benchmarks (deterministic from a seed).
+    Generate(GenerateArgs),
+    /// Measure the proxy: round-trip latency direct and through it, throughput, idle sessions.
+    #[command(hide = true)]
+    BenchProxy(BenchProxyArgs),
     /// Write the sample two-user MSNP2 capture (the one in captures/).
     Sample {
         /// Output file.
@@ -117,6 +122,36 @@ pub struct ServeArgs {
     /// A file of accounts, one HANDLE:PASSWORD[:NAME] per line.
     #[arg(long, value_name = "FILE")]
     pub users_file: Option<PathBuf>,
+}
+
+/// Flags of `msntap generate`.
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// Output pcap file.
+    pub out: PathBuf,
+    /// About this many packets.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub packets: u64,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Share of data segments reordered.
+    #[arg(long, default_value_t = 0.01)]
+    pub reorder: f64,
+    /// Share of data segments retransmitted.
+    #[arg(long, default_value_t = 0.01)]
+    pub retransmit: f64,
+}
+
+/// Flags of `msntap bench-proxy`.
+#[derive(Debug, clap::Args)]
+pub struct BenchProxyArgs {
+    /// Message round trips to time.
+    #[arg(long, default_value_t = 20_000)]
+    pub round_trips: usize,
+    /// Idle sessions to hold open for the memory figure.
+    #[arg(long, default_value_t = 5_000)]
+    pub idle: usize,
 }
 
 /// Flags of `msntap demo`.

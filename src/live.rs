@@ -39,7 +39,9 @@ fn spawn_analysis(
     mut rx: mpsc::Receiver<ProxyEvent>,
     label: String,
 ) -> Result<std::thread::JoinHandle<Result<Summary>>> {
-    let mut opts = Options { reveal_secrets: out.reveal_secrets, ..Options::default() };
+    // The live transcript prints events as they come: only the JSON document needs them kept.
+    let mut opts =
+        Options { reveal_secrets: out.reveal_secrets, stream_events: out.json.is_none(), ..Options::default() };
     for p in &out.passwords {
         let Some((h, s)) = p.split_once('=') else { bail!("--password takes HANDLE=SECRET, got {p:?}") };
         opts.passwords.insert(h.to_string(), s.to_string());
@@ -310,4 +312,134 @@ pub fn sniff(_args: crate::cli::SniffArgs) -> Result<u8> {
     bail!(
         "this msntap was built without live capture. Rebuild it with the `live` feature (it needs libpcap; on Debian: apt-get install libpcap-dev): cargo build --release --features live"
     )
+}
+
+/// `msntap bench-proxy`: MSG round-trip latency between two testkit clients directly and
+/// through the proxy (p50, p99, p99.9), bulk MSG throughput, and the proxy's memory with many
+/// idle sessions. Prints one line per figure.
+pub fn bench_proxy(args: crate::cli::BenchProxyArgs) -> Result<u8> {
+    let rt = runtime()?;
+    let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let mut accts: Vec<server::Account> =
+        ["a@hotmail.com:pa:A", "b@hotmail.com:pb:B"].iter().filter_map(|s| server::Account::parse(s)).collect();
+    server::befriend(&mut accts);
+    for i in 0..args.idle {
+        accts.extend(server::Account::parse(&format!("idle{i}@hotmail.com:p:I")));
+    }
+    let (tx, mut rx) = mpsc::channel(8192);
+    // The analysis runs as in `msntap proxy` (summary only), so its cost is in the figures.
+    let analysis = std::thread::spawn(move || {
+        let mut sink = msntap::output::text::TextReport::new(
+            std::io::sink(),
+            TextOptions { summary_only: true, ..Default::default() },
+            "bench",
+        );
+        let mut analyzer = Analyzer::new(Options::default(), &[], &mut sink);
+        analyzer.all_msnp = true;
+        drive::drive::<std::io::Sink>(&mut rx, &mut analyzer, None);
+        analyzer.finish();
+    });
+    let (addrs, proxy) = rt.block_on(async {
+        let a = server::start(any, any, any, accts, None).await?;
+        let p =
+            Proxy::start(ProxyConfig { listen: any, upstream: a.ds.to_string(), ..ProxyConfig::default() }, tx).await?;
+        std::io::Result::Ok((a, p))
+    })?;
+    let front = proxy.local_addr.to_string();
+    let n = args.round_trips;
+    let pct = |v: &mut Vec<f64>, p: f64| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[((v.len() as f64 * p / 100.0).ceil() as usize).clamp(1, v.len()) - 1]
+    };
+    let measure = |target: String| -> Result<(Vec<f64>, f64)> {
+        rt.block_on(async {
+            let mut a = client::login(&target, "a@hotmail.com", "pa", None).await?;
+            let mut b = client::login(&target, "b@hotmail.com", "pb", None).await?;
+            let (sb, k) = a.request_switchboard().await?;
+            let mut asb = client::Sb::call(&sb, "a@hotmail.com", &k, "b@hotmail.com", None).await?;
+            let (sid, addr, k2, _) = b.wait_ring().await?;
+            let mut bsb = client::Sb::answer(&addr, "b@hotmail.com", &k2, &sid, None).await?;
+            asb.wait_join().await?;
+            let mut lat = Vec::with_capacity(n);
+            for i in 0..n {
+                let t0 = std::time::Instant::now();
+                asb.say('N', &format!("ping {i}")).await?;
+                bsb.hear().await?;
+                lat.push(t0.elapsed().as_secs_f64() * 1e6);
+            }
+            // Bulk: 1,000-byte messages one way, as fast as they go.
+            let body = "x".repeat(1000);
+            let t0 = std::time::Instant::now();
+            let bulk = 5_000;
+            let reader = async {
+                for _ in 0..bulk {
+                    bsb.hear().await?;
+                }
+                std::io::Result::Ok(())
+            };
+            let writer = async {
+                for _ in 0..bulk {
+                    asb.say('U', &body).await?;
+                }
+                std::io::Result::Ok(())
+            };
+            let (r, w) = tokio::join!(reader, writer);
+            r?;
+            w?;
+            let mbps = (bulk * 1000) as f64 / t0.elapsed().as_secs_f64() / 1e6;
+            bsb.leave().await?;
+            asb.wait_bye().await?;
+            asb.leave().await?;
+            a.sign_out().await?;
+            b.sign_out().await?;
+            anyhow::Ok((lat, mbps))
+        })
+    };
+    let (mut direct, direct_mbps) = measure(addrs.ds.to_string())?;
+    let (mut proxied, proxied_mbps) = measure(front.clone())?;
+    for p in [50.0, 99.0, 99.9] {
+        let (d, x) = (pct(&mut direct, p), pct(&mut proxied, p));
+        println!("round trip p{p}: direct {d:.1} us, proxied {x:.1} us, added {:.1} us", x - d);
+    }
+    println!("bulk MSG throughput one way: direct {direct_mbps:.1} MB/s, proxied {proxied_mbps:.1} MB/s");
+    // Idle sessions: each logs in (DS then NS through the proxy) and stays.
+    let rss = || {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            })
+            .unwrap_or(0)
+    };
+    let before = rss();
+    let held = rt.block_on(async {
+        let mut held = Vec::new();
+        for chunk in (0..args.idle).collect::<Vec<_>>().chunks(250) {
+            let mut set = tokio::task::JoinSet::new();
+            for &i in chunk {
+                let front = front.clone();
+                set.spawn(async move { client::login(&front, &format!("idle{i}@hotmail.com"), "p", None).await });
+            }
+            while let Some(r) = set.join_next().await {
+                if let Ok(Ok(ns)) = r {
+                    held.push(ns);
+                }
+            }
+        }
+        held
+    });
+    let after = rss();
+    println!(
+        "idle sessions: {} held open through the proxy; process RSS {:.1} MiB -> {:.1} MiB (proxy, analysis, testkit server and clients together)",
+        held.len(),
+        before as f64 / 1024.0,
+        after as f64 / 1024.0
+    );
+    drop(held);
+    rt.block_on(proxy.shutdown());
+    drop(rt);
+    let _ = analysis.join();
+    Ok(0)
 }

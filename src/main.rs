@@ -62,6 +62,20 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Proxy(args) => live::proxy(*args),
         Command::Serve(args) => live::serve(args),
         Command::Demo(args) => live::demo(args),
+        Command::Generate(g) => {
+            let cfg = msntap::testkit::gen::GenConfig {
+                packets: g.packets,
+                seed: g.seed,
+                reorder: g.reorder,
+                retransmit: g.retransmit,
+                ..Default::default()
+            };
+            let f = std::fs::File::create(&g.out).with_context(|| format!("cannot create {}", g.out.display()))?;
+            let n = msntap::testkit::gen::generate(cfg, f)?;
+            eprintln!("wrote {n} packets to {}", g.out.display());
+            Ok(0)
+        }
+        Command::BenchProxy(b) => live::bench_proxy(b),
         Command::Sample { out } => {
             std::fs::write(&out, msntap::testkit::sample::pcap())
                 .with_context(|| format!("writing {}", out.display()))?;
@@ -116,6 +130,10 @@ pub(crate) fn analyse(
             std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     };
+    // Events are dropped as soon as they are counted and streamed unless the JSON document or
+    // the whole-connection transcript needs them; display text is built only when shown.
+    opts.stream_events = args.json.is_none() && args.summary;
+    opts.terse = args.json.is_none() && args.ndjson.is_none() && args.summary;
     let filter = Filter {
         conns: args.conns.clone(),
         roles: args.roles.clone(),

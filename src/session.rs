@@ -23,6 +23,12 @@ pub struct Options {
     pub passwords: HashMap<String, String>,
     /// Show cookies and MD5 responses instead of `<redacted>`.
     pub reveal_secrets: bool,
+    /// Drop each event once every report has seen it (when no output needs whole
+    /// connections), so a long connection's memory does not grow with its events.
+    pub stream_events: bool,
+    /// Build the display parts of events (line, arguments, fields, payload text); off when no
+    /// output shows events.
+    pub terse: bool,
 }
 
 /// Server role of a connection.
@@ -292,9 +298,16 @@ pub struct Connection {
     pub events: Vec<Event>,
     /// Transactions in request order.
     pub transactions: Vec<Transaction>,
-    /// Events already handed to streaming reports.
+    /// Events already handed to streaming reports (counting dropped ones).
     #[serde(skip)]
     pub emitted: usize,
+    /// Events dropped from the front of `events` (the index of `events[0]`).
+    #[serde(skip)]
+    pub base: usize,
+    /// Commands and error lines, and violations by severity (error, warning, info), counted
+    /// as events are emitted (they outlive dropped events).
+    #[serde(skip)]
+    pub counts: [u64; 4],
     /// Violations added to events after they were emitted (event index, violation).
     #[serde(skip)]
     pub late: Vec<(usize, Violation)>,
@@ -533,6 +546,8 @@ impl Connection {
             events: Vec::new(),
             transactions: Vec::new(),
             emitted: 0,
+            base: 0,
+            counts: [0; 4],
             late: Vec::new(),
             st: State {
                 decoders: if start_seen {
@@ -565,9 +580,14 @@ impl Connection {
         if event < self.emitted {
             self.late.push((event, v.clone()));
         }
-        if let Some(e) = self.events.get_mut(event) {
+        if let Some(e) = self.event_mut(event) {
             e.violations.push(v);
         }
+    }
+
+    /// The event with index `i`, unless it was dropped.
+    pub fn event_mut(&mut self, i: usize) -> Option<&mut Event> {
+        i.checked_sub(self.base).and_then(|k| self.events.get_mut(k))
     }
 
     /// Notices produced since the last call.
@@ -712,9 +732,9 @@ impl Connection {
     }
 
     fn push(&mut self, mut e: Event) -> usize {
-        e.index = self.events.len();
+        e.index = self.base + self.events.len();
         self.events.push(e);
-        self.events.len() - 1
+        e_index(self)
     }
 
     fn frame(&mut self, dir: Dir, ts: i64, frame: Frame, cut_by_gap: bool, opts: &Options) {
@@ -827,7 +847,7 @@ impl Connection {
                 if cmd.verb == "MSG" && from_client && p.declared > 1664 {
                     v.push(Violation::new(rules::F008, format!("payload of {} bytes", p.declared)));
                 }
-                Some(PayloadInfo {
+                (!opts.terse).then(|| PayloadInfo {
                     length: p.declared,
                     headers: mime.headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
                     body: String::from_utf8_lossy(mime.body).into_owned(),
@@ -836,9 +856,12 @@ impl Connection {
             }
         };
 
-        let idx = self.events.len();
-        let (fields, secrets) =
-            if known { self.fields_and_secrets(&cmd, from_client) } else { (Vec::new(), Vec::new()) };
+        let idx = self.base + self.events.len();
+        let (fields, secrets) = if known && !opts.terse {
+            self.fields_and_secrets(&cmd, from_client)
+        } else {
+            (Vec::new(), Secrets::default())
+        };
         if known && kind != EventKind::Malformed {
             self.check(&cmd, dir, idx, opts, &mut v);
         }
@@ -847,14 +870,19 @@ impl Connection {
 
         // Redact secrets in the exported line and arguments.
         let reveal = self.st.opts_reveal;
-        let (line, args) = redact(text, &cmd, &secrets, reveal);
+        let (line, args) = if opts.terse {
+            (None, Vec::new())
+        } else {
+            let (l, a) = redact(text, &cmd, secrets, reveal);
+            (Some(l), a)
+        };
         let error_name = cmd.error.and_then(catalog::error_code).map(|e| e.name);
         self.push(Event {
             kind,
             command: Some(cmd.verb.to_string()).filter(|s| !s.is_empty()),
             trid: cmd.trid,
             args,
-            line: Some(line),
+            line,
             fields,
             error_name,
             payload: payload_info,
@@ -867,53 +895,17 @@ impl Connection {
     }
 
     /// Named, decoded parameters, and the argument positions that hold secrets.
-    fn fields_and_secrets(&self, cmd: &Command<'_>, from_client: bool) -> (Vec<(String, String)>, Vec<usize>) {
-        let mut secrets = Vec::new();
+    fn fields_and_secrets(&self, cmd: &Command<'_>, from_client: bool) -> (Vec<(String, String)>, Secrets) {
+        let (names, secrets) = param_names(cmd, from_client);
         let a = &cmd.args;
-        let names: Vec<&str> = match (cmd.verb, from_client) {
-            ("USR", true) if a.first() == Some(&"MD5") || a.first() == Some(&"CTP") => {
-                if a.get(1) == Some(&"S") && a.len() >= 3 {
-                    secrets.push(a.len() - 1);
-                }
-                if a.first() == Some(&"CTP") && a.len() >= 3 {
-                    secrets.push(a.len() - 1);
-                }
-                if a.get(1) == Some(&"I") {
-                    vec!["package", "sequence", "handle"]
-                } else {
-                    vec!["package", "sequence", "response"]
-                }
-            }
-            ("USR", true) => {
-                secrets.push(1);
-                vec!["handle", "cookie"]
-            }
-            ("USR", false) if a.first() == Some(&"OK") => vec!["status", "handle", "friendly-name"],
-            ("USR", false) => vec!["package", "sequence", "challenge"],
-            ("XFR", false) if a.first() == Some(&"SB") => {
-                secrets.push(3);
-                vec!["server-type", "address", "package", "cookie"]
-            }
-            ("RNG", false) => {
-                secrets.push(3);
-                vec!["session-id", "address", "package", "cookie", "caller", "caller-name"]
-            }
-            ("ANS", true) => {
-                secrets.push(1);
-                vec!["handle", "cookie", "session-id"]
-            }
-            ("LST", false) if a.len() == 4 => vec!["list", "serial", "item", "total"],
-            _ => match cmd.spec.and_then(|s| if from_client { s.client } else { s.server }) {
-                Some(form) if cmd.spec.is_some_and(|s| s.since == 2) => form.params.to_vec(),
-                _ => Vec::new(),
-            },
-        };
-        let mut fields = Vec::new();
+        let mut fields = Vec::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
             let Some(value) = a.get(i) else { break };
-            let repeats = name.ends_with("...");
-            let name = name.trim_end_matches("...");
-            let shown = if secrets.contains(&i) && !self.st.opts_reveal {
+            let (name, repeats) = match name.strip_suffix("...") {
+                Some(n) => (n, true),
+                None => (*name, false),
+            };
+            let shown = if secrets.contains(i) && !self.st.opts_reveal {
                 REDACTED.to_string()
             } else if repeats {
                 a[i..].join(" ")
@@ -1229,9 +1221,9 @@ impl Connection {
                 ));
             }
         }
-        let (fields, _) = self.fields_and_secrets(cmd, from_client);
+        let (names, _) = param_names(cmd, from_client);
         let raw_named =
-            |name: &str| -> Option<&str> { fields.iter().position(|(n, _)| n == name).and_then(|i| a.get(i).copied()) };
+            |name: &str| -> Option<&str> { names.iter().position(|n| *n == name).and_then(|i| a.get(i).copied()) };
         for name in ["handle", "sender", "caller"] {
             if let Some(h) = raw_named(name) {
                 if name == "sender" && h == "Hotmail" {
@@ -1543,6 +1535,10 @@ pub fn is_msnp2(d: &str) -> bool {
     d.eq_ignore_ascii_case("MSNP2") || d.eq_ignore_ascii_case("CVR0")
 }
 
+fn e_index(c: &Connection) -> usize {
+    c.base + c.events.len() - 1
+}
+
 fn truncate(s: &str, n: usize) -> &str {
     match s.char_indices().nth(n) {
         Some((i, _)) => &s[..i],
@@ -1550,18 +1546,72 @@ fn truncate(s: &str, n: usize) -> &str {
     }
 }
 
+/// Argument positions that hold secrets (at most two).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Secrets([Option<usize>; 2]);
+
+impl Secrets {
+    fn one(i: usize) -> Self {
+        Secrets([Some(i), None])
+    }
+
+    /// Whether argument `i` is a secret.
+    pub fn contains(&self, i: usize) -> bool {
+        self.0.contains(&Some(i))
+    }
+
+    /// The positions, in order.
+    pub fn positions(&self) -> impl Iterator<Item = usize> + '_ {
+        self.0.iter().flatten().copied()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0 == [None, None]
+    }
+}
+
+/// The names of a command's parameters (after the TrID) and which hold secrets.
+fn param_names(cmd: &Command<'_>, from_client: bool) -> (&'static [&'static str], Secrets) {
+    let a = &cmd.args;
+    match (cmd.verb, from_client) {
+        ("USR", true) if a.first() == Some(&"MD5") || a.first() == Some(&"CTP") => {
+            let secret = ((a.get(1) == Some(&"S") || a.first() == Some(&"CTP")) && a.len() >= 3).then(|| a.len() - 1);
+            let names: &'static [&'static str] = if a.get(1) == Some(&"I") {
+                &["package", "sequence", "handle"]
+            } else {
+                &["package", "sequence", "response"]
+            };
+            (names, Secrets([secret, None]))
+        }
+        ("USR", true) => (&["handle", "cookie"], Secrets::one(1)),
+        ("USR", false) if a.first() == Some(&"OK") => (&["status", "handle", "friendly-name"], Secrets::default()),
+        ("USR", false) => (&["package", "sequence", "challenge"], Secrets::default()),
+        ("XFR", false) if a.first() == Some(&"SB") => {
+            (&["server-type", "address", "package", "cookie"], Secrets::one(3))
+        }
+        ("RNG", false) => (&["session-id", "address", "package", "cookie", "caller", "caller-name"], Secrets::one(3)),
+        ("ANS", true) => (&["handle", "cookie", "session-id"], Secrets::one(1)),
+        ("LST", false) if a.len() == 4 => (&["list", "serial", "item", "total"], Secrets::default()),
+        _ => match cmd.spec.and_then(|s| if from_client { s.client } else { s.server }) {
+            Some(form) if cmd.spec.is_some_and(|s| s.since == 2) => (form.params, Secrets::default()),
+            _ => (&[], Secrets::default()),
+        },
+    }
+}
+
 /// Rebuilds the line and arguments with secret arguments replaced.
-fn redact(text: &str, cmd: &Command<'_>, secrets: &[usize], reveal: bool) -> (String, Vec<String>) {
+fn redact(text: &str, cmd: &Command<'_>, secrets: Secrets, reveal: bool) -> (String, Vec<String>) {
     let args: Vec<String> = cmd
         .args
         .iter()
         .enumerate()
-        .map(|(i, a)| if !reveal && secrets.contains(&i) { REDACTED.to_string() } else { a.to_string() })
+        .map(|(i, a)| if !reveal && secrets.contains(i) { REDACTED.to_string() } else { a.to_string() })
         .collect();
     if reveal || secrets.is_empty() {
         return (text.to_string(), args);
     }
-    let mut secrets = secrets.to_vec();
+    let mut secrets: Vec<usize> = secrets.positions().collect();
     secrets.sort_unstable();
     secrets.dedup();
     let spans = token_spans(text);

@@ -263,9 +263,10 @@ fn connection_line(c: &Connection, st: Style) -> String {
         };
         *outcomes.entry(k).or_default() += 1;
     }
-    let commands = c.events.iter().filter(|e| matches!(e.kind, EventKind::Command | EventKind::Error)).count();
-    let (mut errors, mut warnings) = (0, 0);
-    for v in c.events.iter().flat_map(|e| &e.violations) {
+    // Counted as events were emitted (late violations added here), so dropped events count too.
+    let commands = c.counts[0];
+    let (mut errors, mut warnings) = (c.counts[3], c.counts[2]);
+    for (_, v) in &c.late {
         match v.severity {
             Severity::Error => errors += 1,
             Severity::Warning => warnings += 1,

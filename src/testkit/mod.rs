@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod conn;
+pub mod gen;
 pub mod sample;
 pub mod server;
 pub mod synth;

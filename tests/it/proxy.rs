@@ -526,7 +526,9 @@ fn soak_a_hundred_thousand_exchanges_with_random_disconnects() {
     assert!(closes.get("rst").copied().unwrap_or(0) >= (pairs / 5) as u64, "{closes:?}");
     assert!(closes.keys().all(|k| k == "fin" || k == "rst"), "{closes:?}");
     let (fds_after, rss_after) = (open_fds(), rss_kib());
-    assert!(fds_after <= fds_before + 2, "descriptors leaked: {fds_before} before, {fds_after} after");
+    // Other tests of this binary run at the same time and open descriptors of their own, so
+    // the margin is loose; a leak per connection would be hundreds.
+    assert!(fds_after <= fds_before + 32, "descriptors leaked: {fds_before} before, {fds_after} after");
     eprintln!("soak: {completed} exchanges, {opened} connections {closes:?}, rss {rss_before} -> {rss_after} KiB, fds {fds_before} -> {fds_after}, {:?}", started.elapsed());
     assert!(rss_after < rss_before + 256 * 1024, "memory did not come back: {rss_before} -> {rss_after} KiB");
     assert!(started.elapsed().as_secs() < 300);
