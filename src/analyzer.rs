@@ -221,7 +221,7 @@ impl Pipeline {
 pub struct Analyzer<'r> {
     opts: Options,
     ports: HashSet<u16>,
-    conns: HashMap<ConnId, Connection>,
+    conns: crate::fasthash::FastMap<ConnId, Connection>,
     /// Addresses announced by referrals, with the role they lead to.
     announced: HashMap<SocketAddr, Role>,
     /// Ports announced with a host name (address unknown).
@@ -391,7 +391,7 @@ impl<'r> Analyzer<'r> {
         Analyzer {
             opts,
             ports,
-            conns: HashMap::new(),
+            conns: Default::default(),
             announced: HashMap::new(),
             announced_ports: HashSet::new(),
             links: Vec::new(),

@@ -7,6 +7,7 @@
 
 pub mod analyzer;
 pub mod capture;
+pub mod fasthash;
 pub mod fuzzing;
 pub mod msnp;
 pub mod net;

@@ -9,7 +9,7 @@
 
 use crate::net::Segment;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 /// Identifier of a connection, from 1 in order of first packet.
@@ -277,10 +277,10 @@ impl FlowKey {
 
 /// The connection table.
 pub struct Reassembler {
-    conns: HashMap<FlowKey, Conn>,
+    conns: crate::fasthash::FastMap<FlowKey, Conn>,
     /// Flows closed by FIN or RST, with the close time: their stray ACKs and FINs are ignored
     /// (TIME-WAIT), a new SYN starts a new connection.
-    closed: HashMap<FlowKey, i64>,
+    closed: crate::fasthash::FastMap<FlowKey, i64>,
     /// Closed flows the consumer abandoned (a subset of `closed`).
     abandoned: std::collections::HashSet<FlowKey>,
     next_id: ConnId,
@@ -293,8 +293,8 @@ impl Reassembler {
     /// An empty table with the given limits.
     pub fn new(limits: Limits) -> Self {
         Reassembler {
-            conns: HashMap::new(),
-            closed: HashMap::new(),
+            conns: Default::default(),
+            closed: Default::default(),
             abandoned: Default::default(),
             next_id: 1,
             limits,

@@ -318,7 +318,7 @@ pub struct Connection {
 #[derive(Debug)]
 struct State {
     decoders: [Decoder; 2],
-    open: HashMap<u32, usize>,
+    open: crate::fasthash::FastMap<u32, usize>,
     pings: VecDeque<usize>,
     login: Login,
     inf_seen: bool,
@@ -555,7 +555,7 @@ impl Connection {
                 } else {
                     [Decoder::new_mid_stream(opts.wire), Decoder::new_mid_stream(opts.wire)]
                 },
-                open: HashMap::new(),
+                open: Default::default(),
                 pings: VecDeque::new(),
                 login: Login::Start,
                 inf_seen: false,

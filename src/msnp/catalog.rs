@@ -428,9 +428,28 @@ pub fn lookup(verb: &str) -> Option<&'static CommandSpec> {
     lookup_bytes(verb.as_bytes())
 }
 
-/// Looks a verb up by its bytes.
+/// Looks a verb up by its bytes (a table indexed by the three letters: no scan, no compare).
 pub fn lookup_bytes(verb: &[u8]) -> Option<&'static CommandSpec> {
-    CATALOG.iter().find(|c| c.verb.as_bytes() == verb)
+    static TABLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let key = |v: &[u8]| -> Option<usize> {
+        match v {
+            [a @ b'A'..=b'Z', b @ b'A'..=b'Z', c @ b'A'..=b'Z'] => {
+                Some(((a - b'A') as usize * 26 + (b - b'A') as usize) * 26 + (c - b'A') as usize)
+            }
+            _ => None,
+        }
+    };
+    let table = TABLE.get_or_init(|| {
+        let mut t = vec![u8::MAX; 26 * 26 * 26];
+        for (i, c) in CATALOG.iter().enumerate() {
+            if let Some(k) = key(c.verb.as_bytes()) {
+                t[k] = i as u8;
+            }
+        }
+        t
+    });
+    let i = *table.get(key(verb)?)?;
+    CATALOG.get(i as usize)
 }
 
 /// Whether `verb` sent in this direction has a TrID slot. Errors have an optional one,
@@ -545,7 +564,7 @@ pub static ERRORS: &[ErrorCode] = &[
     e!(931, "ERR_ACCOUNT_ON_ANOTHER_SERVER", Later),
 ];
 
-/// Looks an error code up.
+/// Looks an error code up (the table is sorted by code).
 pub fn error_code(code: u16) -> Option<&'static ErrorCode> {
-    ERRORS.iter().find(|e| e.code == code)
+    ERRORS.binary_search_by_key(&code, |e| e.code).ok().map(|i| &ERRORS[i])
 }

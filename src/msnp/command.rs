@@ -33,10 +33,8 @@ pub fn parse_trid(s: &str) -> Option<u32> {
 /// Parses a line (without its ending) sent by the client (`from_client`) or the server.
 pub fn parse(line: &str, from_client: bool) -> Command<'_> {
     let b = line.as_bytes();
-    let odd_spacing = b.first() == Some(&b' ')
-        || b.last() == Some(&b' ')
-        || b.contains(&b'\t')
-        || b.windows(2).any(|w| w == b"  ");
+    let odd_spacing =
+        b.first() == Some(&b' ') || b.last() == Some(&b' ') || b.contains(&b'\t') || b.windows(2).any(|w| w == b"  ");
     let mut tokens = line.split([' ', '\t']).filter(|t| !t.is_empty());
     let verb = tokens.next().unwrap_or("");
     let rest: Vec<&str> = tokens.collect();

@@ -286,3 +286,14 @@ fn mime_payloads_split_into_headers_and_body() {
     assert!(!m.has_blank_line);
     assert!(m.headers.is_empty());
 }
+
+#[test]
+fn error_table_is_sorted_for_binary_search() {
+    assert!(catalog::ERRORS.windows(2).all(|w| w[0].code < w[1].code));
+    for e in catalog::ERRORS {
+        assert_eq!(catalog::error_code(e.code).map(|x| x.code), Some(e.code));
+    }
+    for c in catalog::CATALOG {
+        assert_eq!(catalog::lookup(c.verb).map(|x| x.verb), Some(c.verb));
+    }
+}

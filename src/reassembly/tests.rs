@@ -2,6 +2,7 @@ use super::*;
 use crate::net::{self, Sliced};
 use crate::testkit::synth::{self, Encap, Script, Seg};
 use proptest::prelude::*;
+use std::collections::HashMap;
 
 #[derive(Default, Debug)]
 struct Rec {

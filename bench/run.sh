@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds msntap in release and prints one table: `msntap read` in summary mode, with the
+# transcript to /dev/null, with --ndjson and with --json (packets/s, MB/s, peak RSS), the same
+# capture through tshark -q -Y msnms and tshark -T json, the ratios, then the proxy's figures.
+#   bench/run.sh                      1-million-packet capture
+#   SIZES="1000000 10000000" bench/run.sh    also 10 million (tshark -T json skipped there)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZES=${SIZES:-1000000}
+DIR=${BENCH_DIR:-/tmp/msntap-bench}
+mkdir -p "$DIR"
+cargo build --release --quiet
+BIN=$PWD/target/release/msntap
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+
+# run LABEL PACKETS BYTES CMD... : prints a table row from /usr/bin/time's wall time and RSS.
+run() {
+  local label=$1 packets=$2 bytes=$3; shift 3
+  /usr/bin/time -f "%e %M" -o "$DIR/time.txt" "$@" > /dev/null 2> "$DIR/err.txt" || { echo "| $label | failed: $(tail -1 "$DIR/err.txt") |"; return; }
+  read -r secs rss < "$DIR/time.txt"
+  awk -v l="$label" -v p="$packets" -v b="$bytes" -v s="$secs" -v r="$rss" 'BEGIN {
+    if (s < 0.01) s = 0.01;
+    printf "| %-34s | %10.0f | %8.1f | %8.1f | %9.1f |\n", l, p / s, b / s / 1e6, s, r / 1024 }'
+  echo "$secs" > "$DIR/last.txt"
+}
+
+for n in $SIZES; do
+  cap="$DIR/gen-$n.pcap"
+  [ -f "$cap" ] || "$BIN" generate "$cap" --packets "$n" 2>/dev/null
+  bytes=$(stat -c %s "$cap")
+  echo
+  echo "capture: $n packets, $((bytes / 1000000)) MB ($cap)"
+  echo "| run                                | packets/s  | MB/s     | seconds  | peak RSS MiB |"
+  echo "|---|---|---|---|---|"
+  run "msntap read --summary" "$n" "$bytes" "$BIN" read "$cap" --summary --color never; t_summary=$(cat "$DIR/last.txt")
+  run "msntap read (transcript)" "$n" "$bytes" "$BIN" read "$cap" --color never
+  run "msntap read --summary --ndjson" "$n" "$bytes" "$BIN" read "$cap" --summary --ndjson /dev/null; t_ndjson=$(cat "$DIR/last.txt")
+  run "msntap read --summary --json" "$n" "$bytes" "$BIN" read "$cap" --summary --json /dev/null
+  if command -v tshark > /dev/null; then
+    run "tshark -q -Y msnms" "$n" "$bytes" tshark -r "$cap" -q -Y msnms; t_tq=$(cat "$DIR/last.txt")
+    if [ "$n" -le 1000000 ]; then
+      run "tshark -T json" "$n" "$bytes" tshark -r "$cap" -T json; t_tj=$(cat "$DIR/last.txt")
+      awk -v a="$t_tj" -v b="$t_ndjson" 'BEGIN { printf "ratio: --ndjson is %.1f times as fast as tshark -T json (target 50)\n", a / b }'
+    fi
+    awk -v a="$t_tq" -v b="$t_summary" 'BEGIN { printf "ratio: --summary is %.1f times as fast as tshark -q -Y msnms (target 10)\n", a / b }'
+  else
+    echo "(tshark not installed: no comparison)"
+  fi
+done
+
+echo
+echo "proxy (testkit clients on loopback, analysis running):"
+"$BIN" bench-proxy
