@@ -168,8 +168,12 @@ pub struct DemoArgs {
 /// Flags of `msntap read`.
 #[derive(Debug, clap::Args)]
 pub struct ReadArgs {
-    /// The capture file.
-    pub file: PathBuf,
+    /// Capture files, or directories of them (.pcap, .pcapng, .cap).
+    #[arg(required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// Files analysed at once (default: one per core). Output stays in argument order.
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub jobs: Option<usize>,
     /// Outputs, filters and limits.
     #[command(flatten)]
     pub common: AnalysisArgs,
@@ -199,7 +203,7 @@ pub struct SniffArgs {
 }
 
 /// Outputs, filters and limits shared by `read` and `sniff`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct AnalysisArgs {
     /// Write the annotated session document as JSON to FILE (`-` for stdout).
     #[arg(long, value_name = "FILE")]

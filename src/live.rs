@@ -265,7 +265,8 @@ pub fn sniff(args: crate::cli::SniffArgs) -> Result<u8> {
     let label = format!("interface {iface}");
     let filter = args.bpf.clone();
     let mut write_error = None;
-    let code = crate::analyse(args.common, label, source, 0, |analyzer, limits| {
+    let stdout = Box::new(std::io::BufWriter::new(std::io::stdout()));
+    let code = crate::analyse(args.common, label, source, 0, stdout, |analyzer, limits| {
         let mut pipe = msntap::analyzer::Pipeline::new(limits);
         let ready = || eprintln!("msntap sniff: capturing on {iface} with filter {filter:?}");
         let r = live::run(&iface, &filter, &stop, ready, |link, ts, data, wire| {

@@ -18,6 +18,7 @@ use msntap::reassembly::Limits;
 use msntap::session::Options;
 use msntap::Report;
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -86,15 +87,101 @@ fn run(cli: Cli) -> Result<u8> {
 }
 
 fn read(args: ReadArgs) -> Result<u8> {
-    let label = args.file.display().to_string();
-    let mut reader = CaptureReader::open(&args.file).with_context(|| format!("cannot read {label}"))?;
+    // Directories expand to the captures in them, sorted by name.
+    let mut files = Vec::new();
+    for f in &args.files {
+        if f.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(f)
+                .with_context(|| format!("cannot read directory {}", f.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng" || x == "cap"))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(f.clone());
+        }
+    }
+    if files.len() == 1 {
+        return read_one(
+            &files[0],
+            args.common,
+            Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout())),
+        );
+    }
+    let c = &args.common;
+    if c.json.is_some() || c.ndjson.is_some() || c.dump_streams.is_some() {
+        bail!("--json, --ndjson and --dump-streams take one input at a time ({} given)", files.len());
+    }
+    // Every file in a worker of its own, output buffered per file and printed in order.
+    QUIET_PROGRESS.store(true, std::sync::atomic::Ordering::Relaxed);
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<(Vec<u8>, Result<u8>)>>> =
+        files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(files.len()) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(path) = files.get(i) else { break };
+                let buf = SharedBuf::default();
+                let r = read_one(path, args.common.clone(), Box::new(buf.clone()));
+                if let Ok(mut slot) = results[i].lock() {
+                    *slot = Some((buf.take(), r));
+                }
+            });
+        }
+    });
+    let mut out = std::io::stdout().lock();
+    let mut code = 0u8;
+    for (path, slot) in files.iter().zip(results) {
+        let Some((text, r)) = slot.into_inner().ok().flatten() else { continue };
+        out.write_all(&text)?;
+        match r {
+            Ok(c) => code = code.max(c),
+            Err(e) => {
+                eprintln!("msntap: {}: {e:#}", path.display());
+                code = code.max(1);
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// Set when several files are read at once: their progress lines would interleave.
+static QUIET_PROGRESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A writer into a shared buffer (one file's output while workers run).
+#[derive(Clone, Default)]
+struct SharedBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl SharedBuf {
+    fn take(&self) -> Vec<u8> {
+        self.0.lock().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default()
+    }
+}
+
+impl Write for SharedBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn read_one(file: &std::path::Path, common: AnalysisArgs, out: Box<dyn Write + Send>) -> Result<u8> {
+    let label = file.display().to_string();
+    let mut reader = CaptureReader::open(file).with_context(|| format!("cannot read {label}"))?;
     let format = match reader.format() {
         Format::Pcap => "pcap",
         Format::PcapNg => "pcapng",
     };
     let source = Source { kind: "capture".into(), path: Some(label.clone()), format: Some(format.into()) };
-    let total = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
-    analyse(args.common, label, source, total, |analyzer, limits| {
+    let total = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    analyse(common, label, source, total, out, |analyzer, limits| {
         analyzer.run_capture(&mut reader, limits).map(|e| e.to_string())
     })
 }
@@ -106,6 +193,7 @@ pub(crate) fn analyse(
     label: String,
     source: Source,
     total_bytes: u64,
+    stdout: Box<dyn Write + Send>,
     run: impl FnOnce(&mut Analyzer, Limits) -> Option<String>,
 ) -> Result<u8> {
     let mut opts = Options::default();
@@ -155,11 +243,7 @@ pub(crate) fn analyse(
             Box::new(std::io::BufWriter::with_capacity(1 << 16, f))
         })
     };
-    let text_out: Box<dyn Write> = if machine_on_stdout {
-        Box::new(std::io::sink())
-    } else {
-        Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()))
-    };
+    let text_out: Box<dyn Write> = if machine_on_stdout { Box::new(std::io::sink()) } else { stdout };
     let mut text = TextReport::new(
         text_out,
         TextOptions { color, summary_only: args.summary, filter: filter.clone(), live: false },
@@ -187,7 +271,8 @@ pub(crate) fn analyse(
         let dump = StreamDump::new(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         analyzer.dump_streams(dump);
     }
-    if std::io::stderr().is_terminal() {
+    let progress = std::io::stderr().is_terminal() && !QUIET_PROGRESS.load(std::sync::atomic::Ordering::Relaxed);
+    if progress {
         let total = total_bytes;
         analyzer.progress(Box::new(move |bytes, packets, conns| {
             let pct = if total > 0 { bytes as f64 * 100.0 / total as f64 } else { 0.0 };
@@ -197,7 +282,7 @@ pub(crate) fn analyse(
     let input_error = run(&mut analyzer, limits);
     let dump_error = analyzer.dump_error();
     let summary = analyzer.finish();
-    if std::io::stderr().is_terminal() {
+    if progress {
         eprint!("\r\x1b[2K");
     }
     drop(tee);

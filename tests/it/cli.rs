@@ -265,3 +265,37 @@ fn summary_mode_prints_counts_and_percentiles() {
     assert!(text.contains("violations: none"));
     assert!(!text.contains("C→S"));
 }
+
+#[test]
+fn many_files_in_parallel_print_in_argument_order() {
+    let escargot = root().join("../shared/captures/escargot-msnp2-two-users.pcapng");
+    let msnms = root().join("../shared/captures/msnms-2005-msnp11-midsession.pcap");
+    let run = |jobs: &str| {
+        let out = msntap()
+            .args(["read", "--summary", "--color", "never", "-j", jobs, "captures/msnp2-two-users.pcap"])
+            .arg(&escargot)
+            .arg(&msnms)
+            .current_dir(root())
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    let (code, one) = run("1");
+    assert_eq!(code, Some(0));
+    let (_, three) = run("3");
+    assert_eq!(one, three, "the same output whatever the parallelism");
+    let at = |name: &str| one.find(&format!("{name}: ")).unwrap_or_else(|| panic!("{name} missing"));
+    assert!(at("msnp2-two-users.pcap") < at("escargot-msnp2-two-users.pcapng"));
+    assert!(at("escargot-msnp2-two-users.pcapng") < at("msnms-2005-msnp11-midsession.pcap"));
+    // A directory expands to its captures; JSON wants one input.
+    let out = msntap().args(["read", "--summary", "captures"]).current_dir(root()).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("captures/msnp2-two-users.pcap: 173 packets"));
+    let out = msntap()
+        .args(["read", "--json", "-", "captures/msnp2-two-users.pcap"])
+        .arg(&escargot)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("one input at a time"));
+}
