@@ -117,8 +117,7 @@ fn read(args: ReadArgs) -> Result<u8> {
     QUIET_PROGRESS.store(true, std::sync::atomic::Ordering::Relaxed);
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<(Vec<u8>, Result<u8>)>>> =
-        files.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let results: Vec<Slot> = files.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..jobs.min(files.len()) {
             scope.spawn(|| loop {
@@ -147,6 +146,9 @@ fn read(args: ReadArgs) -> Result<u8> {
     }
     Ok(code)
 }
+
+/// One file's output and result, filled in by a worker.
+type Slot = std::sync::Mutex<Option<(Vec<u8>, Result<u8>)>>;
 
 /// Set when several files are read at once: their progress lines would interleave.
 static QUIET_PROGRESS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
