@@ -863,7 +863,7 @@ fn emit(c: &mut Connection, s: &mut Summary, report: &mut dyn Report, stream: bo
                 match s.by_command.get_mut(cmd.as_str()) {
                     Some(n) => *n += 1,
                     None => {
-                        s.by_command.insert(cmd.clone(), 1);
+                        s.by_command.insert(cmd.to_string(), 1);
                     }
                 }
             }

@@ -16,6 +16,7 @@ pub mod proxy;
 pub mod reassembly;
 pub mod rules;
 pub mod session;
+pub mod shortstr;
 pub mod testkit;
 
 pub use analyzer::{Analyzer, Report, Summary};

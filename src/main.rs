@@ -224,6 +224,10 @@ pub(crate) fn analyse(
     // the whole-connection transcript needs them; display text is built only when shown.
     opts.stream_events = args.json.is_none() && args.summary;
     opts.terse = args.json.is_none() && args.ndjson.is_none() && args.summary;
+    if opts.terse {
+        // Only the rules look at payloads then, and they need the header block at most.
+        opts.wire.keep_payload = opts.wire.keep_payload.min(4096);
+    }
     let filter = Filter {
         conns: args.conns.clone(),
         roles: args.roles.clone(),

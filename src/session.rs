@@ -103,7 +103,7 @@ pub struct Event {
     /// Kind.
     pub kind: EventKind,
     /// The verb, or the three digits of an error line.
-    pub command: Option<String>,
+    pub command: Option<crate::shortstr::ShortStr>,
     /// TrID; `null` where the command has no TrID slot.
     pub trid: Option<u32>,
     /// Arguments after the TrID (secrets redacted unless revealed).
@@ -180,7 +180,7 @@ pub struct Transaction {
     /// TrID (`null` for PNG/QNG, which pair by order).
     pub trid: Option<u32>,
     /// The request's verb.
-    pub command: String,
+    pub command: crate::shortstr::ShortStr,
     /// Event index of the request.
     pub request: usize,
     /// Event indices of the responses.
@@ -486,6 +486,26 @@ const ARITY: &[(&str, bool, usize, usize)] = &[
     ("URL", false, 2, 2),
 ];
 
+/// The MSNP2 argument count range of a command in a direction, from [`ARITY`] through a table
+/// indexed by catalog position (built once).
+fn arity(cmd: &Command<'_>, from_client: bool) -> Option<(usize, usize)> {
+    static TABLE: std::sync::OnceLock<Vec<[Option<(usize, usize)>; 2]>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        catalog::CATALOG
+            .iter()
+            .map(|spec| {
+                let find = |client: bool| {
+                    ARITY.iter().find(|(v, c, _, _)| *v == spec.verb && *c == client).map(|&(_, _, a, b)| (a, b))
+                };
+                [find(false), find(true)]
+            })
+            .collect()
+    });
+    let spec = cmd.spec?;
+    let index = catalog::CATALOG.iter().position(|s| std::ptr::eq(s, spec))?;
+    table.get(index)?[usize::from(from_client)]
+}
+
 /// Which response verbs may answer a request verb (errors answer anything).
 fn compatible(request: &str, response: &str, role: Role) -> bool {
     match request {
@@ -705,7 +725,7 @@ impl Connection {
             }
             let (req, cmd, trid, ack) = (t.request, t.command.clone(), t.trid, t.ack_mode);
             self.transactions[i].outcome = Outcome::Unanswered;
-            let label = trid.map_or(cmd.clone(), |id| format!("{cmd} {id}"));
+            let label = trid.map_or(cmd.to_string(), |id| format!("{cmd} {id}"));
             let v = if ack == Some('A') {
                 Violation::new(rules::T007, format!("{label} (ack mode A) was never acknowledged"))
             } else {
@@ -879,7 +899,7 @@ impl Connection {
         let error_name = cmd.error.and_then(catalog::error_code).map(|e| e.name);
         self.push(Event {
             kind,
-            command: Some(cmd.verb.to_string()).filter(|s| !s.is_empty()),
+            command: (!cmd.verb.is_empty()).then(|| crate::shortstr::ShortStr::new(cmd.verb)),
             trid: cmd.trid,
             args,
             line,
@@ -1212,7 +1232,7 @@ impl Connection {
             return;
         }
         // MSNP2 syntax checks.
-        if let Some(&(_, _, min, max)) = ARITY.iter().find(|(vb, c, _, _)| *vb == verb && *c == from_client) {
+        if let Some((min, max)) = arity(cmd, from_client) {
             if a.len() < min || a.len() > max {
                 let want = if min == max { format!("{min}") } else { format!("{min} to {max}") };
                 v.push(Violation::new(
@@ -1221,61 +1241,57 @@ impl Connection {
                 ));
             }
         }
+        // One pass over the parameters, checking each by its name.
         let (names, _) = param_names(cmd, from_client);
-        let raw_named =
-            |name: &str| -> Option<&str> { names.iter().position(|n| *n == name).and_then(|i| a.get(i).copied()) };
-        for name in ["handle", "sender", "caller"] {
-            if let Some(h) = raw_named(name) {
-                if name == "sender" && h == "Hotmail" {
-                    continue;
+        for (name, value) in names.iter().zip(a.iter()) {
+            let (name, value) = (*name, *value);
+            match name {
+                "handle" | "sender" | "caller" => {
+                    if name == "sender" && value == "Hotmail" {
+                        continue;
+                    }
+                    if !valid_handle(value) {
+                        v.push(Violation::new(
+                            rules::S001,
+                            format!("{name} {:?} is not a valid handle", truncate(value, 140)),
+                        ));
+                    } else if !value.to_ascii_lowercase().ends_with("@hotmail.com")
+                        && self.st.foreign.insert(value.to_string())
+                    {
+                        v.push(Violation::new(rules::S002, format!("{value} is not a hotmail.com handle")));
+                    }
                 }
-                if !valid_handle(h) {
-                    v.push(Violation::new(rules::S001, format!("{name} {:?} is not a valid handle", truncate(h, 140))));
-                } else if !h.to_ascii_lowercase().ends_with("@hotmail.com") && self.st.foreign.insert(h.to_string()) {
-                    v.push(Violation::new(rules::S002, format!("{h} is not a hotmail.com handle")));
+                "friendly-name" | "sender-name" | "caller-name" => {
+                    if name == "sender-name" && value == "Hotmail" {
+                        continue;
+                    }
+                    if let Err(why) = check_friendly_name(value) {
+                        v.push(Violation::new(rules::S003, format!("{name}: {why}")));
+                    }
                 }
-            }
-        }
-        for name in ["friendly-name", "sender-name", "caller-name"] {
-            if let Some(n) = raw_named(name) {
-                if name == "sender-name" && n == "Hotmail" {
-                    continue;
+                "address" if !valid_address(value) => {
+                    v.push(Violation::new(rules::S014, format!("address {:?}", truncate(value, 80))));
                 }
-                if let Err(why) = check_friendly_name(n) {
-                    v.push(Violation::new(rules::S003, format!("{name}: {why}")));
+                "session-id" if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) => {
+                    v.push(Violation::new(rules::S015, format!("session id {:?}", truncate(value, 80))));
                 }
-            }
-        }
-        if let Some(addr) = raw_named("address") {
-            if !valid_address(addr) {
-                v.push(Violation::new(rules::S014, format!("address {:?}", truncate(addr, 80))));
-            }
-        }
-        if let Some(sid) = raw_named("session-id") {
-            if sid.is_empty() || !sid.bytes().all(|b| b.is_ascii_digit()) {
-                v.push(Violation::new(rules::S015, format!("session id {:?}", truncate(sid, 80))));
-            }
-        }
-        for name in ["serial", "item", "total"] {
-            if let Some(n) = raw_named(name) {
-                if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
-                    v.push(Violation::new(rules::S016, format!("{name} {:?}", truncate(n, 80))));
+                "serial" | "item" | "total" if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) => {
+                    v.push(Violation::new(rules::S016, format!("{name} {:?}", truncate(value, 80))));
                 }
-            }
-        }
-        if let Some(state) = raw_named("state") {
-            if !STATES.contains(&state) {
-                v.push(Violation::new(rules::S004, format!("state {state:?}")));
-            }
-        }
-        if let Some(list) = raw_named("list") {
-            let ok = if from_client && verb != "LST" {
-                matches!(list, "FL" | "AL" | "BL")
-            } else {
-                matches!(list, "FL" | "AL" | "BL" | "RL")
-            };
-            if !ok {
-                v.push(Violation::new(rules::S005, format!("{verb} list {list:?}")));
+                "state" if !STATES.contains(&value) => {
+                    v.push(Violation::new(rules::S004, format!("state {value:?}")));
+                }
+                "list" => {
+                    let ok = if from_client && verb != "LST" {
+                        matches!(value, "FL" | "AL" | "BL")
+                    } else {
+                        matches!(value, "FL" | "AL" | "BL" | "RL")
+                    };
+                    if !ok {
+                        v.push(Violation::new(rules::S005, format!("{verb} list {value:?}")));
+                    }
+                }
+                _ => {}
             }
         }
         match verb {
@@ -1497,7 +1513,7 @@ impl Connection {
     ) -> usize {
         self.transactions.push(Transaction {
             trid,
-            command: verb.to_string(),
+            command: crate::shortstr::ShortStr::new(verb),
             request: idx,
             responses: Vec::new(),
             outcome: if expects_reply { Outcome::Unanswered } else { Outcome::NoReplyExpected },

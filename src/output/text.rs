@@ -210,7 +210,7 @@ fn render_event(c: &Connection, e: &crate::session::Event, links: &[Link], base:
             if let Some(tx) = c.transactions.get(ti) {
                 if tx.request != e.index {
                     let lat = tx.latency_ms.map(|l| format!(", {l:.0} ms")).unwrap_or_default();
-                    let label = tx.trid.map_or(tx.command.clone(), |id| format!("{} {id}", tx.command));
+                    let label = tx.trid.map_or(tx.command.to_string(), |id| format!("{} {id}", tx.command));
                     let _ = write!(ann, "  ↩ {label}{lat}");
                 } else if tx.outcome == Outcome::Unanswered && tag.is_empty() {
                     ann.push_str("  (no answer)");
