@@ -486,10 +486,13 @@ const ARITY: &[(&str, bool, usize, usize)] = &[
     ("URL", false, 2, 2),
 ];
 
+/// An argument count range (minimum, maximum), if the form has one.
+type Arity = Option<(usize, usize)>;
+
 /// The MSNP2 argument count range of a command in a direction, from [`ARITY`] through a table
 /// indexed by catalog position (built once).
 fn arity(cmd: &Command<'_>, from_client: bool) -> Option<(usize, usize)> {
-    static TABLE: std::sync::OnceLock<Vec<[Option<(usize, usize)>; 2]>> = std::sync::OnceLock::new();
+    static TABLE: std::sync::OnceLock<Vec<[Arity; 2]>> = std::sync::OnceLock::new();
     let table = TABLE.get_or_init(|| {
         catalog::CATALOG
             .iter()
