@@ -316,9 +316,10 @@ pub fn sniff(_args: crate::cli::SniffArgs) -> Result<u8> {
 }
 
 /// `msntap bench-proxy`: MSG round-trip latency between two testkit clients directly and
-/// through the proxy (p50, p99, p99.9), bulk MSG throughput, and the proxy's memory with many
-/// idle sessions. Prints one line per figure.
+/// through the proxy (p50, p99, p99.9), bulk MSG throughput, and the memory of the proxy — the
+/// real `msntap proxy` in a process of its own, analysis included — with many idle sessions.
 pub fn bench_proxy(args: crate::cli::BenchProxyArgs) -> Result<u8> {
+    use std::io::BufRead;
     let rt = runtime()?;
     let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let mut accts: Vec<server::Account> =
@@ -327,26 +328,33 @@ pub fn bench_proxy(args: crate::cli::BenchProxyArgs) -> Result<u8> {
     for i in 0..args.idle {
         accts.extend(server::Account::parse(&format!("idle{i}@hotmail.com:p:I")));
     }
-    let (tx, mut rx) = mpsc::channel(8192);
-    // The analysis runs as in `msntap proxy` (summary only), so its cost is in the figures.
-    let analysis = std::thread::spawn(move || {
-        let mut sink = msntap::output::text::TextReport::new(
-            std::io::sink(),
-            TextOptions { summary_only: true, ..Default::default() },
-            "bench",
-        );
-        let mut analyzer = Analyzer::new(Options::default(), &[], &mut sink);
-        analyzer.all_msnp = true;
-        drive::drive::<std::io::Sink>(&mut rx, &mut analyzer, None);
-        analyzer.finish();
-    });
-    let (addrs, proxy) = rt.block_on(async {
-        let a = server::start(any, any, any, accts, None).await?;
-        let p =
-            Proxy::start(ProxyConfig { listen: any, upstream: a.ds.to_string(), ..ProxyConfig::default() }, tx).await?;
-        std::io::Result::Ok((a, p))
-    })?;
-    let front = proxy.local_addr.to_string();
+    let addrs = rt.block_on(server::start(any, any, any, accts, None))?;
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .args(["proxy", "--listen", "127.0.0.1:0", "--upstream", &addrs.ds.to_string(), "--color", "never"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("starting msntap proxy")?;
+    let mut first = String::new();
+    if let Some(e) = child.stderr.take() {
+        std::io::BufReader::new(e).read_line(&mut first)?;
+    }
+    let front = first
+        .split("listening on ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .map(str::to_string)
+        .context("the proxy did not say where it listens")?;
+    let pid = child.id();
+    let rss = |field: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            })
+            .unwrap_or(0) as f64
+            / 1024.0
+    };
     let n = args.round_trips;
     let pct = |v: &mut Vec<f64>, p: f64| {
         v.sort_by(|a, b| a.total_cmp(b));
@@ -403,21 +411,10 @@ pub fn bench_proxy(args: crate::cli::BenchProxyArgs) -> Result<u8> {
         println!("round trip p{p}: direct {d:.1} us, proxied {x:.1} us, added {:.1} us", x - d);
     }
     println!("bulk MSG throughput one way: direct {direct_mbps:.1} MB/s, proxied {proxied_mbps:.1} MB/s");
-    // Idle sessions: each logs in (DS then NS through the proxy) and stays.
-    let rss = || {
-        std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-            })
-            .unwrap_or(0)
-    };
-    let before = rss();
+    let before = rss("VmRSS:");
     let held = rt.block_on(async {
         let mut held = Vec::new();
-        for chunk in (0..args.idle).collect::<Vec<_>>().chunks(250) {
+        for chunk in (0..args.idle).collect::<Vec<_>>().chunks(200) {
             let mut set = tokio::task::JoinSet::new();
             for &i in chunk {
                 let front = front.clone();
@@ -431,16 +428,16 @@ pub fn bench_proxy(args: crate::cli::BenchProxyArgs) -> Result<u8> {
         }
         held
     });
-    let after = rss();
+    let after = rss("VmRSS:");
     println!(
-        "idle sessions: {} held open through the proxy; process RSS {:.1} MiB -> {:.1} MiB (proxy, analysis, testkit server and clients together)",
+        "idle sessions: {} of {} logged in and held open through the proxy; msntap proxy RSS {before:.1} MiB -> {after:.1} MiB (peak {:.1} MiB)",
         held.len(),
-        before as f64 / 1024.0,
-        after as f64 / 1024.0
+        args.idle,
+        rss("VmHWM:")
     );
     drop(held);
-    rt.block_on(proxy.shutdown());
+    let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = child.wait();
     drop(rt);
-    let _ = analysis.join();
     Ok(0)
 }

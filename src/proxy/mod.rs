@@ -20,7 +20,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
@@ -277,8 +277,10 @@ async fn relay(mut client: TcpStream, client_addr: SocketAddr, target: String, s
     let _ = ev.send(ProxyEvent::Open { id, client: client_addr, server: server_addr, ts_ns: now_ns() }).await;
 
     let mut rewriter = Rewriter::default();
-    let (mut cbuf, mut sbuf) = (vec![0u8; 64 * 1024], vec![0u8; 64 * 1024]);
-    let mut out = Vec::with_capacity(64 * 1024);
+    // One buffer serves both directions (one read is handled at a time), and idle connections
+    // wait on readiness without holding a read in progress: memory per connection stays small.
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut out = Vec::new();
     let (mut c_done, mut s_done) = (false, false);
     let mut stop = shared.shutdown.clone();
     let mut grace_end: Option<tokio::time::Instant> = None;
@@ -293,19 +295,21 @@ async fn relay(mut client: TcpStream, client_addr: SocketAddr, target: String, s
             }
         };
         tokio::select! {
-            r = client.read(&mut cbuf), if !c_done => match r {
+            r = client.readable(), if !c_done => match r.and_then(|_| client.try_read(&mut buf)) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
                 Ok(0) => {
                     c_done = true;
                     let _ = ev.send(ProxyEvent::HalfClose { id, dir: Dir::C2S, ts_ns: now_ns() }).await;
                     if server.shutdown().await.is_err() { break CloseKind::Rst; }
                 }
                 Ok(n) => {
-                    let _ = ev.send(ProxyEvent::Data { id, dir: Dir::C2S, ts_ns: now_ns(), bytes: cbuf[..n].to_vec() }).await;
-                    if server.write_all(&cbuf[..n]).await.is_err() { break CloseKind::Rst; }
+                    let _ = ev.send(ProxyEvent::Data { id, dir: Dir::C2S, ts_ns: now_ns(), bytes: buf[..n].to_vec() }).await;
+                    if server.write_all(&buf[..n]).await.is_err() { break CloseKind::Rst; }
                 }
                 Err(_) => break CloseKind::Rst,
             },
-            r = server.read(&mut sbuf), if !s_done => match r {
+            r = server.readable(), if !s_done => match r.and_then(|_| server.try_read(&mut buf)) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
                 Ok(0) => {
                     s_done = true;
                     out.clear();
@@ -318,7 +322,7 @@ async fn relay(mut client: TcpStream, client_addr: SocketAddr, target: String, s
                     out.clear();
                     let mut rewrites = Vec::new();
                     let mut refused = Vec::new();
-                    rewriter.push(&sbuf[..n], &mut out, &mut |r: &Referral| match listener_for(&target_of(&r.address), shared) {
+                    rewriter.push(&buf[..n], &mut out, &mut |r: &Referral| match listener_for(&target_of(&r.address), shared) {
                         Some(new) => {
                             rewrites.push((r.kind, r.address.clone(), new.clone()));
                             Some(new)
@@ -335,8 +339,11 @@ async fn relay(mut client: TcpStream, client_addr: SocketAddr, target: String, s
                     for (kind, original, rewritten) in rewrites {
                         let _ = ev.send(ProxyEvent::Rewrite { id, kind, original, rewritten }).await;
                     }
-                    let _ = ev.send(ProxyEvent::Data { id, dir: Dir::S2C, ts_ns: now_ns(), bytes: sbuf[..n].to_vec() }).await;
+                    let _ = ev.send(ProxyEvent::Data { id, dir: Dir::S2C, ts_ns: now_ns(), bytes: buf[..n].to_vec() }).await;
                     if client.write_all(&out).await.is_err() { break CloseKind::Rst; }
+                    if out.capacity() > 64 * 1024 {
+                        out = Vec::new();
+                    }
                 }
                 Err(_) => break CloseKind::Rst,
             },
