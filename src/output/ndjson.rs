@@ -14,6 +14,7 @@ use std::io::Write;
 pub struct NdjsonReport<W: Write> {
     out: W,
     filter: Filter,
+    scratch: Vec<u8>,
     /// The first write error.
     pub error: Option<std::io::Error>,
 }
@@ -36,25 +37,17 @@ struct ConnRecord<'a> {
 }
 
 #[derive(Serialize)]
-struct Tagged<'a, T: Serialize> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    connection: u64,
-    #[serde(flatten)]
-    item: &'a T,
-}
-
-#[derive(Serialize)]
 struct LateViolation<'a> {
     event: usize,
-    #[serde(flatten)]
-    violation: &'a crate::rules::Violation,
+    rule: &'static str,
+    severity: crate::rules::Severity,
+    message: &'a str,
 }
 
 impl<W: Write> NdjsonReport<W> {
     /// A report writing to `out`, showing what `filter` lets through.
     pub fn new(out: W, filter: Filter) -> Self {
-        NdjsonReport { out, filter, error: None }
+        NdjsonReport { out, filter, scratch: Vec::with_capacity(4096), error: None }
     }
 
     fn line<T: Serialize>(&mut self, v: &T) {
@@ -63,6 +56,31 @@ impl<W: Write> NdjsonReport<W> {
         }
         let r = serde_json::to_writer(&mut self.out, v)
             .map_err(std::io::Error::other)
+            .and_then(|_| self.out.write_all(b"\n"));
+        if let Err(e) = r {
+            self.error = Some(e);
+        }
+    }
+
+    /// Writes `{"type":KIND,"connection":ID,` and then `item`'s own fields (serialised
+    /// directly, without serde's buffering `flatten`).
+    fn tagged<T: Serialize>(&mut self, kind: &str, connection: u64, item: &T) {
+        if self.error.is_some() {
+            return;
+        }
+        self.scratch.clear();
+        if let Err(e) = serde_json::to_writer(&mut self.scratch, item) {
+            self.error = Some(std::io::Error::other(e));
+            return;
+        }
+        let body = self.scratch.strip_prefix(b"{").unwrap_or(&self.scratch);
+        let head = format!("{{\"type\":\"{kind}\",\"connection\":{connection}");
+        let sep: &[u8] = if body.first() == Some(&b'}') { b"" } else { b"," };
+        let r = self
+            .out
+            .write_all(head.as_bytes())
+            .and_then(|_| self.out.write_all(sep))
+            .and_then(|_| self.out.write_all(body))
             .and_then(|_| self.out.write_all(b"\n"));
         if let Err(e) = r {
             self.error = Some(e);
@@ -100,7 +118,7 @@ impl<W: Write> Report for NdjsonReport<W> {
         }
         for e in &conn.events[from..] {
             if self.filter.event(e) {
-                self.line(&Tagged { kind: "event", connection: conn.id, item: e });
+                self.tagged("event", conn.id, e);
             }
         }
     }
@@ -110,14 +128,11 @@ impl<W: Write> Report for NdjsonReport<W> {
             return;
         }
         for (event, v) in &conn.late {
-            self.line(&Tagged {
-                kind: "violation",
-                connection: conn.id,
-                item: &LateViolation { event: *event, violation: v },
-            });
+            let item = LateViolation { event: *event, rule: v.rule, severity: v.severity, message: &v.message };
+            self.tagged("violation", conn.id, &item);
         }
         for t in &conn.transactions {
-            self.line(&Tagged { kind: "transaction", connection: conn.id, item: t });
+            self.tagged("transaction", conn.id, t);
         }
         self.conn_record(conn, "connection-end");
         let _ = self.out.flush();
