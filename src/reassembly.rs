@@ -198,6 +198,9 @@ pub struct Stats {
 
 const RECENT: usize = 4096;
 
+/// Closed flows remembered at most (the oldest half is forgotten past it).
+pub const MAX_TIME_WAIT: usize = 65_536;
+
 /// How long (capture time) a closed flow's stray packets are ignored: twice the usual MSL.
 pub const TIME_WAIT_NS: i64 = 240 * 1_000_000_000;
 
@@ -313,6 +316,11 @@ impl Reassembler {
         self.conns.len()
     }
 
+    /// Flows remembered in any way: open connections and closed flows in TIME-WAIT.
+    pub fn tracked_flows(&self) -> usize {
+        self.conns.len() + self.closed.len()
+    }
+
     /// Feeds one segment captured at `ts_ns`.
     pub fn segment(&mut self, seg: &Segment<'_>, ts_ns: i64, sink: &mut dyn StreamSink) {
         if ts_ns > self.last_sweep_ns.saturating_add(self.limits.idle_timeout_ns / 4) {
@@ -349,6 +357,11 @@ impl Reassembler {
                     }
                     return;
                 }
+            }
+            // A connection starts with a SYN or with data; a stray ACK, FIN or RST of a flow
+            // not (or no longer) tracked starts nothing.
+            if !syn && seg.payload.is_empty() && seg.missing == 0 {
+                return;
             }
             let server = match sink.accept(seg.src, seg.dst, syn && !ack) {
                 Accept::Ignore => return,
@@ -457,6 +470,15 @@ impl Reassembler {
             }
             sink.close(id, ts_ns, how);
             if matches!(how, CloseKind::Fin | CloseKind::Rst) {
+                if self.closed.len() >= MAX_TIME_WAIT {
+                    // Bounded: forget the oldest half.
+                    let mut times: Vec<i64> = self.closed.values().copied().collect();
+                    let mid = times.len() / 2;
+                    let cut = *times.select_nth_unstable(mid).1;
+                    self.closed.retain(|_, t| *t > cut);
+                    let closed = &self.closed;
+                    self.abandoned.retain(|k| closed.contains_key(k));
+                }
                 self.closed.insert(*key, ts_ns);
             }
         }

@@ -207,3 +207,73 @@ fn a_million_outstanding_trids_stay_bounded() {
     let unanswered = c.transactions.iter().filter(|t| t.outcome == msntap::session::Outcome::Unanswered).count();
     assert_eq!(unanswered, 1_999_999);
 }
+
+/// Counts finished connections, keeping nothing.
+struct CountConns(u64);
+
+impl msntap::Report for CountConns {
+    fn connection(&mut self, _: &Connection, _: &[msntap::analyzer::Link]) {
+        self.0 += 1;
+    }
+    fn finish(&mut self, _: &msntap::Summary, _: &[msntap::analyzer::Link]) {}
+}
+
+#[test]
+fn a_million_connections_keep_the_tables_small() {
+    use msntap::net::{Segment, TcpFlags};
+    use msntap::reassembly::Reassembler;
+    use std::net::{Ipv4Addr, SocketAddr};
+    let mut count = CountConns(0);
+    let opts = Options { stream_events: true, terse: true, ..Options::default() };
+    let mut analyzer = msntap::Analyzer::new(opts, &[], &mut count);
+    let mut reasm = Reassembler::new(Limits::default());
+    let server = SocketAddr::from(([198, 51, 100, 5], 1863));
+    let (ver_c, ver_s) = (b"VER 1 MSNP2 CVR0\r\n".as_slice(), b"VER 1 MSNP2\r\n".as_slice());
+    let (mut most_open, mut most_tracked) = (0, 0);
+    for i in 0..1_000_000u32 {
+        let client = SocketAddr::new(Ipv4Addr::from(0x0A00_0000 + (i >> 14)).into(), 1024 + (i & 0x3fff) as u16);
+        let ts = 1_000_000_000_000 + i as i64 * 1000;
+        let seg = |src, dst, seq: u32, ack: u32, flags: u8, payload| Segment {
+            src,
+            dst,
+            vlan: None,
+            seq,
+            ack,
+            flags: TcpFlags(flags),
+            payload,
+            missing: 0,
+        };
+        let (c0, s0) = (i.wrapping_mul(7), i.wrapping_mul(13));
+        reasm.segment(&seg(client, server, c0, 0, TcpFlags::SYN, &[]), ts, &mut analyzer);
+        reasm.segment(&seg(server, client, s0, c0 + 1, TcpFlags::SYN | TcpFlags::ACK, &[]), ts, &mut analyzer);
+        reasm.segment(
+            &seg(client, server, c0 + 1, s0 + 1, TcpFlags::ACK | TcpFlags::PSH | TcpFlags::FIN, ver_c),
+            ts,
+            &mut analyzer,
+        );
+        reasm.segment(
+            &seg(
+                server,
+                client,
+                s0 + 1,
+                c0 + 2 + ver_c.len() as u32,
+                TcpFlags::ACK | TcpFlags::PSH | TcpFlags::FIN,
+                ver_s,
+            ),
+            ts,
+            &mut analyzer,
+        );
+        most_open = most_open.max(reasm.open_connections());
+        most_tracked = most_tracked.max(reasm.tracked_flows());
+    }
+    reasm.finish(2_000_000_000_000, &mut analyzer);
+    let summary = analyzer.finish();
+    assert_eq!(summary.connections, 1_000_000);
+    assert_eq!(summary.commands, 2_000_000);
+    assert!(most_open <= 1, "connections are forgotten when they close ({most_open} open at most)");
+    assert!(
+        most_tracked <= msntap::reassembly::MAX_TIME_WAIT + 1,
+        "closed flows are remembered within the bound ({most_tracked})"
+    );
+    assert_eq!(count.0, 1_000_000);
+}
