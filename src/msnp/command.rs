@@ -15,11 +15,58 @@ pub struct Command<'a> {
     /// The TrID slot's text when it is not a valid TrID.
     pub bad_trid: Option<&'a str>,
     /// Arguments after the TrID (or after the verb for TrID-less commands).
-    pub args: Vec<&'a str>,
+    pub args: Args<'a>,
     /// Whether separators were anything but single spaces.
     pub odd_spacing: bool,
     /// Catalog entry for the verb.
     pub spec: Option<&'static CommandSpec>,
+}
+
+/// A command's arguments: up to 12 kept inline (no allocation), more on the heap. Derefs to a
+/// slice.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Args<'a> {
+    inline: [&'a str; 12],
+    len: u8,
+    start: u8,
+    spill: Vec<&'a str>,
+}
+
+impl<'a> Args<'a> {
+    fn push(&mut self, t: &'a str) {
+        if self.spill.is_empty() && (self.len as usize) < self.inline.len() {
+            self.inline[self.len as usize] = t;
+            self.len += 1;
+        } else {
+            if self.spill.is_empty() {
+                self.spill.extend_from_slice(&self.inline[..self.len as usize]);
+            }
+            self.spill.push(t);
+        }
+    }
+
+    fn skip_first(&mut self) {
+        if !self.is_empty() {
+            self.start += 1;
+        }
+    }
+}
+
+impl<'a> std::ops::Deref for Args<'a> {
+    type Target = [&'a str];
+    fn deref(&self) -> &[&'a str] {
+        if self.spill.is_empty() {
+            &self.inline[(self.start as usize).min(self.len as usize)..self.len as usize]
+        } else {
+            &self.spill[(self.start as usize).min(self.spill.len())..]
+        }
+    }
+}
+
+impl std::fmt::Debug for Args<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
 }
 
 /// Parses a TrID: a decimal from 0 to 4294967295 (leading zeros tolerated).
@@ -37,7 +84,10 @@ pub fn parse(line: &str, from_client: bool) -> Command<'_> {
         b.first() == Some(&b' ') || b.last() == Some(&b' ') || b.contains(&b'\t') || b.windows(2).any(|w| w == b"  ");
     let mut tokens = line.split([' ', '\t']).filter(|t| !t.is_empty());
     let verb = tokens.next().unwrap_or("");
-    let rest: Vec<&str> = tokens.collect();
+    let mut rest = Args::default();
+    for t in tokens {
+        rest.push(t);
+    }
     let error =
         (verb.len() == 3 && verb.bytes().all(|b| b.is_ascii_digit())).then(|| verb.parse::<u16>().ok()).flatten();
     let spec = catalog::lookup(verb);
@@ -46,18 +96,17 @@ pub fn parse(line: &str, from_client: bool) -> Command<'_> {
         Some(_) => rest.first().is_some_and(|t| t.bytes().all(|b| b.is_ascii_digit())),
         None => catalog::has_trid(verb, from_client),
     };
-    let (trid, bad_trid, args) = if slot {
-        match rest.first() {
-            Some(t) => match parse_trid(t) {
-                Some(v) => (Some(v), None, rest[1..].to_vec()),
-                None => (None, Some(*t), rest[1..].to_vec()),
-            },
-            None => (None, None, Vec::new()),
+    let (mut trid, mut bad_trid) = (None, None);
+    if slot {
+        if let Some(&t) = rest.first() {
+            match parse_trid(t) {
+                Some(v) => trid = Some(v),
+                None => bad_trid = Some(t),
+            }
+            rest.skip_first();
         }
-    } else {
-        (None, None, rest)
-    };
-    Command { verb, error, trid, bad_trid, args, odd_spacing, spec }
+    }
+    Command { verb, error, trid, bad_trid, args: rest, odd_spacing, spec }
 }
 
 /// Decodes a URL-encoded parameter (friendly names) to text; invalid UTF-8 is replaced.

@@ -254,7 +254,10 @@ fn commands_parse_with_and_without_trids() {
     let c = command::parse("RNG 11752013 10.0.1.200:1865 CKI 849.520 alice@hotmail.com Alice", false);
     assert_eq!((c.trid, c.args.len(), c.args[0]), (None, 6, "11752013"));
     let c = command::parse("ILN 9 NLN bob@hotmail.com Bob", false);
-    assert_eq!((c.trid, c.args.clone()), (Some(9), vec!["NLN", "bob@hotmail.com", "Bob"]));
+    assert_eq!((c.trid, c.args.to_vec()), (Some(9), vec!["NLN", "bob@hotmail.com", "Bob"]));
+    let many = command::parse("FND 1 a b c d e f g h i j k l m n", true);
+    assert_eq!(many.args.len(), 14);
+    assert_eq!(many.args.last(), Some(&"n"));
     let c = command::parse("911 7", false);
     assert_eq!((c.error, c.trid), (Some(911), Some(7)));
     let c = command::parse("600", false);
