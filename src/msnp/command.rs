@@ -79,14 +79,41 @@ pub fn parse_trid(s: &str) -> Option<u32> {
 
 /// Parses a line (without its ending) sent by the client (`from_client`) or the server.
 pub fn parse(line: &str, from_client: bool) -> Command<'_> {
+    // One pass: tokens split on spaces and tabs; anything but single spaces between tokens
+    // (leading, trailing, doubled, tabs) is odd spacing.
     let b = line.as_bytes();
-    let odd_spacing =
-        b.first() == Some(&b' ') || b.last() == Some(&b' ') || b.contains(&b'\t') || b.windows(2).any(|w| w == b"  ");
-    let mut tokens = line.split([' ', '\t']).filter(|t| !t.is_empty());
-    let verb = tokens.next().unwrap_or("");
+    let mut odd_spacing = false;
+    let mut verb = "";
     let mut rest = Args::default();
-    for t in tokens {
-        rest.push(t);
+    let mut i = 0;
+    let mut first = true;
+    while i < b.len() {
+        let start = i;
+        while i < b.len() && b[i] != b' ' && b[i] != b'\t' {
+            i += 1;
+        }
+        if i > start {
+            // Token boundaries are ASCII separators, so these are char boundaries.
+            let tok = line.get(start..i).unwrap_or("");
+            if first {
+                verb = tok;
+                first = false;
+            } else {
+                rest.push(tok);
+            }
+        } else if start == 0 {
+            odd_spacing = true;
+        }
+        let sep_start = i;
+        while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+            if b[i] == b'\t' {
+                odd_spacing = true;
+            }
+            i += 1;
+        }
+        if i - sep_start > 1 || (i == b.len() && i > sep_start) {
+            odd_spacing = true;
+        }
     }
     let error =
         (verb.len() == 3 && verb.bytes().all(|b| b.is_ascii_digit())).then(|| verb.parse::<u16>().ok()).flatten();
