@@ -30,7 +30,31 @@ fn decode(chunks: &[&[u8]], limits: WireLimits, gap_after_first: Option<u64>) ->
     out
 }
 
-/// The wire decoder: never panics, and any split gives the same frames.
+/// Decodes with the zero-copy fast path for ordinary lines, as the analysis does.
+pub fn decode_fast(chunks: &[&[u8]], limits: WireLimits) -> Vec<Frame> {
+    use crate::msnp::wire::{FastLine, PayloadState};
+    let mut d = Decoder::new(limits);
+    let mut out = Vec::new();
+    for c in chunks {
+        d.push(c);
+        loop {
+            match d.fast_line() {
+                FastLine::Line(offset, line, ending) => {
+                    out.push(Frame::Line { offset, line: line.to_vec(), ending, payload: PayloadState::None })
+                }
+                FastLine::Slow => match d.next_frame() {
+                    Some(f) => out.push(f),
+                    None => break,
+                },
+            }
+        }
+    }
+    out.extend(d.finish());
+    out
+}
+
+/// The wire decoder: never panics, any split gives the same frames, and the fast path gives
+/// exactly the frames of the slow one.
 pub fn wire(data: &[u8]) {
     let Some((&sel, rest)) = data.split_first() else { return };
     let limits = WireLimits { max_line: 64 + sel as usize, max_payload: 512, keep_payload: 48 };
@@ -38,6 +62,7 @@ pub fn wire(data: &[u8]) {
     let whole = decode(&[rest], limits, None);
     let split = decode(&[&rest[..cut], &rest[cut..]], limits, None);
     assert_eq!(whole, split, "frames depend on the split at {cut}");
+    assert_eq!(whole, decode_fast(&[&rest[..cut], &rest[cut..]], limits), "the fast path differs");
     // A gap anywhere must not panic either.
     let _ = decode(&[&rest[..cut], &rest[cut..]], limits, Some(sel as u64 % 97));
 }

@@ -650,10 +650,22 @@ impl Connection {
 
     /// Bytes of one direction, in order.
     pub fn data(&mut self, dir: Dir, ts: i64, bytes: &[u8], opts: &Options) {
-        self.st.decoders[dir.index()].push(bytes);
-        while let Some(frame) = self.st.decoders[dir.index()].next_frame() {
-            self.frame(dir, ts, frame, false, opts);
+        // The decoder is taken out while its lines are analysed, so ordinary lines can be lent
+        // to the analysis without a copy.
+        let mut dec = std::mem::take(&mut self.st.decoders[dir.index()]);
+        dec.push(bytes);
+        loop {
+            match dec.fast_line() {
+                crate::msnp::wire::FastLine::Line(offset, line, ending) => {
+                    self.line(dir, ts, offset, line, ending, PayloadState::None, false, opts);
+                }
+                crate::msnp::wire::FastLine::Slow => match dec.next_frame() {
+                    Some(frame) => self.frame(dir, ts, frame, false, opts),
+                    None => break,
+                },
+            }
         }
+        self.st.decoders[dir.index()] = dec;
     }
 
     /// Bytes that were never captured.

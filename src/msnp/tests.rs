@@ -211,6 +211,14 @@ proptest! {
     }
 
     #[test]
+    fn fast_path_gives_the_frames_of_the_slow_path(data in proptest::collection::vec(prop_oneof![Just(b'\n'), Just(b'\r'), Just(b' '), Just(b'M'), Just(b'S'), Just(b'G'), Just(b'1'), Just(b'X'), any::<u8>()], 0..300), sel in any::<u8>()) {
+        let mut input = vec![sel];
+        input.extend_from_slice(b"MSG 1 N 3\r\nabcVER 1 MSNP2\r\n");
+        input.extend_from_slice(&data);
+        crate::fuzzing::wire(&input);
+    }
+
+    #[test]
     fn garbage_never_panics_and_splits_agree(data in proptest::collection::vec(any::<u8>(), 0..400), cut in 0usize..400) {
         let limits = WireLimits { max_line: 50, max_payload: 100, keep_payload: 30 };
         let cut = cut.min(data.len());

@@ -112,6 +112,15 @@ enum State {
     Resync { offset: u64, len: u64, preview: Vec<u8> },
 }
 
+/// What [`Decoder::fast_line`] found.
+#[derive(Debug)]
+pub enum FastLine<'a> {
+    /// An ordinary command line: stream offset, the line without its ending, the ending.
+    Line(u64, &'a [u8], Ending),
+    /// Anything else: use [`Decoder::next_frame`].
+    Slow,
+}
+
 /// Incremental decoder for one direction.
 #[derive(Debug)]
 pub struct Decoder {
@@ -158,6 +167,12 @@ pub fn plausible_start(b: &[u8]) -> Option<bool> {
     Some(sep && (digits || catalog::lookup_bytes(verb).is_some()))
 }
 
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder::new(WireLimits::default())
+    }
+}
+
 impl Decoder {
     /// A decoder at stream offset 0.
     pub fn new(limits: WireLimits) -> Self {
@@ -192,6 +207,28 @@ impl Decoder {
     fn take(&mut self, n: usize) {
         self.pos += n;
         self.offset += n as u64;
+    }
+
+    /// The common case without copying: a complete, ordinary command line (no payload, not
+    /// too long) is lent straight out of the buffer. [`FastLine::Slow`] means "ask
+    /// [`Decoder::next_frame`]", which gives exactly the frame this would have.
+    pub fn fast_line(&mut self) -> FastLine<'_> {
+        if !matches!(self.state, State::Line) {
+            return FastLine::Slow;
+        }
+        let avail = &self.buf[self.pos..];
+        let Some(nl) = memchr(b'\n', avail) else { return FastLine::Slow };
+        let (end, ending) = if nl > 0 && avail[nl - 1] == b'\r' { (nl - 1, Ending::CrLf) } else { (nl, Ending::Lf) };
+        if end > self.limits.max_line {
+            return FastLine::Slow;
+        }
+        let body = &avail[..end];
+        if is_payload_verb(body.get(..3).unwrap_or(body)) && body.get(3).is_none_or(|c| *c == b' ') {
+            return FastLine::Slow;
+        }
+        let (start, offset) = (self.pos, self.offset);
+        self.take(nl + 1);
+        FastLine::Line(offset, &self.buf[start..start + end], ending)
     }
 
     /// The next complete frame, or `None` when more bytes are needed.
