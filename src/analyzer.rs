@@ -69,6 +69,8 @@ pub trait Report {
     fn events(&mut self, _conn: &Connection, _from: usize) {}
     /// A proxied connection failed.
     fn failure(&mut self, _failure: &Failure) {}
+    /// Transactions settled before their connection ended (streaming modes).
+    fn settled(&mut self, _conn: &Connection, _txns: &[crate::session::Transaction]) {}
     /// A connection ended; its analysis is final.
     fn connection(&mut self, conn: &Connection, links: &[Link]);
     /// The input ended.
@@ -712,6 +714,15 @@ impl<'r> Analyzer<'r> {
             count_violation(s, v);
         }
         for t in &c.transactions {
+            tally_txn(s, t);
+        }
+    }
+}
+
+/// Counts one transaction's outcome and latency.
+fn tally_txn(s: &mut Summary, t: &crate::session::Transaction) {
+    {
+        {
             if let Some(ms) = t.latency_ms {
                 s.latency.add(ms);
             }
@@ -849,6 +860,20 @@ impl StreamSink for Analyzer<'_> {
 
 /// Hands a connection's new events to the report, counts them, and drops them when streaming.
 fn emit(c: &mut Connection, s: &mut Summary, report: &mut dyn Report, stream: bool) {
+    if !c.settled.is_empty() {
+        let settled = std::mem::take(&mut c.settled);
+        for t in &settled {
+            tally_txn(s, t);
+            let k = match t.outcome {
+                crate::session::Outcome::Ok => 0,
+                crate::session::Outcome::Error => 1,
+                crate::session::Outcome::Unanswered => 2,
+                crate::session::Outcome::NoReplyExpected => 3,
+            };
+            c.settled_outcomes[k] += 1;
+        }
+        report.settled(c, &settled);
+    }
     let total = c.base + c.events.len();
     if total <= c.emitted {
         return;

@@ -296,8 +296,17 @@ pub struct Connection {
     pub linked_from: Option<usize>,
     /// Events in order.
     pub events: Vec<Event>,
-    /// Transactions in request order.
+    /// Transactions in request order (in streaming modes, only those not yet settled).
     pub transactions: Vec<Transaction>,
+    /// Transactions dropped from the front of `transactions` (the index of its first).
+    #[serde(skip)]
+    pub tx_base: usize,
+    /// Transactions settled early (streaming modes), waiting to be counted and reported.
+    #[serde(skip)]
+    pub settled: Vec<Transaction>,
+    /// Outcomes of transactions already settled and handed on: ok, error, unanswered, no reply.
+    #[serde(skip)]
+    pub settled_outcomes: [u64; 4],
     /// Events already handed to streaming reports (counting dropped ones).
     #[serde(skip)]
     pub emitted: usize,
@@ -333,6 +342,10 @@ struct State {
     opts_reveal: bool,
     /// Non-hotmail handles already reported (S002 is said once per handle).
     foreign: std::collections::HashSet<String>,
+    /// Settle transactions early (the streaming modes).
+    stream: bool,
+    /// Transaction count that triggers the next settle pass.
+    settle_next: usize,
     /// The SYN batch being checked (P010).
     syn: Option<SynBatch>,
     /// The IRO roster being checked (P011): (transaction, next item, total, ANS OK seen).
@@ -356,6 +369,12 @@ const SYN_LISTS: [&str; 4] = ["FL", "AL", "BL", "RL"];
 
 /// Largest number of TrIDs tracked per connection; beyond it answered ones are forgotten first.
 pub const MAX_OPEN_TRIDS: usize = 65_536;
+
+/// Outstanding PNGs tracked per connection; beyond it the oldest is forgotten (unanswered).
+pub const MAX_PINGS: usize = 65_536;
+
+/// In the streaming modes, transactions kept before the unreachable ones are settled.
+pub const SETTLE_AT: usize = 4_096;
 
 fn ns_as_secs<S: Serializer>(ns: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64((*ns as f64 / 1e3).round() / 1e6)
@@ -568,6 +587,9 @@ impl Connection {
             linked_from: None,
             events: Vec::new(),
             transactions: Vec::new(),
+            tx_base: 0,
+            settled: Vec::new(),
+            settled_outcomes: [0; 4],
             emitted: 0,
             base: 0,
             counts: [0; 4],
@@ -591,6 +613,8 @@ impl Connection {
                 notices: Vec::new(),
                 opts_reveal: opts.reveal_secrets,
                 foreign: Default::default(),
+                stream: opts.stream_events,
+                settle_next: SETTLE_AT,
                 syn: None,
                 roster: None,
                 out_sent: false,
@@ -1331,14 +1355,16 @@ impl Connection {
             if verb == "PNG" {
                 let t = self.new_txn(None, verb, idx, ts, true, None);
                 self.st.pings.push_back(t);
+                if self.st.pings.len() > MAX_PINGS {
+                    self.st.pings.pop_front();
+                }
                 return Some(t);
             }
             let trid = cmd.trid?;
             if trid == 0 {
                 v.push(Violation::new(rules::T003, format!("{verb} 0")));
             }
-            if let Some(&old) = self.st.open.get(&trid) {
-                let o = &self.transactions[old];
+            if let Some(o) = self.st.open.get(&trid).and_then(|&old| self.txn(old)) {
                 if o.responses.is_empty() && o.expects_reply {
                     v.push(Violation::new(
                         rules::T002,
@@ -1353,8 +1379,10 @@ impl Connection {
             };
             let t = self.new_txn(Some(trid), verb, idx, ts, expects, ack_mode);
             if self.st.open.len() >= MAX_OPEN_TRIDS {
-                let txns = &self.transactions;
-                self.st.open.retain(|_, t| txns[*t].responses.is_empty());
+                let (txns, base) = (&self.transactions, self.tx_base);
+                self.st.open.retain(|_, t| {
+                    t.checked_sub(base).and_then(|k| txns.get(k)).is_some_and(|x| x.responses.is_empty())
+                });
                 if self.st.open.len() >= MAX_OPEN_TRIDS {
                     self.st.open.clear();
                 }
@@ -1382,7 +1410,7 @@ impl Connection {
             }
             return None;
         };
-        let req = self.transactions[t].command.clone();
+        let Some(req) = self.txn(t).map(|x| x.command.clone()) else { return None };
         let is_error = cmd.error.is_some();
         if !is_error && !compatible(&req, verb, self.role) {
             if trid == 0 {
@@ -1392,7 +1420,7 @@ impl Connection {
             return None;
         }
         if req == "MSG" {
-            let mode = self.transactions[t].ack_mode;
+            let mode = self.txn(t).and_then(|x| x.ack_mode);
             let bad = match verb {
                 "ACK" => matches!(mode, Some('U') | Some('N')),
                 "NAK" => mode == Some('U'),
@@ -1537,11 +1565,55 @@ impl Connection {
             ack_mode,
             ts,
         });
-        self.transactions.len() - 1
+        let t = self.tx_base + self.transactions.len() - 1;
+        if self.st.stream && self.transactions.len() >= self.st.settle_next {
+            self.settle_unreferenced(t);
+            // Amortised: the next pass waits until the list has doubled.
+            self.st.settle_next = SETTLE_AT.max(2 * self.transactions.len());
+        }
+        t
+    }
+
+    /// The transaction with index `t`, unless it was settled and dropped.
+    pub fn txn(&self, t: usize) -> Option<&Transaction> {
+        t.checked_sub(self.tx_base).and_then(|k| self.transactions.get(k))
+    }
+
+    /// Streaming modes: transactions at the front that no response can reach any more (their
+    /// TrID was reused or evicted, or their PNG dropped) are settled now, so a connection's
+    /// memory does not grow with its requests. `keep` (the newest) always stays.
+    fn settle_unreferenced(&mut self, keep: usize) {
+        let mut referenced: crate::fasthash::FastSet<usize> = self.st.open.values().copied().collect();
+        referenced.extend(self.st.pings.iter().copied());
+        referenced.insert(keep);
+        referenced.extend(self.st.syn.as_ref().map(|b| b.txn));
+        referenced.extend(self.st.roster.map(|r| r.0));
+        let mut n = 0;
+        while n < self.transactions.len() && !referenced.contains(&(self.tx_base + n)) {
+            n += 1;
+        }
+        if n == 0 {
+            return;
+        }
+        let drained: Vec<Transaction> = self.transactions.drain(..n).collect();
+        self.tx_base += n;
+        for mut t in drained {
+            if t.responses.is_empty() && t.expects_reply {
+                t.outcome = Outcome::Unanswered;
+                let label = t.trid.map_or(t.command.to_string(), |id| format!("{} {id}", t.command));
+                let v = if t.ack_mode == Some('A') {
+                    Violation::new(rules::T007, format!("{label} (ack mode A) was never acknowledged"))
+                } else {
+                    Violation::new(rules::T006, format!("{label} got no response, and none can pair with it any more"))
+                };
+                self.add_violation(t.request, v);
+            }
+            self.settled.push(t);
+        }
     }
 
     fn answer(&mut self, t: usize, idx: usize, ts: i64, error: bool) {
-        let txn = &mut self.transactions[t];
+        let Some(txn) = t.checked_sub(self.tx_base).and_then(|k| self.transactions.get_mut(k)) else { return };
         if txn.responses.is_empty() {
             txn.latency_ms = Some(((ts - txn.ts) as f64 / 1e3).round() / 1e3);
             txn.outcome = if error { Outcome::Error } else { Outcome::Ok };

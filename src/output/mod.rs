@@ -62,6 +62,12 @@ impl Report for Tee<'_> {
         }
     }
 
+    fn settled(&mut self, conn: &Connection, txns: &[crate::session::Transaction]) {
+        for r in self.0.iter_mut() {
+            r.settled(conn, txns);
+        }
+    }
+
     fn failure(&mut self, f: &crate::analyzer::Failure) {
         for r in self.0.iter_mut() {
             r.failure(f);

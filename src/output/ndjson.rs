@@ -123,6 +123,14 @@ impl<W: Write> Report for NdjsonReport<W> {
         }
     }
 
+    fn settled(&mut self, conn: &Connection, txns: &[crate::session::Transaction]) {
+        if self.filter.conns.is_empty() || self.filter.conns.contains(&conn.id) {
+            for t in txns {
+                self.tagged("transaction", conn.id, t);
+            }
+        }
+    }
+
     fn connection(&mut self, conn: &Connection, _links: &[Link]) {
         if !self.filter.connection(conn) {
             return;

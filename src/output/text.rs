@@ -207,7 +207,7 @@ fn render_event(c: &Connection, e: &crate::session::Event, links: &[Link], base:
             }
         }
         if let Some(ti) = e.transaction {
-            if let Some(tx) = c.transactions.get(ti) {
+            if let Some(tx) = c.txn(ti) {
                 if tx.request != e.index {
                     let lat = tx.latency_ms.map(|l| format!(", {l:.0} ms")).unwrap_or_default();
                     let label = tx.trid.map_or(tx.command.to_string(), |id| format!("{} {id}", tx.command));
@@ -254,6 +254,11 @@ fn render_event(c: &Connection, e: &crate::session::Event, links: &[Link], base:
 /// One line describing a finished connection (`--summary`).
 fn connection_line(c: &Connection, st: Style) -> String {
     let mut outcomes: BTreeMap<&str, u64> = BTreeMap::new();
+    for (k, n) in ["ok", "error", "unanswered", "no reply expected"].iter().zip(c.settled_outcomes) {
+        if n > 0 {
+            outcomes.insert(k, n);
+        }
+    }
     for t in &c.transactions {
         let k = match t.outcome {
             Outcome::Ok => "ok",
@@ -286,7 +291,7 @@ fn connection_line(c: &Connection, st: Style) -> String {
     format!(
         "{}: {commands} commands, {} transactions ({}), {errors} errors, {warnings} warnings, ended {}\n",
         st.paint("1", &head),
-        c.transactions.len(),
+        c.transactions.len() + c.settled_outcomes.iter().sum::<u64>() as usize,
         if outcomes.is_empty() { "none".to_string() } else { outcomes.join(", ") },
         c.close.map_or("open", |k| k.as_str())
     )

@@ -277,3 +277,40 @@ fn a_million_connections_keep_the_tables_small() {
     );
     assert_eq!(count.0, 1_000_000);
 }
+
+#[test]
+fn a_million_outstanding_trids_in_streaming_mode_keep_memory_bounded() {
+    let opts = Options { stream_events: true, terse: true, ..Options::default() };
+    let mut c = connection(&opts);
+    let (mut settled, mut settled_unanswered, mut most) = (0u64, 0u64, 0usize);
+    let mut drain = |c: &mut Connection| {
+        for t in c.settled.drain(..) {
+            settled += 1;
+            settled_unanswered += u64::from(t.outcome == msntap::session::Outcome::Unanswered);
+        }
+        c.events.clear();
+        c.base = c.emitted.max(c.base);
+    };
+    let mut batch = Vec::with_capacity(1 << 20);
+    for i in 1..=1_000_000u32 {
+        batch.extend_from_slice(format!("PNG\r\nCHG {i} NLN\r\n").as_bytes());
+        if batch.len() > 1 << 16 {
+            c.data(Dir::C2S, 1, &batch, &opts);
+            batch.clear();
+            drain(&mut c);
+            most = most.max(c.transactions.len());
+        }
+    }
+    c.data(Dir::C2S, 1, &batch, &opts);
+    c.data(Dir::S2C, 2, b"CHG 1000000 NLN\r\n", &opts);
+    c.close(3, CloseKind::Fin, &opts);
+    drain(&mut c);
+    let remaining_unanswered =
+        c.transactions.iter().filter(|t| t.outcome == msntap::session::Outcome::Unanswered).count() as u64;
+    assert_eq!(settled + c.transactions.len() as u64, 2_000_000, "every transaction is accounted for");
+    assert_eq!(settled_unanswered + remaining_unanswered, 1_999_999);
+    // Referenced at most: 65,536 open TrIDs and 65,536 outstanding PNGs; a settle pass runs when
+    // the list has doubled since the last one.
+    let bound = 2 * (msntap::session::MAX_OPEN_TRIDS + msntap::session::MAX_PINGS) + msntap::session::SETTLE_AT;
+    assert!(most <= bound, "{most} transactions held at once (bound {bound})");
+}
