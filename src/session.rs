@@ -1410,7 +1410,7 @@ impl Connection {
             }
             return None;
         };
-        let Some(req) = self.txn(t).map(|x| x.command.clone()) else { return None };
+        let req = self.txn(t).map(|x| x.command.clone())?;
         let is_error = cmd.error.is_some();
         if !is_error && !compatible(&req, verb, self.role) {
             if trid == 0 {
