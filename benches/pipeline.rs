@@ -1,7 +1,7 @@
 //! Micro-benchmarks: the wire decoder, the reassembler, and the whole pipeline on an in-memory
 //! capture. Run with `cargo bench`; `bench/run.sh` prints the end-to-end table.
 
-use msntap::analyzer::{analyze_to_json, Analyzer, Link, Pipeline, Report, Summary};
+use msntap::analyzer::{analyze_to_json, Analyzer, Links, Pipeline, Report, Summary};
 use msntap::capture::CaptureReader;
 use msntap::msnp::wire::{Decoder, WireLimits};
 use msntap::net::{self, Sliced};
@@ -105,10 +105,10 @@ fn reassembler(b: divan::Bencher) {
 struct Count(u64);
 
 impl Report for Count {
-    fn connection(&mut self, c: &Connection, _: &[Link]) {
+    fn connection(&mut self, c: &Connection, _: Links<'_>) {
         self.0 += c.counts[0];
     }
-    fn finish(&mut self, _: &Summary, _: &[Link]) {}
+    fn finish(&mut self, _: &Summary, _: Links<'_>) {}
 }
 
 #[divan::bench]

@@ -51,12 +51,53 @@ pub struct Link {
     /// The address the proxy gave the client instead, when proxied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rewritten_to: Option<String>,
+    /// Connections at its ends still open (streaming modes drop it when none is).
+    #[serde(skip)]
+    refs: u8,
     #[serde(skip)]
     session: Option<String>,
     #[serde(skip)]
     user: Option<String>,
     #[serde(skip)]
     dialect: Option<String>,
+}
+
+static EMPTY_LINKS: BTreeMap<usize, Link> = BTreeMap::new();
+
+/// The links known now, by index. In the streaming modes links whose connections have all
+/// ended are handed to [`Report::retired`] and leave this table.
+#[derive(Clone, Copy)]
+pub struct Links<'a>(&'a BTreeMap<usize, Link>);
+
+impl<'a> Links<'a> {
+    /// No links.
+    pub const EMPTY: Links<'static> = Links(&EMPTY_LINKS);
+
+    /// The link with index `i`, if still held.
+    pub fn get(&self, i: usize) -> Option<&'a Link> {
+        self.0.get(&i)
+    }
+
+    /// The links held, in index order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a Link> + 'a {
+        self.0.values()
+    }
+
+    /// How many are held.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Links<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.values())
+    }
 }
 
 /// Receives the results as they are decided.
@@ -72,9 +113,11 @@ pub trait Report {
     /// Transactions settled before their connection ended (streaming modes).
     fn settled(&mut self, _conn: &Connection, _txns: &[crate::session::Transaction]) {}
     /// A connection ended; its analysis is final.
-    fn connection(&mut self, conn: &Connection, links: &[Link]);
+    fn connection(&mut self, conn: &Connection, links: Links<'_>);
     /// The input ended.
-    fn finish(&mut self, summary: &Summary, links: &[Link]);
+    fn finish(&mut self, summary: &Summary, links: Links<'_>);
+    /// Streaming modes: a link whose connections have all ended leaves the table.
+    fn retired(&mut self, _link: &Link) {}
 }
 
 /// Counts over the whole input.
@@ -228,8 +271,12 @@ pub struct Analyzer<'r> {
     announced: HashMap<SocketAddr, Role>,
     /// Ports announced with a host name (address unknown).
     announced_ports: HashSet<u16>,
-    links: Vec<Link>,
-    users: HashSet<String>,
+    links: BTreeMap<usize, Link>,
+    next_link: usize,
+    /// Links each connection (by public id) announced.
+    conn_links: crate::fasthash::FastMap<u64, Vec<usize>>,
+    /// Distinct users, by hash (only counted).
+    users: crate::fasthash::FastSet<u64>,
     summary: Summary,
     report: &'r mut dyn Report,
     /// Flows on no known port, waiting for their first line to tell whether they are MSNP.
@@ -247,8 +294,8 @@ pub struct Analyzer<'r> {
     pending_ns: HashMap<u16, Vec<usize>>,
     /// Switchboard referrals not yet followed, by kind and cookie.
     pending_sb: HashMap<(&'static str, String), usize>,
-    /// Users whose XFR SB referrals were captured; whether any RNG was.
-    sb_referred_users: HashSet<String>,
+    /// Users (by hash) whose XFR SB referrals were captured; whether any RNG was.
+    sb_referred_users: crate::fasthash::FastSet<u64>,
     rng_seen: bool,
     /// Referral rewrites not yet matched to their referral line: id → (kind, original, new).
     rewrites: HashMap<ConnId, Vec<(&'static str, String, String)>>,
@@ -396,8 +443,10 @@ impl<'r> Analyzer<'r> {
             conns: Default::default(),
             announced: HashMap::new(),
             announced_ports: HashSet::new(),
-            links: Vec::new(),
-            users: HashSet::new(),
+            links: BTreeMap::new(),
+            next_link: 0,
+            conn_links: Default::default(),
+            users: Default::default(),
             summary: Summary::default(),
             report,
             probes: HashMap::new(),
@@ -409,7 +458,7 @@ impl<'r> Analyzer<'r> {
             all_msnp: false,
             pending_ns: HashMap::new(),
             pending_sb: HashMap::new(),
-            sb_referred_users: HashSet::new(),
+            sb_referred_users: Default::default(),
             rng_seen: false,
             rewrites: HashMap::new(),
         }
@@ -483,15 +532,21 @@ impl<'r> Analyzer<'r> {
         let pending = self.pending_ns.get_mut(&info.server.port());
         let found = pending.and_then(|v| {
             let links = &self.links;
-            let at = v.iter().position(|&li| {
-                let (h, _) = parse_address(&links[li].address);
-                h.parse::<IpAddr>().map_or(true, |ip| ip == info.server.ip())
+            v.retain(|li| links.contains_key(li));
+            let at = v.iter().position(|li| {
+                links.get(li).is_some_and(|l| {
+                    let (h, _) = parse_address(&l.address);
+                    h.parse::<IpAddr>().map_or(true, |ip| ip == info.server.ip())
+                })
             })?;
             Some(v.remove(at))
         });
         if let Some(li) = found {
-            self.links[li].to = Some(LinkTo { connection: public });
-            let user = self.links[li].user.clone();
+            let user = self.links.get_mut(&li).and_then(|l| {
+                l.to = Some(LinkTo { connection: public });
+                l.refs += 1;
+                l.user.clone()
+            });
             c.inherit(Role::NS, None, user, li);
         }
         if let Some(d) = self.dump.as_mut() {
@@ -551,7 +606,9 @@ impl<'r> Analyzer<'r> {
                             self.announced_ports.insert(port);
                         }
                     }
-                    let li = self.links.len();
+                    let li = self.next_link;
+                    self.next_link += 1;
+                    self.conn_links.entry(public).or_default().push(li);
                     match (r.kind, &r.cookie) {
                         ("XFR NS", _) => self.pending_ns.entry(port).or_default().push(li),
                         (kind, Some(cookie)) => {
@@ -559,24 +616,28 @@ impl<'r> Analyzer<'r> {
                             if kind == "RNG" {
                                 self.rng_seen = true;
                             } else if let Some(u) = &user {
-                                self.sb_referred_users.insert(u.clone());
+                                self.sb_referred_users.insert(hash_str(u));
                             }
                         }
                         _ => {}
                     }
-                    self.links.push(Link {
-                        kind: r.kind,
-                        from: LinkFrom { connection: public, event: r.event },
-                        to: None,
-                        address: r.address.clone(),
-                        rewritten_to: self.rewrites.get_mut(&id).and_then(|list| {
-                            let at = list.iter().position(|(k, o, _)| *k == r.kind && *o == r.address)?;
-                            Some(list.remove(at).2)
-                        }),
-                        session: r.session,
-                        user: user.clone(),
-                        dialect: dialect.clone(),
-                    });
+                    self.links.insert(
+                        li,
+                        Link {
+                            refs: 1,
+                            kind: r.kind,
+                            from: LinkFrom { connection: public, event: r.event },
+                            to: None,
+                            address: r.address.clone(),
+                            rewritten_to: self.rewrites.get_mut(&id).and_then(|list| {
+                                let at = list.iter().position(|(k, o, _)| *k == r.kind && *o == r.address)?;
+                                Some(list.remove(at).2)
+                            }),
+                            session: r.session,
+                            user: user.clone(),
+                            dialect: dialect.clone(),
+                        },
+                    );
                     if let Some(c) = self.conns.get_mut(&id) {
                         if let Some(e) = c.event_mut(r.event) {
                             e.link = Some(li);
@@ -590,9 +651,10 @@ impl<'r> Analyzer<'r> {
 
     fn link_switchboard(&mut self, id: ConnId, auth: crate::session::SbAuth) {
         let want = if auth.verb == "USR" { "XFR SB" } else { "RNG" };
-        let found = self.pending_sb.get(&(want, auth.cookie.clone())).copied().filter(|&li| {
-            let l = &self.links[li];
-            l.to.is_none() && (want != "RNG" || l.session.as_deref() == auth.session.as_deref())
+        let found = self.pending_sb.get(&(want, auth.cookie.clone())).copied().filter(|li| {
+            self.links
+                .get(li)
+                .is_some_and(|l| l.to.is_none() && (want != "RNG" || l.session.as_deref() == auth.session.as_deref()))
         });
         if found.is_some() {
             self.pending_sb.remove(&(want, auth.cookie.clone()));
@@ -602,16 +664,21 @@ impl<'r> Analyzer<'r> {
         };
         match found {
             Some(li) => {
-                self.links[li].to = Some(LinkTo { connection: conn.id });
-                let l = &self.links[li];
+                let Some(l) = self.links.get_mut(&li) else { return };
+                l.to = Some(LinkTo { connection: conn.id });
+                l.refs += 1;
+                let l = &*l;
                 // The caller's user comes from the referring connection; the callee's is its own.
                 let user = if want == "XFR SB" { l.user.clone() } else { Some(auth.handle.clone()) };
                 conn.inherit(Role::SB, l.dialect.clone(), user, li);
             }
             None => {
                 // Only a violation when that user's referrals were captured and none fits.
-                let user_seen =
-                    if want == "RNG" { self.rng_seen } else { self.sb_referred_users.contains(&auth.handle) };
+                let user_seen = if want == "RNG" {
+                    self.rng_seen
+                } else {
+                    self.sb_referred_users.contains(&hash_str(&auth.handle))
+                };
                 conn.set_role_hint(Role::SB);
                 if user_seen {
                     let v = crate::rules::Violation::new(
@@ -698,7 +765,7 @@ impl<'r> Analyzer<'r> {
             self.close(id, 0, CloseKind::Open);
         }
         self.summary.users = self.users.len() as u64;
-        self.report.finish(&self.summary, &self.links);
+        self.report.finish(&self.summary, Links(&self.links));
         self.summary
     }
 
@@ -707,7 +774,7 @@ impl<'r> Analyzer<'r> {
         s.connections += 1;
         *s.roles.entry(c.role.as_str().to_string()).or_default() += 1;
         if let Some(u) = &c.user {
-            self.users.insert(u.clone());
+            self.users.insert(hash_str(u));
         }
         // Events were counted as they were emitted; violations found on them later now.
         for (_, v) in &c.late {
@@ -853,7 +920,50 @@ impl StreamSink for Analyzer<'_> {
                 d.finish_connection(c.id);
             }
             self.tally(&c);
-            self.report.connection(&c, &self.links);
+            self.report.connection(&c, Links(&self.links));
+            if self.opts.stream_events {
+                self.retire_links(&c);
+            }
+        }
+    }
+}
+
+fn hash_str(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// Links held before unresolved ones whose connection ended are retired too (streaming modes).
+pub const MAX_LINKS: usize = 65_536;
+
+impl Analyzer<'_> {
+    /// Streaming modes: the links at either end of `c` lose a reference; those with none left
+    /// (and resolved, or beyond [`MAX_LINKS`]) are handed to the report and dropped.
+    fn retire_links(&mut self, c: &Connection) {
+        let mut touched = self.conn_links.remove(&c.id).unwrap_or_default();
+        touched.extend(c.linked_from);
+        for li in touched {
+            let done = match self.links.get_mut(&li) {
+                Some(l) => {
+                    l.refs = l.refs.saturating_sub(1);
+                    l.refs == 0 && l.to.is_some()
+                }
+                None => false,
+            };
+            if done {
+                if let Some(l) = self.links.remove(&li) {
+                    self.report.retired(&l);
+                }
+            }
+        }
+        // Referrals never followed: the oldest go once too many are held.
+        while self.links.len() > MAX_LINKS {
+            let Some(li) = self.links.iter().find(|(_, l)| l.refs == 0).map(|(k, _)| *k) else { break };
+            if let Some(l) = self.links.remove(&li) {
+                self.report.retired(&l);
+            }
         }
     }
 }

@@ -36,10 +36,10 @@ fn rss_kib() -> u64 {
 struct Closes(std::collections::BTreeMap<String, u64>);
 
 impl msntap::Report for Closes {
-    fn connection(&mut self, conn: &msntap::session::Connection, _links: &[msntap::analyzer::Link]) {
+    fn connection(&mut self, conn: &msntap::session::Connection, _links: msntap::analyzer::Links<'_>) {
         *self.0.entry(conn.close.map_or("none", |k| k.as_str()).to_string()).or_default() += 1;
     }
-    fn finish(&mut self, _s: &msntap::Summary, _l: &[msntap::analyzer::Link]) {}
+    fn finish(&mut self, _s: &msntap::Summary, _l: msntap::analyzer::Links<'_>) {}
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! ended (at most [`MAX_HELD`] are held back for id order; past that they are written in the
 //! order they end), then links and summary. Memory stays bounded however large the capture.
 
-use crate::analyzer::{Link, Report, Summary};
+use crate::analyzer::{Links, Report, Summary};
 use crate::session::Connection;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -130,7 +130,7 @@ impl<W: Write> JsonReport<W> {
 }
 
 impl<W: Write> Report for JsonReport<W> {
-    fn connection(&mut self, conn: &Connection, _links: &[Link]) {
+    fn connection(&mut self, conn: &Connection, _links: Links<'_>) {
         self.head();
         let bytes = if !self.filter.connection(conn) {
             Ok(Vec::new())
@@ -162,7 +162,7 @@ impl<W: Write> Report for JsonReport<W> {
         }
     }
 
-    fn finish(&mut self, summary: &Summary, links: &[Link]) {
+    fn finish(&mut self, summary: &Summary, links: Links<'_>) {
         self.head();
         self.release(true);
         let tail = pretty(&links, 2).and_then(|l| pretty(summary, 2).map(|s| (l, s)));

@@ -8,7 +8,7 @@ pub mod json;
 pub mod ndjson;
 pub mod text;
 
-use crate::analyzer::{Link, Report, Summary};
+use crate::analyzer::{Link, Links, Report, Summary};
 use crate::session::Connection;
 
 /// Makes wire text safe for a terminal: control characters (C0, DEL, C1) become escapes.
@@ -74,15 +74,21 @@ impl Report for Tee<'_> {
         }
     }
 
-    fn connection(&mut self, conn: &Connection, links: &[Link]) {
+    fn connection(&mut self, conn: &Connection, links: Links<'_>) {
         for r in self.0.iter_mut() {
             r.connection(conn, links);
         }
     }
 
-    fn finish(&mut self, summary: &Summary, links: &[Link]) {
+    fn finish(&mut self, summary: &Summary, links: Links<'_>) {
         for r in self.0.iter_mut() {
             r.finish(summary, links);
+        }
+    }
+
+    fn retired(&mut self, link: &Link) {
+        for r in self.0.iter_mut() {
+            r.retired(link);
         }
     }
 }

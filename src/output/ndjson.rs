@@ -5,7 +5,7 @@
 //! `docs/json.md`.
 
 use super::filter::Filter;
-use crate::analyzer::{Link, Report, Summary};
+use crate::analyzer::{Link, Links, Report, Summary};
 use crate::session::Connection;
 use serde::Serialize;
 use std::io::Write;
@@ -87,6 +87,17 @@ impl<W: Write> NdjsonReport<W> {
         }
     }
 
+    fn link_record(&mut self, l: &Link) {
+        #[derive(Serialize)]
+        struct L<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            #[serde(flatten)]
+            link: &'a Link,
+        }
+        self.line(&L { kind: "link", link: l });
+    }
+
     fn conn_record(&mut self, c: &Connection, kind: &'static str) {
         let rec = ConnRecord {
             kind,
@@ -131,7 +142,7 @@ impl<W: Write> Report for NdjsonReport<W> {
         }
     }
 
-    fn connection(&mut self, conn: &Connection, _links: &[Link]) {
+    fn connection(&mut self, conn: &Connection, _links: Links<'_>) {
         if !self.filter.connection(conn) {
             return;
         }
@@ -146,16 +157,13 @@ impl<W: Write> Report for NdjsonReport<W> {
         let _ = self.out.flush();
     }
 
-    fn finish(&mut self, summary: &Summary, links: &[Link]) {
-        for l in links {
-            #[derive(Serialize)]
-            struct L<'a> {
-                #[serde(rename = "type")]
-                kind: &'static str,
-                #[serde(flatten)]
-                link: &'a Link,
-            }
-            self.line(&L { kind: "link", link: l });
+    fn retired(&mut self, link: &Link) {
+        self.link_record(link);
+    }
+
+    fn finish(&mut self, summary: &Summary, links: Links<'_>) {
+        for l in links.iter() {
+            self.link_record(l);
         }
         #[derive(Serialize)]
         struct S<'a> {

@@ -3,7 +3,7 @@
 //! that they print in the order they end). Colour marks direction, errors and violations.
 
 use super::sanitize;
-use crate::analyzer::{Link, Report, Summary};
+use crate::analyzer::{Links, Report, Summary};
 use crate::reassembly::Dir;
 use crate::rules::Severity;
 use crate::session::{Connection, EventKind, Outcome};
@@ -99,7 +99,7 @@ fn dir_arrow(d: Dir) -> &'static str {
 }
 
 /// Renders one connection as transcript text.
-fn render(c: &Connection, links: &[Link], base: i64, st: Style, filter: &super::filter::Filter) -> String {
+fn render(c: &Connection, links: Links<'_>, base: i64, st: Style, filter: &super::filter::Filter) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{}", st.paint("1", &header(c, links)));
     for e in c.events.iter().filter(|e| filter.event(e)) {
@@ -115,7 +115,7 @@ fn render(c: &Connection, links: &[Link], base: i64, st: Style, filter: &super::
 }
 
 /// The header line of a connection.
-fn header(c: &Connection, links: &[Link]) -> String {
+fn header(c: &Connection, links: Links<'_>) -> String {
     let mut head = format!("── #{} {} {} → {}", c.id, c.role.as_str(), c.client, c.server);
     if let Some(v) = c.vlan {
         let _ = write!(head, " vlan {v}");
@@ -142,7 +142,14 @@ fn header(c: &Connection, links: &[Link]) -> String {
 }
 
 /// One event (and its violations) as transcript lines; `tag` goes before the time.
-fn render_event(c: &Connection, e: &crate::session::Event, links: &[Link], base: i64, st: Style, tag: &str) -> String {
+fn render_event(
+    c: &Connection,
+    e: &crate::session::Event,
+    links: Links<'_>,
+    base: i64,
+    st: Style,
+    tag: &str,
+) -> String {
     let mut s = String::new();
     {
         let t = (e.ts - base) as f64 / 1e9;
@@ -381,7 +388,7 @@ impl<W: Write> Report for TextReport<W> {
         let mut s = String::new();
         for e in conn.events[from..].iter().filter(|e| self.opts.filter.event(e)) {
             // Links are not passed while streaming; referral targets show in the end line.
-            s.push_str(&render_event(conn, e, &[], base, st, &tag));
+            s.push_str(&render_event(conn, e, Links::EMPTY, base, st, &tag));
         }
         self.write(&s);
         if self.error.is_none() {
@@ -398,7 +405,7 @@ impl<W: Write> Report for TextReport<W> {
         }
     }
 
-    fn connection(&mut self, conn: &Connection, links: &[Link]) {
+    fn connection(&mut self, conn: &Connection, links: Links<'_>) {
         if self.opts.live {
             if self.opts.filter.connection(conn) && !self.opts.summary_only {
                 let st = Style { on: self.opts.color };
@@ -445,7 +452,7 @@ impl<W: Write> Report for TextReport<W> {
         self.release(false);
     }
 
-    fn finish(&mut self, summary: &Summary, _links: &[Link]) {
+    fn finish(&mut self, summary: &Summary, _links: Links<'_>) {
         self.release(true);
         let st = Style { on: self.opts.color };
         let mut s = String::new();

@@ -299,3 +299,15 @@ fn many_files_in_parallel_print_in_argument_order() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("one input at a time"));
 }
+
+#[test]
+fn ndjson_in_streaming_mode_writes_every_link_once() {
+    let (code, text) = run_read(&["--summary", "--ndjson", "-"]);
+    assert_eq!(code, Some(0));
+    let recs: Vec<serde_json::Value> =
+        text.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap()).collect();
+    let links: Vec<&serde_json::Value> = recs.iter().filter(|r| r["type"] == "link").collect();
+    assert_eq!(links.len(), 4);
+    assert!(links.iter().all(|l| l["to"]["connection"].is_u64()));
+    assert_eq!(recs.iter().filter(|r| r["type"] == "transaction").count(), 26);
+}

@@ -212,10 +212,10 @@ fn a_million_outstanding_trids_stay_bounded() {
 struct CountConns(u64);
 
 impl msntap::Report for CountConns {
-    fn connection(&mut self, _: &Connection, _: &[msntap::analyzer::Link]) {
+    fn connection(&mut self, _: &Connection, _: msntap::analyzer::Links<'_>) {
         self.0 += 1;
     }
-    fn finish(&mut self, _: &msntap::Summary, _: &[msntap::analyzer::Link]) {}
+    fn finish(&mut self, _: &msntap::Summary, _: msntap::analyzer::Links<'_>) {}
 }
 
 #[test]
