@@ -112,7 +112,7 @@ pub struct Event {
     pub line: Option<String>,
     /// Named, decoded parameters (friendly names URL-decoded).
     #[serde(serialize_with = "pairs_as_map")]
-    pub fields: Vec<(String, String)>,
+    pub fields: Vec<(&'static str, String)>,
     /// The error code's name, for error lines.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_name: Option<&'static str>,
@@ -391,10 +391,10 @@ fn display<S: Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S::Ok, S:
     s.collect_str(v)
 }
 
-fn pairs_as_map<S: Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+fn pairs_as_map<S: Serializer, K: AsRef<str>>(pairs: &[(K, String)], s: S) -> Result<S::Ok, S::Error> {
     let mut m = s.serialize_map(Some(pairs.len()))?;
     for (k, v) in pairs {
-        m.serialize_entry(k, v)?;
+        m.serialize_entry(k.as_ref(), v)?;
     }
     m.end()
 }
@@ -954,7 +954,7 @@ impl Connection {
     }
 
     /// Named, decoded parameters, and the argument positions that hold secrets.
-    fn fields_and_secrets(&self, cmd: &Command<'_>, from_client: bool) -> (Vec<(String, String)>, Secrets) {
+    fn fields_and_secrets(&self, cmd: &Command<'_>, from_client: bool) -> (Vec<(&'static str, String)>, Secrets) {
         let (names, secrets) = param_names(cmd, from_client);
         let a = &cmd.args;
         let mut fields = Vec::with_capacity(names.len());
@@ -973,7 +973,7 @@ impl Connection {
             } else {
                 value.to_string()
             };
-            fields.push((name.to_string(), shown));
+            fields.push((name, shown));
         }
         (fields, secrets)
     }
