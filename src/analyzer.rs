@@ -793,9 +793,7 @@ fn tally_txn(s: &mut Summary, t: &crate::session::Transaction) {
             if let Some(ms) = t.latency_ms {
                 s.latency.add(ms);
             }
-            let k =
-                serde_json::to_value(t.outcome).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-            *s.transactions.entry(k).or_default() += 1;
+            *s.transactions.entry(t.outcome.as_str().to_string()).or_default() += 1;
         }
     }
 }
@@ -974,13 +972,7 @@ fn emit(c: &mut Connection, s: &mut Summary, report: &mut dyn Report, stream: bo
         let settled = std::mem::take(&mut c.settled);
         for t in &settled {
             tally_txn(s, t);
-            let k = match t.outcome {
-                crate::session::Outcome::Ok => 0,
-                crate::session::Outcome::Error => 1,
-                crate::session::Outcome::Unanswered => 2,
-                crate::session::Outcome::NoReplyExpected => 3,
-            };
-            c.settled_outcomes[k] += 1;
+            c.settled_outcomes[t.outcome.index()] += 1;
         }
         report.settled(c, &settled);
     }

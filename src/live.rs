@@ -18,7 +18,8 @@ use std::io::{IsTerminal, Write};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-fn color(c: ColorChoice) -> bool {
+/// Whether to colour: `--color`, and for `auto` a terminal on stdout without `NO_COLOR`.
+pub(crate) fn color(c: ColorChoice) -> bool {
     match c {
         ColorChoice::Always => true,
         ColorChoice::Never => false,

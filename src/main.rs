@@ -6,7 +6,7 @@ mod live;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use cli::{AnalysisArgs, Cli, ColorChoice, Command, ReadArgs};
+use cli::{AnalysisArgs, Cli, Command, ReadArgs};
 use msntap::analyzer::{Analyzer, StreamDump};
 use msntap::capture::{CaptureReader, Format};
 use msntap::output::filter::Filter;
@@ -218,13 +218,7 @@ pub(crate) fn analyse(
         max_ooo_bytes: args.max_ooo,
         idle_timeout_ns: (args.idle_timeout as i64).saturating_mul(1_000_000_000),
     };
-    let color = match args.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
-    };
+    let color = live::color(args.color);
     // Events are dropped as soon as they are counted and streamed unless the JSON document or
     // the whole-connection transcript needs them; display text is built only when shown.
     opts.stream_events = args.json.is_none() && args.summary;

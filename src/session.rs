@@ -174,6 +174,21 @@ pub enum Outcome {
     NoReplyExpected,
 }
 
+impl Outcome {
+    /// Every outcome, in [`Outcome::index`] order.
+    pub const ALL: [Outcome; 4] = [Outcome::Ok, Outcome::Error, Outcome::Unanswered, Outcome::NoReplyExpected];
+
+    /// Position in [`Outcome::ALL`] (for per-outcome counters).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        ["ok", "error", "unanswered", "no-reply-expected"][self.index()]
+    }
+}
+
 /// A client request and the server lines that answered it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Transaction {
@@ -539,25 +554,6 @@ fn compatible(request: &str, response: &str, role: Role) -> bool {
         "MSG" => matches!(response, "ACK" | "NAK"),
         other => other == response,
     }
-}
-
-/// Splits a line into tokens with their byte ranges.
-fn token_spans(line: &str) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in line.char_indices() {
-        if c == ' ' || c == '\t' {
-            if let Some(s) = start.take() {
-                out.push((s, i));
-            }
-        } else if start.is_none() {
-            start = Some(i);
-        }
-    }
-    if let Some(s) = start {
-        out.push((s, line.len()));
-    }
-    out
 }
 
 impl Connection {
@@ -1717,7 +1713,7 @@ fn redact(text: &str, cmd: &Command<'_>, secrets: Secrets, reveal: bool) -> (Str
     let mut secrets: Vec<usize> = secrets.positions().collect();
     secrets.sort_unstable();
     secrets.dedup();
-    let spans = token_spans(text);
+    let spans = command::token_spans(text, |c| c == ' ' || c == '\t');
     // Arguments start after the verb and, when present, the TrID.
     let first_arg = 1 + usize::from(cmd.trid.is_some() || cmd.bad_trid.is_some());
     let mut out = String::with_capacity(text.len());

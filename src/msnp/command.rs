@@ -136,6 +136,26 @@ pub fn parse(line: &str, from_client: bool) -> Command<'_> {
     Command { verb, error, trid, bad_trid, args: rest, odd_spacing, spec }
 }
 
+/// The byte ranges of a line's tokens, split where `is_sep` says (used to replace one token,
+/// such as a secret or an address, without touching the rest of the line).
+pub fn token_spans(line: &str, is_sep: impl Fn(char) -> bool) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in line.char_indices() {
+        if is_sep(c) {
+            if let Some(s) = start.take() {
+                out.push((s, i));
+            }
+        } else if start.is_none() {
+            start = Some(i);
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, line.len()));
+    }
+    out
+}
+
 /// Decodes a URL-encoded parameter (friendly names) to text; invalid UTF-8 is replaced.
 pub fn url_decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()

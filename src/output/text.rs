@@ -260,20 +260,16 @@ fn render_event(
 
 /// One line describing a finished connection (`--summary`).
 fn connection_line(c: &Connection, st: Style) -> String {
-    let mut outcomes: BTreeMap<&str, u64> = BTreeMap::new();
-    for (k, n) in ["ok", "error", "unanswered", "no reply expected"].iter().zip(c.settled_outcomes) {
-        if n > 0 {
-            outcomes.insert(k, n);
-        }
-    }
+    // Settled early (streaming modes) plus those still held.
+    let mut counts = c.settled_outcomes;
     for t in &c.transactions {
-        let k = match t.outcome {
-            Outcome::Ok => "ok",
-            Outcome::Error => "error",
-            Outcome::Unanswered => "unanswered",
-            Outcome::NoReplyExpected => "no reply expected",
-        };
-        *outcomes.entry(k).or_default() += 1;
+        counts[t.outcome.index()] += 1;
+    }
+    let mut outcomes: BTreeMap<&str, u64> = BTreeMap::new();
+    for (o, n) in Outcome::ALL.iter().zip(counts) {
+        if n > 0 {
+            outcomes.insert(["ok", "error", "unanswered", "no reply expected"][o.index()], n);
+        }
     }
     // Counted as events were emitted (late violations added here), so dropped events count too.
     let commands = c.counts[0];

@@ -23,6 +23,24 @@ struct Flow {
     sseq: u32,
 }
 
+impl Flow {
+    /// (sender, receiver, sender's next sequence number, acknowledgement) for a direction.
+    fn ends(&self, dir: Dir) -> (SocketAddr, SocketAddr, u32, u32) {
+        match dir {
+            Dir::C2S => (self.client, self.server, self.cseq, self.sseq),
+            Dir::S2C => (self.server, self.client, self.sseq, self.cseq),
+        }
+    }
+
+    /// Sets the sender's next sequence number of a direction.
+    fn set_seq(&mut self, dir: Dir, seq: u32) {
+        match dir {
+            Dir::C2S => self.cseq = seq,
+            Dir::S2C => self.sseq = seq,
+        }
+    }
+}
+
 /// Writes proxy events as a pcapng capture.
 pub struct Recorder<W: Write> {
     out: PcapNgWriter<W>,
@@ -90,10 +108,7 @@ impl<W: Write> Recorder<W> {
             }
             ProxyEvent::Data { id, dir, ts_ns, bytes } => {
                 let Some(f) = self.flows.get(id) else { return };
-                let (src, dst, mut seq, ack) = match dir {
-                    Dir::C2S => (f.client, f.server, f.cseq, f.sseq),
-                    Dir::S2C => (f.server, f.client, f.sseq, f.cseq),
-                };
+                let (src, dst, mut seq, ack) = f.ends(*dir);
                 for chunk in bytes.chunks(MAX_SEGMENT) {
                     self.packet(Seg {
                         ts_ns: *ts_ns,
@@ -107,18 +122,12 @@ impl<W: Write> Recorder<W> {
                     seq = seq.wrapping_add(chunk.len() as u32);
                 }
                 if let Some(f) = self.flows.get_mut(id) {
-                    match dir {
-                        Dir::C2S => f.cseq = seq,
-                        Dir::S2C => f.sseq = seq,
-                    }
+                    f.set_seq(*dir, seq);
                 }
             }
             ProxyEvent::HalfClose { id, dir, ts_ns } => {
                 let Some(f) = self.flows.get(id) else { return };
-                let (src, dst, seq, ack) = match dir {
-                    Dir::C2S => (f.client, f.server, f.cseq, f.sseq),
-                    Dir::S2C => (f.server, f.client, f.sseq, f.cseq),
-                };
+                let (src, dst, seq, ack) = f.ends(*dir);
                 self.packet(Seg {
                     ts_ns: *ts_ns,
                     src,
@@ -129,10 +138,7 @@ impl<W: Write> Recorder<W> {
                     payload: Vec::new(),
                 });
                 if let Some(f) = self.flows.get_mut(id) {
-                    match dir {
-                        Dir::C2S => f.cseq = f.cseq.wrapping_add(1),
-                        Dir::S2C => f.sseq = f.sseq.wrapping_add(1),
-                    }
+                    f.set_seq(*dir, seq.wrapping_add(1));
                 }
             }
             ProxyEvent::Close { id, ts_ns, how } => {

@@ -55,21 +55,9 @@ fn could_be_referral(prefix: &[u8]) -> bool {
 /// keeps it.
 pub fn rewrite_line(line: &[u8], map: &mut dyn FnMut(&Referral) -> Option<String>) -> Option<Vec<u8>> {
     let text = std::str::from_utf8(line).ok()?;
-    // Token spans on single spaces/tabs, so everything but the address stays byte for byte.
-    let mut spans = Vec::new();
-    let mut start = None;
-    for (i, c) in text.char_indices() {
-        if c == ' ' || c == '\t' || c == '\r' {
-            if let Some(s) = start.take() {
-                spans.push((s, i));
-            }
-        } else if start.is_none() {
-            start = Some(i);
-        }
-    }
-    if let Some(s) = start {
-        spans.push((s, text.len()));
-    }
+    // Token spans on single spaces/tabs (and a CR), so everything but the address stays byte
+    // for byte.
+    let spans = crate::msnp::command::token_spans(text, |c| c == ' ' || c == '\t' || c == '\r');
     let tok = |i: usize| spans.get(i).map(|&(s, e)| &text[s..e]);
     let (kind, at) = match (tok(0), tok(2)) {
         (Some("XFR"), Some("NS")) => ("XFR NS", 3),

@@ -131,6 +131,21 @@ pub async fn start(
     Ok(addrs)
 }
 
+/// The client's next command, meanwhile passing on what other connections queued for this one
+/// (presence, invitations, messages). `None` when the client closed.
+async fn next_command(c: &mut LineConn, rx: &mut mpsc::UnboundedReceiver<Vec<u8>>) -> std::io::Result<Option<Msg>> {
+    loop {
+        tokio::select! {
+            m = c.recv() => return m,
+            out = rx.recv() => {
+                if let Some(bytes) = out {
+                    c.send_raw(&bytes).await?;
+                }
+            }
+        }
+    }
+}
+
 fn cookie(n: u64) -> String {
     format!("{}.{}.{}", 17_262_740 + n * 7919, 1_050_826_919u64.wrapping_add(n * 104_729), 32_308 + n)
 }
@@ -183,13 +198,7 @@ async fn notification(mut c: LineConn, ctx: Arc<Ctx>) -> std::io::Result<()> {
     let mut n = 0u64;
     let result: std::io::Result<()> = async {
         loop {
-            let m = tokio::select! {
-                m = c.recv() => match m? { Some(m) => m, None => break },
-                out = rx.recv() => {
-                    if let Some(bytes) = out { c.send_raw(&bytes).await?; }
-                    continue;
-                }
-            };
+            let Some(m) = next_command(&mut c, &mut rx).await? else { break };
             let t = m.arg(1).to_string();
             match m.verb() {
                 "VER" | "INF" => {
@@ -376,13 +385,7 @@ async fn switchboard(mut c: LineConn, ctx: Arc<Ctx>) -> std::io::Result<()> {
     let mut me: Option<(String, String, u64)> = None; // handle, name, session
     let result: std::io::Result<()> = async {
         loop {
-            let m = tokio::select! {
-                m = c.recv() => match m? { Some(m) => m, None => break },
-                out = rx.recv() => {
-                    if let Some(bytes) = out { c.send_raw(&bytes).await?; }
-                    continue;
-                }
-            };
+            let Some(m) = next_command(&mut c, &mut rx).await? else { break };
             let t = m.arg(1).to_string();
             match (m.verb(), &me) {
                 ("USR", None) => {

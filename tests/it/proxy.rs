@@ -50,6 +50,19 @@ fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
+/// The testkit server (ports the system picks) and a proxy in front of its dispatch server.
+async fn server_and_proxy(
+    accounts: Vec<server::Account>,
+    logs: Option<Logs>,
+    tx: mpsc::Sender<ProxyEvent>,
+) -> (server::Addrs, Proxy) {
+    let a = server::start(ANY.into(), ANY.into(), ANY.into(), accounts, logs).await.unwrap();
+    let p = Proxy::start(ProxyConfig { listen: ANY.into(), upstream: a.ds.to_string(), ..Default::default() }, tx)
+        .await
+        .unwrap();
+    (a, p)
+}
+
 fn accounts(n: usize, friends: bool) -> Vec<server::Account> {
     let mut a: Vec<server::Account> =
         (0..n).map(|i| server::Account::parse(&format!("user{i}@hotmail.com:pw{i}:User%20{i}")).unwrap()).collect();
@@ -86,15 +99,7 @@ fn two_users_through_the_proxy_byte_exact_and_linked() {
     let server_logs: Logs = Arc::new(Mutex::new(Vec::new()));
     let client_logs: Logs = Arc::new(Mutex::new(Vec::new()));
     let (tx, rx) = mpsc::channel(1024);
-    let (addrs, proxy) = rt.block_on(async {
-        let a = server::start(ANY.into(), ANY.into(), ANY.into(), accounts(2, true), Some(server_logs.clone()))
-            .await
-            .unwrap();
-        let p = Proxy::start(ProxyConfig { listen: ANY.into(), upstream: a.ds.to_string(), ..Default::default() }, tx)
-            .await
-            .unwrap();
-        (a, p)
-    });
+    let (addrs, proxy) = rt.block_on(server_and_proxy(accounts(2, true), Some(server_logs.clone()), tx));
     let analysis = Analysis::start(rx, addrs.ds.port());
     let front = proxy.local_addr.to_string();
     let (heard_a, heard_b) = rt.block_on(async {
@@ -170,13 +175,7 @@ fn essence(doc: &Value) -> Value {
 fn recording_reads_back_to_the_same_analysis() {
     let rt = rt();
     let (tx, rx) = mpsc::channel(1024);
-    let (addrs, proxy) = rt.block_on(async {
-        let a = server::start(ANY.into(), ANY.into(), ANY.into(), accounts(2, true), None).await.unwrap();
-        let p = Proxy::start(ProxyConfig { listen: ANY.into(), upstream: a.ds.to_string(), ..Default::default() }, tx)
-            .await
-            .unwrap();
-        (a, p)
-    });
+    let (addrs, proxy) = rt.block_on(server_and_proxy(accounts(2, true), None, tx));
     let analysis = Analysis::start(rx, addrs.ds.port());
     let front = proxy.local_addr.to_string();
     rt.block_on(async {
@@ -321,13 +320,7 @@ fn five_hundred_concurrent_sessions() {
     let rt = rt();
     let (tx, rx) = mpsc::channel(4096);
     let n = 500;
-    let (addrs, proxy) = rt.block_on(async {
-        let a = server::start(ANY.into(), ANY.into(), ANY.into(), accounts(n, false), None).await.unwrap();
-        let p = Proxy::start(ProxyConfig { listen: ANY.into(), upstream: a.ds.to_string(), ..Default::default() }, tx)
-            .await
-            .unwrap();
-        (a, p)
-    });
+    let (addrs, proxy) = rt.block_on(server_and_proxy(accounts(n, false), None, tx));
     let analysis = Analysis::start(rx, addrs.ds.port());
     let front = proxy.local_addr.to_string();
     let ok = rt.block_on(async {
