@@ -395,3 +395,54 @@ fn sigterm_stops_the_proxy_and_writes_complete_files() {
             .unwrap();
     assert_eq!(essence(&read), essence(&doc));
 }
+
+#[test]
+fn an_upstream_that_never_accepts_times_out_and_is_reported() {
+    use socket2::{Domain, Socket, Type};
+    // A loopback listener with a one-place accept queue that is never drained: once the queue
+    // is full the kernel drops further SYNs, so connecting to it times out.
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    sock.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    sock.listen(0).unwrap();
+    let full: SocketAddr = sock.local_addr().unwrap().as_socket().unwrap();
+    let mut fillers = Vec::new();
+    for _ in 0..4 {
+        let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+        s.set_nonblocking(true).unwrap();
+        let _ = s.connect(&full.into());
+        fillers.push(s);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let rt = rt();
+    let (tx, rx) = mpsc::channel(64);
+    let analysis = Analysis::start(rx, 1);
+    let cfg = ProxyConfig {
+        listen: ANY.into(),
+        upstream: full.to_string(),
+        connect_timeout: Duration::from_millis(500),
+        ..Default::default()
+    };
+    let p = rt.block_on(Proxy::start(cfg, tx)).unwrap();
+    rt.block_on(async {
+        let started = std::time::Instant::now();
+        if let Ok(mut c) = tokio::net::TcpStream::connect(p.local_addr).await {
+            let mut buf = [0u8; 8];
+            let r = tokio::time::timeout(Duration::from_secs(10), c.read(&mut buf))
+                .await
+                .expect("the client is closed, not left hanging");
+            assert!(matches!(r, Ok(0) | Err(_)));
+        }
+        assert!(started.elapsed() < Duration::from_secs(5));
+        p.shutdown().await;
+    });
+    drop(rt);
+    let (doc, _) = analysis.join();
+    assert_eq!(doc["summary"]["failures_total"], 1, "{}", doc["summary"]);
+    assert!(
+        doc["summary"]["failures"][0]["reason"].as_str().unwrap().contains("no answer within"),
+        "{}",
+        doc["summary"]["failures"]
+    );
+    drop(fillers);
+    drop(sock);
+}
