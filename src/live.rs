@@ -108,27 +108,52 @@ fn spawn_analysis(
     }))
 }
 
-pub(crate) async fn stop_signal(duration: Option<u64>) {
-    let term = async {
+/// Registers Ctrl-C and SIGTERM now (so a signal arriving right after this returns is not
+/// lost), and returns a future that ends at the first of them or after `duration` seconds.
+pub(crate) fn stop_signal(duration: Option<u64>) -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let mut signals = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (signal(SignalKind::interrupt()).ok(), signal(SignalKind::terminate()).ok())
+    };
+    async move {
+        let timer = async {
+            match duration {
+                Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+                None => std::future::pending().await,
+            }
+        };
         #[cfg(unix)]
         {
-            if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                s.recv().await;
-                return;
+            let int = async {
+                match signals.0.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let term = async {
+                match signals.1.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = int => {}
+                _ = term => {}
+                _ = timer => {}
             }
         }
-        std::future::pending::<()>().await
-    };
-    let timer = async {
-        match duration {
-            Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
-            None => std::future::pending().await,
+        #[cfg(not(unix))]
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = timer => {}
+            }
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-        _ = timer => {}
     }
 }
 
@@ -146,8 +171,9 @@ pub fn proxy(args: ProxyArgs) -> Result<u8> {
             ..ProxyConfig::default()
         };
         let p = Proxy::start(cfg, tx).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+        let stop = stop_signal(args.duration);
         eprintln!("msntap proxy: listening on {}, relaying to {}", p.local_addr, args.upstream);
-        stop_signal(args.duration).await;
+        stop.await;
         eprintln!("msntap proxy: stopping");
         p.shutdown().await;
         anyhow::Ok(())
@@ -244,14 +270,21 @@ pub fn sniff(args: crate::cli::SniffArgs) -> Result<u8> {
     let stop = Arc::new(AtomicBool::new(false));
     {
         // Ctrl-C, SIGTERM or --duration set the flag; the capture loop polls it.
+        // The handlers are registered before capturing starts, so no signal is lost.
         let stop = stop.clone();
         let duration = args.duration;
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                rt.block_on(stop_signal(duration));
+                rt.block_on(async {
+                    let signals = stop_signal(duration);
+                    let _ = ready_tx.send(());
+                    signals.await;
+                });
             }
             stop.store(true, Ordering::Relaxed);
         });
+        let _ = ready_rx.recv();
     }
     let mut writer = match &args.write {
         Some(p) => {
