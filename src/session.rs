@@ -391,8 +391,13 @@ pub const MAX_PINGS: usize = 65_536;
 /// In the streaming modes, transactions kept before the unreachable ones are settled.
 pub const SETTLE_AT: usize = 4_096;
 
+/// A capture time in nanoseconds as exported: seconds, rounded to the microsecond.
+pub fn secs(ns: i64) -> f64 {
+    (ns as f64 / 1e3).round() / 1e6
+}
+
 fn ns_as_secs<S: Serializer>(ns: &i64, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_f64((*ns as f64 / 1e3).round() / 1e6)
+    s.serialize_f64(secs(*ns))
 }
 
 fn opt_ns_as_secs<S: Serializer>(ns: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {

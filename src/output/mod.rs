@@ -3,6 +3,7 @@
 //! flag (no global state), and every byte that came off the wire is printed through
 //! [`sanitize`], so a peer cannot drive the reader's terminal.
 
+pub mod compact;
 pub mod filter;
 pub mod json;
 pub mod ndjson;

@@ -4,17 +4,31 @@
 //! `connection-end` (when the connection ends), `link` and `summary` (at the end). See
 //! `docs/json.md`.
 
+use super::compact;
 use super::filter::Filter;
 use crate::analyzer::{Link, Links, Report, Summary};
 use crate::session::Connection;
 use serde::Serialize;
 use std::io::Write;
 
+/// Records are collected up to this many bytes before they are written.
+const SPILL_AT: usize = 1 << 16;
+
+/// Appends `{"type":"KIND","connection":ID`.
+fn head(buf: &mut Vec<u8>, kind: &str, connection: u64) {
+    buf.extend_from_slice(b"{\"type\":\"");
+    buf.extend_from_slice(kind.as_bytes());
+    buf.extend_from_slice(b"\",\"connection\":");
+    compact::uint(buf, connection);
+}
+
 /// Streams records to a writer.
 pub struct NdjsonReport<W: Write> {
     out: W,
     filter: Filter,
     scratch: Vec<u8>,
+    /// Records not yet passed to `out`.
+    buf: Vec<u8>,
     /// The first write error.
     pub error: Option<std::io::Error>,
 }
@@ -47,19 +61,24 @@ struct LateViolation<'a> {
 impl<W: Write> NdjsonReport<W> {
     /// A report writing to `out`, showing what `filter` lets through.
     pub fn new(out: W, filter: Filter) -> Self {
-        NdjsonReport { out, filter, scratch: Vec::with_capacity(4096), error: None }
+        NdjsonReport {
+            out,
+            filter,
+            scratch: Vec::with_capacity(4096),
+            buf: Vec::with_capacity(SPILL_AT + 4096),
+            error: None,
+        }
     }
 
     fn line<T: Serialize>(&mut self, v: &T) {
         if self.error.is_some() {
             return;
         }
-        let r = serde_json::to_writer(&mut self.out, v)
-            .map_err(std::io::Error::other)
-            .and_then(|_| self.out.write_all(b"\n"));
-        if let Err(e) = r {
-            self.error = Some(e);
+        match serde_json::to_writer(&mut self.buf, v) {
+            Ok(()) => self.buf.push(b'\n'),
+            Err(e) => self.error = Some(std::io::Error::other(e)),
         }
+        self.spill(false);
     }
 
     /// Writes `{"type":KIND,"connection":ID,` and then `item`'s own fields (serialised
@@ -74,16 +93,39 @@ impl<W: Write> NdjsonReport<W> {
             return;
         }
         let body = self.scratch.strip_prefix(b"{").unwrap_or(&self.scratch);
-        let head = format!("{{\"type\":\"{kind}\",\"connection\":{connection}");
-        let sep: &[u8] = if body.first() == Some(&b'}') { b"" } else { b"," };
-        let r = self
-            .out
-            .write_all(head.as_bytes())
-            .and_then(|_| self.out.write_all(sep))
-            .and_then(|_| self.out.write_all(body))
-            .and_then(|_| self.out.write_all(b"\n"));
-        if let Err(e) = r {
-            self.error = Some(e);
+        let buf = &mut self.buf;
+        head(buf, kind, connection);
+        if body.first() != Some(&b'}') {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(body);
+        buf.push(b'\n');
+        self.spill(false);
+    }
+
+    /// Passes the record buffer on to the writer once it is large (or always, with `all`).
+    fn spill(&mut self, all: bool) {
+        if self.buf.len() < SPILL_AT && !all {
+            return;
+        }
+        if self.error.is_none() {
+            if let Err(e) = self.out.write_all(&self.buf) {
+                self.error = Some(e);
+            }
+        }
+        self.buf.clear();
+    }
+
+    fn transactions(&mut self, connection: u64, txns: &[crate::session::Transaction]) {
+        if self.error.is_some() {
+            return;
+        }
+        for t in txns {
+            head(&mut self.buf, "transaction", connection);
+            self.buf.push(b',');
+            compact::transaction_fields(&mut self.buf, t);
+            self.buf.push(b'\n');
+            self.spill(false);
         }
     }
 
@@ -127,18 +169,23 @@ impl<W: Write> Report for NdjsonReport<W> {
         if !self.filter.conns.is_empty() && !self.filter.conns.contains(&conn.id) {
             return;
         }
+        if self.error.is_some() {
+            return;
+        }
         for e in &conn.events[from..] {
             if self.filter.event(e) {
-                self.tagged("event", conn.id, e);
+                head(&mut self.buf, "event", conn.id);
+                self.buf.push(b',');
+                compact::event_fields(&mut self.buf, e);
+                self.buf.push(b'\n');
+                self.spill(false);
             }
         }
     }
 
     fn settled(&mut self, conn: &Connection, txns: &[crate::session::Transaction]) {
         if self.filter.conns.is_empty() || self.filter.conns.contains(&conn.id) {
-            for t in txns {
-                self.tagged("transaction", conn.id, t);
-            }
+            self.transactions(conn.id, txns);
         }
     }
 
@@ -150,10 +197,9 @@ impl<W: Write> Report for NdjsonReport<W> {
             let item = LateViolation { event: *event, rule: v.rule, severity: v.severity, message: &v.message };
             self.tagged("violation", conn.id, &item);
         }
-        for t in &conn.transactions {
-            self.tagged("transaction", conn.id, t);
-        }
+        self.transactions(conn.id, &conn.transactions);
         self.conn_record(conn, "connection-end");
+        self.spill(true);
         let _ = self.out.flush();
     }
 
@@ -173,6 +219,7 @@ impl<W: Write> Report for NdjsonReport<W> {
             summary: &'a Summary,
         }
         self.line(&S { kind: "summary", summary });
+        self.spill(true);
         if self.error.is_none() {
             if let Err(e) = self.out.flush() {
                 self.error = Some(e);
