@@ -772,7 +772,7 @@ impl<'r> Analyzer<'r> {
     fn tally(&mut self, c: &Connection) {
         let s = &mut self.summary;
         s.connections += 1;
-        *s.roles.entry(c.role.as_str().to_string()).or_default() += 1;
+        bump(&mut s.roles, c.role.as_str());
         if let Some(u) = &c.user {
             self.users.insert(hash_str(u));
         }
@@ -793,7 +793,7 @@ fn tally_txn(s: &mut Summary, t: &crate::session::Transaction) {
             if let Some(ms) = t.latency_ms {
                 s.latency.add(ms);
             }
-            *s.transactions.entry(t.outcome.as_str().to_string()).or_default() += 1;
+            bump(&mut s.transactions, t.outcome.as_str());
         }
     }
 }
@@ -987,12 +987,7 @@ fn emit(c: &mut Connection, s: &mut Summary, report: &mut dyn Report, stream: bo
             if let Some(cmd) = &e.command {
                 c.counts[0] += 1;
                 s.commands += 1;
-                match s.by_command.get_mut(cmd.as_str()) {
-                    Some(n) => *n += 1,
-                    None => {
-                        s.by_command.insert(cmd.to_string(), 1);
-                    }
-                }
+                bump(&mut s.by_command, cmd.as_str());
             }
         }
         for v in &e.violations {
@@ -1008,8 +1003,18 @@ fn emit(c: &mut Connection, s: &mut Summary, report: &mut dyn Report, stream: bo
 }
 
 fn count_violation(s: &mut Summary, v: &crate::rules::Violation) {
-    *s.by_severity.entry(v.severity.to_string()).or_default() += 1;
-    *s.by_rule.entry(v.rule.to_string()).or_default() += 1;
+    bump(&mut s.by_severity, v.severity.as_str());
+    bump(&mut s.by_rule, v.rule);
+}
+
+/// Adds one to `key`'s count, allocating the key only the first time.
+fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+    match map.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(key.to_string(), 1);
+        }
+    }
 }
 
 /// Analyses a capture held in memory and returns the JSON session document (for tests and

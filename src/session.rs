@@ -9,6 +9,7 @@ use crate::msnp::payload;
 use crate::msnp::wire::{Decoder, Ending, Frame, JunkReason, PayloadState, WireLimits};
 use crate::reassembly::{CloseKind, ConnId, Dir, GapReason};
 use crate::rules::{self, Violation};
+use crate::shortstr::ShortStr;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
@@ -83,7 +84,7 @@ pub struct PayloadInfo {
     pub length: u64,
     /// MIME headers in order.
     #[serde(serialize_with = "pairs_as_map")]
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(ShortStr, ShortStr)>,
     /// The body as text (invalid UTF-8 replaced).
     pub body: String,
     /// Whether every declared byte arrived.
@@ -107,12 +108,12 @@ pub struct Event {
     /// TrID; `null` where the command has no TrID slot.
     pub trid: Option<u32>,
     /// Arguments after the TrID (secrets redacted unless revealed).
-    pub args: Vec<String>,
+    pub args: Vec<ShortStr>,
     /// The exact line without its ending (secrets redacted unless revealed).
     pub line: Option<String>,
     /// Named, decoded parameters (friendly names URL-decoded).
     #[serde(serialize_with = "pairs_as_map")]
-    pub fields: Vec<(&'static str, String)>,
+    pub fields: Vec<(&'static str, ShortStr)>,
     /// The error code's name, for error lines.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_name: Option<&'static str>,
@@ -411,16 +412,21 @@ fn display<S: Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S::Ok, S:
     s.collect_str(v)
 }
 
-fn pairs_as_map<S: Serializer, K: AsRef<str>>(pairs: &[(K, String)], s: S) -> Result<S::Ok, S::Error> {
+fn pairs_as_map<S: Serializer, K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)], s: S) -> Result<S::Ok, S::Error> {
     let mut m = s.serialize_map(Some(pairs.len()))?;
     for (k, v) in pairs {
-        m.serialize_entry(k.as_ref(), v)?;
+        m.serialize_entry(k.as_ref(), v.as_ref())?;
     }
     m.end()
 }
 
 const STATES: [&str; 9] = ["NLN", "FLN", "HDN", "BSY", "IDL", "BRB", "AWY", "PHN", "LUN"];
 const REDACTED: &str = "<redacted>";
+
+/// Whether `s` ends with `suffix`, ignoring ASCII case.
+fn ends_with_ignore_case(s: &str, suffix: &str) -> bool {
+    s.len() >= suffix.len() && s.as_bytes()[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+}
 
 /// Whether `h` is a syntactically valid handle ([D §5.4]).
 pub fn valid_handle(h: &str) -> bool {
@@ -909,7 +915,7 @@ impl Connection {
                 }
                 (!opts.terse).then(|| PayloadInfo {
                     length: p.declared,
-                    headers: mime.headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                    headers: mime.headers.iter().map(|(k, v)| (ShortStr::new(k), ShortStr::new(v))).collect(),
                     body: String::from_utf8_lossy(mime.body).into_owned(),
                     complete: p.complete(),
                 })
@@ -955,7 +961,7 @@ impl Connection {
     }
 
     /// Named, decoded parameters, and the argument positions that hold secrets.
-    fn fields_and_secrets(&self, cmd: &Command<'_>, from_client: bool) -> (Vec<(&'static str, String)>, Secrets) {
+    fn fields_and_secrets(&self, cmd: &Command<'_>, from_client: bool) -> (Vec<(&'static str, ShortStr)>, Secrets) {
         let (names, secrets) = param_names(cmd, from_client);
         let a = &cmd.args;
         let mut fields = Vec::with_capacity(names.len());
@@ -966,13 +972,13 @@ impl Connection {
                 None => (*name, false),
             };
             let shown = if secrets.contains(i) && !self.st.opts_reveal {
-                REDACTED.to_string()
+                ShortStr::new(REDACTED)
             } else if repeats {
-                a[i..].join(" ")
+                a[i..].join(" ").into()
             } else if name.ends_with("name") {
-                command::url_decode(value)
+                command::url_decode(value).into()
             } else {
-                value.to_string()
+                ShortStr::new(value)
             };
             fields.push((name, shown));
         }
@@ -1295,8 +1301,7 @@ impl Connection {
                             rules::S001,
                             format!("{name} {:?} is not a valid handle", truncate(value, 140)),
                         ));
-                    } else if !value.to_ascii_lowercase().ends_with("@hotmail.com")
-                        && self.st.foreign.insert(value.to_string())
+                    } else if !ends_with_ignore_case(value, "@hotmail.com") && self.st.foreign.insert(value.to_string())
                     {
                         v.push(Violation::new(rules::S002, format!("{value} is not a hotmail.com handle")));
                     }
@@ -1705,12 +1710,12 @@ fn param_names(cmd: &Command<'_>, from_client: bool) -> (&'static [&'static str]
 }
 
 /// Rebuilds the line and arguments with secret arguments replaced.
-fn redact(text: &str, cmd: &Command<'_>, secrets: Secrets, reveal: bool) -> (String, Vec<String>) {
-    let args: Vec<String> = cmd
+fn redact(text: &str, cmd: &Command<'_>, secrets: Secrets, reveal: bool) -> (String, Vec<ShortStr>) {
+    let args: Vec<ShortStr> = cmd
         .args
         .iter()
         .enumerate()
-        .map(|(i, a)| if !reveal && secrets.contains(i) { REDACTED.to_string() } else { a.to_string() })
+        .map(|(i, a)| ShortStr::new(if !reveal && secrets.contains(i) { REDACTED } else { a }))
         .collect();
     if reveal || secrets.is_empty() {
         return (text.to_string(), args);

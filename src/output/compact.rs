@@ -4,7 +4,7 @@
 //! `serde_json::to_writer` produces for the same values (a test holds them to that), eight bytes
 //! at a time where nothing needs escaping.
 
-use crate::rules::{Severity, Violation};
+use crate::rules::Violation;
 use crate::session::{Event, EventKind, PayloadInfo, Transaction};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -114,7 +114,7 @@ fn key(out: &mut Vec<u8>, k: &str) {
     out.push(b':');
 }
 
-fn pairs<K: AsRef<str>>(out: &mut Vec<u8>, pairs: &[(K, String)]) {
+fn pairs<K: AsRef<str>, V: AsRef<str>>(out: &mut Vec<u8>, pairs: &[(K, V)]) {
     out.push(b'{');
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
@@ -122,17 +122,9 @@ fn pairs<K: AsRef<str>>(out: &mut Vec<u8>, pairs: &[(K, String)]) {
         }
         string(out, k.as_ref());
         out.push(b':');
-        string(out, v);
+        string(out, v.as_ref());
     }
     out.push(b'}');
-}
-
-fn severity(s: Severity) -> &'static str {
-    match s {
-        Severity::Info => "info",
-        Severity::Warning => "warning",
-        Severity::Error => "error",
-    }
 }
 
 fn kind(k: EventKind) -> &'static str {
@@ -151,7 +143,7 @@ pub fn violation(out: &mut Vec<u8>, v: &Violation) {
     out.extend_from_slice(b"{\"rule\":");
     string(out, v.rule);
     out.extend_from_slice(b",\"severity\":\"");
-    out.extend_from_slice(severity(v.severity).as_bytes());
+    out.extend_from_slice(v.severity.as_str().as_bytes());
     out.extend_from_slice(b"\",\"message\":");
     string(out, &v.message);
     out.push(b'}');
