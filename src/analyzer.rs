@@ -83,6 +83,11 @@ impl<'a> Links<'a> {
         self.0.values()
     }
 
+    /// The links held with their indices, in index order.
+    pub fn iter_indexed(&self) -> impl Iterator<Item = (usize, &'a Link)> + 'a {
+        self.0.iter().map(|(i, l)| (*i, l))
+    }
+
     /// How many are held.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -117,7 +122,7 @@ pub trait Report {
     /// The input ended.
     fn finish(&mut self, summary: &Summary, links: Links<'_>);
     /// Streaming modes: a link whose connections have all ended leaves the table.
-    fn retired(&mut self, _link: &Link) {}
+    fn retired(&mut self, _index: usize, _link: &Link) {}
 }
 
 /// Counts over the whole input.
@@ -952,7 +957,7 @@ impl Analyzer<'_> {
             };
             if done {
                 if let Some(l) = self.links.remove(&li) {
-                    self.report.retired(&l);
+                    self.report.retired(li, &l);
                 }
             }
         }
@@ -960,7 +965,7 @@ impl Analyzer<'_> {
         while self.links.len() > MAX_LINKS {
             let Some(li) = self.links.iter().find(|(_, l)| l.refs == 0).map(|(k, _)| *k) else { break };
             if let Some(l) = self.links.remove(&li) {
-                self.report.retired(&l);
+                self.report.retired(li, &l);
             }
         }
     }

@@ -41,8 +41,7 @@ fn spawn_analysis(
     label: String,
 ) -> Result<std::thread::JoinHandle<Result<Summary>>> {
     // The live transcript prints events as they come: only the JSON document needs them kept.
-    let mut opts =
-        Options { reveal_secrets: out.reveal_secrets, stream_events: out.json.is_none(), ..Options::default() };
+    let mut opts = Options { reveal_secrets: out.reveal_secrets, stream_events: true, ..Options::default() };
     for p in &out.passwords {
         let Some((h, s)) = p.split_once('=') else { bail!("--password takes HANDLE=SECRET, got {p:?}") };
         opts.passwords.insert(h.to_string(), s.to_string());

@@ -340,6 +340,51 @@ pub struct Connection {
     st: State,
 }
 
+/// A connection's own fields as the JSON document writes them before its events (the
+/// document is written piece by piece; see `output::json`).
+#[derive(Serialize)]
+pub struct ConnectionHead<'a> {
+    id: ConnId,
+    #[serde(serialize_with = "display")]
+    client: &'a SocketAddr,
+    #[serde(serialize_with = "display")]
+    server: &'a SocketAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vlan: Option<u16>,
+    role: Role,
+    dialect: Option<&'a str>,
+    dialect_source: Option<DialectSource>,
+    user: Option<&'a str>,
+    #[serde(serialize_with = "ns_as_secs")]
+    opened: i64,
+    #[serde(serialize_with = "opt_ns_as_secs")]
+    closed: Option<i64>,
+    close: Option<CloseKind>,
+    start_seen: bool,
+    linked_from: Option<usize>,
+}
+
+impl Connection {
+    /// The fields written before `events` in the JSON document.
+    pub fn head(&self) -> ConnectionHead<'_> {
+        ConnectionHead {
+            id: self.id,
+            client: &self.client,
+            server: &self.server,
+            vlan: self.vlan,
+            role: self.role,
+            dialect: self.dialect.as_deref(),
+            dialect_source: self.dialect_source,
+            user: self.user.as_deref(),
+            opened: self.opened,
+            closed: self.closed,
+            close: self.close,
+            start_seen: self.start_seen,
+            linked_from: self.linked_from,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct State {
     decoders: [Decoder; 2],

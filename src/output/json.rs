@@ -2,10 +2,15 @@
 //! events and transactions, the links between connections and a summary. It is written as it
 //! goes: the head first, each connection as soon as it and every connection before it have
 //! ended (at most [`MAX_HELD`] are held back for id order; past that they are written in the
-//! order they end), then links and summary. Memory stays bounded however large the capture.
+//! order they end), then links and summary. Each event and transaction is serialised when it
+//! is reported and kept in a [`Spool`] (memory up to a budget, then a temporary file) until its
+//! connection is written; violations found on an event later are spliced in then. Memory stays
+//! bounded however large the capture and however long its connections.
 
+use super::spool::Spool;
 use crate::analyzer::{Links, Report, Summary};
-use crate::session::Connection;
+use crate::fasthash::FastMap;
+use crate::session::{Connection, Transaction};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -24,13 +29,50 @@ pub struct Source {
     pub format: Option<String>,
 }
 
+/// Spool streams of a connection.
+const EVENTS: u8 = 0;
+const TRANSACTIONS: u8 = 1;
+/// The spool stream (of connection 0, which no connection has) of links retired early.
+const LINKS: (u64, u8) = (0, 2);
+/// Indentation of an event (or transaction) object in the document.
+const ITEM: usize = 8;
+/// Marks an event whose violation list was empty when it was written.
+const EMPTY_LIST: u64 = 1 << 63;
+/// Marks an event left out by the filter (the offset is where it would have gone).
+const LEFT_OUT: u64 = 1 << 62;
+/// Every item is written after this separator; the first item's comma is dropped on output.
+const ITEM_SEP: &[u8] = b",\n        ";
+
+/// What is kept of an open connection.
+#[derive(Default)]
+struct Open {
+    /// For each event index: where a violation found later goes, or with [`LEFT_OUT`] where
+    /// the event would go if such a violation lets it through the filter after all.
+    late_at: Vec<u64>,
+    /// Requests left out by a filter on violations, kept in case they end unanswered.
+    left_out: BTreeMap<usize, crate::session::Event>,
+    transactions: u64,
+}
+
+/// A finished connection waiting for its turn: its head, and violations to splice in.
+struct Finished {
+    head: Vec<u8>,
+    inserts: Vec<(u64, Vec<u8>)>,
+    transactions: u64,
+}
+
 /// Writes the document while the analysis runs.
 pub struct JsonReport<W: Write> {
     out: W,
     source: Source,
     started: bool,
     first: bool,
-    held: BTreeMap<u64, Vec<u8>>,
+    open: FastMap<u64, Open>,
+    spool: Spool<(u64, u8)>,
+    /// Finished connections by id (`None`: left out by the filter).
+    held: BTreeMap<u64, Option<Finished>>,
+    /// Links handed over before the end: index, offset and length in the spool.
+    retired: Vec<(usize, u64, usize)>,
     next_id: u64,
     filter: super::filter::Filter,
     /// The first write error, if any.
@@ -67,11 +109,20 @@ impl<W: Write> JsonReport<W> {
             source,
             started: false,
             first: true,
+            open: FastMap::default(),
+            spool: Spool::new(super::spool::DEFAULT_BUDGET),
             held: BTreeMap::new(),
+            retired: Vec::new(),
             next_id: 1,
             filter: Default::default(),
             error: None,
         }
+    }
+
+    /// Keeps at most `bytes` of serialised events in memory (the rest goes to a temporary file).
+    pub fn with_memory_budget(mut self, bytes: usize) -> Self {
+        self.spool = Spool::new(bytes);
+        self
     }
 
     /// Shows only the connections and events `filter` lets through (transactions and links
@@ -116,45 +167,243 @@ impl<W: Write> JsonReport<W> {
             if !all && id != self.next_id && self.held.len() <= MAX_HELD {
                 break;
             }
-            if let Some(bytes) = self.held.remove(&id) {
-                if !bytes.is_empty() {
-                    let sep: &[u8] = if self.first { b"\n    " } else { b",\n    " };
-                    self.first = false;
-                    self.write(sep);
-                    self.write(&bytes);
-                }
+            if let Some(Some(f)) = self.held.remove(&id) {
+                let sep: &[u8] = if self.first { b"\n    " } else { b",\n    " };
+                self.first = false;
+                self.write(sep);
+                self.write_connection(id, f);
             }
             self.next_id = self.next_id.max(id + 1);
         }
     }
+
+    fn write_connection(&mut self, id: u64, f: Finished) {
+        let has_events = !self.spool.is_empty((id, EVENTS)) || !f.inserts.is_empty();
+        self.write(&f.head);
+        self.write(b",\n      \"events\": [");
+        if self.error.is_none() {
+            let mut out = SkipFirst { out: &mut self.out, skip: true };
+            if let Err(e) = self.spool.take((id, EVENTS), &f.inserts, &mut out) {
+                self.error = Some(e);
+            }
+        }
+        self.write(if has_events {
+            b"\n      ],\n      \"transactions\": ["
+        } else {
+            b"],\n      \"transactions\": ["
+        });
+        if self.error.is_none() {
+            let mut out = SkipFirst { out: &mut self.out, skip: true };
+            if let Err(e) = self.spool.take((id, TRANSACTIONS), &[], &mut out) {
+                self.error = Some(e);
+            }
+        }
+        self.write(if f.transactions > 0 { b"\n      ]\n    }" } else { b"]\n    }" });
+    }
+
+    /// Writes the `links` array in index order: those retired early (from the spool) and those
+    /// held.
+    fn write_links(&mut self, links: Links<'_>) -> std::io::Result<()> {
+        if self.retired.is_empty() {
+            let l = pretty(&links, 2).map_err(io_err)?;
+            self.write(&l);
+            return Ok(());
+        }
+        enum Item<'l> {
+            Spooled(u64, usize),
+            Held(&'l crate::analyzer::Link),
+        }
+        let mut all: Vec<(usize, Item<'_>)> =
+            self.retired.iter().map(|&(i, off, len)| (i, Item::Spooled(off, len))).collect();
+        all.extend(links.iter_indexed().map(|(i, l)| (i, Item::Held(l))));
+        all.sort_by_key(|(i, _)| *i);
+        self.write(b"[");
+        for (n, (_, item)) in all.iter().enumerate() {
+            self.write(if n == 0 { b"\n    " } else { b",\n    " });
+            let bytes = match item {
+                Item::Spooled(off, len) => self.spool.read_range(LINKS, *off, *len)?,
+                Item::Held(l) => pretty(l, 4).map_err(io_err)?,
+            };
+            self.write(&bytes);
+        }
+        self.write(b"\n  ]");
+        Ok(())
+    }
+
+    fn transactions(&mut self, id: u64, txns: &[Transaction]) {
+        let open = self.open.entry(id).or_default();
+        for t in txns {
+            match pretty(t, ITEM) {
+                Ok(b) => {
+                    open.transactions += 1;
+                    self.spool.append((id, TRANSACTIONS), ITEM_SEP);
+                    self.spool.append((id, TRANSACTIONS), &b);
+                }
+                Err(e) => {
+                    self.error.get_or_insert(io_err(e));
+                }
+            }
+        }
+    }
+}
+
+/// Whether `e` is a client request (the only events that get violations after they are written:
+/// when they end unanswered).
+fn is_request(conn: &Connection, e: &crate::session::Event) -> bool {
+    e.dir == crate::reassembly::Dir::C2S
+        && e.transaction.and_then(|t| conn.txn(t)).is_some_and(|t| t.request == e.index)
+}
+
+/// Where violations found later go in an event serialised as `bytes` at `start`: its violation
+/// list is its last field, `[]` or `[ ... \n<pad>]`.
+fn late_point(start: u64, bytes: &[u8]) -> u64 {
+    let close = bytes.iter().rposition(|b| *b == b']').unwrap_or(0);
+    if close > 0 && bytes[close - 1] == b'[' {
+        (start + close as u64) | EMPTY_LIST
+    } else {
+        start + close.saturating_sub(ITEM + 3) as u64
+    }
+}
+
+/// A writer that drops the first byte written through it (the first item's separator comma).
+struct SkipFirst<'a, W: Write> {
+    out: &'a mut W,
+    skip: bool,
+}
+
+impl<W: Write> Write for SkipFirst<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.skip && !buf.is_empty() {
+            self.skip = false;
+            return self.out.write(&buf[1..]).map(|n| n + 1);
+        }
+        self.out.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// The text spliced into an event's violation list for violations found after it was written.
+fn late_text(at: u64, list: &[&crate::rules::Violation]) -> Result<(u64, Vec<u8>), serde_json::Error> {
+    let pad = " ".repeat(ITEM + 4);
+    let mut text = Vec::new();
+    let empty = at & EMPTY_LIST != 0;
+    for (i, v) in list.iter().enumerate() {
+        text.extend_from_slice(if empty && i == 0 { b"\n" } else { b",\n" });
+        text.extend_from_slice(pad.as_bytes());
+        text.extend_from_slice(&pretty(v, ITEM + 4)?);
+    }
+    if empty {
+        text.push(b'\n');
+        text.extend_from_slice(" ".repeat(ITEM + 2).as_bytes());
+    }
+    Ok((at & !EMPTY_LIST, text))
 }
 
 impl<W: Write> Report for JsonReport<W> {
+    fn events(&mut self, conn: &Connection, from: usize) {
+        self.head();
+        let id = conn.id;
+        let keep_left_out = self.filter.only_violations || self.filter.min_severity.is_some();
+        let open = self.open.entry(id).or_default();
+        for e in &conn.events[from..] {
+            if open.late_at.len() < e.index {
+                open.late_at.resize(e.index, LEFT_OUT | self.spool.len((id, EVENTS)));
+            }
+            if !self.filter.event(e) {
+                open.late_at.push(LEFT_OUT | self.spool.len((id, EVENTS)));
+                if keep_left_out && is_request(conn, e) {
+                    open.left_out.insert(e.index, e.clone());
+                }
+                continue;
+            }
+            match pretty(e, ITEM) {
+                Ok(bytes) => {
+                    let start = self.spool.len((id, EVENTS)) + ITEM_SEP.len() as u64;
+                    open.late_at.push(late_point(start, &bytes));
+                    self.spool.append((id, EVENTS), ITEM_SEP);
+                    self.spool.append((id, EVENTS), &bytes);
+                }
+                Err(err) => {
+                    self.error.get_or_insert(io_err(err));
+                    open.late_at.push(LEFT_OUT | self.spool.len((id, EVENTS)));
+                }
+            }
+        }
+    }
+
+    fn settled(&mut self, conn: &Connection, txns: &[Transaction]) {
+        if let Some(open) = self.open.get_mut(&conn.id) {
+            for t in txns.iter().filter(|t| t.outcome != crate::session::Outcome::Unanswered) {
+                open.left_out.remove(&t.request);
+            }
+        }
+        self.transactions(conn.id, txns);
+    }
+
     fn connection(&mut self, conn: &Connection, _links: Links<'_>) {
         self.head();
-        let bytes = if !self.filter.connection(conn) {
-            Ok(Vec::new())
-        } else if self.filter.filters_events() {
-            serde_json::to_value(conn)
-                .map(|mut v| {
-                    if let Some(evs) = v.get_mut("events").and_then(|e| e.as_array_mut()) {
-                        let keep: Vec<bool> = conn.events.iter().map(|e| self.filter.event(e)).collect();
-                        let mut i = 0;
-                        evs.retain(|_| {
-                            i += 1;
-                            keep.get(i - 1).copied().unwrap_or(true)
-                        });
-                    }
-                    v
-                })
-                .and_then(|v| pretty(&v, 4))
-        } else {
-            pretty(conn, 4)
-        };
-        match bytes {
-            Ok(b) => {
-                self.held.insert(conn.id, b);
+        let id = conn.id;
+        if !self.filter.connection(conn) {
+            self.open.remove(&id);
+            self.spool.discard((id, EVENTS));
+            self.spool.discard((id, TRANSACTIONS));
+            self.held.insert(id, None);
+            self.release(false);
+            return;
+        }
+        self.transactions(id, &conn.transactions);
+        let mut open = self.open.remove(&id).unwrap_or_default();
+        let finished = pretty(&conn.head(), 4).and_then(|mut head| {
+            // Reopen the object: its events and transactions follow.
+            head.truncate(head.len().saturating_sub(6));
+            let mut by_event: BTreeMap<usize, Vec<&crate::rules::Violation>> = BTreeMap::new();
+            for (i, v) in &conn.late {
+                by_event.entry(*i).or_default().push(v);
+            }
+            let mut inserts = Vec::new();
+            for (i, list) in by_event {
+                let Some(&at) = open.late_at.get(i) else { continue };
+                if at & LEFT_OUT == 0 {
+                    inserts.push(late_text(at, &list)?);
+                    continue;
+                }
+                // Left out when written: a late violation may let it through now.
+                let event = match i.checked_sub(conn.base).and_then(|k| conn.events.get(k)) {
+                    Some(e) => Some(e.clone()),
+                    None => open.left_out.remove(&i).map(|mut e| {
+                        e.violations.extend(list.iter().map(|v| (*v).clone()));
+                        e
+                    }),
+                };
+                if let Some(e) = event.filter(|e| self.filter.event(e)) {
+                    let mut text = ITEM_SEP.to_vec();
+                    text.extend_from_slice(&pretty(&e, ITEM)?);
+                    inserts.push((at & !LEFT_OUT, text));
+                }
+            }
+            // Stable: an event let in goes before the violations of the written event after it.
+            inserts.sort_by_key(|(at, _)| *at);
+            Ok(Finished { head, inserts, transactions: open.transactions })
+        });
+        match finished {
+            Ok(f) => {
+                self.held.insert(id, Some(f));
                 self.release(false);
+            }
+            Err(e) => {
+                self.error.get_or_insert(io_err(e));
+            }
+        }
+    }
+
+    fn retired(&mut self, index: usize, link: &crate::analyzer::Link) {
+        match pretty(link, 4) {
+            Ok(b) => {
+                self.retired.push((index, self.spool.len(LINKS), b.len()));
+                self.spool.append(LINKS, &b);
             }
             Err(e) => {
                 self.error.get_or_insert(io_err(e));
@@ -165,18 +414,19 @@ impl<W: Write> Report for JsonReport<W> {
     fn finish(&mut self, summary: &Summary, links: Links<'_>) {
         self.head();
         self.release(true);
-        let tail = pretty(&links, 2).and_then(|l| pretty(summary, 2).map(|s| (l, s)));
-        match tail {
-            Ok((l, s)) => {
-                let close: &[u8] = if self.first { b"],\n  \"links\": " } else { b"\n  ],\n  \"links\": " };
-                self.write(close);
-                self.write(&l);
+        let close: &[u8] = if self.first { b"],\n  \"links\": " } else { b"\n  ],\n  \"links\": " };
+        self.write(close);
+        if let Err(e) = self.write_links(links) {
+            self.error.get_or_insert(e);
+        }
+        match pretty(summary, 2).map_err(io_err) {
+            Ok(s) => {
                 self.write(b",\n  \"summary\": ");
                 self.write(&s);
                 self.write(b"\n}\n");
             }
             Err(e) => {
-                self.error.get_or_insert(io_err(e));
+                self.error.get_or_insert(e);
             }
         }
         if self.error.is_none() {
@@ -185,4 +435,131 @@ impl<W: Write> Report for JsonReport<W> {
             }
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzer::Analyzer;
+    use crate::session::Options;
+
+    /// Each connection as the document wrote it before spooling: the whole connection,
+    /// events kept to the end, serialised at once.
+    struct Whole {
+        filter: super::super::filter::Filter,
+        conns: Vec<(u64, Vec<u8>)>,
+    }
+
+    impl Report for Whole {
+        fn connection(&mut self, conn: &Connection, _links: Links<'_>) {
+            if !self.filter.connection(conn) {
+                return;
+            }
+            let mut v = serde_json::to_value(conn).expect("value");
+            if let Some(evs) = v.get_mut("events").and_then(|e| e.as_array_mut()) {
+                let keep: Vec<bool> = conn.events.iter().map(|e| self.filter.event(e)).collect();
+                let mut i = 0;
+                evs.retain(|_| {
+                    i += 1;
+                    keep[i - 1]
+                });
+            }
+            self.conns.push((conn.id, pretty(&v, 4).expect("pretty")));
+        }
+
+        fn finish(&mut self, _summary: &Summary, _links: Links<'_>) {}
+    }
+
+    /// The document, and how many links were retired before the end.
+    fn document(
+        capture: &[u8],
+        stream: bool,
+        budget: usize,
+        filter: &super::super::filter::Filter,
+    ) -> (Vec<u8>, usize) {
+        let source = Source { kind: "capture".into(), path: None, format: None };
+        let mut out = Vec::new();
+        let retired;
+        {
+            let mut report = JsonReport::new(&mut out, source).with_memory_budget(budget).with_filter(filter.clone());
+            let opts = Options { stream_events: stream, ..Default::default() };
+            let mut reader = crate::capture::CaptureReader::new(capture).expect("capture");
+            let mut a = Analyzer::new(opts, &[], &mut report);
+            a.run_capture(&mut reader, Default::default());
+            a.finish();
+            assert!(report.error.is_none(), "{:?}", report.error);
+            if budget < 4096 {
+                assert!(report.spool.disk_error.is_none());
+            }
+            retired = report.retired.len();
+        }
+        (out, retired)
+    }
+
+    /// The document's connections as the whole-connection writer wrote them, in id order.
+    fn whole(capture: &[u8], filter: &super::super::filter::Filter) -> (usize, String) {
+        let mut w = Whole { filter: filter.clone(), conns: Vec::new() };
+        let mut reader = crate::capture::CaptureReader::new(capture).expect("capture");
+        let mut a = Analyzer::new(Options::default(), &[], &mut w);
+        a.run_capture(&mut reader, Default::default());
+        a.finish();
+        w.conns.sort_by_key(|c| c.0);
+        let parts: Vec<String> = w.conns.iter().map(|c| String::from_utf8_lossy(&c.1).into_owned()).collect();
+        (parts.len(), parts.join(",\n    "))
+    }
+
+    /// A connection whose requests end unanswered, one with a violation already (spliced into
+    /// an empty and into a non-empty list), and one that never answers a switchboard.
+    fn unanswered() -> Vec<u8> {
+        use crate::testkit::synth::{pcap, Encap, Script};
+        let mut s = Script::new(1_000_000_000, 3);
+        let c = s.connect("10.0.0.1:40000".parse().unwrap(), "10.0.0.2:1863".parse().unwrap());
+        s.send(c, true, b"VER 1 MSNP2 CVR0\r\n");
+        s.send(c, false, b"VER 1 MSNP2\r\n");
+        s.send(c, true, b"INF  2\r\nCHG 3 NLN\r\n");
+        s.send(c, false, b"CHG 3 NLN\r\n");
+        s.send(c, true, b"ADD 4 FL bob@hotmail.com bob\r\n");
+        s.close(c, true);
+        pcap(&s.segs, Encap::Ethernet, None)
+    }
+
+    #[test]
+    fn spooled_document_matches_whole_connections() {
+        let mut gen = Vec::new();
+        let cfg = crate::testkit::gen::GenConfig { packets: 6_000, ..Default::default() };
+        crate::testkit::gen::generate(cfg, &mut gen).expect("generate");
+        let captures = [crate::testkit::sample::pcap(), gen, unanswered()];
+        let filters = [
+            Default::default(),
+            super::super::filter::Filter { only_violations: true, ..Default::default() },
+            super::super::filter::Filter { commands: vec!["CHG".into(), "ADD".into()], ..Default::default() },
+        ];
+        let mut spliced = 0;
+        for cap in &captures {
+            for filter in &filters {
+                let (count, want) = whole(cap, filter);
+                spliced += want.matches("MSNP-T006").count();
+                let mut first_links = None;
+                for (stream, budget) in [(false, DEFAULT_BUDGET_FOR_TEST), (true, DEFAULT_BUDGET_FOR_TEST), (true, 512)]
+                {
+                    let (doc, retired) = document(cap, stream, budget, filter);
+                    let text = String::from_utf8(doc.clone()).expect("utf-8");
+                    let v: serde_json::Value = serde_json::from_slice(&doc).expect("document parses");
+                    let got = v["connections"].as_array().map_or(0, |a| a.len());
+                    assert_eq!(got, count, "stream {stream} budget {budget}");
+                    // Links come back in index order however early they were retired.
+                    let links = v["links"].clone();
+                    let first = first_links.get_or_insert_with(|| links.clone());
+                    assert_eq!(&links, first, "stream {stream} budget {budget}");
+                    if stream && links.as_array().is_some_and(|a| !a.is_empty()) {
+                        assert!(retired > 0, "no link was retired early");
+                    }
+                    assert!(text.contains(&want), "stream {stream} budget {budget}: want\n{want}\ngot\n{text}");
+                }
+            }
+        }
+        assert!(spliced >= 6, "late violations exercised: {spliced}");
+    }
+
+    const DEFAULT_BUDGET_FOR_TEST: usize = super::super::spool::DEFAULT_BUDGET;
 }

@@ -7,6 +7,7 @@ pub mod compact;
 pub mod filter;
 pub mod json;
 pub mod ndjson;
+pub mod spool;
 pub mod text;
 
 use crate::analyzer::{Link, Links, Report, Summary};
@@ -87,9 +88,9 @@ impl Report for Tee<'_> {
         }
     }
 
-    fn retired(&mut self, link: &Link) {
+    fn retired(&mut self, index: usize, link: &Link) {
         for r in self.0.iter_mut() {
-            r.retired(link);
+            r.retired(index, link);
         }
     }
 }

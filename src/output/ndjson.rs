@@ -129,15 +129,16 @@ impl<W: Write> NdjsonReport<W> {
         }
     }
 
-    fn link_record(&mut self, l: &Link) {
+    fn link_record(&mut self, index: usize, l: &Link) {
         #[derive(Serialize)]
         struct L<'a> {
             #[serde(rename = "type")]
             kind: &'static str,
+            index: usize,
             #[serde(flatten)]
             link: &'a Link,
         }
-        self.line(&L { kind: "link", link: l });
+        self.line(&L { kind: "link", index, link: l });
     }
 
     fn conn_record(&mut self, c: &Connection, kind: &'static str) {
@@ -203,13 +204,13 @@ impl<W: Write> Report for NdjsonReport<W> {
         let _ = self.out.flush();
     }
 
-    fn retired(&mut self, link: &Link) {
-        self.link_record(link);
+    fn retired(&mut self, index: usize, link: &Link) {
+        self.link_record(index, link);
     }
 
     fn finish(&mut self, summary: &Summary, links: Links<'_>) {
-        for l in links.iter() {
-            self.link_record(l);
+        for (i, l) in links.iter_indexed() {
+            self.link_record(i, l);
         }
         #[derive(Serialize)]
         struct S<'a> {
