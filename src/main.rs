@@ -219,10 +219,10 @@ pub(crate) fn analyse(
         idle_timeout_ns: (args.idle_timeout as i64).saturating_mul(1_000_000_000),
     };
     let color = live::color(args.color);
-    // Events are dropped as soon as they are counted and streamed (the JSON document spools
-    // them serialised) unless the whole-connection transcript needs them; display text is
-    // built only when shown.
-    opts.stream_events = args.summary;
+    // Events are dropped as soon as they are counted and written (the transcript and the JSON
+    // document keep their text in a spool until the connection ends); display text is built
+    // only when shown.
+    opts.stream_events = true;
     opts.terse = args.json.is_none() && args.ndjson.is_none() && args.summary;
     if opts.terse {
         // Only the rules look at payloads then, and they need the header block at most.

@@ -508,27 +508,12 @@ mod tests {
         (parts.len(), parts.join(",\n    "))
     }
 
-    /// A connection whose requests end unanswered, one with a violation already (spliced into
-    /// an empty and into a non-empty list), and one that never answers a switchboard.
-    fn unanswered() -> Vec<u8> {
-        use crate::testkit::synth::{pcap, Encap, Script};
-        let mut s = Script::new(1_000_000_000, 3);
-        let c = s.connect("10.0.0.1:40000".parse().unwrap(), "10.0.0.2:1863".parse().unwrap());
-        s.send(c, true, b"VER 1 MSNP2 CVR0\r\n");
-        s.send(c, false, b"VER 1 MSNP2\r\n");
-        s.send(c, true, b"INF  2\r\nCHG 3 NLN\r\n");
-        s.send(c, false, b"CHG 3 NLN\r\n");
-        s.send(c, true, b"ADD 4 FL bob@hotmail.com bob\r\n");
-        s.close(c, true);
-        pcap(&s.segs, Encap::Ethernet, None)
-    }
-
     #[test]
     fn spooled_document_matches_whole_connections() {
         let mut gen = Vec::new();
         let cfg = crate::testkit::gen::GenConfig { packets: 6_000, ..Default::default() };
         crate::testkit::gen::generate(cfg, &mut gen).expect("generate");
-        let captures = [crate::testkit::sample::pcap(), gen, unanswered()];
+        let captures = [crate::testkit::sample::pcap(), gen, crate::testkit::sample::unanswered_pcap()];
         let filters = [
             Default::default(),
             super::super::filter::Filter { only_violations: true, ..Default::default() },

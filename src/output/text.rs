@@ -1,12 +1,19 @@
 //! The coloured, annotated transcript. Connections are printed whole, in id order, as soon as
 //! they and every connection before them have ended (at most [`MAX_HELD`] are held back; past
 //! that they print in the order they end). Colour marks direction, errors and violations.
+//!
+//! Events are rendered as they are reported and the text kept in a [`Spool`] (memory up to a
+//! budget, then a temporary file), so memory does not grow with open connections' events. What
+//! is only known when a connection ends is spliced in then: "(no answer)" on requests never
+//! answered, violations found later, and referral lines (rendered last, with their targets).
 
 use super::sanitize;
+use super::spool::Spool;
 use crate::analyzer::{Links, Report, Summary};
+use crate::fasthash::FastMap;
 use crate::reassembly::Dir;
 use crate::rules::Severity;
-use crate::session::{Connection, EventKind, Outcome};
+use crate::session::{Connection, Event, EventKind, Outcome, Transaction};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write;
@@ -44,11 +51,50 @@ pub struct TextOptions {
     pub live: bool,
 }
 
+/// Where an event's text went in its connection's spool, for what is added at the end.
+#[derive(Clone, Copy)]
+struct Mark {
+    /// End of the event's first line (before its newline).
+    line_end: u64,
+    /// End of its whole text (violation lines included).
+    block_end: u64,
+    /// Visible width of the first line before annotations.
+    width: u32,
+    /// Whether the first line has annotations (an "(no answer)" joins them).
+    ann: bool,
+    /// Not written: left out by the filter or rendered at the end (offsets are where it goes).
+    written: bool,
+}
+
+/// What is kept of a connection still open.
+#[derive(Default)]
+struct OpenText {
+    /// By event index.
+    marks: Vec<Mark>,
+    /// Referral lines, rendered when the connection ends (their targets are known then), with
+    /// the transaction they answer as it was when they arrived.
+    deferred: BTreeMap<usize, (Event, Option<Transaction>)>,
+    /// Requests left out by a filter on violations, kept in case they end unanswered.
+    left_out: BTreeMap<usize, Event>,
+    /// Requests settled unanswered before the end.
+    unanswered: Vec<usize>,
+}
+
+/// A finished connection waiting for its turn.
+enum Held {
+    /// Text in full (summary lines, or nothing for a connection the filter leaves out).
+    Text(String),
+    /// Header, the spool's text with insertions, and the closing line.
+    Spooled { head: String, inserts: Vec<(u64, Vec<u8>)>, tail: String },
+}
+
 /// Prints the transcript to a writer.
 pub struct TextReport<W: Write> {
     out: W,
     opts: TextOptions,
-    held: BTreeMap<u64, String>,
+    spool: Spool<u64>,
+    open: FastMap<u64, OpenText>,
+    held: BTreeMap<u64, Held>,
     next_id: u64,
     base_ns: Option<i64>,
     label: String,
@@ -62,6 +108,8 @@ impl<W: Write> TextReport<W> {
         TextReport {
             out,
             opts,
+            spool: Spool::new(super::spool::DEFAULT_BUDGET),
+            open: FastMap::default(),
             held: BTreeMap::new(),
             next_id: 1,
             base_ns: None,
@@ -78,18 +126,135 @@ impl<W: Write> TextReport<W> {
         }
     }
 
+    /// Keeps at most `bytes` of rendered events in memory (the rest goes to a temporary file).
+    pub fn with_memory_budget(mut self, bytes: usize) -> Self {
+        self.spool = Spool::new(bytes);
+        self
+    }
+
     fn release(&mut self, all: bool) {
         while let Some((&id, _)) = self.held.iter().next() {
             if !all && id != self.next_id && self.held.len() <= MAX_HELD {
                 break;
             }
-            if let Some(s) = self.held.remove(&id) {
-                self.write(&s);
+            match self.held.remove(&id) {
+                Some(Held::Text(s)) => self.write(&s),
+                Some(Held::Spooled { head, inserts, tail }) => {
+                    self.write(&head);
+                    if self.error.is_none() {
+                        if let Err(e) = self.spool.take(id, &inserts, &mut self.out) {
+                            self.error = Some(e);
+                        }
+                    }
+                    self.write(&tail);
+                }
+                None => {}
             }
             self.next_id = self.next_id.max(id + 1);
         }
     }
+
+    /// Renders new events of a connection into its spool (the whole-connection transcript).
+    fn spool_events(&mut self, conn: &Connection, from: usize) {
+        let base = *self.base_ns.get_or_insert(conn.opened);
+        let st = Style { on: self.opts.color };
+        let keep_left_out = self.opts.filter.only_violations || self.opts.filter.min_severity.is_some();
+        let open = self.open.entry(conn.id).or_default();
+        for e in &conn.events[from..] {
+            let pos = self.spool.len(conn.id);
+            let skipped = Mark { line_end: pos, block_end: pos, width: 0, ann: false, written: false };
+            if open.marks.len() < e.index {
+                open.marks.resize(e.index, skipped);
+            }
+            let tx = e.transaction.and_then(|t| conn.txn(t));
+            if !self.opts.filter.event(e) {
+                if keep_left_out && tx.is_some_and(|t| t.request == e.index) {
+                    open.left_out.insert(e.index, e.clone());
+                }
+                open.marks.push(skipped);
+                continue;
+            }
+            if e.link.is_some() {
+                open.deferred.insert(e.index, (e.clone(), tx.cloned()));
+                open.marks.push(skipped);
+                continue;
+            }
+            let r = render_event(e, tx, false, Links::EMPTY, base, st, "");
+            open.marks.push(Mark {
+                line_end: pos + r.line_end as u64,
+                block_end: pos + r.text.len() as u64,
+                width: r.width as u32,
+                ann: r.ann,
+                written: true,
+            });
+            self.spool.append(conn.id, r.text.as_bytes());
+        }
+    }
+
+    /// What goes into a finished connection's spooled text, by offset.
+    fn inserts(&mut self, conn: &Connection, links: Links<'_>) -> Vec<(u64, Vec<u8>)> {
+        let mut open = self.open.remove(&conn.id).unwrap_or_default();
+        let base = self.base_ns.unwrap_or(conn.opened);
+        let st = Style { on: self.opts.color };
+        let mut late: BTreeMap<usize, Vec<&crate::rules::Violation>> = BTreeMap::new();
+        for (i, v) in &conn.late {
+            late.entry(*i).or_default().push(v);
+        }
+        let mut unanswered: crate::fasthash::FastSet<usize> = open.unanswered.iter().copied().collect();
+        unanswered.extend(conn.transactions.iter().filter(|t| t.outcome == Outcome::Unanswered).map(|t| t.request));
+        let mut touched: Vec<usize> = late.keys().copied().chain(unanswered.iter().copied()).collect();
+        touched.extend(open.deferred.keys().copied());
+        touched.sort_unstable();
+        touched.dedup();
+        let mut inserts = Vec::new();
+        for i in touched {
+            let Some(&m) = open.marks.get(i) else { continue };
+            let no_answer = unanswered.contains(&i);
+            let late_here = late.get(&i).map_or(&[][..], |l| &l[..]);
+            if let Some((mut e, tx)) = open.deferred.remove(&i) {
+                e.violations.extend(late_here.iter().map(|v| (*v).clone()));
+                let r = render_event(&e, tx.as_ref(), no_answer, links, base, st, "");
+                inserts.push((m.line_end, r.text.into_bytes()));
+            } else if !m.written {
+                // Left out when it arrived: a violation found since may let it through.
+                let event = match i.checked_sub(conn.base).and_then(|k| conn.events.get(k)) {
+                    Some(e) => Some(e.clone()),
+                    None => open.left_out.remove(&i).map(|mut e| {
+                        e.violations.extend(late_here.iter().map(|v| (*v).clone()));
+                        e
+                    }),
+                };
+                if let Some(e) = event.filter(|e| self.opts.filter.event(e)) {
+                    let tx = e.transaction.and_then(|t| conn.txn(t));
+                    let r = render_event(&e, tx, no_answer, links, base, st, "");
+                    inserts.push((m.line_end, r.text.into_bytes()));
+                }
+            } else {
+                if no_answer {
+                    let text = "  (no answer)";
+                    if m.ann && st.on {
+                        // Inside the annotations' colour, before its reset.
+                        inserts.push((m.line_end.saturating_sub(RESET.len() as u64), text.as_bytes().to_vec()));
+                    } else if m.ann {
+                        inserts.push((m.line_end, text.as_bytes().to_vec()));
+                    } else {
+                        let pad = " ".repeat(64usize.saturating_sub(m.width as usize));
+                        inserts.push((m.line_end, format!("{pad}{}", st.paint("2", text)).into_bytes()));
+                    }
+                }
+                let lines: String = late_here.iter().map(|v| violation_line(v, st, "")).collect();
+                if !lines.is_empty() {
+                    inserts.push((m.block_end, lines.into_bytes()));
+                }
+            }
+        }
+        inserts.sort_by_key(|(at, _)| *at);
+        inserts
+    }
 }
+
+/// The colour reset that ends every painted span.
+const RESET: &str = "\x1b[0m";
 
 fn dir_arrow(d: Dir) -> &'static str {
     match d {
@@ -98,20 +263,32 @@ fn dir_arrow(d: Dir) -> &'static str {
     }
 }
 
-/// Renders one connection as transcript text.
-fn render(c: &Connection, links: Links<'_>, base: i64, st: Style, filter: &super::filter::Filter) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "{}", st.paint("1", &header(c, links)));
-    for e in c.events.iter().filter(|e| filter.event(e)) {
-        s.push_str(&render_event(c, e, links, base, st, ""));
-    }
+/// The line that closes a connection's events.
+fn ended_line(c: &Connection, st: Style) -> String {
     let how = c.close.map_or("open", |h| h.as_str());
-    let _ = writeln!(
-        s,
-        "          {}",
-        st.paint("2", &format!("ended: {how}, {} events, {} transactions", c.events.len(), c.transactions.len()))
-    );
-    s
+    let events = c.base + c.events.len();
+    let txns = c.transactions.len() + c.settled_outcomes.iter().sum::<u64>() as usize;
+    format!("          {}\n", st.paint("2", &format!("ended: {how}, {events} events, {txns} transactions")))
+}
+
+/// A violation as a transcript line.
+fn violation_line(v: &crate::rules::Violation, st: Style, tag: &str) -> String {
+    let (mark, color) = match v.severity {
+        Severity::Error => ("✖", "31;1"),
+        Severity::Warning => ("⚠", "33"),
+        Severity::Info => ("ℹ", "34"),
+    };
+    let text = format!("{mark} {} {}: {} [{}]", v.rule, v.severity, sanitize(&v.message), v.cite());
+    format!("{tag}          {}\n", st.paint(color, &text))
+}
+
+/// An event rendered: its text, where its first line ends, that line's visible width before
+/// annotations, and whether it has annotations.
+struct Rendered {
+    text: String,
+    line_end: usize,
+    width: usize,
+    ann: bool,
 }
 
 /// The header line of a connection.
@@ -141,16 +318,19 @@ fn header(c: &Connection, links: Links<'_>) -> String {
     head
 }
 
-/// One event (and its violations) as transcript lines; `tag` goes before the time.
+/// One event (and its violations) as transcript lines; `tag` goes before the time. `tx` is the
+/// event's transaction; `no_answer` marks a request that was never answered.
 fn render_event(
-    c: &Connection,
-    e: &crate::session::Event,
+    e: &Event,
+    tx: Option<&Transaction>,
+    no_answer: bool,
     links: Links<'_>,
     base: i64,
     st: Style,
     tag: &str,
-) -> String {
+) -> Rendered {
     let mut s = String::new();
+    let (line_end, width, has_ann);
     {
         let t = (e.ts - base) as f64 / 1e9;
         let arrow = dir_arrow(e.dir);
@@ -213,15 +393,13 @@ fn render_event(
                 ann.push_str(" (incomplete)");
             }
         }
-        if let Some(ti) = e.transaction {
-            if let Some(tx) = c.txn(ti) {
-                if tx.request != e.index {
-                    let lat = tx.latency_ms.map(|l| format!(", {l:.0} ms")).unwrap_or_default();
-                    let label = tx.trid.map_or(tx.command.to_string(), |id| format!("{} {id}", tx.command));
-                    let _ = write!(ann, "  ↩ {label}{lat}");
-                } else if tx.outcome == Outcome::Unanswered && tag.is_empty() {
-                    ann.push_str("  (no answer)");
-                }
+        if let Some(tx) = tx {
+            if tx.request != e.index {
+                let lat = tx.latency_ms.map(|l| format!(", {l:.0} ms")).unwrap_or_default();
+                let label = tx.trid.map_or(tx.command.to_string(), |id| format!("{} {id}", tx.command));
+                let _ = write!(ann, "  ↩ {label}{lat}");
+            } else if no_answer && tag.is_empty() {
+                ann.push_str("  (no answer)");
             }
         }
         if let Some(li) = e.link.and_then(|i| links.get(i)) {
@@ -237,25 +415,21 @@ fn render_event(
                 }
             }
         }
-        if !ann.is_empty() {
-            let width = visible.chars().count();
+        width = visible.chars().count();
+        has_ann = !ann.is_empty();
+        if has_ann {
             if width < 64 {
                 line.push_str(&" ".repeat(64 - width));
             }
             line.push_str(&st.paint("2", &ann));
         }
+        line_end = line.len();
         let _ = writeln!(s, "{line}");
         for v in &e.violations {
-            let (mark, color) = match v.severity {
-                Severity::Error => ("✖", "31;1"),
-                Severity::Warning => ("⚠", "33"),
-                Severity::Info => ("ℹ", "34"),
-            };
-            let text = format!("{mark} {} {}: {} [{}]", v.rule, v.severity, sanitize(&v.message), v.cite());
-            let _ = writeln!(s, "{tag}          {}", st.paint(color, &text));
+            s.push_str(&violation_line(v, st, tag));
         }
     }
-    s
+    Rendered { text: s, line_end, width, ann: has_ann }
 }
 
 /// One line describing a finished connection (`--summary`).
@@ -371,10 +545,12 @@ impl<W: Write> Report for TextReport<W> {
     }
 
     fn events(&mut self, conn: &Connection, from: usize) {
-        if !self.opts.live
-            || self.opts.summary_only
-            || (!self.opts.filter.conns.is_empty() && !self.opts.filter.conns.contains(&conn.id))
+        if self.opts.summary_only || (!self.opts.filter.conns.is_empty() && !self.opts.filter.conns.contains(&conn.id))
         {
+            return;
+        }
+        if !self.opts.live {
+            self.spool_events(conn, from);
             return;
         }
         let base = *self.base_ns.get_or_insert(conn.opened);
@@ -384,11 +560,27 @@ impl<W: Write> Report for TextReport<W> {
         let mut s = String::new();
         for e in conn.events[from..].iter().filter(|e| self.opts.filter.event(e)) {
             // Links are not passed while streaming; referral targets show in the end line.
-            s.push_str(&render_event(conn, e, Links::EMPTY, base, st, &tag));
+            let tx = e.transaction.and_then(|t| conn.txn(t));
+            s.push_str(&render_event(e, tx, false, Links::EMPTY, base, st, &tag).text);
         }
         self.write(&s);
         if self.error.is_none() {
             let _ = self.out.flush();
+        }
+    }
+
+    fn settled(&mut self, conn: &Connection, txns: &[Transaction]) {
+        if self.opts.live || self.opts.summary_only {
+            return;
+        }
+        if let Some(open) = self.open.get_mut(&conn.id) {
+            for t in txns {
+                if t.outcome == Outcome::Unanswered {
+                    open.unanswered.push(t.request);
+                } else {
+                    open.left_out.remove(&t.request);
+                }
+            }
         }
     }
 
@@ -434,17 +626,20 @@ impl<W: Write> Report for TextReport<W> {
             }
             return;
         }
-        let base = *self.base_ns.get_or_insert(conn.opened);
         let st = Style { on: self.opts.color };
         // A connection not shown still takes its place in the id order.
-        let text = if !self.opts.filter.connection(conn) {
-            String::new()
+        let held = if !self.opts.filter.connection(conn) {
+            self.open.remove(&conn.id);
+            self.spool.discard(conn.id);
+            Held::Text(String::new())
         } else if self.opts.summary_only {
-            connection_line(conn, st)
+            Held::Text(connection_line(conn, st))
         } else {
-            render(conn, links, base, st, &self.opts.filter)
+            let inserts = self.inserts(conn, links);
+            let head = format!("{}\n", st.paint("1", &header(conn, links)));
+            Held::Spooled { head, inserts, tail: ended_line(conn, st) }
         };
-        self.held.insert(conn.id, text);
+        self.held.insert(conn.id, held);
         self.release(false);
     }
 
@@ -465,5 +660,94 @@ impl<W: Write> Report for TextReport<W> {
                 self.error = Some(e);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzer::Analyzer;
+    use crate::output::filter::Filter;
+    use crate::session::Options;
+
+    /// Each connection rendered whole when it ends from its kept events: how the transcript was
+    /// made before it was spooled.
+    struct Whole {
+        st: Style,
+        filter: Filter,
+        base: i64,
+        conns: Vec<(u64, String)>,
+    }
+
+    impl Report for Whole {
+        fn begin(&mut self, first_ts_ns: i64) {
+            self.base = first_ts_ns;
+        }
+
+        fn connection(&mut self, c: &Connection, links: Links<'_>) {
+            if !self.filter.connection(c) {
+                return;
+            }
+            let mut s = format!("{}\n", self.st.paint("1", &header(c, links)));
+            for e in c.events.iter().filter(|e| self.filter.event(e)) {
+                let tx = e.transaction.and_then(|t| c.txn(t));
+                let no_answer = tx.is_some_and(|t| t.request == e.index && t.outcome == Outcome::Unanswered);
+                s.push_str(&render_event(e, tx, no_answer, links, self.base, self.st, "").text);
+            }
+            s.push_str(&ended_line(c, self.st));
+            self.conns.push((c.id, s));
+        }
+
+        fn finish(&mut self, _summary: &Summary, _links: Links<'_>) {}
+    }
+
+    fn run(capture: &[u8], opts: Options, report: &mut dyn Report) {
+        let mut reader = crate::capture::CaptureReader::new(capture).expect("capture");
+        let mut a = Analyzer::new(opts, &[], report);
+        a.run_capture(&mut reader, Default::default());
+        a.finish();
+    }
+
+    #[test]
+    fn spooled_transcript_matches_whole_connections() {
+        let mut gen = Vec::new();
+        let cfg = crate::testkit::gen::GenConfig { packets: 6_000, ..Default::default() };
+        crate::testkit::gen::generate(cfg, &mut gen).expect("generate");
+        let captures = [crate::testkit::sample::pcap(), gen, crate::testkit::sample::unanswered_pcap()];
+        let filters = [
+            Filter::default(),
+            Filter { only_violations: true, ..Default::default() },
+            Filter { commands: vec!["CHG".into(), "ADD".into(), "XFR".into()], ..Default::default() },
+        ];
+        let (mut no_answer, mut referrals, mut late) = (0, 0, 0);
+        for cap in &captures {
+            for filter in &filters {
+                for color in [false, true] {
+                    let st = Style { on: color };
+                    let mut whole = Whole { st, filter: filter.clone(), base: 0, conns: Vec::new() };
+                    run(cap, Options::default(), &mut whole);
+                    whole.conns.sort_by_key(|c| c.0);
+                    let want: String = whole.conns.iter().map(|c| c.1.as_str()).collect();
+                    no_answer += want.matches("(no answer)").count();
+                    referrals += want.matches("⇒ #").count();
+                    late += want.matches("MSNP-T006").count();
+                    for (stream, budget) in [(false, 1 << 20), (true, 1 << 20), (true, 256)] {
+                        let mut out = Vec::new();
+                        {
+                            let opts = TextOptions { color, filter: filter.clone(), ..Default::default() };
+                            let mut report = TextReport::new(&mut out, opts, "t").with_memory_budget(budget);
+                            run(cap, Options { stream_events: stream, ..Default::default() }, &mut report);
+                            assert!(report.error.is_none());
+                        }
+                        let got = String::from_utf8(out).expect("utf-8");
+                        assert!(
+                            got.starts_with(&want),
+                            "stream {stream} budget {budget} colour {color}:\nwant\n{want}\ngot\n{got}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(no_answer >= 4 && referrals >= 4 && late >= 4, "{no_answer} {referrals} {late}");
     }
 }

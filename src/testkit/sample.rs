@@ -248,3 +248,18 @@ pub fn script() -> Script {
 pub fn pcap() -> Vec<u8> {
     synth::pcap(&script().segs, Encap::Ethernet, None)
 }
+
+/// A short capture whose requests end unanswered when the connection closes: one with no
+/// violation of its own, one with odd spacing (so violations found later join an empty and a
+/// non-empty list) and one whose friendly name is annotated, between answered ones. For the tests of what outputs add at the end.
+pub fn unanswered_pcap() -> Vec<u8> {
+    let mut s = Script::new(1_000_000_000, 3);
+    let c = s.connect(SocketAddr::from(([10, 0, 0, 1], 40000)), SocketAddr::from(([10, 0, 0, 2], 1863)));
+    s.send(c, true, b"VER 1 MSNP2 CVR0\r\n");
+    s.send(c, false, b"VER 1 MSNP2\r\n");
+    s.send(c, true, b"INF  2\r\nCHG 3 NLN\r\n");
+    s.send(c, false, b"CHG 3 NLN\r\n");
+    s.send(c, true, b"ADD 4 FL bob@hotmail.com bob\r\nADD 5 FL carol@hotmail.com Carol%20C\r\n");
+    s.close(c, true);
+    synth::pcap(&s.segs, Encap::Ethernet, None)
+}
