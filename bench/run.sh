@@ -20,7 +20,7 @@ run() {
   read -r secs rss < "$DIR/time.txt"
   awk -v l="$label" -v p="$packets" -v b="$bytes" -v s="$secs" -v r="$rss" 'BEGIN {
     if (s < 0.01) s = 0.01;
-    printf "| %-34s | %10.0f | %8.1f | %8.1f | %9.1f |\n", l, p / s, b / s / 1e6, s, r / 1024 }'
+    printf "| %-34s | %10.0f | %8.1f | %8.2f | %9.1f |\n", l, p / s, b / s / 1e6, s, r / 1024 }'
   echo "$secs" > "$DIR/last.txt"
 }
 
