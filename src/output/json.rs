@@ -73,6 +73,8 @@ pub struct JsonReport<W: Write> {
     held: BTreeMap<u64, Option<Finished>>,
     /// Links handed over before the end: index, offset and length in the spool.
     retired: Vec<(usize, u64, usize)>,
+    /// Reused for each event's text.
+    scratch: Vec<u8>,
     next_id: u64,
     filter: super::filter::Filter,
     /// The first write error, if any.
@@ -81,17 +83,96 @@ pub struct JsonReport<W: Write> {
 
 /// Serialises `v` pretty-printed, every line indented by `indent` spaces after the first.
 fn pretty<T: Serialize>(v: &T, indent: usize) -> Result<Vec<u8>, serde_json::Error> {
-    let text = serde_json::to_vec_pretty(v)?;
-    let pad = " ".repeat(indent);
-    let mut out = Vec::with_capacity(text.len() + text.len() / 8);
-    for (i, line) in text.split(|b| *b == b'\n').enumerate() {
-        if i > 0 {
-            out.push(b'\n');
-            out.extend_from_slice(pad.as_bytes());
-        }
-        out.extend_from_slice(line);
-    }
+    let mut out = Vec::new();
+    pretty_into(&mut out, v, indent)?;
     Ok(out)
+}
+
+/// Like [`pretty`], appending to `out` (no intermediate buffers: the JSON document writes
+/// millions of events through this).
+fn pretty_into<T: Serialize>(out: &mut Vec<u8>, v: &T, indent: usize) -> Result<(), serde_json::Error> {
+    let mut ser = serde_json::Serializer::with_formatter(out, Indented { base: indent, level: 0, has_value: false });
+    v.serialize(&mut ser)
+}
+
+/// serde_json's pretty format (two spaces a level) with every line after the first indented
+/// by `base` spaces.
+struct Indented {
+    base: usize,
+    level: usize,
+    has_value: bool,
+}
+
+impl Indented {
+    fn newline<W: ?Sized + Write>(&self, w: &mut W) -> std::io::Result<()> {
+        const SPACES: &[u8] = &[b' '; 64];
+        w.write_all(b"\n")?;
+        let mut n = self.base + 2 * self.level;
+        while n > 0 {
+            let k = n.min(SPACES.len());
+            w.write_all(&SPACES[..k])?;
+            n -= k;
+        }
+        Ok(())
+    }
+}
+
+impl serde_json::ser::Formatter for Indented {
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        w.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            self.newline(w)?;
+        }
+        w.write_all(b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.newline(w)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        w.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            self.newline(w)?;
+        }
+        w.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.newline(w)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
 }
 
 fn io_err(e: serde_json::Error) -> std::io::Error {
@@ -113,6 +194,7 @@ impl<W: Write> JsonReport<W> {
             spool: Spool::new(super::spool::DEFAULT_BUDGET),
             held: BTreeMap::new(),
             retired: Vec::new(),
+            scratch: Vec::new(),
             next_id: 1,
             filter: Default::default(),
             error: None,
@@ -319,12 +401,13 @@ impl<W: Write> Report for JsonReport<W> {
                 }
                 continue;
             }
-            match pretty(e, ITEM) {
-                Ok(bytes) => {
+            self.scratch.clear();
+            self.scratch.extend_from_slice(ITEM_SEP);
+            match pretty_into(&mut self.scratch, e, ITEM) {
+                Ok(()) => {
                     let start = self.spool.len((id, EVENTS)) + ITEM_SEP.len() as u64;
-                    open.late_at.push(late_point(start, &bytes));
-                    self.spool.append((id, EVENTS), ITEM_SEP);
-                    self.spool.append((id, EVENTS), &bytes);
+                    open.late_at.push(late_point(start, &self.scratch[ITEM_SEP.len()..]));
+                    self.spool.append((id, EVENTS), &self.scratch);
                 }
                 Err(err) => {
                     self.error.get_or_insert(io_err(err));
@@ -506,6 +589,18 @@ mod tests {
         w.conns.sort_by_key(|c| c.0);
         let parts: Vec<String> = w.conns.iter().map(|c| String::from_utf8_lossy(&c.1).into_owned()).collect();
         (parts.len(), parts.join(",\n    "))
+    }
+
+    #[test]
+    fn indented_pretty_is_serde_pretty_shifted() {
+        let capture = crate::testkit::sample::pcap();
+        let v = crate::analyzer::analyze_to_json(&capture, Options::default(), &[], Default::default()).expect("doc");
+        for indent in [0, 4, 13] {
+            let plain = serde_json::to_vec_pretty(&v).expect("pretty");
+            let pad = format!("\n{}", " ".repeat(indent));
+            let want = String::from_utf8(plain).expect("utf-8").replace('\n', &pad);
+            assert_eq!(String::from_utf8(pretty(&v, indent).expect("pretty")).expect("utf-8"), want);
+        }
     }
 
     #[test]

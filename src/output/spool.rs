@@ -1,7 +1,12 @@
-//! Byte streams kept per open connection for outputs that must write a connection whole
-//! (the JSON document): in memory up to a budget, and past it in an unlinked temporary file,
-//! so memory stays bounded however many events open connections collect. Reading a stream
-//! back can splice text in at recorded offsets (violations found after an event was written).
+//! Byte streams kept per open connection for outputs that must write a connection whole (the
+//! transcript, the JSON document): in memory up to a budget, and past it in unlinked temporary
+//! files, so memory stays bounded however many events open connections collect. Memory is
+//! handed out in fixed blocks that are reused (no growing buffers for the allocator to scatter),
+//! and disk space is handed back: a new file is started every [`FILE_SIZE`] bytes, a file is
+//! closed (freed) once no stream has a part in it, and when a new file is started the parts
+//! still alive in files that are less than half alive are copied into it (long connections would
+//! otherwise pin every file), so disk use stays within about twice the live bytes. Reading a stream back can splice text in at
+//! recorded offsets (what is only known when the connection ends).
 
 use crate::fasthash::FastMap;
 use std::fs::File;
@@ -9,32 +14,68 @@ use std::io::{self, Write};
 
 /// Default bytes held in memory across all streams before the largest are moved to disk.
 pub const DEFAULT_BUDGET: usize = 4 << 20;
+/// Size of a memory block.
+const BLOCK: usize = 16 << 10;
+/// A new temporary file is started once the current one holds this many bytes.
+pub const FILE_SIZE: u64 = 64 << 20;
+
+/// A part of a stream on disk: file, offset, length.
+#[derive(Clone, Copy)]
+struct Part {
+    file: usize,
+    at: u64,
+    len: u64,
+}
 
 #[derive(Default)]
 struct Stream {
-    /// Parts already on disk: (file offset, length), in order.
-    spilled: Vec<(u64, u64)>,
-    /// The bytes after them.
-    mem: Vec<u8>,
+    /// Parts already on disk, in order.
+    spilled: Vec<Part>,
+    /// The bytes after them, in blocks of [`BLOCK`] capacity.
+    blocks: Vec<Vec<u8>>,
     /// Total length.
     len: u64,
+}
+
+/// A temporary file, and how many parts and bytes still live in it.
+struct TempFile {
+    file: File,
+    len: u64,
+    parts: u64,
+    live: u64,
 }
 
 /// Streams keyed by `K`, appended to and finally read back once.
 pub struct Spool<K> {
     streams: FastMap<K, Stream>,
-    in_memory: usize,
-    budget: usize,
-    file: Option<File>,
-    file_len: u64,
-    /// Set when the temporary file could not be made or written: streams then stay in memory.
+    /// Blocks handed out (each [`BLOCK`] bytes of capacity).
+    blocks_out: usize,
+    free: Vec<Vec<u8>>,
+    budget_blocks: usize,
+    files: Vec<Option<TempFile>>,
+    file_size: u64,
+    /// Set when a temporary file could not be made or written: streams then stay in memory.
     pub disk_error: Option<io::Error>,
 }
 
 impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
-    /// A spool holding at most `budget` bytes in memory.
+    /// A spool holding at most about `budget` bytes in memory.
     pub fn new(budget: usize) -> Self {
-        Spool { streams: FastMap::default(), in_memory: 0, budget, file: None, file_len: 0, disk_error: None }
+        Spool {
+            streams: FastMap::default(),
+            blocks_out: 0,
+            free: Vec::new(),
+            budget_blocks: (budget / BLOCK).max(2),
+            files: Vec::new(),
+            file_size: FILE_SIZE,
+            disk_error: None,
+        }
+    }
+
+    /// Starts a new temporary file every `bytes` (instead of [`FILE_SIZE`]).
+    pub fn with_file_size(mut self, bytes: u64) -> Self {
+        self.file_size = bytes.max(1);
+        self
     }
 
     /// Length of stream `k` so far (0 if it has none).
@@ -47,50 +88,165 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
         self.len(k) == 0
     }
 
-    /// Bytes of all streams currently on disk.
+    /// Bytes of memory held in blocks (in use or free for reuse).
+    pub fn memory(&self) -> usize {
+        (self.blocks_out + self.free.len()) * BLOCK
+    }
+
+    /// Bytes of temporary files still open (disk in use).
     pub fn on_disk(&self) -> u64 {
-        self.streams.values().map(|s| s.spilled.iter().map(|p| p.1).sum::<u64>()).sum()
+        self.files.iter().flatten().map(|f| f.len).sum()
     }
 
     /// Appends to stream `k`.
-    pub fn append(&mut self, k: K, bytes: &[u8]) {
+    pub fn append(&mut self, k: K, mut bytes: &[u8]) {
         let s = self.streams.entry(k).or_default();
-        s.mem.extend_from_slice(bytes);
         s.len += bytes.len() as u64;
-        self.in_memory += bytes.len();
-        if self.in_memory > self.budget && self.disk_error.is_none() {
+        while !bytes.is_empty() {
+            let room = s.blocks.last().map_or(0, |b| BLOCK - b.len());
+            if room == 0 {
+                let b = self.free.pop().unwrap_or_else(|| Vec::with_capacity(BLOCK));
+                self.blocks_out += 1;
+                s.blocks.push(b);
+                continue;
+            }
+            let n = room.min(bytes.len());
+            if let Some(b) = s.blocks.last_mut() {
+                b.extend_from_slice(&bytes[..n]);
+            }
+            bytes = &bytes[n..];
+        }
+        if self.blocks_out > self.budget_blocks && self.disk_error.is_none() {
             self.spill();
         }
     }
 
-    /// Moves the largest in-memory parts to disk until half the budget is left.
+    /// Moves the largest streams' blocks to disk until half the budget is in use.
     fn spill(&mut self) {
-        if self.file.is_none() {
-            match temp_file() {
-                Ok(f) => self.file = Some(f),
+        let mut sizes: Vec<(usize, K)> =
+            self.streams.iter().filter(|(_, s)| !s.blocks.is_empty()).map(|(k, s)| (s.blocks.len(), *k)).collect();
+        sizes.sort_unstable_by_key(|s| std::cmp::Reverse(s.0));
+        for (_, k) in sizes {
+            if self.blocks_out <= self.budget_blocks / 2 {
+                break;
+            }
+            let Some(len) = self.streams.get(&k).map(|s| s.blocks.iter().map(|b| b.len() as u64).sum::<u64>()) else {
+                continue;
+            };
+            let started = self.files.len();
+            let (file, at) = match current_file(&mut self.files, self.file_size) {
+                Ok(f) => f,
                 Err(e) => {
                     self.disk_error = Some(e);
                     return;
                 }
+            };
+            if self.files.len() > started {
+                if let Err(e) = self.compact(file) {
+                    self.disk_error = Some(e);
+                    return;
+                }
+            }
+            let at = self.files.get(file).and_then(Option::as_ref).map_or(at, |tf| tf.len);
+            let Some(s) = self.streams.get_mut(&k) else { continue };
+            let Some(tf) = self.files.get_mut(file).and_then(Option::as_mut) else { return };
+            for b in &s.blocks {
+                if let Err(e) = tf.file.write_all(b) {
+                    self.disk_error = Some(e);
+                    return;
+                }
+            }
+            tf.len += len;
+            tf.parts += 1;
+            tf.live += len;
+            s.spilled.push(Part { file, at, len });
+            for mut b in s.blocks.drain(..) {
+                b.clear();
+                self.blocks_out -= 1;
+                if self.free.len() < self.budget_blocks / 4 {
+                    self.free.push(b);
+                }
             }
         }
-        let Some(file) = self.file.as_mut() else { return };
-        let mut sizes: Vec<(usize, K)> =
-            self.streams.iter().filter(|(_, s)| !s.mem.is_empty()).map(|(k, s)| (s.mem.len(), *k)).collect();
-        sizes.sort_unstable_by_key(|s| std::cmp::Reverse(s.0));
-        for (_, k) in sizes {
-            if self.in_memory <= self.budget / 2 {
-                break;
+    }
+
+    /// Copies the parts still alive in files less than half alive into file `to` (just
+    /// started), and closes the files they leave empty.
+    fn compact(&mut self, to: usize) -> io::Result<()> {
+        let sparse: Vec<usize> = (0..to)
+            .filter(|&i| self.files.get(i).and_then(Option::as_ref).is_some_and(|tf| tf.live * 2 < tf.len))
+            .collect();
+        if sparse.is_empty() {
+            return Ok(());
+        }
+        let mut buf = vec![0u8; BLOCK];
+        for s in self.streams.values_mut() {
+            for p in s.spilled.iter_mut().filter(|p| sparse.contains(&p.file)) {
+                let mut done = 0u64;
+                while done < p.len {
+                    let n = (p.len - done).min(BLOCK as u64) as usize;
+                    let from = self.files.get(p.file).and_then(Option::as_ref).ok_or_else(closed)?;
+                    read_at(&from.file, &mut buf[..n], p.at + done)?;
+                    let dst = self.files.get_mut(to).and_then(Option::as_mut).ok_or_else(closed)?;
+                    dst.file.write_all(&buf[..n])?;
+                    done += n as u64;
+                }
+                let dst = self.files.get_mut(to).and_then(Option::as_mut).ok_or_else(closed)?;
+                let moved = Part { file: to, at: dst.len, len: p.len };
+                dst.len += p.len;
+                dst.parts += 1;
+                dst.live += p.len;
+                if let Some(src) = self.files.get_mut(p.file).and_then(Option::as_mut) {
+                    src.parts -= 1;
+                    src.live -= p.len;
+                }
+                *p = moved;
             }
-            let Some(s) = self.streams.get_mut(&k) else { continue };
-            if let Err(e) = file.write_all(&s.mem) {
-                self.disk_error = Some(e);
-                return;
+        }
+        for i in sparse {
+            if let Some(slot) = self.files.get_mut(i) {
+                if slot.as_ref().is_some_and(|tf| tf.parts == 0) {
+                    *slot = None;
+                }
             }
-            s.spilled.push((self.file_len, s.mem.len() as u64));
-            self.file_len += s.mem.len() as u64;
-            self.in_memory -= s.mem.len();
-            s.mem = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// Gives back a stream's memory and disk parts.
+    fn release(&mut self, s: Stream) {
+        for mut b in s.blocks {
+            b.clear();
+            self.blocks_out -= 1;
+            if self.free.len() < self.budget_blocks / 4 {
+                self.free.push(b);
+            }
+        }
+        for p in s.spilled {
+            let last = self.files.len().saturating_sub(1);
+            if let Some(slot) = self.files.get_mut(p.file) {
+                if let Some(tf) = slot.as_mut() {
+                    tf.parts -= 1;
+                    tf.live -= p.len;
+                    if tf.parts == 0 {
+                        if p.file == last {
+                            // The current file, empty again: start over at its beginning.
+                            if tf.file.set_len(0).is_ok() {
+                                tf.len = 0;
+                            }
+                        } else {
+                            *slot = None;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets stream `k`.
+    pub fn discard(&mut self, k: K) {
+        if let Some(s) = self.streams.remove(&k) {
+            self.release(s);
         }
     }
 
@@ -100,30 +256,34 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
         let Some(s) = self.streams.get(&k) else { return Ok(out) };
         let mut pos = 0u64;
         let mut want = off;
-        for &(at, plen) in &s.spilled {
-            if want < pos + plen && out.len() < len {
+        for p in &s.spilled {
+            if want < pos + p.len && out.len() < len {
                 let start = want - pos;
-                let n = (plen - start).min((len - out.len()) as u64) as usize;
+                let n = (p.len - start).min((len - out.len()) as u64) as usize;
                 let mut buf = vec![0u8; n];
-                read_at(self.file.as_ref(), &mut buf, at + start)?;
+                self.read_part(p, start, &mut buf)?;
                 out.extend_from_slice(&buf);
                 want += n as u64;
             }
-            pos += plen;
+            pos += p.len;
         }
-        if out.len() < len && want >= pos {
-            let start = (want - pos) as usize;
-            if let Some(rest) = s.mem.get(start..) {
-                out.extend_from_slice(&rest[..rest.len().min(len - out.len())]);
+        for b in &s.blocks {
+            let blen = b.len() as u64;
+            if want < pos + blen && out.len() < len {
+                let start = (want - pos) as usize;
+                let n = (b.len() - start).min(len - out.len());
+                out.extend_from_slice(&b[start..start + n]);
+                want += n as u64;
             }
+            pos += blen;
         }
         Ok(out)
     }
 
-    /// Forgets stream `k`.
-    pub fn discard(&mut self, k: K) {
-        if let Some(s) = self.streams.remove(&k) {
-            self.in_memory -= s.mem.len();
+    fn read_part(&self, p: &Part, start: u64, buf: &mut [u8]) -> io::Result<()> {
+        match self.files.get(p.file).and_then(Option::as_ref) {
+            Some(tf) => read_at(&tf.file, buf, p.at + start),
+            None => Err(closed()),
         }
     }
 
@@ -136,21 +296,35 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
             }
             return Ok(());
         };
-        self.in_memory -= s.mem.len();
+        let r = self.write_stream(&s, inserts, out);
+        self.release(s);
+        r
+    }
+
+    fn write_stream(&self, s: &Stream, inserts: &[(u64, Vec<u8>)], out: &mut dyn Write) -> io::Result<()> {
         let mut ins = inserts.iter().peekable();
         let mut pos = 0u64;
-        let mut buf = Vec::new();
-        let parts =
-            s.spilled.iter().map(|&(at, len)| (Some(at), len)).chain(std::iter::once((None, s.mem.len() as u64)));
-        for (at, len) in parts {
-            let bytes: &[u8] = match at {
-                Some(at) => {
-                    buf.resize(len as usize, 0);
-                    read_at(self.file.as_ref(), &mut buf, at)?;
-                    &buf
+        // Disk parts are read a block at a time (one buffer, not one as large as the part).
+        let mut buf = vec![0u8; BLOCK];
+        let pieces = s
+            .spilled
+            .iter()
+            .flat_map(|p| (0..p.len.div_ceil(BLOCK as u64)).map(move |i| Some((p, i * BLOCK as u64))))
+            .chain(s.blocks.iter().map(|_| None));
+        let mut block = 0;
+        for piece in pieces {
+            let bytes: &[u8] = match piece {
+                Some((p, start)) => {
+                    let n = (p.len - start).min(BLOCK as u64) as usize;
+                    self.read_part(p, start, &mut buf[..n])?;
+                    &buf[..n]
                 }
-                None => &s.mem,
+                None => {
+                    block += 1;
+                    &s.blocks[block - 1]
+                }
             };
+            let len = bytes.len() as u64;
             let mut i = 0usize;
             while let Some((off, b)) = ins.next_if(|(off, _)| *off <= pos + len) {
                 let cut = (off.saturating_sub(pos) as usize).min(bytes.len());
@@ -168,8 +342,25 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
     }
 }
 
-fn read_at(file: Option<&File>, buf: &mut [u8], at: u64) -> io::Result<()> {
-    let Some(f) = file else { return Err(io::Error::other("spool part without a file")) };
+fn closed() -> io::Error {
+    io::Error::other("spool part in a file already closed")
+}
+
+/// The file to append to and its current length: the last one, or a new one when there is none
+/// or the last is full.
+fn current_file(files: &mut Vec<Option<TempFile>>, size: u64) -> io::Result<(usize, u64)> {
+    if let Some(Some(tf)) = files.last() {
+        if tf.len < size {
+            return Ok((files.len() - 1, tf.len));
+        }
+    }
+    let file = temp_file()?;
+    // Closed files leave `None` behind; the list stays short (one entry per FILE_SIZE written).
+    files.push(Some(TempFile { file, len: 0, parts: 0, live: 0 }));
+    Ok((files.len() - 1, 0))
+}
+
+fn read_at(f: &File, buf: &mut [u8], at: u64) -> io::Result<()> {
     #[cfg(unix)]
     {
         std::os::unix::fs::FileExt::read_exact_at(f, buf, at)
@@ -186,7 +377,7 @@ fn read_at(file: Option<&File>, buf: &mut [u8], at: u64) -> io::Result<()> {
 }
 
 /// A new file in the temporary directory, removed from the directory at once (it lives while
-/// open). Appends go to its end.
+/// open). Writes go to its end.
 fn temp_file() -> io::Result<File> {
     let dir = std::env::temp_dir();
     for attempt in 0..100u32 {
@@ -217,27 +408,32 @@ mod tests {
 
     #[test]
     fn streams_come_back_whole_with_splices_in_memory_and_on_disk() {
-        for budget in [1 << 20, 64, 1] {
+        for budget in [1 << 20, 2 * BLOCK, 1] {
             let mut sp: Spool<u32> = Spool::new(budget);
             let mut want: [Vec<u8>; 3] = Default::default();
-            for i in 0..300u32 {
+            for i in 0..3000u32 {
                 let k = i % 3;
-                let chunk = format!("<{i}:{}>", "x".repeat((i % 17) as usize));
+                let chunk = format!("<{i}:{}>", "x".repeat((i % 97) as usize));
                 sp.append(k, chunk.as_bytes());
                 want[k as usize].extend_from_slice(chunk.as_bytes());
             }
-            if budget < 1000 {
+            if budget < BLOCK * 8 {
                 assert!(sp.on_disk() > 0, "budget {budget}: nothing spilled");
             }
+            assert!(sp.memory() <= (budget / BLOCK).max(2) * BLOCK + 3 * BLOCK, "budget {budget}: {}", sp.memory());
             assert_eq!(sp.len(1), want[1].len() as u64);
-            for (off, len) in [(0, 5), (3, 40), (100, 1000), (want[1].len() - 2, 10)] {
+            let n1 = want[1].len();
+            for (off, len) in [(0, 5), (3, 40), (100, 100_000), (BLOCK - 3, 7), (n1 - 2, 10)] {
                 let got = sp.read_range(1, off as u64, len).expect("read");
-                assert_eq!(got, want[1][off..(off + len).min(want[1].len())], "range {off}+{len}");
+                assert_eq!(got, want[1][off..(off + len).min(n1)], "range {off}+{len}");
             }
-            // Splices at the start, inside, at part boundaries and at the end.
+            // Splices at the start, inside, at block boundaries and at the end.
             let n = want[0].len() as u64;
-            let ins: Vec<(u64, Vec<u8>)> =
-                [0, 1, 7, 7, n / 2, n - 1, n].iter().map(|&o| (o, format!("[{o}]").into_bytes())).collect();
+            let b = BLOCK as u64;
+            let ins: Vec<(u64, Vec<u8>)> = [0, 1, 7, 7, b - 1, b, b + 1, n / 2, n - 1, n]
+                .iter()
+                .map(|&o| (o, format!("[{o}]").into_bytes()))
+                .collect();
             let mut expect = Vec::new();
             let mut last = 0usize;
             for (o, b) in &ins {
@@ -251,6 +447,36 @@ mod tests {
             sp.discard(2);
             assert!(sp.is_empty(2));
             assert_eq!(take(&mut sp, 9, &[(0, b"only".to_vec())]), b"only");
+            // Everything taken: disk space is handed back.
+            assert_eq!(sp.on_disk(), 0, "budget {budget}");
         }
+    }
+
+    #[test]
+    fn disk_use_follows_live_streams_not_all_that_was_written() {
+        // Streams come and go (as connections do); only live ones may keep disk space.
+        let mut sp: Spool<u32> = Spool::new(2 * BLOCK).with_file_size(1 << 20);
+        let chunk = vec![b'x'; 1000];
+        let mut peak = 0;
+        let mut forever = Vec::new();
+        for conn in 0..400u32 {
+            for _ in 0..200 {
+                sp.append(conn, &chunk);
+            }
+            // One stream lives throughout (a connection open for the whole capture).
+            sp.append(u32::MAX, &chunk[..100]);
+            forever.extend_from_slice(&chunk[..100]);
+            if conn >= 2 {
+                let mut sink = io::sink();
+                sp.take(conn - 2, &[], &mut sink).expect("take");
+            }
+            peak = peak.max(sp.on_disk());
+        }
+        // 400 streams of 200 kB went through: 80 MB. At most three are live at once, in files
+        // of 1 MiB.
+        assert!(peak < 4 << 20, "peak disk {peak}");
+        assert!(sp.files.len() > 40, "files {}", sp.files.len());
+        assert_eq!(take(&mut sp, u32::MAX, &[]), forever);
+        assert!(sp.memory() <= 4 * BLOCK, "memory {}", sp.memory());
     }
 }
