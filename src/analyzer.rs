@@ -283,6 +283,8 @@ pub struct Analyzer<'r> {
     /// Distinct users, by hash (only counted).
     users: crate::fasthash::FastSet<u64>,
     summary: Summary,
+    /// Commands counted by catalog position (folded into `summary.by_command` when read).
+    verbs: Vec<u64>,
     report: &'r mut dyn Report,
     /// Flows on no known port, waiting for their first line to tell whether they are MSNP.
     probes: HashMap<ConnId, Probe>,
@@ -453,6 +455,7 @@ impl<'r> Analyzer<'r> {
             conn_links: Default::default(),
             users: Default::default(),
             summary: Summary::default(),
+            verbs: vec![0; crate::msnp::catalog::CATALOG.len()],
             report,
             probes: HashMap::new(),
             dropped: HashSet::new(),
@@ -558,7 +561,7 @@ impl<'r> Analyzer<'r> {
             d.start(public, info.client, info.server);
         }
         self.report.opened(&c);
-        emit(&mut c, &mut self.summary, &mut *self.report, self.opts.stream_events);
+        emit(&mut c, &mut self.summary, &mut self.verbs, &mut *self.report, self.opts.stream_events);
         self.conns.insert(info.id, c);
     }
 
@@ -573,8 +576,19 @@ impl<'r> Analyzer<'r> {
     }
 
     /// Counters so far.
-    pub fn summary(&self) -> &Summary {
+    pub fn summary(&mut self) -> &Summary {
+        self.fold_verbs();
         &self.summary
+    }
+
+    /// Moves the per-verb counts into the summary.
+    fn fold_verbs(&mut self) {
+        for (spec, n) in crate::msnp::catalog::CATALOG.iter().zip(self.verbs.iter_mut()) {
+            if *n > 0 {
+                *self.summary.by_command.entry(spec.verb.to_string()).or_default() += *n;
+                *n = 0;
+            }
+        }
     }
 
     fn role_of(&self, addr: SocketAddr) -> Option<Role> {
@@ -585,7 +599,7 @@ impl<'r> Analyzer<'r> {
         self.handle_notices(id);
         // Hand new events to streaming reports, count them, and drop them if nobody needs more.
         if let Some(c) = self.conns.get_mut(&id) {
-            emit(c, &mut self.summary, &mut *self.report, self.opts.stream_events);
+            emit(c, &mut self.summary, &mut self.verbs, &mut *self.report, self.opts.stream_events);
         }
     }
 
@@ -770,6 +784,7 @@ impl<'r> Analyzer<'r> {
             self.close(id, 0, CloseKind::Open);
         }
         self.summary.users = self.users.len() as u64;
+        self.fold_verbs();
         self.report.finish(&self.summary, Links(&self.links));
         self.summary
     }
@@ -972,7 +987,7 @@ impl Analyzer<'_> {
 }
 
 /// Hands a connection's new events to the report, counts them, and drops them when streaming.
-fn emit(c: &mut Connection, s: &mut Summary, report: &mut dyn Report, stream: bool) {
+fn emit(c: &mut Connection, s: &mut Summary, verbs: &mut [u64], report: &mut dyn Report, stream: bool) {
     if !c.settled.is_empty() {
         let settled = std::mem::take(&mut c.settled);
         for t in &settled {
@@ -992,7 +1007,10 @@ fn emit(c: &mut Connection, s: &mut Summary, report: &mut dyn Report, stream: bo
             if let Some(cmd) = &e.command {
                 c.counts[0] += 1;
                 s.commands += 1;
-                bump(&mut s.by_command, cmd.as_str());
+                match crate::msnp::catalog::index_bytes(cmd.as_bytes()).and_then(|i| verbs.get_mut(i)) {
+                    Some(n) => *n += 1,
+                    None => bump(&mut s.by_command, cmd.as_str()),
+                }
             }
         }
         for v in &e.violations {

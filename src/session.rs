@@ -892,7 +892,11 @@ impl Connection {
         cut_by_gap: bool,
         opts: &Options,
     ) {
-        let text = String::from_utf8_lossy(raw);
+        // Checked first: valid UTF-8 (nearly every line) needs no lossy pass.
+        let text = match std::str::from_utf8(raw) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(raw),
+        };
         let text: &str = &text;
         let from_client = dir == Dir::C2S;
         let cmd = command::parse(text, from_client);

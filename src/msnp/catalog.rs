@@ -430,6 +430,11 @@ pub fn lookup(verb: &str) -> Option<&'static CommandSpec> {
 
 /// Looks a verb up by its bytes (a table indexed by the three letters: no scan, no compare).
 pub fn lookup_bytes(verb: &[u8]) -> Option<&'static CommandSpec> {
+    CATALOG.get(index_bytes(verb)?)
+}
+
+/// The position of a verb in [`CATALOG`].
+pub fn index_bytes(verb: &[u8]) -> Option<usize> {
     static TABLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
     let key = |v: &[u8]| -> Option<usize> {
         match v {
@@ -449,7 +454,7 @@ pub fn lookup_bytes(verb: &[u8]) -> Option<&'static CommandSpec> {
         t
     });
     let i = *table.get(key(verb)?)?;
-    CATALOG.get(i as usize)
+    (i != u8::MAX).then_some(i as usize)
 }
 
 /// Whether `verb` sent in this direction has a TrID slot. Errors have an optional one,
