@@ -30,6 +30,14 @@ impl ShortStr {
         }
     }
 
+    /// The text's bytes (UTF-8, as it was made from a `&str`), without checking them again.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            ShortStr::Inline(b, n) => &b[..(*n as usize).min(INLINE)],
+            ShortStr::Heap(s) => s.as_bytes(),
+        }
+    }
+
     /// The text.
     pub fn as_str(&self) -> &str {
         match self {

@@ -5,6 +5,7 @@
 //! at a time where nothing needs escaping.
 
 use crate::rules::Violation;
+use crate::shortstr::ShortStr;
 use crate::session::{Event, EventKind, PayloadInfo, Transaction};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -44,7 +45,18 @@ fn next_escape(bytes: &[u8], mut i: usize) -> Option<usize> {
 /// Appends `s` as a JSON string, escaped as serde_json escapes it.
 #[inline]
 pub fn string(out: &mut Vec<u8>, s: &str) {
-    let bytes = s.as_bytes();
+    utf8_string(out, s.as_bytes());
+}
+
+/// Appends a short string (see [`string`]); its bytes are UTF-8 by construction.
+#[inline]
+fn short(out: &mut Vec<u8>, s: &ShortStr) {
+    utf8_string(out, s.as_bytes());
+}
+
+/// [`string`] on bytes already known to be UTF-8.
+#[inline]
+fn utf8_string(out: &mut Vec<u8>, bytes: &[u8]) {
     let Some(first) = next_escape(bytes, 0) else {
         out.reserve(bytes.len() + 2);
         out.push(b'"');
@@ -114,15 +126,32 @@ fn key(out: &mut Vec<u8>, k: &str) {
     out.push(b':');
 }
 
-fn pairs<K: AsRef<str>, V: AsRef<str>>(out: &mut Vec<u8>, pairs: &[(K, V)]) {
+/// A map key: field names are static strings, MIME header names short strings.
+trait Key {
+    fn utf8(&self) -> &[u8];
+}
+
+impl Key for &str {
+    fn utf8(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl Key for ShortStr {
+    fn utf8(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+fn pairs<K: Key>(out: &mut Vec<u8>, pairs: &[(K, ShortStr)]) {
     out.push(b'{');
     for (i, (k, v)) in pairs.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        string(out, k.as_ref());
+        utf8_string(out, k.utf8());
         out.push(b':');
-        string(out, v.as_ref());
+        short(out, v);
     }
     out.push(b'}');
 }
@@ -172,7 +201,7 @@ pub fn event_fields(out: &mut Vec<u8>, e: &Event) {
     out.extend_from_slice(kind(e.kind).as_bytes());
     out.extend_from_slice(b"\",\"command\":");
     match &e.command {
-        Some(c) => string(out, c),
+        Some(c) => short(out, c),
         None => out.extend_from_slice(b"null"),
     }
     out.extend_from_slice(b",\"trid\":");
@@ -182,7 +211,7 @@ pub fn event_fields(out: &mut Vec<u8>, e: &Event) {
         if i > 0 {
             out.push(b',');
         }
-        string(out, a);
+        short(out, a);
     }
     out.extend_from_slice(b"],\"line\":");
     match &e.line {
@@ -231,7 +260,7 @@ pub fn transaction_fields(out: &mut Vec<u8>, t: &Transaction) {
     out.extend_from_slice(b"\"trid\":");
     opt_uint(out, t.trid.map(u64::from));
     out.extend_from_slice(b",\"command\":");
-    string(out, &t.command);
+    short(out, &t.command);
     out.extend_from_slice(b",\"request\":");
     uint(out, t.request as u64);
     out.extend_from_slice(b",\"responses\":[");
