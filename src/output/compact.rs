@@ -5,8 +5,8 @@
 //! at a time where nothing needs escaping.
 
 use crate::rules::Violation;
-use crate::shortstr::ShortStr;
 use crate::session::{Event, EventKind, PayloadInfo, Transaction};
+use crate::shortstr::ShortStr;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 

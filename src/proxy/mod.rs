@@ -303,8 +303,11 @@ async fn relay(mut client: TcpStream, client_addr: SocketAddr, target: String, s
                     if server.shutdown().await.is_err() { break CloseKind::Rst; }
                 }
                 Ok(n) => {
-                    let _ = ev.send(ProxyEvent::Data { id, dir: Dir::C2S, ts_ns: now_ns(), bytes: buf[..n].to_vec() }).await;
-                    if server.write_all(&buf[..n]).await.is_err() { break CloseKind::Rst; }
+                    // Forwarded first, analysed after: the analysis is off the latency path.
+                    let ts_ns = now_ns();
+                    let sent = server.write_all(&buf[..n]).await;
+                    let _ = ev.send(ProxyEvent::Data { id, dir: Dir::C2S, ts_ns, bytes: buf[..n].to_vec() }).await;
+                    if sent.is_err() { break CloseKind::Rst; }
                 }
                 Err(_) => break CloseKind::Rst,
             },
@@ -332,15 +335,25 @@ async fn relay(mut client: TcpStream, client_addr: SocketAddr, target: String, s
                             None
                         }
                     });
+                    let ts_ns = now_ns();
+                    // A referral is analysed before the client sees it, so the connection it
+                    // leads to cannot reach the analysis first; anything else is forwarded first.
+                    let referral = !rewrites.is_empty() || !refused.is_empty();
                     for target in refused {
                         let reason = format!("referral not followed: no listener for it (limit of {} targets)", shared.cfg.max_targets);
-                        let _ = ev.send(ProxyEvent::Failed { client: client_addr, target, reason, ts_ns: now_ns() }).await;
+                        let _ = ev.send(ProxyEvent::Failed { client: client_addr, target, reason, ts_ns }).await;
                     }
                     for (kind, original, rewritten) in rewrites {
                         let _ = ev.send(ProxyEvent::Rewrite { id, kind, original, rewritten }).await;
                     }
-                    let _ = ev.send(ProxyEvent::Data { id, dir: Dir::S2C, ts_ns: now_ns(), bytes: buf[..n].to_vec() }).await;
-                    if client.write_all(&out).await.is_err() { break CloseKind::Rst; }
+                    if referral {
+                        let _ = ev.send(ProxyEvent::Data { id, dir: Dir::S2C, ts_ns, bytes: buf[..n].to_vec() }).await;
+                    }
+                    let sent = client.write_all(&out).await;
+                    if !referral {
+                        let _ = ev.send(ProxyEvent::Data { id, dir: Dir::S2C, ts_ns, bytes: buf[..n].to_vec() }).await;
+                    }
+                    if sent.is_err() { break CloseKind::Rst; }
                     if out.capacity() > 64 * 1024 {
                         out = Vec::new();
                     }
