@@ -218,7 +218,56 @@ struct Half {
     acked: u64,
     finished: bool,
     /// The last bytes delivered, to compare retransmissions with.
-    recent: Vec<u8>,
+    recent: Recent,
+}
+
+/// The last [`RECENT`] bytes of a stream, in a ring (remembering a segment costs its length,
+/// not a shift of everything kept).
+#[derive(Debug, Default)]
+struct Recent {
+    /// Grows to `RECENT` bytes, then wraps.
+    buf: Vec<u8>,
+    /// Where the oldest byte is once `buf` is full (and so where the next byte goes).
+    head: usize,
+}
+
+impl Recent {
+    fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.head = 0;
+    }
+
+    fn push(&mut self, mut bytes: &[u8]) {
+        if bytes.len() > RECENT {
+            bytes = &bytes[bytes.len() - RECENT..];
+        }
+        if self.buf.len() < RECENT {
+            let n = (RECENT - self.buf.len()).min(bytes.len());
+            self.buf.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+        }
+        while !bytes.is_empty() {
+            let n = (RECENT - self.head).min(bytes.len());
+            self.buf[self.head..self.head + n].copy_from_slice(&bytes[..n]);
+            self.head = (self.head + n) % RECENT;
+            bytes = &bytes[n..];
+        }
+    }
+
+    /// Whether the bytes from position `p` (0: the oldest kept) equal `theirs`.
+    fn equals_at(&self, p: usize, theirs: &[u8]) -> bool {
+        let len = self.buf.len();
+        if p + theirs.len() > len {
+            return false;
+        }
+        let start = if len < RECENT { p } else { (self.head + p) % RECENT };
+        let first = (len - start).min(theirs.len());
+        self.buf[start..start + first] == theirs[..first] && self.buf[..theirs.len() - first] == theirs[first..]
+    }
 }
 
 impl Half {
@@ -231,14 +280,7 @@ impl Half {
     }
 
     fn remember(&mut self, bytes: &[u8]) {
-        if bytes.len() >= RECENT {
-            self.recent.clear();
-            self.recent.extend_from_slice(&bytes[bytes.len() - RECENT..]);
-        } else {
-            let excess = (self.recent.len() + bytes.len()).saturating_sub(RECENT);
-            self.recent.drain(..excess);
-            self.recent.extend_from_slice(bytes);
-        }
+        self.recent.push(bytes);
     }
 
     /// Compares `bytes` (at stream offset `off`, entirely before `next`) with what was delivered.
@@ -249,9 +291,8 @@ impl Half {
         if a >= b {
             return None;
         }
-        let mine = &self.recent[(a - recent_start) as usize..(b - recent_start) as usize];
         let theirs = &bytes[(a - off) as usize..(b - off) as usize];
-        (mine != theirs).then_some((a, b - a))
+        (!self.recent.equals_at((a - recent_start) as usize, theirs)).then_some((a, b - a))
     }
 }
 

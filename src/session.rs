@@ -481,14 +481,14 @@ pub fn valid_handle(h: &str) -> bool {
     let Some((local, domain)) = h.split_once('@') else {
         return false;
     };
-    let ok = |c: char| c.is_ascii_alphanumeric() || "._-+!#$&'*/=?^`{|}~".contains(c);
+    let ok = |c: u8| c.is_ascii_alphanumeric() || b"._-+!#$&'*/=?^`{|}~".contains(&c);
     !local.is_empty()
         && !domain.is_empty()
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && local.chars().all(ok)
-        && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+        && local.bytes().all(ok)
+        && domain.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-')
 }
 
 /// Whether `a` is `host[:port]` with a non-empty host and a port from 1 to 65535.
@@ -502,26 +502,34 @@ pub fn valid_address(a: &str) -> bool {
 }
 
 /// Checks a URL-encoded friendly name ([D §5.5]); `Err` says what is wrong.
-pub fn check_friendly_name(raw: &str) -> Result<String, String> {
-    if raw.len() > 387 {
-        return Err(format!("encoded length {} exceeds 387", raw.len()));
+pub fn check_friendly_name(raw: &str) -> Result<(), String> {
+    const MAX: usize = 387;
+    if raw.len() > MAX {
+        return Err(format!("encoded length {} exceeds {MAX}", raw.len()));
     }
+    // Decoded on the stack (it is never longer than the encoded form): no allocation.
+    let mut decoded = [0u8; MAX];
+    let mut n = 0;
     let b = raw.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' {
-            if i + 2 >= b.len() || !b[i + 1].is_ascii_hexdigit() || !b[i + 2].is_ascii_hexdigit() {
-                return Err(format!("invalid %-escape at byte {i}"));
+        let c = if b[i] == b'%' {
+            let hex = |c: u8| (c as char).to_digit(16);
+            match (b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+                (Some(h), Some(l)) if i + 2 < b.len() => {
+                    i += 3;
+                    (h * 16 + l) as u8
+                }
+                _ => return Err(format!("invalid %-escape at byte {i}")),
             }
-            i += 3;
         } else {
             i += 1;
-        }
+            b[i - 1]
+        };
+        decoded[n] = c;
+        n += 1;
     }
-    percent_encoding::percent_decode_str(raw)
-        .decode_utf8()
-        .map(|c| c.into_owned())
-        .map_err(|_| "decodes to invalid UTF-8".to_string())
+    std::str::from_utf8(&decoded[..n]).map(|_| ()).map_err(|_| "decodes to invalid UTF-8".to_string())
 }
 
 /// Expected argument counts (after the TrID) of MSNP2 forms: (verb, from client, min, max).

@@ -380,3 +380,30 @@ fn ip_fragments_are_reassembled_v4_and_v6() {
         }
     }
 }
+
+proptest::proptest! {
+    /// The ring of recent bytes answers like a plain list of the last 4,096 bytes.
+    #[test]
+    fn recent_ring_matches_a_plain_tail(chunks in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..3000), 0..12), probe in 0usize..5000, len in 0usize..600) {
+        let mut ring = super::Recent::default();
+        let mut plain: Vec<u8> = Vec::new();
+        for c in &chunks {
+            ring.push(c);
+            plain.extend_from_slice(c);
+            let keep = plain.len().saturating_sub(super::RECENT);
+            plain.drain(..keep);
+            proptest::prop_assert_eq!(ring.len(), plain.len());
+        }
+        if probe + len <= plain.len() {
+            let same = plain[probe..probe + len].to_vec();
+            proptest::prop_assert!(ring.equals_at(probe, &same));
+            if len > 0 {
+                let mut other = same.clone();
+                other[len / 2] ^= 1;
+                proptest::prop_assert!(!ring.equals_at(probe, &other));
+            }
+        } else {
+            proptest::prop_assert!(!ring.equals_at(probe, &vec![0; len]) || len == 0 && probe <= plain.len());
+        }
+    }
+}
