@@ -26,11 +26,11 @@ impl Mime<'_> {
 /// Splits a payload. Lines end in CRLF (bare LF tolerated); a header line without a colon
 /// ends the header block as if it were the body.
 pub fn parse(bytes: &[u8]) -> Mime<'_> {
-    let mut headers = Vec::new();
+    let mut headers = Vec::with_capacity(4);
     let mut pos = 0;
     while pos < bytes.len() {
         let rest = &bytes[pos..];
-        let Some(nl) = rest.iter().position(|b| *b == b'\n') else {
+        let Some(nl) = super::wire::memchr(b'\n', rest) else {
             break;
         };
         let line = &rest[..nl];

@@ -439,12 +439,6 @@ fn connection_line(c: &Connection, st: Style) -> String {
     for t in &c.transactions {
         counts[t.outcome.index()] += 1;
     }
-    let mut outcomes: BTreeMap<&str, u64> = BTreeMap::new();
-    for (o, n) in Outcome::ALL.iter().zip(counts) {
-        if n > 0 {
-            outcomes.insert(["ok", "error", "unanswered", "no reply expected"][o.index()], n);
-        }
-    }
     // Counted as events were emitted (late violations added here), so dropped events count too.
     let commands = c.counts[0];
     let (mut errors, mut warnings) = (c.counts[3], c.counts[2]);
@@ -455,8 +449,13 @@ fn connection_line(c: &Connection, st: Style) -> String {
             Severity::Info => {}
         }
     }
-    let outcomes: Vec<String> = outcomes.iter().map(|(k, n)| format!("{n} {k}")).collect();
-    let head = format!(
+    // One string written in place (a line per connection, thousands per capture).
+    let mut s = String::with_capacity(192);
+    if st.on {
+        s.push_str("\x1b[1m");
+    }
+    let _ = write!(
+        s,
         "#{} {} {} → {} · {} · {}",
         c.id,
         c.role.as_str(),
@@ -465,13 +464,27 @@ fn connection_line(c: &Connection, st: Style) -> String {
         sanitize(c.user.as_deref().unwrap_or("user unknown")),
         sanitize(c.dialect.as_deref().unwrap_or("dialect unknown"))
     );
-    format!(
-        "{}: {commands} commands, {} transactions ({}), {errors} errors, {warnings} warnings, ended {}\n",
-        st.paint("1", &head),
-        c.transactions.len() + c.settled_outcomes.iter().sum::<u64>() as usize,
-        if outcomes.is_empty() { "none".to_string() } else { outcomes.join(", ") },
-        c.close.map_or("open", |k| k.as_str())
-    )
+    if st.on {
+        s.push_str(RESET);
+    }
+    let total = c.transactions.len() + c.settled_outcomes.iter().sum::<u64>() as usize;
+    let _ = write!(s, ": {commands} commands, {total} transactions (");
+    // Outcomes by name: error, no reply expected, ok, unanswered.
+    let mut any = false;
+    for o in [Outcome::Error, Outcome::NoReplyExpected, Outcome::Ok, Outcome::Unanswered] {
+        let n = counts[o.index()];
+        if n > 0 {
+            let name = ["ok", "error", "unanswered", "no reply expected"][o.index()];
+            let _ = write!(s, "{}{n} {name}", if any { ", " } else { "" });
+            any = true;
+        }
+    }
+    if !any {
+        s.push_str("none");
+    }
+    let how = c.close.map_or("open", |k| k.as_str());
+    let _ = writeln!(s, "), {errors} errors, {warnings} warnings, ended {how}");
+    s
 }
 
 /// The overall counts of `--summary`.
