@@ -7,6 +7,8 @@
 //! connection is written; violations found on an event later are spliced in then. Memory stays
 //! bounded however large the capture and however long its connections.
 
+use super::compact;
+use super::reindent::Reindent;
 use super::spool::Spool;
 use crate::analyzer::{Links, Report, Summary};
 use crate::fasthash::FastMap;
@@ -34,14 +36,15 @@ const EVENTS: u8 = 0;
 const TRANSACTIONS: u8 = 1;
 /// The spool stream (of connection 0, which no connection has) of links retired early.
 const LINKS: (u64, u8) = (0, 2);
-/// Indentation of an event (or transaction) object in the document.
-const ITEM: usize = 8;
 /// Marks an event whose violation list was empty when it was written.
 const EMPTY_LIST: u64 = 1 << 63;
 /// Marks an event left out by the filter (the offset is where it would have gone).
 const LEFT_OUT: u64 = 1 << 62;
 /// Every item is written after this separator; the first item's comma is dropped on output.
-const ITEM_SEP: &[u8] = b",\n        ";
+const ITEM_SEP: &[u8] = b",";
+/// Indentation of the lines holding a connection's fields (its `events` and `transactions`
+/// arrays are laid out from there).
+const FIELD: usize = 6;
 
 /// What is kept of an open connection.
 #[derive(Default)]
@@ -51,14 +54,12 @@ struct Open {
     late_at: Vec<u64>,
     /// Requests left out by a filter on violations, kept in case they end unanswered.
     left_out: BTreeMap<usize, crate::session::Event>,
-    transactions: u64,
 }
 
 /// A finished connection waiting for its turn: its head, and violations to splice in.
 struct Finished {
     head: Vec<u8>,
     inserts: Vec<(u64, Vec<u8>)>,
-    transactions: u64,
 }
 
 /// Writes the document while the analysis runs.
@@ -88,8 +89,7 @@ fn pretty<T: Serialize>(v: &T, indent: usize) -> Result<Vec<u8>, serde_json::Err
     Ok(out)
 }
 
-/// Like [`pretty`], appending to `out` (no intermediate buffers: the JSON document writes
-/// millions of events through this).
+/// Like [`pretty`], appending to `out`.
 fn pretty_into<T: Serialize>(out: &mut Vec<u8>, v: &T, indent: usize) -> Result<(), serde_json::Error> {
     let mut ser = serde_json::Serializer::with_formatter(out, Indented { base: indent, level: 0, has_value: false });
     v.serialize(&mut ser)
@@ -260,27 +260,29 @@ impl<W: Write> JsonReport<W> {
     }
 
     fn write_connection(&mut self, id: u64, f: Finished) {
-        let has_events = !self.spool.is_empty((id, EVENTS)) || !f.inserts.is_empty();
         self.write(&f.head);
-        self.write(b",\n      \"events\": [");
-        if self.error.is_none() {
-            let mut out = SkipFirst { out: &mut self.out, skip: true };
-            if let Err(e) = self.spool.take((id, EVENTS), &f.inserts, &mut out) {
-                self.error = Some(e);
-            }
+        self.write(b",\n      \"events\": ");
+        self.write_array((id, EVENTS), &f.inserts);
+        self.write(b",\n      \"transactions\": ");
+        self.write_array((id, TRANSACTIONS), &[]);
+        self.write(b"\n    }");
+    }
+
+    /// Writes a spooled array (compact items, each after a comma) laid out as the document's.
+    fn write_array(&mut self, k: (u64, u8), inserts: &[(u64, Vec<u8>)]) {
+        if self.error.is_some() {
+            self.spool.discard(k);
+            return;
         }
-        self.write(if has_events {
-            b"\n      ],\n      \"transactions\": ["
-        } else {
-            b"],\n      \"transactions\": ["
-        });
-        if self.error.is_none() {
-            let mut out = SkipFirst { out: &mut self.out, skip: true };
-            if let Err(e) = self.spool.take((id, TRANSACTIONS), &[], &mut out) {
-                self.error = Some(e);
-            }
+        let mut r = Reindent::new(&mut self.out, FIELD);
+        let res = r
+            .write_all(b"[")
+            .and_then(|_| self.spool.take(k, inserts, &mut SkipFirst { out: &mut r, skip: true }))
+            .and_then(|_| r.write_all(b"]"))
+            .and_then(|_| r.finish().map(|_| ()));
+        if let Err(e) = res {
+            self.error = Some(e);
         }
-        self.write(if f.transactions > 0 { b"\n      ]\n    }" } else { b"]\n    }" });
     }
 
     /// Writes the `links` array in index order: those retired early (from the spool) and those
@@ -313,18 +315,11 @@ impl<W: Write> JsonReport<W> {
     }
 
     fn transactions(&mut self, id: u64, txns: &[Transaction]) {
-        let open = self.open.entry(id).or_default();
         for t in txns {
-            match pretty(t, ITEM) {
-                Ok(b) => {
-                    open.transactions += 1;
-                    self.spool.append((id, TRANSACTIONS), ITEM_SEP);
-                    self.spool.append((id, TRANSACTIONS), &b);
-                }
-                Err(e) => {
-                    self.error.get_or_insert(io_err(e));
-                }
-            }
+            self.scratch.clear();
+            self.scratch.extend_from_slice(b",{");
+            compact::transaction_fields(&mut self.scratch, t);
+            self.spool.append((id, TRANSACTIONS), &self.scratch);
         }
     }
 }
@@ -336,14 +331,15 @@ fn is_request(conn: &Connection, e: &crate::session::Event) -> bool {
         && e.transaction.and_then(|t| conn.txn(t)).is_some_and(|t| t.request == e.index)
 }
 
-/// Where violations found later go in an event serialised as `bytes` at `start`: its violation
-/// list is its last field, `[]` or `[ ... \n<pad>]`.
+/// Where violations found later go in an event written compact as `bytes` at `start`: before
+/// the `]` of its violation list, its last field (`[]`, or `[...]`).
 fn late_point(start: u64, bytes: &[u8]) -> u64 {
     let close = bytes.iter().rposition(|b| *b == b']').unwrap_or(0);
+    let at = start + close as u64;
     if close > 0 && bytes[close - 1] == b'[' {
-        (start + close as u64) | EMPTY_LIST
+        at | EMPTY_LIST
     } else {
-        start + close.saturating_sub(ITEM + 3) as u64
+        at
     }
 }
 
@@ -368,20 +364,16 @@ impl<W: Write> Write for SkipFirst<'_, W> {
 }
 
 /// The text spliced into an event's violation list for violations found after it was written.
-fn late_text(at: u64, list: &[&crate::rules::Violation]) -> Result<(u64, Vec<u8>), serde_json::Error> {
-    let pad = " ".repeat(ITEM + 4);
+fn late_text(at: u64, list: &[&crate::rules::Violation]) -> (u64, Vec<u8>) {
     let mut text = Vec::new();
     let empty = at & EMPTY_LIST != 0;
     for (i, v) in list.iter().enumerate() {
-        text.extend_from_slice(if empty && i == 0 { b"\n" } else { b",\n" });
-        text.extend_from_slice(pad.as_bytes());
-        text.extend_from_slice(&pretty(v, ITEM + 4)?);
+        if !(empty && i == 0) {
+            text.push(b',');
+        }
+        compact::violation(&mut text, v);
     }
-    if empty {
-        text.push(b'\n');
-        text.extend_from_slice(" ".repeat(ITEM + 2).as_bytes());
-    }
-    Ok((at & !EMPTY_LIST, text))
+    (at & !EMPTY_LIST, text)
 }
 
 impl<W: Write> Report for JsonReport<W> {
@@ -402,18 +394,11 @@ impl<W: Write> Report for JsonReport<W> {
                 continue;
             }
             self.scratch.clear();
-            self.scratch.extend_from_slice(ITEM_SEP);
-            match pretty_into(&mut self.scratch, e, ITEM) {
-                Ok(()) => {
-                    let start = self.spool.len((id, EVENTS)) + ITEM_SEP.len() as u64;
-                    open.late_at.push(late_point(start, &self.scratch[ITEM_SEP.len()..]));
-                    self.spool.append((id, EVENTS), &self.scratch);
-                }
-                Err(err) => {
-                    self.error.get_or_insert(io_err(err));
-                    open.late_at.push(LEFT_OUT | self.spool.len((id, EVENTS)));
-                }
-            }
+            self.scratch.extend_from_slice(b",{");
+            compact::event_fields(&mut self.scratch, e);
+            let start = self.spool.len((id, EVENTS)) + ITEM_SEP.len() as u64;
+            open.late_at.push(late_point(start, &self.scratch[ITEM_SEP.len()..]));
+            self.spool.append((id, EVENTS), &self.scratch);
         }
     }
 
@@ -450,7 +435,7 @@ impl<W: Write> Report for JsonReport<W> {
             for (i, list) in by_event {
                 let Some(&at) = open.late_at.get(i) else { continue };
                 if at & LEFT_OUT == 0 {
-                    inserts.push(late_text(at, &list)?);
+                    inserts.push(late_text(at, &list));
                     continue;
                 }
                 // Left out when written: a late violation may let it through now.
@@ -462,14 +447,14 @@ impl<W: Write> Report for JsonReport<W> {
                     }),
                 };
                 if let Some(e) = event.filter(|e| self.filter.event(e)) {
-                    let mut text = ITEM_SEP.to_vec();
-                    text.extend_from_slice(&pretty(&e, ITEM)?);
+                    let mut text = b",{".to_vec();
+                    compact::event_fields(&mut text, &e);
                     inserts.push((at & !LEFT_OUT, text));
                 }
             }
             // Stable: an event let in goes before the violations of the written event after it.
             inserts.sort_by_key(|(at, _)| *at);
-            Ok(Finished { head, inserts, transactions: open.transactions })
+            Ok(Finished { head, inserts })
         });
         match finished {
             Ok(f) => {

@@ -7,6 +7,7 @@ pub mod compact;
 pub mod filter;
 pub mod json;
 pub mod ndjson;
+pub mod reindent;
 pub mod spool;
 pub mod text;
 
