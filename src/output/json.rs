@@ -424,7 +424,7 @@ impl<W: Write> Report for JsonReport<W> {
         }
         self.transactions(id, &conn.transactions);
         let mut open = self.open.remove(&id).unwrap_or_default();
-        let finished = pretty(&conn.head(), 4).and_then(|mut head| {
+        let finished = pretty(&conn.head(), 4).map(|mut head| {
             // Reopen the object: its events and transactions follow.
             head.truncate(head.len().saturating_sub(6));
             let mut by_event: BTreeMap<usize, Vec<&crate::rules::Violation>> = BTreeMap::new();
@@ -454,7 +454,7 @@ impl<W: Write> Report for JsonReport<W> {
             }
             // Stable: an event let in goes before the violations of the written event after it.
             inserts.sort_by_key(|(at, _)| *at);
-            Ok(Finished { head, inserts })
+            Finished { head, inserts }
         });
         match finished {
             Ok(f) => {

@@ -199,7 +199,12 @@ fn faults_are_reported_and_the_proxy_keeps_serving() {
     let rt = rt();
     let (tx, rx) = mpsc::channel(1024);
     // An upstream that refuses: a port nobody listens on.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    // Bound but not listening: connections are refused, and the port stays taken for the whole
+    // test (a dropped listener's port can be handed to the next listener, here or in a
+    // parallel test, which then answers instead of refusing).
+    let refuser = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    refuser.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    let closed = refuser.local_addr().unwrap().as_socket().unwrap();
     // A server that resets in the middle of a MSG payload, one that never answers, and one
     // that swallows whatever comes.
     let (reset_srv, silent_srv, sink_srv, received) = rt.block_on(async {
