@@ -1040,6 +1040,22 @@ fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
     }
 }
 
+/// Analyses a capture held in memory into `report`, returning the summary, or the error that
+/// stopped reading (after everything before it was reported).
+pub fn run_on(
+    capture: &[u8],
+    opts: Options,
+    extra_ports: &[u16],
+    limits: Limits,
+    report: &mut dyn Report,
+) -> Result<Summary, CaptureError> {
+    let mut reader = CaptureReader::new(capture)?;
+    let mut analyzer = Analyzer::new(opts, extra_ports, report);
+    let error = analyzer.run_capture(&mut reader, limits);
+    let summary = analyzer.finish();
+    error.map_or(Ok(summary), Err)
+}
+
 /// Analyses a capture held in memory and returns the JSON session document (for tests and
 /// tools that want the document as a value).
 pub fn analyze_to_json(
@@ -1048,17 +1064,11 @@ pub fn analyze_to_json(
     extra_ports: &[u16],
     limits: Limits,
 ) -> Result<serde_json::Value, CaptureError> {
-    let mut reader = CaptureReader::new(capture)?;
     let source = crate::output::json::Source { kind: "capture".into(), path: None, format: None };
     let mut out = Vec::new();
     {
         let mut report = crate::output::json::JsonReport::new(&mut out, source);
-        let mut analyzer = Analyzer::new(opts, extra_ports, &mut report);
-        let error = analyzer.run_capture(&mut reader, limits);
-        analyzer.finish();
-        if let Some(e) = error {
-            return Err(e);
-        }
+        run_on(capture, opts, extra_ports, limits, &mut report)?;
     }
     serde_json::from_slice(&out)
         .map_err(|e| CaptureError::Corrupt { offset: 0, reason: format!("internal: JSON document did not parse: {e}") })

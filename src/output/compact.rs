@@ -167,6 +167,18 @@ fn kind(k: EventKind) -> &'static str {
     }
 }
 
+/// Appends `[a,b,…]`, each item written by `item`.
+fn list<T>(out: &mut Vec<u8>, items: &[T], item: impl Fn(&mut Vec<u8>, &T)) {
+    out.push(b'[');
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        item(out, x);
+    }
+    out.push(b']');
+}
+
 /// Appends one violation object.
 pub fn violation(out: &mut Vec<u8>, v: &Violation) {
     out.extend_from_slice(b"{\"rule\":");
@@ -206,14 +218,9 @@ pub fn event_fields(out: &mut Vec<u8>, e: &Event) {
     }
     out.extend_from_slice(b",\"trid\":");
     opt_uint(out, e.trid.map(u64::from));
-    out.extend_from_slice(b",\"args\":[");
-    for (i, a) in e.args.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        short(out, a);
-    }
-    out.extend_from_slice(b"],\"line\":");
+    out.extend_from_slice(b",\"args\":");
+    list(out, &e.args, short);
+    out.extend_from_slice(b",\"line\":");
     match &e.line {
         Some(l) => string(out, l),
         None => out.extend_from_slice(b"null"),
@@ -245,14 +252,9 @@ pub fn event_fields(out: &mut Vec<u8>, e: &Event) {
         key(out, "note");
         string(out, n);
     }
-    out.extend_from_slice(b",\"violations\":[");
-    for (i, v) in e.violations.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        violation(out, v);
-    }
-    out.extend_from_slice(b"]}");
+    out.extend_from_slice(b",\"violations\":");
+    list(out, &e.violations, violation);
+    out.push(b'}');
 }
 
 /// Appends the fields of `t` without the opening brace: `"trid":…,…}`.
@@ -263,14 +265,9 @@ pub fn transaction_fields(out: &mut Vec<u8>, t: &Transaction) {
     short(out, &t.command);
     out.extend_from_slice(b",\"request\":");
     uint(out, t.request as u64);
-    out.extend_from_slice(b",\"responses\":[");
-    for (i, r) in t.responses.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        uint(out, *r as u64);
-    }
-    out.extend_from_slice(b"],\"outcome\":\"");
+    out.extend_from_slice(b",\"responses\":");
+    list(out, &t.responses, |out, r| uint(out, *r as u64));
+    out.extend_from_slice(b",\"outcome\":\"");
     out.extend_from_slice(t.outcome.as_str().as_bytes());
     out.extend_from_slice(b"\",\"latency_ms\":");
     match t.latency_ms {
@@ -337,12 +334,7 @@ mod tests {
 
     fn compare(capture: &[u8]) -> (usize, usize) {
         let mut cmp = Compare { events: 0, transactions: 0 };
-        let mut reader = crate::capture::CaptureReader::new(capture).expect("capture");
-        {
-            let mut a = crate::analyzer::Analyzer::new(Default::default(), &[], &mut cmp);
-            a.run_capture(&mut reader, Default::default());
-            a.finish();
-        }
+        crate::analyzer::run_on(capture, Default::default(), &[], Default::default(), &mut cmp).expect("capture");
         (cmp.events, cmp.transactions)
     }
 

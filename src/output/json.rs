@@ -508,7 +508,7 @@ impl<W: Write> Report for JsonReport<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyzer::Analyzer;
+    use crate::analyzer::run_on;
     use crate::session::Options;
 
     /// Each connection as the document wrote it before spooling: the whole connection,
@@ -551,10 +551,7 @@ mod tests {
         {
             let mut report = JsonReport::new(&mut out, source).with_memory_budget(budget).with_filter(filter.clone());
             let opts = Options { stream_events: stream, ..Default::default() };
-            let mut reader = crate::capture::CaptureReader::new(capture).expect("capture");
-            let mut a = Analyzer::new(opts, &[], &mut report);
-            a.run_capture(&mut reader, Default::default());
-            a.finish();
+            run_on(capture, opts, &[], Default::default(), &mut report).expect("capture");
             assert!(report.error.is_none(), "{:?}", report.error);
             if budget < 4096 {
                 assert!(report.spool.disk_error.is_none());
@@ -567,10 +564,7 @@ mod tests {
     /// The document's connections as the whole-connection writer wrote them, in id order.
     fn whole(capture: &[u8], filter: &super::super::filter::Filter) -> (usize, String) {
         let mut w = Whole { filter: filter.clone(), conns: Vec::new() };
-        let mut reader = crate::capture::CaptureReader::new(capture).expect("capture");
-        let mut a = Analyzer::new(Options::default(), &[], &mut w);
-        a.run_capture(&mut reader, Default::default());
-        a.finish();
+        run_on(capture, Options::default(), &[], Default::default(), &mut w).expect("capture");
         w.conns.sort_by_key(|c| c.0);
         let parts: Vec<String> = w.conns.iter().map(|c| String::from_utf8_lossy(&c.1).into_owned()).collect();
         (parts.len(), parts.join(",\n    "))
@@ -590,10 +584,7 @@ mod tests {
 
     #[test]
     fn spooled_document_matches_whole_connections() {
-        let mut gen = Vec::new();
-        let cfg = crate::testkit::gen::GenConfig { packets: 6_000, ..Default::default() };
-        crate::testkit::gen::generate(cfg, &mut gen).expect("generate");
-        let captures = [crate::testkit::sample::pcap(), gen, crate::testkit::sample::unanswered_pcap()];
+        let captures = crate::testkit::sample::output_test_captures();
         let filters = [
             Default::default(),
             super::super::filter::Filter { only_violations: true, ..Default::default() },

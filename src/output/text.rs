@@ -679,7 +679,6 @@ impl<W: Write> Report for TextReport<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyzer::Analyzer;
     use crate::output::filter::Filter;
     use crate::session::Options;
 
@@ -715,18 +714,12 @@ mod tests {
     }
 
     fn run(capture: &[u8], opts: Options, report: &mut dyn Report) {
-        let mut reader = crate::capture::CaptureReader::new(capture).expect("capture");
-        let mut a = Analyzer::new(opts, &[], report);
-        a.run_capture(&mut reader, Default::default());
-        a.finish();
+        crate::analyzer::run_on(capture, opts, &[], Default::default(), report).expect("capture");
     }
 
     #[test]
     fn spooled_transcript_matches_whole_connections() {
-        let mut gen = Vec::new();
-        let cfg = crate::testkit::gen::GenConfig { packets: 6_000, ..Default::default() };
-        crate::testkit::gen::generate(cfg, &mut gen).expect("generate");
-        let captures = [crate::testkit::sample::pcap(), gen, crate::testkit::sample::unanswered_pcap()];
+        let captures = crate::testkit::sample::output_test_captures();
         let filters = [
             Filter::default(),
             Filter { only_violations: true, ..Default::default() },

@@ -263,3 +263,13 @@ pub fn unanswered_pcap() -> Vec<u8> {
     s.close(c, true);
     synth::pcap(&s.segs, Encap::Ethernet, None)
 }
+
+/// Captures for tests of the outputs: the two-user sample, a generated capture of 6,000
+/// packets (reordering, retransmissions, many connections) and [`unanswered_pcap`].
+pub fn output_test_captures() -> Vec<Vec<u8>> {
+    let mut gen = Vec::new();
+    let cfg = super::gen::GenConfig { packets: 6_000, ..Default::default() };
+    // Writing to memory cannot fail.
+    let _ = super::gen::generate(cfg, &mut gen);
+    vec![pcap(), gen, unanswered_pcap()]
+}
