@@ -65,13 +65,18 @@ fn spawn_analysis(
             None => None,
         };
         let mut nd = match ndjson.as_deref() {
-            Some("-") => Some(NdjsonReport::new(Box::new(std::io::stdout()) as Box<dyn Write>, Default::default())),
-            Some(p) => Some(NdjsonReport::new(
-                Box::new(std::io::BufWriter::new(
-                    std::fs::File::create(p).with_context(|| format!("cannot create {p}"))?,
-                )) as Box<dyn Write>,
-                Default::default(),
-            )),
+            Some("-") => Some(
+                NdjsonReport::new(Box::new(std::io::stdout()) as Box<dyn Write>, Default::default()).flush_each(true),
+            ),
+            Some(p) => Some(
+                NdjsonReport::new(
+                    Box::new(std::io::BufWriter::new(
+                        std::fs::File::create(p).with_context(|| format!("cannot create {p}"))?,
+                    )) as Box<dyn Write>,
+                    Default::default(),
+                )
+                .flush_each(true),
+            ),
             None => None,
         };
         let mut recorder = match &record {

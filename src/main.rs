@@ -255,13 +255,15 @@ pub(crate) fn analyse(
         TextOptions { color, summary_only: args.summary, filter: filter.clone(), live: false },
         &label,
     );
+    let live_input = source.kind != "capture";
     let mut json = match args.json.as_deref() {
         None => None,
         Some(target) => Some(JsonReport::new(sink(target)?, source).with_filter(filter.clone())),
     };
     let mut ndjson = match args.ndjson.as_deref() {
         None => None,
-        Some(target) => Some(NdjsonReport::new(sink(target)?, filter.clone())),
+        // A live capture is read as it happens: records go out at once.
+        Some(target) => Some(NdjsonReport::new(sink(target)?, filter.clone()).flush_each(live_input)),
     };
     let mut reports: Vec<&mut dyn Report> = vec![&mut text];
     if let Some(j) = json.as_mut() {

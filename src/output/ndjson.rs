@@ -29,6 +29,8 @@ pub struct NdjsonReport<W: Write> {
     scratch: Vec<u8>,
     /// Records not yet passed to `out`.
     buf: Vec<u8>,
+    /// Pass records on (and flush) after every call, for live inputs.
+    flush_each: bool,
     /// The first write error.
     pub error: Option<std::io::Error>,
 }
@@ -66,7 +68,27 @@ impl<W: Write> NdjsonReport<W> {
             filter,
             scratch: Vec::with_capacity(4096),
             buf: Vec::with_capacity(SPILL_AT + 4096),
+            flush_each: false,
             error: None,
+        }
+    }
+
+    /// With `on`, every record is passed on and flushed as soon as it is made (a live capture
+    /// or the proxy, read as it happens); otherwise records go out in batches of 64 KiB.
+    pub fn flush_each(mut self, on: bool) -> Self {
+        self.flush_each = on;
+        self
+    }
+
+    /// In live mode, passes on and flushes what the last call wrote.
+    fn after_call(&mut self) {
+        if self.flush_each {
+            self.spill(true);
+            if self.error.is_none() {
+                if let Err(e) = self.out.flush() {
+                    self.error = Some(e);
+                }
+            }
         }
     }
 
@@ -163,6 +185,7 @@ impl<W: Write> Report for NdjsonReport<W> {
         if self.filter.conns.is_empty() || self.filter.connection(conn) {
             self.conn_record(conn, "connection");
         }
+        self.after_call();
     }
 
     fn events(&mut self, conn: &Connection, from: usize) {
@@ -182,12 +205,14 @@ impl<W: Write> Report for NdjsonReport<W> {
                 self.spill(false);
             }
         }
+        self.after_call();
     }
 
     fn settled(&mut self, conn: &Connection, txns: &[crate::session::Transaction]) {
         if self.filter.conns.is_empty() || self.filter.conns.contains(&conn.id) {
             self.transactions(conn.id, txns);
         }
+        self.after_call();
     }
 
     fn connection(&mut self, conn: &Connection, _links: Links<'_>) {
@@ -206,6 +231,7 @@ impl<W: Write> Report for NdjsonReport<W> {
 
     fn retired(&mut self, index: usize, link: &Link) {
         self.link_record(index, link);
+        self.after_call();
     }
 
     fn finish(&mut self, summary: &Summary, links: Links<'_>) {
@@ -226,5 +252,71 @@ impl<W: Write> Report for NdjsonReport<W> {
                 self.error = Some(e);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    /// A writer whose bytes can be looked at while the report still holds it.
+    #[derive(Clone, Default)]
+    struct Shared(Rc<RefCell<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.borrow_mut().extend_from_slice(b);
+            Ok(b.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// After each batch of events: (events reported so far, event records already written).
+    struct Probe {
+        written: Shared,
+        events: usize,
+        seen: Vec<(usize, usize)>,
+    }
+
+    impl Report for Probe {
+        fn events(&mut self, conn: &Connection, from: usize) {
+            self.events += conn.events.len() - from;
+            let out = self.written.0.borrow();
+            self.seen.push((self.events, String::from_utf8_lossy(&out).matches("\"type\":\"event\"").count()));
+        }
+
+        fn connection(&mut self, _c: &Connection, _l: Links<'_>) {}
+
+        fn finish(&mut self, _s: &Summary, _l: Links<'_>) {}
+    }
+
+    fn run(flush_each: bool) -> Probe {
+        let written = Shared::default();
+        let mut nd = NdjsonReport::new(written.clone(), Filter::default()).flush_each(flush_each);
+        let mut probe = Probe { written, events: 0, seen: Vec::new() };
+        {
+            let mut tee = crate::output::Tee(vec![&mut nd, &mut probe]);
+            let capture = crate::testkit::sample::pcap();
+            crate::analyzer::run_on(&capture, Default::default(), &[], Default::default(), &mut tee).expect("capture");
+        }
+        probe
+    }
+
+    #[test]
+    fn live_records_go_out_at_once_and_batches_wait() {
+        let live = run(true);
+        assert!(live.events > 50);
+        // Every event was out by the time the next report heard of it.
+        for (reported, written) in &live.seen {
+            assert_eq!(reported, written);
+        }
+        // Batched: the first events wait for their connection's end (or 64 KiB).
+        let batched = run(false);
+        assert_eq!(batched.seen.first().map(|s| s.1), Some(0));
     }
 }
