@@ -64,21 +64,15 @@ fn spawn_analysis(
             )),
             None => None,
         };
-        let mut nd = match ndjson.as_deref() {
-            Some("-") => Some(
-                NdjsonReport::new(Box::new(std::io::stdout()) as Box<dyn Write>, Default::default()).flush_each(true),
-            ),
-            Some(p) => Some(
-                NdjsonReport::new(
-                    Box::new(std::io::BufWriter::new(
-                        std::fs::File::create(p).with_context(|| format!("cannot create {p}"))?,
-                    )) as Box<dyn Write>,
-                    Default::default(),
-                )
-                .flush_each(true),
-            ),
+        let nd_out: Option<Box<dyn Write>> = match ndjson.as_deref() {
+            Some("-") => Some(Box::new(std::io::stdout())),
+            Some(p) => Some(Box::new(std::io::BufWriter::new(
+                std::fs::File::create(p).with_context(|| format!("cannot create {p}"))?,
+            ))),
             None => None,
         };
+        // Read as it happens: records go out at once.
+        let mut nd = nd_out.map(|w| NdjsonReport::new(w, Default::default()).flush_each(true));
         let mut recorder = match &record {
             Some(p) => Some(Recorder::new(std::io::BufWriter::new(
                 std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,

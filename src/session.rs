@@ -365,6 +365,16 @@ pub struct ConnectionHead<'a> {
 }
 
 impl Connection {
+    /// Transactions by outcome (in [`Outcome::index`] order): those settled and handed on early
+    /// plus those still held.
+    pub fn outcome_counts(&self) -> [u64; 4] {
+        let mut counts = self.settled_outcomes;
+        for t in &self.transactions {
+            counts[t.outcome.index()] += 1;
+        }
+        counts
+    }
+
     /// The fields written before `events` in the JSON document.
     pub fn head(&self) -> ConnectionHead<'_> {
         ConnectionHead {
@@ -516,7 +526,7 @@ pub fn check_friendly_name(raw: &str) -> Result<(), String> {
         let c = if b[i] == b'%' {
             let hex = |c: u8| (c as char).to_digit(16);
             match (b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
-                (Some(h), Some(l)) if i + 2 < b.len() => {
+                (Some(h), Some(l)) => {
                     i += 3;
                     (h * 16 + l) as u8
                 }

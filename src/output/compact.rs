@@ -181,7 +181,13 @@ fn list<T>(out: &mut Vec<u8>, items: &[T], item: impl Fn(&mut Vec<u8>, &T)) {
 
 /// Appends one violation object.
 pub fn violation(out: &mut Vec<u8>, v: &Violation) {
-    out.extend_from_slice(b"{\"rule\":");
+    out.push(b'{');
+    violation_fields(out, v);
+}
+
+/// Appends the fields of `v` without the opening brace: `"rule":…,…}`.
+pub fn violation_fields(out: &mut Vec<u8>, v: &Violation) {
+    out.extend_from_slice(b"\"rule\":");
     string(out, v.rule);
     out.extend_from_slice(b",\"severity\":\"");
     out.extend_from_slice(v.severity.as_str().as_bytes());

@@ -52,8 +52,7 @@ struct Open {
     /// For each event index: where a violation found later goes, or with [`LEFT_OUT`] where
     /// the event would go if such a violation lets it through the filter after all.
     late_at: Vec<u64>,
-    /// Requests left out by a filter on violations, kept in case they end unanswered.
-    left_out: BTreeMap<usize, crate::session::Event>,
+    left_out: super::LeftOut,
 }
 
 /// A finished connection waiting for its turn: its head, and violations to splice in.
@@ -82,97 +81,12 @@ pub struct JsonReport<W: Write> {
     pub error: Option<std::io::Error>,
 }
 
-/// Serialises `v` pretty-printed, every line indented by `indent` spaces after the first.
+/// Serialises `v` pretty-printed, every line indented by `indent` spaces after the first
+/// (compact serde output laid out by the same [`Reindent`] as the spooled events).
 fn pretty<T: Serialize>(v: &T, indent: usize) -> Result<Vec<u8>, serde_json::Error> {
-    let mut out = Vec::new();
-    pretty_into(&mut out, v, indent)?;
-    Ok(out)
-}
-
-/// Like [`pretty`], appending to `out`.
-fn pretty_into<T: Serialize>(out: &mut Vec<u8>, v: &T, indent: usize) -> Result<(), serde_json::Error> {
-    let mut ser = serde_json::Serializer::with_formatter(out, Indented { base: indent, level: 0, has_value: false });
-    v.serialize(&mut ser)
-}
-
-/// serde_json's pretty format (two spaces a level) with every line after the first indented
-/// by `base` spaces.
-struct Indented {
-    base: usize,
-    level: usize,
-    has_value: bool,
-}
-
-impl Indented {
-    fn newline<W: ?Sized + Write>(&self, w: &mut W) -> std::io::Result<()> {
-        const SPACES: &[u8] = &[b' '; 64];
-        w.write_all(b"\n")?;
-        let mut n = self.base + 2 * self.level;
-        while n > 0 {
-            let k = n.min(SPACES.len());
-            w.write_all(&SPACES[..k])?;
-            n -= k;
-        }
-        Ok(())
-    }
-}
-
-impl serde_json::ser::Formatter for Indented {
-    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.level += 1;
-        self.has_value = false;
-        w.write_all(b"[")
-    }
-
-    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.level -= 1;
-        if self.has_value {
-            self.newline(w)?;
-        }
-        w.write_all(b"]")
-    }
-
-    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
-        if !first {
-            w.write_all(b",")?;
-        }
-        self.newline(w)
-    }
-
-    fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
-
-    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.level += 1;
-        self.has_value = false;
-        w.write_all(b"{")
-    }
-
-    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.level -= 1;
-        if self.has_value {
-            self.newline(w)?;
-        }
-        w.write_all(b"}")
-    }
-
-    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
-        if !first {
-            w.write_all(b",")?;
-        }
-        self.newline(w)
-    }
-
-    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        w.write_all(b": ")
-    }
-
-    fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
-        self.has_value = true;
-        Ok(())
-    }
+    let mut r = Reindent::new(Vec::new(), indent);
+    serde_json::to_writer(&mut r, v)?;
+    r.finish().map_err(serde_json::Error::io)
 }
 
 fn io_err(e: serde_json::Error) -> std::io::Error {
@@ -317,18 +231,12 @@ impl<W: Write> JsonReport<W> {
     fn transactions(&mut self, id: u64, txns: &[Transaction]) {
         for t in txns {
             self.scratch.clear();
-            self.scratch.extend_from_slice(b",{");
+            self.scratch.extend_from_slice(ITEM_SEP);
+            self.scratch.push(b'{');
             compact::transaction_fields(&mut self.scratch, t);
             self.spool.append((id, TRANSACTIONS), &self.scratch);
         }
     }
-}
-
-/// Whether `e` is a client request (the only events that get violations after they are written:
-/// when they end unanswered).
-fn is_request(conn: &Connection, e: &crate::session::Event) -> bool {
-    e.dir == crate::reassembly::Dir::C2S
-        && e.transaction.and_then(|t| conn.txn(t)).is_some_and(|t| t.request == e.index)
 }
 
 /// Where violations found later go in an event written compact as `bytes` at `start`: before
@@ -380,7 +288,6 @@ impl<W: Write> Report for JsonReport<W> {
     fn events(&mut self, conn: &Connection, from: usize) {
         self.head();
         let id = conn.id;
-        let keep_left_out = self.filter.only_violations || self.filter.min_severity.is_some();
         let open = self.open.entry(id).or_default();
         for e in &conn.events[from..] {
             if open.late_at.len() < e.index {
@@ -388,13 +295,12 @@ impl<W: Write> Report for JsonReport<W> {
             }
             if !self.filter.event(e) {
                 open.late_at.push(LEFT_OUT | self.spool.len((id, EVENTS)));
-                if keep_left_out && is_request(conn, e) {
-                    open.left_out.insert(e.index, e.clone());
-                }
+                open.left_out.offer(&self.filter, conn, e);
                 continue;
             }
             self.scratch.clear();
-            self.scratch.extend_from_slice(b",{");
+            self.scratch.extend_from_slice(ITEM_SEP);
+            self.scratch.push(b'{');
             compact::event_fields(&mut self.scratch, e);
             let start = self.spool.len((id, EVENTS)) + ITEM_SEP.len() as u64;
             open.late_at.push(late_point(start, &self.scratch[ITEM_SEP.len()..]));
@@ -404,9 +310,7 @@ impl<W: Write> Report for JsonReport<W> {
 
     fn settled(&mut self, conn: &Connection, txns: &[Transaction]) {
         if let Some(open) = self.open.get_mut(&conn.id) {
-            for t in txns.iter().filter(|t| t.outcome != crate::session::Outcome::Unanswered) {
-                open.left_out.remove(&t.request);
-            }
+            open.left_out.settled(txns);
         }
         self.transactions(conn.id, txns);
     }
@@ -427,27 +331,15 @@ impl<W: Write> Report for JsonReport<W> {
         let finished = pretty(&conn.head(), 4).map(|mut head| {
             // Reopen the object: its events and transactions follow.
             head.truncate(head.len().saturating_sub(6));
-            let mut by_event: BTreeMap<usize, Vec<&crate::rules::Violation>> = BTreeMap::new();
-            for (i, v) in &conn.late {
-                by_event.entry(*i).or_default().push(v);
-            }
             let mut inserts = Vec::new();
-            for (i, list) in by_event {
+            for (i, list) in super::late_by_event(conn) {
                 let Some(&at) = open.late_at.get(i) else { continue };
                 if at & LEFT_OUT == 0 {
                     inserts.push(late_text(at, &list));
-                    continue;
-                }
-                // Left out when written: a late violation may let it through now.
-                let event = match i.checked_sub(conn.base).and_then(|k| conn.events.get(k)) {
-                    Some(e) => Some(e.clone()),
-                    None => open.left_out.remove(&i).map(|mut e| {
-                        e.violations.extend(list.iter().map(|v| (*v).clone()));
-                        e
-                    }),
-                };
-                if let Some(e) = event.filter(|e| self.filter.event(e)) {
-                    let mut text = b",{".to_vec();
+                } else if let Some(e) = open.left_out.recover(conn, i, &list, &self.filter) {
+                    // Left out when written: a violation found since lets it through.
+                    let mut text = ITEM_SEP.to_vec();
+                    text.push(b'{');
                     compact::event_fields(&mut text, &e);
                     inserts.push((at & !LEFT_OUT, text));
                 }
@@ -596,8 +488,11 @@ mod tests {
                 let (count, want) = whole(cap, filter);
                 spliced += want.matches("MSNP-T006").count();
                 let mut first_links = None;
-                for (stream, budget) in [(false, DEFAULT_BUDGET_FOR_TEST), (true, DEFAULT_BUDGET_FOR_TEST), (true, 512)]
-                {
+                for (stream, budget) in [
+                    (false, super::super::spool::DEFAULT_BUDGET),
+                    (true, super::super::spool::DEFAULT_BUDGET),
+                    (true, 512),
+                ] {
                     let (doc, retired) = document(cap, stream, budget, filter);
                     let text = String::from_utf8(doc.clone()).expect("utf-8");
                     let v: serde_json::Value = serde_json::from_slice(&doc).expect("document parses");
@@ -616,6 +511,4 @@ mod tests {
         }
         assert!(spliced >= 6, "late violations exercised: {spliced}");
     }
-
-    const DEFAULT_BUDGET_FOR_TEST: usize = super::super::spool::DEFAULT_BUDGET;
 }

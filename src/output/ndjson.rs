@@ -26,7 +26,6 @@ fn head(buf: &mut Vec<u8>, kind: &str, connection: u64) {
 pub struct NdjsonReport<W: Write> {
     out: W,
     filter: Filter,
-    scratch: Vec<u8>,
     /// Records not yet passed to `out`.
     buf: Vec<u8>,
     /// Pass records on (and flush) after every call, for live inputs.
@@ -52,25 +51,10 @@ struct ConnRecord<'a> {
     linked_from: Option<usize>,
 }
 
-#[derive(Serialize)]
-struct LateViolation<'a> {
-    event: usize,
-    rule: &'static str,
-    severity: crate::rules::Severity,
-    message: &'a str,
-}
-
 impl<W: Write> NdjsonReport<W> {
     /// A report writing to `out`, showing what `filter` lets through.
     pub fn new(out: W, filter: Filter) -> Self {
-        NdjsonReport {
-            out,
-            filter,
-            scratch: Vec::with_capacity(4096),
-            buf: Vec::with_capacity(SPILL_AT + 4096),
-            flush_each: false,
-            error: None,
-        }
+        NdjsonReport { out, filter, buf: Vec::with_capacity(SPILL_AT + 4096), flush_each: false, error: None }
     }
 
     /// With `on`, every record is passed on and flushed as soon as it is made (a live capture
@@ -103,25 +87,13 @@ impl<W: Write> NdjsonReport<W> {
         self.spill(false);
     }
 
-    /// Writes `{"type":KIND,"connection":ID,` and then `item`'s own fields (serialised
-    /// directly, without serde's buffering `flatten`).
-    fn tagged<T: Serialize>(&mut self, kind: &str, connection: u64, item: &T) {
-        if self.error.is_some() {
-            return;
-        }
-        self.scratch.clear();
-        if let Err(e) = serde_json::to_writer(&mut self.scratch, item) {
-            self.error = Some(std::io::Error::other(e));
-            return;
-        }
-        let body = self.scratch.strip_prefix(b"{").unwrap_or(&self.scratch);
-        let buf = &mut self.buf;
-        head(buf, kind, connection);
-        if body.first() != Some(&b'}') {
-            buf.push(b',');
-        }
-        buf.extend_from_slice(body);
-        buf.push(b'\n');
+    /// Writes `{"type":KIND,"connection":ID,` and then the rest of the record, which `fields`
+    /// writes (closing brace included).
+    fn record(&mut self, kind: &str, connection: u64, fields: impl FnOnce(&mut Vec<u8>)) {
+        head(&mut self.buf, kind, connection);
+        self.buf.push(b',');
+        fields(&mut self.buf);
+        self.buf.push(b'\n');
         self.spill(false);
     }
 
@@ -143,11 +115,7 @@ impl<W: Write> NdjsonReport<W> {
             return;
         }
         for t in txns {
-            head(&mut self.buf, "transaction", connection);
-            self.buf.push(b',');
-            compact::transaction_fields(&mut self.buf, t);
-            self.buf.push(b'\n');
-            self.spill(false);
+            self.record("transaction", connection, |b| compact::transaction_fields(b, t));
         }
     }
 
@@ -198,11 +166,7 @@ impl<W: Write> Report for NdjsonReport<W> {
         }
         for e in &conn.events[from..] {
             if self.filter.event(e) {
-                head(&mut self.buf, "event", conn.id);
-                self.buf.push(b',');
-                compact::event_fields(&mut self.buf, e);
-                self.buf.push(b'\n');
-                self.spill(false);
+                self.record("event", conn.id, |b| compact::event_fields(b, e));
             }
         }
         self.after_call();
@@ -220,8 +184,12 @@ impl<W: Write> Report for NdjsonReport<W> {
             return;
         }
         for (event, v) in &conn.late {
-            let item = LateViolation { event: *event, rule: v.rule, severity: v.severity, message: &v.message };
-            self.tagged("violation", conn.id, &item);
+            self.record("violation", conn.id, |b| {
+                b.extend_from_slice(b"\"event\":");
+                compact::uint(b, *event as u64);
+                b.push(b',');
+                compact::violation_fields(b, v);
+            });
         }
         self.transactions(conn.id, &conn.transactions);
         self.conn_record(conn, "connection-end");

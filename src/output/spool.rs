@@ -4,9 +4,10 @@
 //! handed out in fixed blocks that are reused (no growing buffers for the allocator to scatter),
 //! and disk space is handed back: a new file is started every [`FILE_SIZE`] bytes, a file is
 //! closed (freed) once no stream has a part in it, and when a new file is started the parts
-//! still alive in files that are less than half alive are copied into it (long connections would
-//! otherwise pin every file), so disk use stays within about twice the live bytes. Reading a stream back can splice text in at
-//! recorded offsets (what is only known when the connection ends).
+//! still alive in files that are less than half alive are copied into it (long connections
+//! would otherwise pin every file), so disk use stays within about twice the live bytes.
+//! Reading a stream back can splice text in at recorded offsets (what is only known when the
+//! connection ends).
 
 use crate::fasthash::FastMap;
 use std::fs::File;
@@ -134,7 +135,7 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
                 continue;
             };
             let started = self.files.len();
-            let (file, at) = match current_file(&mut self.files, self.file_size) {
+            let file = match current_file(&mut self.files, self.file_size) {
                 Ok(f) => f,
                 Err(e) => {
                     self.disk_error = Some(e);
@@ -147,26 +148,51 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
                     return;
                 }
             }
-            let at = self.files.get(file).and_then(Option::as_ref).map_or(at, |tf| tf.len);
-            let Some(s) = self.streams.get_mut(&k) else { continue };
-            let Some(tf) = self.files.get_mut(file).and_then(Option::as_mut) else { return };
+            let (Some(s), Some(tf)) = (self.streams.get_mut(&k), self.files.get_mut(file).and_then(Option::as_mut))
+            else {
+                return;
+            };
             for b in &s.blocks {
                 if let Err(e) = tf.file.write_all(b) {
                     self.disk_error = Some(e);
                     return;
                 }
             }
+            s.spilled.push(Part { file, at: tf.len, len });
             tf.len += len;
             tf.parts += 1;
             tf.live += len;
-            s.spilled.push(Part { file, at, len });
-            for mut b in s.blocks.drain(..) {
-                b.clear();
-                self.blocks_out -= 1;
-                if self.free.len() < self.budget_blocks / 4 {
-                    self.free.push(b);
-                }
+            let blocks = std::mem::take(&mut s.blocks);
+            self.give_back(blocks);
+        }
+    }
+
+    /// Takes blocks back for reuse (as many as a quarter of the budget; the rest are freed).
+    fn give_back(&mut self, blocks: Vec<Vec<u8>>) {
+        for mut b in blocks {
+            b.clear();
+            self.blocks_out -= 1;
+            if self.free.len() < self.budget_blocks / 4 {
+                self.free.push(b);
             }
+        }
+    }
+
+    /// A part of file `i` is gone: when none is left, the file is closed (freeing its space),
+    /// or emptied if it is the one being written.
+    fn forget_part(&mut self, p: &Part) {
+        let current = self.files.len().saturating_sub(1);
+        let Some(slot) = self.files.get_mut(p.file) else { return };
+        let Some(tf) = slot.as_mut() else { return };
+        tf.parts -= 1;
+        tf.live -= p.len;
+        if tf.parts > 0 {
+            return;
+        }
+        if p.file != current {
+            *slot = None;
+        } else if tf.file.set_len(0).is_ok() {
+            tf.len = 0;
         }
     }
 
@@ -180,6 +206,7 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
             return Ok(());
         }
         let mut buf = vec![0u8; BLOCK];
+        let mut moved = Vec::new();
         for s in self.streams.values_mut() {
             for p in s.spilled.iter_mut().filter(|p| sparse.contains(&p.file)) {
                 let mut done = 0u64;
@@ -192,54 +219,25 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
                     done += n as u64;
                 }
                 let dst = self.files.get_mut(to).and_then(Option::as_mut).ok_or_else(closed)?;
-                let moved = Part { file: to, at: dst.len, len: p.len };
+                moved.push(*p);
+                *p = Part { file: to, at: dst.len, len: p.len };
                 dst.len += p.len;
                 dst.parts += 1;
                 dst.live += p.len;
-                if let Some(src) = self.files.get_mut(p.file).and_then(Option::as_mut) {
-                    src.parts -= 1;
-                    src.live -= p.len;
-                }
-                *p = moved;
             }
         }
-        for i in sparse {
-            if let Some(slot) = self.files.get_mut(i) {
-                if slot.as_ref().is_some_and(|tf| tf.parts == 0) {
-                    *slot = None;
-                }
-            }
+        // The sparse files lose these parts and close once none is left (none is current).
+        for p in &moved {
+            self.forget_part(p);
         }
         Ok(())
     }
 
     /// Gives back a stream's memory and disk parts.
     fn release(&mut self, s: Stream) {
-        for mut b in s.blocks {
-            b.clear();
-            self.blocks_out -= 1;
-            if self.free.len() < self.budget_blocks / 4 {
-                self.free.push(b);
-            }
-        }
-        for p in s.spilled {
-            let last = self.files.len().saturating_sub(1);
-            if let Some(slot) = self.files.get_mut(p.file) {
-                if let Some(tf) = slot.as_mut() {
-                    tf.parts -= 1;
-                    tf.live -= p.len;
-                    if tf.parts == 0 {
-                        if p.file == last {
-                            // The current file, empty again: start over at its beginning.
-                            if tf.file.set_len(0).is_ok() {
-                                tf.len = 0;
-                            }
-                        } else {
-                            *slot = None;
-                        }
-                    }
-                }
-            }
+        self.give_back(s.blocks);
+        for p in &s.spilled {
+            self.forget_part(p);
         }
     }
 
@@ -260,9 +258,9 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
             if want < pos + p.len && out.len() < len {
                 let start = want - pos;
                 let n = (p.len - start).min((len - out.len()) as u64) as usize;
-                let mut buf = vec![0u8; n];
-                self.read_part(p, start, &mut buf)?;
-                out.extend_from_slice(&buf);
+                let at = out.len();
+                out.resize(at + n, 0);
+                self.read_part(p, start, &mut out[at..])?;
                 want += n as u64;
             }
             pos += p.len;
@@ -346,18 +344,18 @@ fn closed() -> io::Error {
     io::Error::other("spool part in a file already closed")
 }
 
-/// The file to append to and its current length: the last one, or a new one when there is none
-/// or the last is full.
-fn current_file(files: &mut Vec<Option<TempFile>>, size: u64) -> io::Result<(usize, u64)> {
+/// The file to append to: the last one, or a new one when there is none or the last holds
+/// `size` bytes.
+fn current_file(files: &mut Vec<Option<TempFile>>, size: u64) -> io::Result<usize> {
     if let Some(Some(tf)) = files.last() {
         if tf.len < size {
-            return Ok((files.len() - 1, tf.len));
+            return Ok(files.len() - 1);
         }
     }
     let file = temp_file()?;
-    // Closed files leave `None` behind; the list stays short (one entry per FILE_SIZE written).
+    // Closed files leave `None` behind; the list stays short (one entry per file size written).
     files.push(Some(TempFile { file, len: 0, parts: 0, live: 0 }));
-    Ok((files.len() - 1, 0))
+    Ok(files.len() - 1)
 }
 
 fn read_at(f: &File, buf: &mut [u8], at: u64) -> io::Result<()> {

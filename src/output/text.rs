@@ -74,8 +74,7 @@ struct OpenText {
     /// Referral lines, rendered when the connection ends (their targets are known then), with
     /// the transaction they answer as it was when they arrived.
     deferred: BTreeMap<usize, (Event, Option<Transaction>)>,
-    /// Requests left out by a filter on violations, kept in case they end unanswered.
-    left_out: BTreeMap<usize, Event>,
+    left_out: super::LeftOut,
     /// Requests settled unanswered before the end.
     unanswered: Vec<usize>,
 }
@@ -158,7 +157,6 @@ impl<W: Write> TextReport<W> {
     fn spool_events(&mut self, conn: &Connection, from: usize) {
         let base = *self.base_ns.get_or_insert(conn.opened);
         let st = Style { on: self.opts.color };
-        let keep_left_out = self.opts.filter.only_violations || self.opts.filter.min_severity.is_some();
         let open = self.open.entry(conn.id).or_default();
         for e in &conn.events[from..] {
             let pos = self.spool.len(conn.id);
@@ -168,9 +166,7 @@ impl<W: Write> TextReport<W> {
             }
             let tx = e.transaction.and_then(|t| conn.txn(t));
             if !self.opts.filter.event(e) {
-                if keep_left_out && tx.is_some_and(|t| t.request == e.index) {
-                    open.left_out.insert(e.index, e.clone());
-                }
+                open.left_out.offer(&self.opts.filter, conn, e);
                 open.marks.push(skipped);
                 continue;
             }
@@ -196,10 +192,7 @@ impl<W: Write> TextReport<W> {
         let mut open = self.open.remove(&conn.id).unwrap_or_default();
         let base = self.base_ns.unwrap_or(conn.opened);
         let st = Style { on: self.opts.color };
-        let mut late: BTreeMap<usize, Vec<&crate::rules::Violation>> = BTreeMap::new();
-        for (i, v) in &conn.late {
-            late.entry(*i).or_default().push(v);
-        }
+        let late = super::late_by_event(conn);
         let mut unanswered: crate::fasthash::FastSet<usize> = open.unanswered.iter().copied().collect();
         unanswered.extend(conn.transactions.iter().filter(|t| t.outcome == Outcome::Unanswered).map(|t| t.request));
         let mut touched: Vec<usize> = late.keys().copied().chain(unanswered.iter().copied()).collect();
@@ -217,14 +210,7 @@ impl<W: Write> TextReport<W> {
                 inserts.push((m.line_end, r.text.into_bytes()));
             } else if !m.written {
                 // Left out when it arrived: a violation found since may let it through.
-                let event = match i.checked_sub(conn.base).and_then(|k| conn.events.get(k)) {
-                    Some(e) => Some(e.clone()),
-                    None => open.left_out.remove(&i).map(|mut e| {
-                        e.violations.extend(late_here.iter().map(|v| (*v).clone()));
-                        e
-                    }),
-                };
-                if let Some(e) = event.filter(|e| self.opts.filter.event(e)) {
+                if let Some(e) = open.left_out.recover(conn, i, late_here, &self.opts.filter) {
                     let tx = e.transaction.and_then(|t| conn.txn(t));
                     let r = render_event(&e, tx, no_answer, links, base, st, "");
                     inserts.push((m.line_end, r.text.into_bytes()));
@@ -267,7 +253,7 @@ fn dir_arrow(d: Dir) -> &'static str {
 fn ended_line(c: &Connection, st: Style) -> String {
     let how = c.close.map_or("open", |h| h.as_str());
     let events = c.base + c.events.len();
-    let txns = c.transactions.len() + c.settled_outcomes.iter().sum::<u64>() as usize;
+    let txns: u64 = c.outcome_counts().iter().sum();
     format!("          {}\n", st.paint("2", &format!("ended: {how}, {events} events, {txns} transactions")))
 }
 
@@ -434,11 +420,7 @@ fn render_event(
 
 /// One line describing a finished connection (`--summary`).
 fn connection_line(c: &Connection, st: Style) -> String {
-    // Settled early (streaming modes) plus those still held.
-    let mut counts = c.settled_outcomes;
-    for t in &c.transactions {
-        counts[t.outcome.index()] += 1;
-    }
+    let counts = c.outcome_counts();
     // Counted as events were emitted (late violations added here), so dropped events count too.
     let commands = c.counts[0];
     let (mut errors, mut warnings) = (c.counts[3], c.counts[2]);
@@ -467,7 +449,7 @@ fn connection_line(c: &Connection, st: Style) -> String {
     if st.on {
         s.push_str(RESET);
     }
-    let total = c.transactions.len() + c.settled_outcomes.iter().sum::<u64>() as usize;
+    let total: u64 = counts.iter().sum();
     let _ = write!(s, ": {commands} commands, {total} transactions (");
     // Outcomes by name: error, no reply expected, ok, unanswered.
     let mut any = false;
@@ -587,13 +569,8 @@ impl<W: Write> Report for TextReport<W> {
             return;
         }
         if let Some(open) = self.open.get_mut(&conn.id) {
-            for t in txns {
-                if t.outcome == Outcome::Unanswered {
-                    open.unanswered.push(t.request);
-                } else {
-                    open.left_out.remove(&t.request);
-                }
-            }
+            open.left_out.settled(txns);
+            open.unanswered.extend(txns.iter().filter(|t| t.outcome == Outcome::Unanswered).map(|t| t.request));
         }
     }
 

@@ -36,15 +36,9 @@ fn read_prints_a_transcript_and_exits_0() {
 
 #[test]
 fn colour_follows_the_flag_and_no_color() {
-    let out = msntap()
-        .args(["read", "captures/msnp2-two-users.pcap", "--color", "always"])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("\x1b["));
+    assert!(run_read(&["--color", "always"]).1.contains("\x1b["));
     // auto: stdout is a pipe here, so no colour; NO_COLOR changes nothing for always.
-    let out = msntap().args(["read", "captures/msnp2-two-users.pcap"]).current_dir(root()).output().unwrap();
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("\x1b["));
+    assert!(!run_read(&[]).1.contains("\x1b["));
     let out = msntap()
         .args(["read", "captures/msnp2-two-users.pcap", "--color", "auto"])
         .env("NO_COLOR", "1")
@@ -68,9 +62,8 @@ fn json_to_a_file_and_to_stdout() {
     assert_eq!(doc["format"], "msntap-session");
     assert_eq!(doc["version"], 1);
     assert_eq!(doc["connections"].as_array().unwrap().len(), 6);
-    let out =
-        msntap().args(["read", "captures/msnp2-two-users.pcap", "--json", "-"]).current_dir(root()).output().unwrap();
-    let doc2: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is only the JSON document");
+    let doc2: serde_json::Value =
+        serde_json::from_str(&run_read(&["--json", "-"]).1).expect("stdout is only the JSON document");
     assert_eq!(doc2["connections"], doc["connections"]);
 }
 
@@ -78,12 +71,7 @@ fn json_to_a_file_and_to_stdout() {
 fn usage_errors_exit_2_and_unreadable_input_exits_1() {
     let out = msntap().args(["read"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = msntap()
-        .args(["read", "captures/msnp2-two-users.pcap", "--color", "purple"])
-        .current_dir(root())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(run_read(&["--color", "purple"]).0, Some(2));
     let out = msntap().args(["read", "/nonexistent/file.pcap"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/file.pcap"));

@@ -80,3 +80,23 @@ pub fn raw_connection(sends: &[(bool, Vec<u8>)]) -> Vec<u8> {
     s.close(c, true);
     synth::pcap(&s.segs, Encap::Ethernet, None)
 }
+
+/// Starts the msntap binary with `args` (stdout as given, stderr piped) and reads the first line
+/// it writes to stderr (where it says it is ready); returns the process, the rest of its stderr
+/// and that line.
+pub fn spawn_msntap<S: AsRef<std::ffi::OsStr>>(
+    args: impl IntoIterator<Item = S>,
+    stdout: std::process::Stdio,
+) -> (std::process::Child, std::io::BufReader<std::process::ChildStderr>, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_msntap"))
+        .args(args)
+        .stdout(stdout)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    err.read_line(&mut first).unwrap();
+    (child, err, first)
+}

@@ -366,24 +366,18 @@ fn demo_runs_and_ends_by_itself() {
 
 #[test]
 fn sigterm_stops_the_proxy_and_writes_complete_files() {
-    use std::io::BufRead;
     let rt = rt();
     let addrs = rt.block_on(server::start(ANY.into(), ANY.into(), ANY.into(), accounts(2, true), None)).unwrap();
     let dir = std::env::temp_dir().join(format!("msntap-proxy-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (json, rec) = (dir.join("live.json"), dir.join("live.pcapng"));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_msntap"))
-        .args(["proxy", "--listen", "127.0.0.1:0", "--upstream", &addrs.ds.to_string(), "--color", "never", "--json"])
-        .arg(&json)
-        .arg("--record")
-        .arg(&rec)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut first = String::new();
-    err.read_line(&mut first).unwrap();
+    let upstream = addrs.ds.to_string();
+    let args = ["proxy", "--listen", "127.0.0.1:0", "--upstream", &upstream, "--color", "never", "--json"]
+        .map(std::ffi::OsStr::new)
+        .into_iter()
+        .chain([json.as_os_str(), "--record".as_ref(), rec.as_os_str()]);
+    // Its stderr stays open (held) until the end, as the proxy may still write to it.
+    let (mut child, _err, first) = spawn_msntap(args, std::process::Stdio::piped());
     let listen = first.split("listening on ").nth(1).and_then(|s| s.split(',').next()).expect(&first).to_string();
     rt.block_on(async {
         let ns = client::login(&listen, "user0@hotmail.com", "pw0", None).await.unwrap();

@@ -3,8 +3,8 @@
 #[cfg(feature = "live")]
 #[test]
 fn sniffing_loopback_decodes_and_pairs_every_command() {
+    use crate::common::spawn_msntap;
     use msntap::testkit::{client, server};
-    use std::io::BufRead;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
     let mut accts: Vec<server::Account> =
@@ -13,16 +13,9 @@ fn sniffing_loopback_decodes_and_pairs_every_command() {
     let addrs = rt.block_on(server::start(any, any, any, accts, None)).unwrap();
     let bpf = format!("tcp port {} or tcp port {} or tcp port {}", addrs.ds.port(), addrs.ns.port(), addrs.sb.port());
     let json = std::env::temp_dir().join(format!("msntap-sniff-{}.json", std::process::id()));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_msntap"))
-        .args(["sniff", "-i", "lo", "--bpf", &bpf, "--color", "never", "--json"])
-        .arg(&json)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut first = String::new();
-    err.read_line(&mut first).unwrap();
+    let args = ["sniff", "-i", "lo", "--bpf", &bpf, "--color", "never", "--json"].map(std::ffi::OsStr::new);
+    let (mut child, mut err, first) =
+        spawn_msntap(args.into_iter().chain([json.as_os_str()]), std::process::Stdio::null());
     if !first.contains("capturing on lo") {
         let mut rest = String::new();
         let _ = std::io::Read::read_to_string(&mut err, &mut rest);
