@@ -60,4 +60,4 @@ done
 
 echo
 echo "proxy (testkit clients on loopback, analysis running):"
-"$BIN" bench-proxy
+cargo bench --quiet --bench proxy -- ${PROXY_ARGS:-}

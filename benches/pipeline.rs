@@ -1,13 +1,13 @@
 //! Micro-benchmarks: the wire decoder, the reassembler, and the whole pipeline on an in-memory
 //! capture. Run with `cargo bench`; `bench/run.sh` prints the end-to-end table.
 
-use msntap::analyzer::{analyze_to_json, Analyzer, Links, Pipeline, Report, Summary};
+use msntap::analysis::{Analyzer, Links, Pipeline, Report, Summary};
 use msntap::capture::CaptureReader;
+use msntap::flow::{Accept, CloseKind, ConnId, ConnInfo, Dir, GapReason, StreamSink, TcpAnomaly};
 use msntap::msnp::wire::{Decoder, WireLimits};
 use msntap::net::{self, Sliced};
-use msntap::reassembly::{
-    Accept, CloseKind, ConnId, ConnInfo, Dir, GapReason, Limits, Reassembler, StreamSink, TcpAnomaly,
-};
+use msntap::output::json::analyze_to_json;
+use msntap::reassembly::{Limits, Reassembler};
 use msntap::session::{Connection, Options};
 use std::net::SocketAddr;
 
@@ -106,7 +106,7 @@ struct Count(u64);
 
 impl Report for Count {
     fn connection(&mut self, c: &Connection, _: Links<'_>) {
-        self.0 += c.counts[0];
+        self.0 += c.counts.commands;
     }
     fn finish(&mut self, _: &Summary, _: Links<'_>) {}
 }

@@ -2,13 +2,14 @@
 //! test that replays every saved input (`tests/it/regressions.rs`) run the same code. Each
 //! harness takes arbitrary bytes and panics only when an invariant breaks.
 
-use crate::analyzer::analyze_to_json;
 use crate::capture::CaptureReader;
+use crate::flow::Dir;
 use crate::msnp::command;
 use crate::msnp::wire::{Decoder, Frame, WireLimits};
 use crate::net::{self, Sliced};
+use crate::output::json::analyze_to_json;
 use crate::proxy::rewrite::{Referral, Rewriter};
-use crate::reassembly::{Dir, Limits};
+use crate::reassembly::Limits;
 use crate::session::{Connection, Options};
 use crate::testkit::synth::{self, Encap, Script};
 
@@ -78,8 +79,8 @@ pub fn commands(data: &[u8]) {
     for start_seen in [true, false] {
         let mut c = Connection::new(
             1,
-            "10.0.0.1:1".parse().unwrap_or(crate::analyzer::DEFAULT_ADDR),
-            "10.0.0.2:1863".parse().unwrap_or(crate::analyzer::DEFAULT_ADDR),
+            "10.0.0.1:1".parse().unwrap_or(crate::flow::DEFAULT_ADDR),
+            "10.0.0.2:1863".parse().unwrap_or(crate::flow::DEFAULT_ADDR),
             None,
             start_seen,
             0,
@@ -90,11 +91,11 @@ pub fn commands(data: &[u8]) {
         for (i, chunk) in data.split_inclusive(|b| *b == b'\n').enumerate() {
             c.data(dir, i as i64, chunk, &opts);
             if i % 3 == 2 {
-                c.gap(dir, i as i64, 0, 5, crate::reassembly::GapReason::Acked, &opts);
+                c.gap(dir, i as i64, 0, 5, crate::flow::GapReason::Acked, &opts);
             }
             dir = dir.flip();
         }
-        c.close(1_000, crate::reassembly::CloseKind::Fin, &opts);
+        c.close(1_000, crate::flow::CloseKind::Fin, &opts);
         let _ = serde_json::to_string(&c);
     }
 }
@@ -121,8 +122,8 @@ pub fn pipeline(data: &[u8]) {
     let _ = analyze_to_json(data, Options::default(), &[], Limits::default());
     let mut s = Script::new(1_000_000_000, 1);
     let c = s.connect(
-        "10.0.0.1:4000".parse().unwrap_or(crate::analyzer::DEFAULT_ADDR),
-        "10.0.0.2:1863".parse().unwrap_or(crate::analyzer::DEFAULT_ADDR),
+        "10.0.0.1:4000".parse().unwrap_or(crate::flow::DEFAULT_ADDR),
+        "10.0.0.2:1863".parse().unwrap_or(crate::flow::DEFAULT_ADDR),
     );
     for (i, chunk) in data.chunks(37).enumerate() {
         s.send(c, chunk.first().is_none_or(|b| b & 1 == 0) ^ (i % 2 == 0), chunk);
@@ -153,16 +154,16 @@ pub fn pipeline(data: &[u8]) {
 fn spooled_outputs(pcap: &[u8]) -> Vec<u8> {
     use crate::output::json::{JsonReport, Source};
     use crate::output::text::{TextOptions, TextReport};
-    let source = Source { kind: "capture".into(), path: None, format: None };
+    let source = Source { kind: crate::output::json::SourceKind::Capture, path: None, format: None };
     let (mut doc, mut text) = (Vec::new(), Vec::new());
     {
         let mut json = JsonReport::new(&mut doc, source).with_memory_budget(4096);
         let opts = TextOptions { color: true, ..Default::default() };
         let mut transcript = TextReport::new(&mut text, opts, "fuzz").with_memory_budget(4096);
-        let mut tee = crate::output::Tee(vec![&mut json, &mut transcript]);
+        let mut tee = crate::analysis::Tee(vec![&mut json, &mut transcript]);
         let opts = Options { stream_events: true, ..Default::default() };
         // A capture that stops early still gives a document.
-        let _ = crate::analyzer::run_on(pcap, opts, &[], Limits::default(), &mut tee);
+        let _ = crate::analysis::run_on(pcap, opts, &[], Limits::default(), &mut tee);
     }
     doc
 }

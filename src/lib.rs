@@ -5,9 +5,31 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod analyzer;
+/// Gives a fieldless enum its one spelling: `as_str`, and a `Serialize` that writes it.
+macro_rules! spelled {
+    ($ty:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+        impl $ty {
+            /// The spelling used in every output.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $text),*
+                }
+            }
+        }
+
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+pub mod analysis;
+pub mod app;
 pub mod capture;
 pub mod fasthash;
+pub mod flow;
 pub mod fuzzing;
 pub mod msnp;
 pub mod net;
@@ -19,5 +41,5 @@ pub mod session;
 pub mod shortstr;
 pub mod testkit;
 
-pub use analyzer::{Analyzer, Report, Summary};
+pub use analysis::{Analyzer, Report, Summary};
 pub use session::Options;

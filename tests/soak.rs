@@ -1,12 +1,11 @@
 //! The proxy soak test, in a test binary of its own so that its descriptor and memory figures
 //! are not disturbed by other tests running in the same process.
 
-use msntap::analyzer::Analyzer;
-use msntap::proxy::{live, Proxy, ProxyConfig, ProxyEvent};
+use msntap::analysis::Analyzer;
+use msntap::proxy::{feed, Proxy, ProxyConfig, ProxyEvent};
 use msntap::session::Options;
 use msntap::testkit::{client, server};
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 const ANY: ([u8; 4], u16) = ([127, 0, 0, 1], 0);
 
@@ -36,10 +35,10 @@ fn rss_kib() -> u64 {
 struct Closes(std::collections::BTreeMap<String, u64>);
 
 impl msntap::Report for Closes {
-    fn connection(&mut self, conn: &msntap::session::Connection, _links: msntap::analyzer::Links<'_>) {
+    fn connection(&mut self, conn: &msntap::session::Connection, _links: msntap::analysis::Links<'_>) {
         *self.0.entry(conn.close.map_or("none", |k| k.as_str()).to_string()).or_default() += 1;
     }
-    fn finish(&mut self, _s: &msntap::Summary, _l: msntap::analyzer::Links<'_>) {}
+    fn finish(&mut self, _s: &msntap::Summary, _l: msntap::analysis::Links<'_>) {}
 }
 
 #[test]
@@ -49,7 +48,7 @@ fn soak_a_hundred_thousand_exchanges_with_random_disconnects() {
     let fds_before = open_fds();
     let rss_before = rss_kib();
     let rt = rt();
-    let (tx, mut rx) = mpsc::channel(8192);
+    let (tx, mut rx) = msntap::proxy::channel(8192);
     let (addrs, proxy) = rt.block_on(async {
         let a = server::start(ANY.into(), ANY.into(), ANY.into(), accounts(2 * pairs), None).await.unwrap();
         let p = Proxy::start(ProxyConfig { listen: ANY.into(), upstream: a.ds.to_string(), ..Default::default() }, tx)
@@ -66,7 +65,7 @@ fn soak_a_hundred_thousand_exchanges_with_random_disconnects() {
             let mut first = true;
             while let Some(ev) = rx.blocking_recv() {
                 opened += u64::from(matches!(ev, ProxyEvent::Open { .. }));
-                live::apply(&mut analyzer, ev, &mut first);
+                feed::apply(&mut analyzer, ev, &mut first);
             }
             analyzer.finish();
         }

@@ -9,37 +9,11 @@ mod pcap;
 mod pcapng;
 pub mod write;
 
+pub use crate::flow::LinkType;
 use std::io::{self, Read};
 
 /// Largest record msntap accepts; a bigger length field is treated as corruption.
 pub const MAX_RECORD: usize = 16 * 1024 * 1024;
-
-/// A link-layer type as numbered in the tcpdump LINKTYPE registry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LinkType(pub u32);
-
-impl LinkType {
-    /// BSD loopback: 4-byte address family in host byte order.
-    pub const NULL: LinkType = LinkType(0);
-    /// Ethernet II, possibly with 802.1Q tags.
-    pub const ETHERNET: LinkType = LinkType(1);
-    /// Raw IP (the value some BSDs use).
-    pub const RAW_BSD: LinkType = LinkType(12);
-    /// Raw IP (OpenBSD's value).
-    pub const RAW_OPENBSD: LinkType = LinkType(14);
-    /// Raw IPv4 or IPv6.
-    pub const RAW: LinkType = LinkType(101);
-    /// OpenBSD loopback: 4-byte address family in network byte order.
-    pub const LOOP: LinkType = LinkType(108);
-    /// Linux cooked capture v1.
-    pub const LINUX_SLL: LinkType = LinkType(113);
-    /// Raw IPv4 only.
-    pub const IPV4: LinkType = LinkType(228);
-    /// Raw IPv6 only.
-    pub const IPV6: LinkType = LinkType(229);
-    /// Linux cooked capture v2.
-    pub const LINUX_SLL2: LinkType = LinkType(276);
-}
 
 /// One captured packet, borrowed from the reader's buffer.
 #[derive(Debug, Clone, Copy)]

@@ -3,16 +3,9 @@
 //! of later dialects (with the dialect that introduced them) so they can be recognised and
 //! labelled instead of reported as garbage. Source: `msnp2-facts.md` §3 and §9.
 
-/// Server roles a command is valid on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Roles {
-    /// Dispatch server.
-    pub ds: bool,
-    /// Notification server.
-    pub ns: bool,
-    /// Switchboard.
-    pub sb: bool,
-}
+use super::command::Command;
+use super::role::Role;
+pub use super::role::Roles;
 
 /// One direction's form of a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -473,103 +466,90 @@ pub fn has_trid(verb: &str, from_client: bool) -> bool {
     }
 }
 
-/// An error code's draft name and whether it belongs to MSNP2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ErrorCode {
-    /// Three-digit code.
-    pub code: u16,
-    /// Name (draft name where the draft has one).
-    pub name: &'static str,
-    /// Which list it comes from.
-    pub era: Era,
-}
-
-/// Where an error code comes from (facts §4).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Era {
-    /// Listed in the draft.
-    Draft,
-    /// Known to the MSNP2-era client but not in the draft.
-    Msnp2Undocumented,
-    /// Seen with later versions.
-    Later,
-}
-
-macro_rules! e {
-    ($c:literal, $n:literal, $era:ident) => {
-        ErrorCode { code: $c, name: $n, era: Era::$era }
-    };
-}
-
-/// Error codes (facts §4.1 and §4.2).
-pub static ERRORS: &[ErrorCode] = &[
-    e!(100, "UNDOCUMENTED_100", Msnp2Undocumented),
-    e!(146, "UNDOCUMENTED_146", Msnp2Undocumented),
-    e!(200, "ERR_SYNTAX_ERROR", Draft),
-    e!(201, "ERR_INVALID_PARAMETER", Draft),
-    e!(205, "ERR_INVALID_USER", Draft),
-    e!(206, "ERR_FQDN_MISSING", Draft),
-    e!(207, "ERR_ALREADY_LOGIN", Draft),
-    e!(208, "ERR_INVALID_USERNAME", Draft),
-    e!(209, "ERR_INVALID_FRIENDLY_NAME", Draft),
-    e!(210, "ERR_LIST_FULL", Draft),
-    e!(211, "UNDOCUMENTED_211", Msnp2Undocumented),
-    e!(215, "ERR_ALREADY_THERE", Draft),
-    e!(216, "ERR_NOT_ON_LIST", Draft),
-    e!(217, "ERR_NOT_ONLINE", Later),
-    e!(218, "ERR_ALREADY_IN_THE_MODE", Draft),
-    e!(219, "ERR_ALREADY_IN_OPPOSITE_LIST", Draft),
-    e!(224, "ERR_INVALID_GROUP", Later),
-    e!(225, "ERR_USER_NOT_IN_GROUP", Later),
-    e!(229, "ERR_GROUP_NAME_TOO_LONG", Later),
-    e!(230, "ERR_CANNOT_REMOVE_GROUP_ZERO", Later),
-    e!(231, "ERR_INVALID_GROUP_NAME", Later),
-    e!(240, "ERR_EMPTY_DOMAIN", Later),
-    e!(241, "ERR_INVALID_XML", Later),
-    e!(280, "ERR_SWITCHBOARD_FAILED", Draft),
-    e!(281, "ERR_NOTIFY_XFR_FAILED", Draft),
-    e!(282, "ERR_MSG_MALFORMED", Later),
-    e!(300, "ERR_REQUIRED_FIELDS_MISSING", Draft),
-    e!(301, "ERR_TOO_MANY_HITS", Msnp2Undocumented),
-    e!(302, "ERR_NOT_LOGGED_IN", Draft),
-    e!(420, "ERR_INVITE_REQUIRED", Later),
-    e!(500, "ERR_INTERNAL_SERVER", Draft),
-    e!(501, "ERR_DB_SERVER", Draft),
-    e!(502, "ERR_CMD_DISABLED", Later),
-    e!(503, "ERR_GENERIC_FAILURE", Msnp2Undocumented),
-    e!(510, "ERR_FILE_OPERATION", Draft),
-    e!(520, "ERR_MEMORY_ALLOC", Draft),
-    e!(540, "ERR_CHALLENGE_RESPONSE_FAILED", Later),
-    e!(600, "ERR_SERVER_BUSY", Draft),
-    e!(601, "ERR_SERVER_UNAVAILABLE", Draft),
-    e!(602, "ERR_PEER_NS_DOWN", Draft),
-    e!(603, "ERR_DB_CONNECT", Draft),
-    e!(604, "ERR_SERVER_GOING_DOWN", Draft),
-    e!(707, "ERR_CREATE_CONNECTION", Draft),
-    e!(711, "ERR_BLOCKING_WRITE", Draft),
-    e!(712, "ERR_SESSION_OVERLOAD", Draft),
-    e!(713, "ERR_USER_TOO_ACTIVE", Draft),
-    e!(714, "ERR_TOO_MANY_SESSIONS", Draft),
-    e!(715, "ERR_NOT_EXPECTED", Draft),
-    e!(717, "ERR_BAD_FRIEND_FILE", Draft),
-    e!(800, "ERR_CHANGING_TOO_FAST", Later),
-    e!(910, "ERR_SERVER_TOO_BUSY", Later),
-    e!(911, "ERR_AUTHENTICATION_FAILED", Draft),
-    e!(912, "UNDOCUMENTED_912", Msnp2Undocumented),
-    e!(913, "ERR_NOT_ALLOWED_WHEN_OFFLINE", Draft),
-    e!(914, "UNDOCUMENTED_914", Msnp2Undocumented),
-    e!(918, "UNDOCUMENTED_918", Msnp2Undocumented),
-    e!(919, "UNDOCUMENTED_919", Msnp2Undocumented),
-    e!(920, "ERR_NOT_ACCEPTING_NEW_USERS", Draft),
-    e!(921, "ERR_SERVER_TOO_BUSY", Later),
-    e!(922, "ERR_SERVER_TOO_BUSY", Later),
-    e!(923, "ERR_KIDS_WITHOUT_PARENTAL_CONSENT", Later),
-    e!(924, "ERR_PASSPORT_NOT_VERIFIED", Later),
-    e!(928, "ERR_BAD_TICKET", Later),
-    e!(931, "ERR_ACCOUNT_ON_ANOTHER_SERVER", Later),
+/// Expected argument counts (after the TrID) of MSNP2 forms: (verb, from client, min, max).
+const ARITY: &[(&str, bool, usize, usize)] = &[
+    ("VER", true, 1, 16),
+    ("VER", false, 1, 16),
+    ("INF", true, 0, 0),
+    ("INF", false, 1, 8),
+    ("CHG", true, 1, 1),
+    ("CHG", false, 1, 1),
+    ("ILN", false, 3, 3),
+    ("NLN", false, 3, 3),
+    ("FLN", false, 1, 1),
+    ("SYN", true, 1, 1),
+    ("SYN", false, 1, 1),
+    ("GTC", true, 1, 1),
+    ("GTC", false, 2, 2),
+    ("BLP", true, 1, 1),
+    ("BLP", false, 2, 2),
+    ("LST", true, 1, 1),
+    ("LST", false, 4, 6),
+    ("ADD", true, 3, 3),
+    ("ADD", false, 4, 4),
+    ("REM", true, 2, 2),
+    ("REM", false, 3, 3),
+    ("RNG", false, 6, 6),
+    ("JOI", false, 2, 2),
+    ("BYE", false, 1, 2),
+    ("IRO", false, 4, 4),
+    ("CAL", true, 1, 1),
+    ("CAL", false, 2, 2),
+    ("ANS", true, 3, 3),
+    ("ANS", false, 1, 1),
+    ("MSG", true, 2, 2),
+    ("MSG", false, 3, 3),
+    ("ACK", false, 0, 0),
+    ("NAK", false, 0, 0),
+    ("OUT", true, 0, 0),
+    ("OUT", false, 0, 1),
+    ("PNG", true, 0, 0),
+    ("QNG", false, 0, 0),
+    ("XFR", true, 1, 1),
+    ("CVR", true, 6, 6),
+    ("CVR", false, 5, 5),
+    ("CVQ", true, 6, 6),
+    ("CVQ", false, 5, 5),
+    ("REA", true, 2, 2),
+    ("REA", false, 3, 3),
+    ("SND", true, 1, 1),
+    ("SND", false, 1, 1),
+    ("URL", true, 1, 2),
+    ("URL", false, 2, 2),
 ];
 
-/// Looks an error code up (the table is sorted by code).
-pub fn error_code(code: u16) -> Option<&'static ErrorCode> {
-    ERRORS.binary_search_by_key(&code, |e| e.code).ok().map(|i| &ERRORS[i])
+/// An argument count range (minimum, maximum), if the form has one.
+type Arity = Option<(usize, usize)>;
+
+/// The MSNP2 argument count range of a command in a direction, from [`ARITY`] through a table
+/// indexed by catalog position (built once).
+pub fn arity(cmd: &Command<'_>, from_client: bool) -> Option<(usize, usize)> {
+    static TABLE: std::sync::OnceLock<Vec<[Arity; 2]>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        CATALOG
+            .iter()
+            .map(|spec| {
+                let find = |client: bool| {
+                    ARITY.iter().find(|(v, c, _, _)| *v == spec.verb && *c == client).map(|&(_, _, a, b)| (a, b))
+                };
+                [find(false), find(true)]
+            })
+            .collect()
+    });
+    let spec = cmd.spec?;
+    let index = CATALOG.iter().position(|s| std::ptr::eq(s, spec))?;
+    table.get(index)?[usize::from(from_client)]
+}
+
+/// Which response verbs may answer a request verb (errors answer anything).
+pub fn compatible(request: &str, response: &str, role: Role) -> bool {
+    match request {
+        "USR" => response == "USR" || (response == "XFR" && role != Role::NS && role != Role::SB),
+        "SYN" => matches!(response, "SYN" | "GTC" | "BLP" | "LST" | "PRP" | "BPR" | "LSG"),
+        "CHG" => matches!(response, "CHG" | "ILN"),
+        "ADD" => matches!(response, "ADD" | "ILN"),
+        "ANS" => matches!(response, "IRO" | "ANS"),
+        "MSG" => matches!(response, "ACK" | "NAK"),
+        other => other == response,
+    }
 }

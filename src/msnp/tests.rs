@@ -1,5 +1,6 @@
 use super::catalog;
 use super::command::{self, parse_trid};
+use super::errors;
 use super::payload;
 use super::wire::{Decoder, Ending, Frame, JunkReason, PayloadState, WireLimits};
 use proptest::prelude::*;
@@ -282,9 +283,9 @@ fn commands_parse_with_and_without_trids() {
 
 #[test]
 fn error_codes_have_names() {
-    assert_eq!(catalog::error_code(911).map(|e| e.name), Some("ERR_AUTHENTICATION_FAILED"));
-    assert_eq!(catalog::error_code(217).map(|e| e.era), Some(catalog::Era::Later));
-    assert!(catalog::error_code(999).is_none());
+    assert_eq!(errors::error_code(911).map(|e| e.name), Some("ERR_AUTHENTICATION_FAILED"));
+    assert_eq!(errors::error_code(217).map(|e| e.era), Some(errors::Era::Later));
+    assert!(errors::error_code(999).is_none());
 }
 
 #[test]
@@ -300,9 +301,9 @@ fn mime_payloads_split_into_headers_and_body() {
 
 #[test]
 fn error_table_is_sorted_for_binary_search() {
-    assert!(catalog::ERRORS.windows(2).all(|w| w[0].code < w[1].code));
-    for e in catalog::ERRORS {
-        assert_eq!(catalog::error_code(e.code).map(|x| x.code), Some(e.code));
+    assert!(errors::ERRORS.windows(2).all(|w| w[0].code < w[1].code));
+    for e in errors::ERRORS {
+        assert_eq!(errors::error_code(e.code).map(|x| x.code), Some(e.code));
     }
     for c in catalog::CATALOG {
         assert_eq!(catalog::lookup(c.verb).map(|x| x.verb), Some(c.verb));

@@ -5,7 +5,7 @@
 //! Every accessor works on a slice whose length was checked first; nothing here can panic on
 //! any input.
 
-use crate::capture::LinkType;
+use crate::flow::LinkType;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// TCP flag bits.

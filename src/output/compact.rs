@@ -1,11 +1,10 @@
-//! Hand-written compact JSON for the two records written millions of times: events and
-//! transactions. NDJSON export spent a third of its time in serde's generic serialiser and its
-//! byte-at-a-time string escaper; these writers produce exactly the bytes
-//! `serde_json::to_writer` produces for the same values (a test holds them to that), eight bytes
-//! at a time where nothing needs escaping.
+//! Compact JSON for the records written millions of times (events, transactions), through the
+//! one definition of their fields in [`super::schema`]. NDJSON export spent a third of its time
+//! in serde's generic serialiser and its byte-at-a-time string escaper; this writer produces
+//! exactly the bytes `serde_json::to_writer` produces for the same values (a test holds it to
+//! that), escaping strings eight bytes at a time where nothing needs escaping.
 
-use crate::rules::Violation;
-use crate::session::{Event, EventKind, PayloadInfo, Transaction};
+use super::schema::{Fields, Record};
 use crate::shortstr::ShortStr;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -45,12 +44,6 @@ fn next_escape(bytes: &[u8], mut i: usize) -> Option<usize> {
 /// Appends `s` as a JSON string, escaped as serde_json escapes it.
 #[inline]
 pub fn string(out: &mut Vec<u8>, s: &str) {
-    utf8_string(out, s.as_bytes());
-}
-
-/// Appends a short string (see [`string`]); its bytes are UTF-8 by construction.
-#[inline]
-fn short(out: &mut Vec<u8>, s: &ShortStr) {
     utf8_string(out, s.as_bytes());
 }
 
@@ -112,58 +105,81 @@ pub fn float(out: &mut Vec<u8>, v: f64) {
     }
 }
 
-fn opt_uint(out: &mut Vec<u8>, v: Option<u64>) {
-    match v {
-        Some(v) => uint(out, v),
-        None => out.extend_from_slice(b"null"),
-    }
+/// The compact writer of [`Record`]s: the bytes serde_json writes for the same record.
+struct Compact<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
 }
 
-/// Appends `,"key":` (or `"key":` when `first`).
-fn key(out: &mut Vec<u8>, k: &str) {
-    out.push(b',');
-    string(out, k);
-    out.push(b':');
-}
-
-/// A map key: field names are static strings, MIME header names short strings.
-trait Key {
-    fn utf8(&self) -> &[u8];
-}
-
-impl Key for &str {
-    fn utf8(&self) -> &[u8] {
-        self.as_bytes()
-    }
-}
-
-impl Key for ShortStr {
-    fn utf8(&self) -> &[u8] {
-        self.as_bytes()
-    }
-}
-
-fn pairs<K: Key>(out: &mut Vec<u8>, pairs: &[(K, ShortStr)]) {
-    out.push(b'{');
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
+impl Compact<'_> {
+    /// Appends `"key":`, after a comma unless it is the first field. Keys are the schema's
+    /// field names, which need no escaping.
+    #[inline]
+    fn key(&mut self, k: &'static str) {
+        if !self.first {
+            self.out.push(b',');
         }
-        utf8_string(out, k.utf8());
-        out.push(b':');
-        short(out, v);
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(k.as_bytes());
+        self.out.extend_from_slice(b"\":");
     }
-    out.push(b'}');
 }
 
-fn kind(k: EventKind) -> &'static str {
-    match k {
-        EventKind::Command => "command",
-        EventKind::Error => "error",
-        EventKind::Malformed => "malformed",
-        EventKind::Gap => "gap",
-        EventKind::Tcp => "tcp",
-        EventKind::Fin => "fin",
+impl Fields for Compact<'_> {
+    #[inline]
+    fn uint(&mut self, key: &'static str, v: u64) {
+        self.key(key);
+        uint(self.out, v);
+    }
+    #[inline]
+    fn float(&mut self, key: &'static str, v: f64) {
+        self.key(key);
+        float(self.out, v);
+    }
+    #[inline]
+    fn bool(&mut self, key: &'static str, v: bool) {
+        self.key(key);
+        self.out.extend_from_slice(if v { b"true" } else { b"false" });
+    }
+    #[inline]
+    fn str(&mut self, key: &'static str, v: &str) {
+        self.key(key);
+        string(self.out, v);
+    }
+    #[inline]
+    fn null(&mut self, key: &'static str) {
+        self.key(key);
+        self.out.extend_from_slice(b"null");
+    }
+    fn shorts(&mut self, key: &'static str, v: &[ShortStr]) {
+        self.key(key);
+        list(self.out, v, |out, s| utf8_string(out, s.as_bytes()));
+    }
+    fn uints(&mut self, key: &'static str, v: &[usize]) {
+        self.key(key);
+        list(self.out, v, |out, n| uint(out, *n as u64));
+    }
+    fn map<K: AsRef<str>>(&mut self, key: &'static str, v: &[(K, ShortStr)]) {
+        self.key(key);
+        self.out.push(b'{');
+        for (i, (k, v)) in v.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            utf8_string(self.out, k.as_ref().as_bytes());
+            self.out.push(b':');
+            utf8_string(self.out, v.as_bytes());
+        }
+        self.out.push(b'}');
+    }
+    fn record<R: Record>(&mut self, key: &'static str, v: &R) {
+        self.key(key);
+        object(self.out, v);
+    }
+    fn records<R: Record>(&mut self, key: &'static str, v: &[R]) {
+        self.key(key);
+        list(self.out, v, |out, r| object(out, r));
     }
 }
 
@@ -179,107 +195,16 @@ fn list<T>(out: &mut Vec<u8>, items: &[T], item: impl Fn(&mut Vec<u8>, &T)) {
     out.push(b']');
 }
 
-/// Appends one violation object.
-pub fn violation(out: &mut Vec<u8>, v: &Violation) {
+/// Appends a record as a JSON object.
+pub fn object<R: Record>(out: &mut Vec<u8>, r: &R) {
     out.push(b'{');
-    violation_fields(out, v);
+    fields(out, r);
 }
 
-/// Appends the fields of `v` without the opening brace: `"rule":…,…}`.
-pub fn violation_fields(out: &mut Vec<u8>, v: &Violation) {
-    out.extend_from_slice(b"\"rule\":");
-    string(out, v.rule);
-    out.extend_from_slice(b",\"severity\":\"");
-    out.extend_from_slice(v.severity.as_str().as_bytes());
-    out.extend_from_slice(b"\",\"message\":");
-    string(out, &v.message);
-    out.push(b'}');
-}
-
-fn payload(out: &mut Vec<u8>, p: &PayloadInfo) {
-    out.extend_from_slice(b"{\"length\":");
-    uint(out, p.length);
-    out.extend_from_slice(b",\"headers\":");
-    pairs(out, &p.headers);
-    out.extend_from_slice(b",\"body\":");
-    string(out, &p.body);
-    out.extend_from_slice(if p.complete { b",\"complete\":true}" } else { b",\"complete\":false}" });
-}
-
-/// Appends the fields of `e` without the opening brace: `"index":…,…}`.
-pub fn event_fields(out: &mut Vec<u8>, e: &Event) {
-    out.extend_from_slice(b"\"index\":");
-    uint(out, e.index as u64);
-    out.extend_from_slice(b",\"ts\":");
-    float(out, crate::session::secs(e.ts));
-    out.extend_from_slice(match e.dir {
-        crate::reassembly::Dir::C2S => b",\"dir\":\"c2s\",\"kind\":\"",
-        crate::reassembly::Dir::S2C => b",\"dir\":\"s2c\",\"kind\":\"",
-    });
-    out.extend_from_slice(kind(e.kind).as_bytes());
-    out.extend_from_slice(b"\",\"command\":");
-    match &e.command {
-        Some(c) => short(out, c),
-        None => out.extend_from_slice(b"null"),
-    }
-    out.extend_from_slice(b",\"trid\":");
-    opt_uint(out, e.trid.map(u64::from));
-    out.extend_from_slice(b",\"args\":");
-    list(out, &e.args, short);
-    out.extend_from_slice(b",\"line\":");
-    match &e.line {
-        Some(l) => string(out, l),
-        None => out.extend_from_slice(b"null"),
-    }
-    out.extend_from_slice(b",\"fields\":");
-    pairs(out, &e.fields);
-    if let Some(n) = e.error_name {
-        key(out, "error_name");
-        string(out, n);
-    }
-    out.extend_from_slice(b",\"payload\":");
-    match &e.payload {
-        Some(p) => payload(out, p),
-        None => out.extend_from_slice(b"null"),
-    }
-    out.extend_from_slice(b",\"transaction\":");
-    opt_uint(out, e.transaction.map(|t| t as u64));
-    if let Some(l) = e.link {
-        key(out, "link");
-        uint(out, l as u64);
-    }
-    out.extend_from_slice(b",\"offset\":");
-    uint(out, e.offset);
-    if let Some(l) = e.length {
-        key(out, "length");
-        uint(out, l);
-    }
-    if let Some(n) = &e.note {
-        key(out, "note");
-        string(out, n);
-    }
-    out.extend_from_slice(b",\"violations\":");
-    list(out, &e.violations, violation);
-    out.push(b'}');
-}
-
-/// Appends the fields of `t` without the opening brace: `"trid":…,…}`.
-pub fn transaction_fields(out: &mut Vec<u8>, t: &Transaction) {
-    out.extend_from_slice(b"\"trid\":");
-    opt_uint(out, t.trid.map(u64::from));
-    out.extend_from_slice(b",\"command\":");
-    short(out, &t.command);
-    out.extend_from_slice(b",\"request\":");
-    uint(out, t.request as u64);
-    out.extend_from_slice(b",\"responses\":");
-    list(out, &t.responses, |out, r| uint(out, *r as u64));
-    out.extend_from_slice(b",\"outcome\":\"");
-    out.extend_from_slice(t.outcome.as_str().as_bytes());
-    out.extend_from_slice(b"\",\"latency_ms\":");
-    match t.latency_ms {
-        Some(v) => float(out, v),
-        None => out.extend_from_slice(b"null"),
-    }
+/// Appends a record's fields without the opening brace (`"a":…,"b":…}`), for records that
+/// begin with fields of their own (NDJSON's `type`).
+pub fn fields<R: Record>(out: &mut Vec<u8>, r: &R) {
+    r.fields(&mut Compact { out, first: true });
     out.push(b'}');
 }
 
@@ -316,31 +241,31 @@ mod tests {
         transactions: usize,
     }
 
-    impl crate::analyzer::Report for Compare {
+    impl crate::analysis::Report for Compare {
         fn events(&mut self, conn: &crate::session::Connection, from: usize) {
             for e in &conn.events[from..] {
-                let mut out = vec![b'{'];
-                event_fields(&mut out, e);
+                let mut out = Vec::new();
+                object(&mut out, e);
                 assert_eq!(String::from_utf8_lossy(&out), serde_json::to_string(e).unwrap_or_default());
                 self.events += 1;
             }
         }
 
-        fn connection(&mut self, conn: &crate::session::Connection, _links: crate::analyzer::Links<'_>) {
+        fn connection(&mut self, conn: &crate::session::Connection, _links: crate::analysis::Links<'_>) {
             for t in &conn.transactions {
-                let mut out = vec![b'{'];
-                transaction_fields(&mut out, t);
+                let mut out = Vec::new();
+                object(&mut out, t);
                 assert_eq!(String::from_utf8_lossy(&out), serde_json::to_string(t).unwrap_or_default());
                 self.transactions += 1;
             }
         }
 
-        fn finish(&mut self, _summary: &crate::analyzer::Summary, _links: crate::analyzer::Links<'_>) {}
+        fn finish(&mut self, _summary: &crate::analysis::Summary, _links: crate::analysis::Links<'_>) {}
     }
 
     fn compare(capture: &[u8]) -> (usize, usize) {
         let mut cmp = Compare { events: 0, transactions: 0 };
-        crate::analyzer::run_on(capture, Default::default(), &[], Default::default(), &mut cmp).expect("capture");
+        crate::analysis::run_on(capture, Default::default(), &[], Default::default(), &mut cmp).expect("capture");
         (cmp.events, cmp.transactions)
     }
 

@@ -2,8 +2,9 @@
 //! `--min-severity`): which connections and events the transcript and the exports show.
 //! Summaries and `--fail-on` always count everything.
 
+use crate::msnp::Role;
 use crate::rules::Severity;
-use crate::session::{Connection, Event, Role};
+use crate::session::{Connection, Event};
 
 /// What to show. The default shows everything.
 #[derive(Debug, Clone, Default)]

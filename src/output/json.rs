@@ -10,7 +10,7 @@
 use super::compact;
 use super::reindent::Reindent;
 use super::spool::Spool;
-use crate::analyzer::{Links, Report, Summary};
+use crate::analysis::{Links, Report, Summary};
 use crate::fasthash::FastMap;
 use crate::session::{Connection, Transaction};
 use serde::Serialize;
@@ -20,11 +20,24 @@ use std::io::Write;
 /// Finished connections held back (serialised) to keep id order.
 pub const MAX_HELD: usize = 256;
 
+/// What kind of input the analysed bytes came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// A capture file.
+    Capture,
+    /// The proxy's relays.
+    Proxy,
+    /// A live interface.
+    Live,
+}
+
+spelled!(SourceKind { Capture => "capture", Proxy => "proxy", Live => "live" });
+
 /// Where the analysed bytes came from.
 #[derive(Debug, Clone, Serialize)]
 pub struct Source {
-    /// `capture`, `proxy` or `live`.
-    pub kind: String,
+    /// Capture file, proxy or live interface.
+    pub kind: SourceKind,
     /// File path or interface, when there is one.
     pub path: Option<String>,
     /// `pcap` or `pcapng` for captures.
@@ -209,7 +222,7 @@ impl<W: Write> JsonReport<W> {
         }
         enum Item<'l> {
             Spooled(u64, usize),
-            Held(&'l crate::analyzer::Link),
+            Held(&'l crate::analysis::Link),
         }
         let mut all: Vec<(usize, Item<'_>)> =
             self.retired.iter().map(|&(i, off, len)| (i, Item::Spooled(off, len))).collect();
@@ -232,8 +245,7 @@ impl<W: Write> JsonReport<W> {
         for t in txns {
             self.scratch.clear();
             self.scratch.extend_from_slice(ITEM_SEP);
-            self.scratch.push(b'{');
-            compact::transaction_fields(&mut self.scratch, t);
+            compact::object(&mut self.scratch, t);
             self.spool.append((id, TRANSACTIONS), &self.scratch);
         }
     }
@@ -279,7 +291,7 @@ fn late_text(at: u64, list: &[&crate::rules::Violation]) -> (u64, Vec<u8>) {
         if !(empty && i == 0) {
             text.push(b',');
         }
-        compact::violation(&mut text, v);
+        compact::object(&mut text, *v);
     }
     (at & !EMPTY_LIST, text)
 }
@@ -300,8 +312,7 @@ impl<W: Write> Report for JsonReport<W> {
             }
             self.scratch.clear();
             self.scratch.extend_from_slice(ITEM_SEP);
-            self.scratch.push(b'{');
-            compact::event_fields(&mut self.scratch, e);
+            compact::object(&mut self.scratch, e);
             let start = self.spool.len((id, EVENTS)) + ITEM_SEP.len() as u64;
             open.late_at.push(late_point(start, &self.scratch[ITEM_SEP.len()..]));
             self.spool.append((id, EVENTS), &self.scratch);
@@ -328,7 +339,7 @@ impl<W: Write> Report for JsonReport<W> {
         }
         self.transactions(id, &conn.transactions);
         let mut open = self.open.remove(&id).unwrap_or_default();
-        let finished = pretty(&conn.head(), 4).map(|mut head| {
+        let finished = pretty(&super::schema::Head(conn), 4).map(|mut head| {
             // Reopen the object: its events and transactions follow.
             head.truncate(head.len().saturating_sub(6));
             let mut inserts = Vec::new();
@@ -339,8 +350,7 @@ impl<W: Write> Report for JsonReport<W> {
                 } else if let Some(e) = open.left_out.recover(conn, i, &list, &self.filter) {
                     // Left out when written: a violation found since lets it through.
                     let mut text = ITEM_SEP.to_vec();
-                    text.push(b'{');
-                    compact::event_fields(&mut text, &e);
+                    compact::object(&mut text, &e);
                     inserts.push((at & !LEFT_OUT, text));
                 }
             }
@@ -359,7 +369,7 @@ impl<W: Write> Report for JsonReport<W> {
         }
     }
 
-    fn retired(&mut self, index: usize, link: &crate::analyzer::Link) {
+    fn retired(&mut self, index: usize, link: &crate::analysis::Link) {
         match pretty(link, 4) {
             Ok(b) => {
                 self.retired.push((index, self.spool.len(LINKS), b.len()));
@@ -397,10 +407,30 @@ impl<W: Write> Report for JsonReport<W> {
     }
 }
 
+/// Analyses a capture held in memory and returns the JSON session document (for tests and
+/// tools that want the document as a value).
+pub fn analyze_to_json(
+    capture: &[u8],
+    opts: crate::session::Options,
+    extra_ports: &[u16],
+    limits: crate::reassembly::Limits,
+) -> Result<serde_json::Value, crate::capture::CaptureError> {
+    let source = Source { kind: SourceKind::Capture, path: None, format: None };
+    let mut out = Vec::new();
+    {
+        let mut report = JsonReport::new(&mut out, source);
+        crate::analysis::run_on(capture, opts, extra_ports, limits, &mut report)?;
+    }
+    serde_json::from_slice(&out).map_err(|e| crate::capture::CaptureError::Corrupt {
+        offset: 0,
+        reason: format!("internal: JSON document did not parse: {e}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyzer::run_on;
+    use crate::analysis::run_on;
     use crate::session::Options;
 
     /// Each connection as the document wrote it before spooling: the whole connection,
@@ -437,7 +467,7 @@ mod tests {
         budget: usize,
         filter: &super::super::filter::Filter,
     ) -> (Vec<u8>, usize) {
-        let source = Source { kind: "capture".into(), path: None, format: None };
+        let source = Source { kind: crate::output::json::SourceKind::Capture, path: None, format: None };
         let mut out = Vec::new();
         let retired;
         {
@@ -465,7 +495,8 @@ mod tests {
     #[test]
     fn indented_pretty_is_serde_pretty_shifted() {
         let capture = crate::testkit::sample::pcap();
-        let v = crate::analyzer::analyze_to_json(&capture, Options::default(), &[], Default::default()).expect("doc");
+        let v =
+            crate::output::json::analyze_to_json(&capture, Options::default(), &[], Default::default()).expect("doc");
         for indent in [0, 4, 13] {
             let plain = serde_json::to_vec_pretty(&v).expect("pretty");
             let pad = format!("\n{}", " ".repeat(indent));

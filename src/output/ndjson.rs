@@ -6,7 +6,7 @@
 
 use super::compact;
 use super::filter::Filter;
-use crate::analyzer::{Link, Links, Report, Summary};
+use crate::analysis::{Link, Links, Report, Summary};
 use crate::session::Connection;
 use serde::Serialize;
 use std::io::Write;
@@ -115,7 +115,7 @@ impl<W: Write> NdjsonReport<W> {
             return;
         }
         for t in txns {
-            self.record("transaction", connection, |b| compact::transaction_fields(b, t));
+            self.record("transaction", connection, |b| compact::fields(b, t));
         }
     }
 
@@ -166,7 +166,7 @@ impl<W: Write> Report for NdjsonReport<W> {
         }
         for e in &conn.events[from..] {
             if self.filter.event(e) {
-                self.record("event", conn.id, |b| compact::event_fields(b, e));
+                self.record("event", conn.id, |b| compact::fields(b, e));
             }
         }
         self.after_call();
@@ -188,7 +188,7 @@ impl<W: Write> Report for NdjsonReport<W> {
                 b.extend_from_slice(b"\"event\":");
                 compact::uint(b, *event as u64);
                 b.push(b',');
-                compact::violation_fields(b, v);
+                compact::fields(b, v);
             });
         }
         self.transactions(conn.id, &conn.transactions);
@@ -268,9 +268,9 @@ mod tests {
         let mut nd = NdjsonReport::new(written.clone(), Filter::default()).flush_each(flush_each);
         let mut probe = Probe { written, events: 0, seen: Vec::new() };
         {
-            let mut tee = crate::output::Tee(vec![&mut nd, &mut probe]);
+            let mut tee = crate::analysis::Tee(vec![&mut nd, &mut probe]);
             let capture = crate::testkit::sample::pcap();
-            crate::analyzer::run_on(&capture, Default::default(), &[], Default::default(), &mut tee).expect("capture");
+            crate::analysis::run_on(&capture, Default::default(), &[], Default::default(), &mut tee).expect("capture");
         }
         probe
     }

@@ -9,9 +9,9 @@
 
 use super::sanitize;
 use super::spool::Spool;
-use crate::analyzer::{Links, Report, Summary};
+use crate::analysis::{Links, Report, Summary};
 use crate::fasthash::FastMap;
-use crate::reassembly::Dir;
+use crate::flow::Dir;
 use crate::rules::Severity;
 use crate::session::{Connection, Event, EventKind, Outcome, Transaction};
 use std::collections::BTreeMap;
@@ -253,7 +253,7 @@ fn dir_arrow(d: Dir) -> &'static str {
 fn ended_line(c: &Connection, st: Style) -> String {
     let how = c.close.map_or("open", |h| h.as_str());
     let events = c.base + c.events.len();
-    let txns: u64 = c.outcome_counts().iter().sum();
+    let txns = c.outcome_counts().total();
     format!("          {}\n", st.paint("2", &format!("ended: {how}, {events} events, {txns} transactions")))
 }
 
@@ -296,7 +296,7 @@ fn header(c: &Connection, links: Links<'_>) -> String {
         (None, _) => head.push_str(" · dialect unknown"),
     }
     if let Some(li) = c.linked_from.and_then(|i| links.get(i)) {
-        let _ = write!(head, " · from #{} ({})", li.from.connection, li.kind);
+        let _ = write!(head, " · from #{} ({})", li.from.connection, li.kind.as_str());
     }
     if !c.start_seen {
         head.push_str(" · start not captured");
@@ -422,8 +422,8 @@ fn render_event(
 fn connection_line(c: &Connection, st: Style) -> String {
     let counts = c.outcome_counts();
     // Counted as events were emitted (late violations added here), so dropped events count too.
-    let commands = c.counts[0];
-    let (mut errors, mut warnings) = (c.counts[3], c.counts[2]);
+    let commands = c.counts.commands;
+    let (mut errors, mut warnings) = (c.counts.violations.errors, c.counts.violations.warnings);
     for (_, v) in &c.late {
         match v.severity {
             Severity::Error => errors += 1,
@@ -449,14 +449,14 @@ fn connection_line(c: &Connection, st: Style) -> String {
     if st.on {
         s.push_str(RESET);
     }
-    let total: u64 = counts.iter().sum();
+    let total = counts.total();
     let _ = write!(s, ": {commands} commands, {total} transactions (");
     // Outcomes by name: error, no reply expected, ok, unanswered.
     let mut any = false;
     for o in [Outcome::Error, Outcome::NoReplyExpected, Outcome::Ok, Outcome::Unanswered] {
-        let n = counts[o.index()];
+        let n = counts.get(o);
         if n > 0 {
-            let name = ["ok", "error", "unanswered", "no reply expected"][o.index()];
+            let name = if o == Outcome::NoReplyExpected { "no reply expected" } else { o.as_str() };
             let _ = write!(s, "{}{n} {name}", if any { ", " } else { "" });
             any = true;
         }
@@ -550,7 +550,7 @@ impl<W: Write> Report for TextReport<W> {
         }
         let base = *self.base_ns.get_or_insert(conn.opened);
         let st = Style { on: self.opts.color };
-        let role = if conn.role == crate::session::Role::Unknown { "?" } else { conn.role.as_str() };
+        let role = if conn.role == crate::msnp::Role::Unknown { "?" } else { conn.role.as_str() };
         let tag = format!("#{:<3} {:<2} ", conn.id, role);
         let mut s = String::new();
         for e in conn.events[from..].iter().filter(|e| self.opts.filter.event(e)) {
@@ -574,7 +574,7 @@ impl<W: Write> Report for TextReport<W> {
         }
     }
 
-    fn failure(&mut self, f: &crate::analyzer::Failure) {
+    fn failure(&mut self, f: &crate::analysis::Failure) {
         let st = Style { on: self.opts.color };
         let text = format!("!! {} → {}: {}", f.client, sanitize(&f.target), sanitize(&f.reason));
         self.write(&format!("{}\n", st.paint("31;1", &text)));
@@ -607,7 +607,7 @@ impl<W: Write> Report for TextReport<W> {
                         .as_deref()
                         .map(|r| format!(" (client told {})", sanitize(r)))
                         .unwrap_or_default();
-                    s.push_str(&format!("          {} {} ⇒ {to}{via}\n", l.kind, sanitize(&l.address)));
+                    s.push_str(&format!("          {} {} ⇒ {to}{via}\n", l.kind.as_str(), sanitize(&l.address)));
                 }
                 self.write(&s);
                 if self.error.is_none() {
@@ -691,7 +691,7 @@ mod tests {
     }
 
     fn run(capture: &[u8], opts: Options, report: &mut dyn Report) {
-        crate::analyzer::run_on(capture, opts, &[], Default::default(), report).expect("capture");
+        crate::analysis::run_on(capture, opts, &[], Default::default(), report).expect("capture");
     }
 
     #[test]

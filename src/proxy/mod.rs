@@ -5,23 +5,23 @@
 //! target, so the follow-up connections run through it too. It connects only to the upstream
 //! and to targets the upstream announced: it is not an open relay.
 //!
-//! Relaying and analysis are decoupled: relays send [`ProxyEvent`]s (with the original bytes)
-//! over a bounded channel to one analysis thread ([`live`]), which drives the same analyzer as
-//! `msntap read` and can record a pcapng file ([`record`]).
+//! Relaying and analysis are decoupled: relays ([`relay`]) send [`ProxyEvent`]s (with the
+//! original bytes) over a bounded channel to one analysis thread ([`feed`]), which drives the
+//! same analyzer as `msntap read` and can record a pcapng file ([`record`]). Referral lines are
+//! rewritten by [`rewrite`].
 
-pub mod live;
+pub mod feed;
 pub mod record;
+mod relay;
 pub mod rewrite;
 
-use crate::reassembly::{CloseKind, Dir};
-use rewrite::{Referral, Rewriter};
+use crate::flow::{CloseKind, Dir};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 /// What the relays tell the analysis, in the order it happened.
@@ -53,8 +53,8 @@ pub enum ProxyEvent {
     Rewrite {
         /// Connection id.
         id: u64,
-        /// `XFR NS`, `XFR SB` or `RNG`.
-        kind: &'static str,
+        /// Which referral.
+        kind: crate::msnp::referral::ReferralKind,
         /// What the server announced.
         original: String,
         /// What the client was given.
@@ -126,12 +126,36 @@ pub fn now_ns() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
 }
 
-/// Connection ids, unique in the process (several proxies may share one analysis).
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+/// Where relays send their events: a bounded channel to the analysis, and the connection ids,
+/// which every proxy sending to the same analysis shares (clones share both).
+#[derive(Debug, Clone)]
+pub struct Events {
+    tx: mpsc::Sender<ProxyEvent>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl Events {
+    /// The next connection id (from 1).
+    fn new_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Sends an event, waiting while the channel is full; an analysis that has gone is ignored.
+    async fn send(&self, ev: ProxyEvent) {
+        let _ = self.tx.send(ev).await;
+    }
+}
+
+/// A channel for proxy events holding at most `capacity` of them: the sending side for
+/// [`Proxy::start`] and the receiving side for the analysis.
+pub fn channel(capacity: usize) -> (Events, mpsc::Receiver<ProxyEvent>) {
+    let (tx, rx) = mpsc::channel(capacity);
+    (Events { tx, next_id: Arc::new(AtomicU64::new(1)) }, rx)
+}
 
 struct Shared {
     cfg: ProxyConfig,
-    events: mpsc::Sender<ProxyEvent>,
+    events: Events,
     /// Original target → advertised address of its listener.
     targets: Mutex<HashMap<String, String>>,
     shutdown: watch::Receiver<bool>,
@@ -150,7 +174,7 @@ pub struct Proxy {
 
 impl Proxy {
     /// Binds the listener and starts relaying; events go to `events`.
-    pub async fn start(cfg: ProxyConfig, events: mpsc::Sender<ProxyEvent>) -> std::io::Result<Proxy> {
+    pub async fn start(cfg: ProxyConfig, events: Events) -> std::io::Result<Proxy> {
         let listener = TcpListener::bind(cfg.listen).await?;
         let local_addr = listener.local_addr()?;
         let advertise_ip = match &cfg.advertise {
@@ -201,7 +225,7 @@ async fn accept_loop(listener: TcpListener, target: String, shared: Arc<Shared>)
                     let target = target.clone();
                     shared.open.fetch_add(1, Ordering::Relaxed);
                     tokio::spawn(async move {
-                        relay(sock, client, target, &shared).await;
+                        relay::relay(sock, client, target, &shared).await;
                         shared.open.fetch_sub(1, Ordering::Relaxed);
                     });
                 }
@@ -230,148 +254,4 @@ fn listener_for(target: &str, shared: &Arc<Shared>) -> Option<String> {
     map.insert(target.to_string(), advertised.clone());
     tokio::spawn(accept_loop(listener, target.to_string(), shared.clone()));
     Some(advertised)
-}
-
-/// Makes closing the socket send a reset (SO_LINGER with a zero timeout, which never blocks).
-fn reset_on_close(s: &TcpStream) {
-    let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
-}
-
-/// Where a referral address leads (`host` alone means port 1863).
-fn target_of(address: &str) -> String {
-    if address.contains(':') {
-        address.to_string()
-    } else {
-        format!("{address}:{}", crate::analyzer::MSNP_PORT)
-    }
-}
-
-async fn relay(mut client: TcpStream, client_addr: SocketAddr, target: String, shared: &Arc<Shared>) {
-    let ev = &shared.events;
-    let server = match tokio::time::timeout(shared.cfg.connect_timeout, TcpStream::connect(&target)).await {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => {
-            let _ = ev
-                .send(ProxyEvent::Failed {
-                    client: client_addr,
-                    target,
-                    reason: format!("cannot connect: {e}"),
-                    ts_ns: now_ns(),
-                })
-                .await;
-            reset_on_close(&client);
-            return;
-        }
-        Err(_) => {
-            let reason = format!("no answer within {:?}", shared.cfg.connect_timeout);
-            let _ = ev.send(ProxyEvent::Failed { client: client_addr, target, reason, ts_ns: now_ns() }).await;
-            reset_on_close(&client);
-            return;
-        }
-    };
-    let mut server = server;
-    let server_addr = server.peer_addr().unwrap_or(client_addr);
-    let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    let _ = client.set_nodelay(true);
-    let _ = server.set_nodelay(true);
-    let _ = ev.send(ProxyEvent::Open { id, client: client_addr, server: server_addr, ts_ns: now_ns() }).await;
-
-    let mut rewriter = Rewriter::default();
-    // One buffer serves both directions (one read is handled at a time), and idle connections
-    // wait on readiness without holding a read in progress: memory per connection stays small.
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut out = Vec::new();
-    let (mut c_done, mut s_done) = (false, false);
-    let mut stop = shared.shutdown.clone();
-    let mut grace_end: Option<tokio::time::Instant> = None;
-    let how = loop {
-        if c_done && s_done {
-            break CloseKind::Fin;
-        }
-        let grace = async {
-            match grace_end {
-                Some(t) => tokio::time::sleep_until(t).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            r = client.readable(), if !c_done => match r.and_then(|_| client.try_read(&mut buf)) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                Ok(0) => {
-                    c_done = true;
-                    let _ = ev.send(ProxyEvent::HalfClose { id, dir: Dir::C2S, ts_ns: now_ns() }).await;
-                    if server.shutdown().await.is_err() { break CloseKind::Rst; }
-                }
-                Ok(n) => {
-                    // Forwarded first, analysed after: the analysis is off the latency path.
-                    let ts_ns = now_ns();
-                    let sent = server.write_all(&buf[..n]).await;
-                    let _ = ev.send(ProxyEvent::Data { id, dir: Dir::C2S, ts_ns, bytes: buf[..n].to_vec() }).await;
-                    if sent.is_err() { break CloseKind::Rst; }
-                }
-                Err(_) => break CloseKind::Rst,
-            },
-            r = server.readable(), if !s_done => match r.and_then(|_| server.try_read(&mut buf)) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
-                Ok(0) => {
-                    s_done = true;
-                    out.clear();
-                    rewriter.finish(&mut out);
-                    if !out.is_empty() && client.write_all(&out).await.is_err() { break CloseKind::Rst; }
-                    let _ = ev.send(ProxyEvent::HalfClose { id, dir: Dir::S2C, ts_ns: now_ns() }).await;
-                    if client.shutdown().await.is_err() { break CloseKind::Rst; }
-                }
-                Ok(n) => {
-                    out.clear();
-                    let mut rewrites = Vec::new();
-                    let mut refused = Vec::new();
-                    rewriter.push(&buf[..n], &mut out, &mut |r: &Referral| match listener_for(&target_of(&r.address), shared) {
-                        Some(new) => {
-                            rewrites.push((r.kind, r.address.clone(), new.clone()));
-                            Some(new)
-                        }
-                        None => {
-                            refused.push(r.address.clone());
-                            None
-                        }
-                    });
-                    let ts_ns = now_ns();
-                    // A referral is analysed before the client sees it, so the connection it
-                    // leads to cannot reach the analysis first; anything else is forwarded first.
-                    let referral = !rewrites.is_empty() || !refused.is_empty();
-                    for target in refused {
-                        let reason = format!("referral not followed: no listener for it (limit of {} targets)", shared.cfg.max_targets);
-                        let _ = ev.send(ProxyEvent::Failed { client: client_addr, target, reason, ts_ns }).await;
-                    }
-                    for (kind, original, rewritten) in rewrites {
-                        let _ = ev.send(ProxyEvent::Rewrite { id, kind, original, rewritten }).await;
-                    }
-                    if referral {
-                        let _ = ev.send(ProxyEvent::Data { id, dir: Dir::S2C, ts_ns, bytes: buf[..n].to_vec() }).await;
-                    }
-                    let sent = client.write_all(&out).await;
-                    if !referral {
-                        let _ = ev.send(ProxyEvent::Data { id, dir: Dir::S2C, ts_ns, bytes: buf[..n].to_vec() }).await;
-                    }
-                    if sent.is_err() { break CloseKind::Rst; }
-                    if out.capacity() > 64 * 1024 {
-                        out = Vec::new();
-                    }
-                }
-                Err(_) => break CloseKind::Rst,
-            },
-            _ = stop.changed(), if grace_end.is_none() => {
-                grace_end = Some(tokio::time::Instant::now() + shared.cfg.grace);
-            }
-            _ = grace => break CloseKind::Idle,
-        }
-    };
-    if how != CloseKind::Fin {
-        // Pass the reset (or the end of the grace period) on to both sides.
-        reset_on_close(&client);
-        reset_on_close(&server);
-    }
-    drop(client);
-    drop(server);
-    let _ = ev.send(ProxyEvent::Close { id, ts_ns: now_ns(), how }).await;
 }

@@ -6,8 +6,8 @@
 use super::ProxyEvent;
 use crate::capture::write::PcapNgWriter;
 use crate::capture::LinkType;
+use crate::flow::{CloseKind, Dir};
 use crate::net::TcpFlags;
-use crate::reassembly::{CloseKind, Dir};
 use crate::testkit::synth::{frame, Encap, Seg};
 use std::collections::HashMap;
 use std::io::Write;

@@ -4,13 +4,14 @@
 //! that start with `XFR ` or `RNG ` are held until their line ending; every other byte is passed
 //! on as soon as it arrives, and MSG payloads (which may contain anything) are never inspected.
 
+use crate::msnp::referral::ReferralKind;
 use crate::msnp::wire::is_payload_verb;
 
 /// A referral found in the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Referral {
-    /// `XFR NS`, `XFR SB` or `RNG`.
-    pub kind: &'static str,
+    /// Which referral.
+    pub kind: ReferralKind,
     /// The address as the server wrote it.
     pub address: String,
 }
@@ -60,9 +61,9 @@ pub fn rewrite_line(line: &[u8], map: &mut dyn FnMut(&Referral) -> Option<String
     let spans = crate::msnp::command::token_spans(text, |c| c == ' ' || c == '\t' || c == '\r');
     let tok = |i: usize| spans.get(i).map(|&(s, e)| &text[s..e]);
     let (kind, at) = match (tok(0), tok(2)) {
-        (Some("XFR"), Some("NS")) => ("XFR NS", 3),
-        (Some("XFR"), Some("SB")) => ("XFR SB", 3),
-        (Some("RNG"), _) => ("RNG", 2),
+        (Some("XFR"), Some("NS")) => (ReferralKind::XfrNs, 3),
+        (Some("XFR"), Some("SB")) => (ReferralKind::XfrSb, 3),
+        (Some("RNG"), _) => (ReferralKind::Rng, 2),
         _ => return None,
     };
     let (s, e) = *spans.get(at)?;
@@ -212,7 +213,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn map(r: &Referral) -> Option<String> {
-        Some(format!("127.0.0.1:{}", if r.kind == "XFR NS" { 5001 } else { 5002 }))
+        Some(format!("127.0.0.1:{}", if r.kind == ReferralKind::XfrNs { 5001 } else { 5002 }))
     }
 
     fn run(chunks: &[&[u8]]) -> Vec<u8> {

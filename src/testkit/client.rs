@@ -4,7 +4,7 @@
 //! conversation goes wrong.
 
 use super::conn::{LineConn, Logs, Msg};
-use crate::session::md5_response;
+use crate::msnp::auth::md5_response;
 use std::io::{Error, ErrorKind, Result};
 
 fn bad(what: &str, m: &Msg) -> Error {

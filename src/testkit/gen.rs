@@ -8,7 +8,7 @@
 use super::synth::{frame, Encap, Script, Seg};
 use crate::capture::write::PcapWriter;
 use crate::capture::LinkType;
-use crate::session::md5_response;
+use crate::msnp::auth::md5_response;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::Write;
@@ -68,7 +68,7 @@ const DS: &str = "198.51.100.1:1863";
 const NS: &str = "198.51.100.5:1863";
 
 fn addr(s: &str) -> SocketAddr {
-    s.parse().unwrap_or(crate::analyzer::DEFAULT_ADDR)
+    s.parse().unwrap_or(crate::flow::DEFAULT_ADDR)
 }
 
 /// A distinct client address per user (10.0.0.1 upwards).

@@ -6,7 +6,7 @@
 //! `msnp2-facts.md` §5, so msntap reports no error or warning on it.
 
 use super::synth::{self, Encap, Script};
-use crate::session::md5_response;
+use crate::msnp::auth::md5_response;
 use std::net::SocketAddr;
 
 /// Capture start: 1999-11-05 17:30:42 UTC, the LoginTime of the profile message.

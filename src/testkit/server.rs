@@ -5,7 +5,7 @@
 //! `msntap serve` and `msntap demo`.
 
 use super::conn::{LineConn, Logs, Msg};
-use crate::session::md5_response;
+use crate::msnp::auth::md5_response;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -115,9 +115,8 @@ fn sample_capture_reveals_secrets_only_when_asked() {
     let doc = analyze(&msntap::testkit::sample::pcap(), Options::default());
     let text = doc.to_string();
     assert!(!text.contains("17262740.1050826919.32308"), "cookie leaked");
-    assert!(
-        !text.contains(&msntap::session::md5_response("1234567890.123456789", msntap::testkit::sample::ALICE_PASSWORD))
-    );
+    assert!(!text
+        .contains(&msntap::msnp::auth::md5_response("1234567890.123456789", msntap::testkit::sample::ALICE_PASSWORD)));
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests.
 
-use msntap::analyzer::analyze_to_json;
+use msntap::output::json::analyze_to_json;
 use msntap::reassembly::Limits;
 use msntap::session::Options;
 use msntap::testkit::synth::{self, Encap, Script};
@@ -18,8 +18,16 @@ pub fn shared_capture(name: &str) -> Vec<u8> {
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e} (../shared must be beside the checkout)", p.display()))
 }
 
-/// The JSON document of a capture.
+/// The JSON document of a capture. With `MSNTAP_CORPUS` set, the capture is also written into
+/// that directory (named by its hash), so `tools/same-output` can run every capture the tests
+/// build through two binaries.
 pub fn analyze(bytes: &[u8], opts: Options) -> Value {
+    if let Some(dir) = std::env::var_os("MSNTAP_CORPUS") {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        bytes.hash(&mut h);
+        let _ = std::fs::write(PathBuf::from(dir).join(format!("test-{:016x}.pcap", h.finish())), bytes);
+    }
     analyze_to_json(bytes, opts, &[], Limits::default()).expect("capture analyses")
 }
 

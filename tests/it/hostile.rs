@@ -2,10 +2,11 @@
 //! within the documented limits, and each case is reported with a rule or an error.
 
 use super::common::*;
-use msntap::analyzer::analyze_to_json;
 use msntap::capture::write::PcapWriter;
 use msntap::capture::LinkType;
-use msntap::reassembly::{CloseKind, Dir, Limits};
+use msntap::flow::{CloseKind, Dir};
+use msntap::output::json::analyze_to_json;
+use msntap::reassembly::Limits;
 use msntap::session::{Connection, Options};
 use msntap::testkit::synth::{self, Encap, Script};
 
@@ -212,10 +213,10 @@ fn a_million_outstanding_trids_stay_bounded() {
 struct CountConns(u64);
 
 impl msntap::Report for CountConns {
-    fn connection(&mut self, _: &Connection, _: msntap::analyzer::Links<'_>) {
+    fn connection(&mut self, _: &Connection, _: msntap::analysis::Links<'_>) {
         self.0 += 1;
     }
-    fn finish(&mut self, _: &msntap::Summary, _: msntap::analyzer::Links<'_>) {}
+    fn finish(&mut self, _: &msntap::Summary, _: msntap::analysis::Links<'_>) {}
 }
 
 #[test]

@@ -3,10 +3,11 @@
 //! the analysis of the proxy's own recording; faults.
 
 use super::common::*;
-use msntap::analyzer::{analyze_to_json, Analyzer};
+use msntap::analysis::Analyzer;
+use msntap::output::json::analyze_to_json;
 use msntap::output::json::{JsonReport, Source};
 use msntap::proxy::record::Recorder;
-use msntap::proxy::{live, Proxy, ProxyConfig, ProxyEvent};
+use msntap::proxy::{feed, Proxy, ProxyConfig, ProxyEvent};
 use msntap::reassembly::Limits;
 use msntap::session::Options;
 use msntap::testkit::conn::{LineConn, Logs};
@@ -30,10 +31,13 @@ impl Analysis {
             let mut doc = Vec::new();
             let mut rec = Recorder::new(Vec::new()).unwrap();
             {
-                let mut report = JsonReport::new(&mut doc, Source { kind: "proxy".into(), path: None, format: None });
+                let mut report = JsonReport::new(
+                    &mut doc,
+                    Source { kind: msntap::output::json::SourceKind::Proxy, path: None, format: None },
+                );
                 let mut analyzer = Analyzer::new(Options::default(), &[upstream_port], &mut report);
                 analyzer.all_msnp = true;
-                live::drive(&mut rx, &mut analyzer, Some(&mut rec));
+                feed::drive(&mut rx, &mut analyzer, Some(&mut rec));
                 analyzer.finish();
             }
             let pcap = rec.into_inner().unwrap();
@@ -54,7 +58,7 @@ fn rt() -> tokio::runtime::Runtime {
 async fn server_and_proxy(
     accounts: Vec<server::Account>,
     logs: Option<Logs>,
-    tx: mpsc::Sender<ProxyEvent>,
+    tx: msntap::proxy::Events,
 ) -> (server::Addrs, Proxy) {
     let a = server::start(ANY.into(), ANY.into(), ANY.into(), accounts, logs).await.unwrap();
     let p = Proxy::start(ProxyConfig { listen: ANY.into(), upstream: a.ds.to_string(), ..Default::default() }, tx)
@@ -98,7 +102,7 @@ fn two_users_through_the_proxy_byte_exact_and_linked() {
     let rt = rt();
     let server_logs: Logs = Arc::new(Mutex::new(Vec::new()));
     let client_logs: Logs = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = mpsc::channel(1024);
+    let (tx, rx) = msntap::proxy::channel(1024);
     let (addrs, proxy) = rt.block_on(server_and_proxy(accounts(2, true), Some(server_logs.clone()), tx));
     let analysis = Analysis::start(rx, addrs.ds.port());
     let front = proxy.local_addr.to_string();
@@ -174,7 +178,7 @@ fn essence(doc: &Value) -> Value {
 #[test]
 fn recording_reads_back_to_the_same_analysis() {
     let rt = rt();
-    let (tx, rx) = mpsc::channel(1024);
+    let (tx, rx) = msntap::proxy::channel(1024);
     let (addrs, proxy) = rt.block_on(server_and_proxy(accounts(2, true), None, tx));
     let analysis = Analysis::start(rx, addrs.ds.port());
     let front = proxy.local_addr.to_string();
@@ -197,7 +201,7 @@ fn recording_reads_back_to_the_same_analysis() {
 #[test]
 fn faults_are_reported_and_the_proxy_keeps_serving() {
     let rt = rt();
-    let (tx, rx) = mpsc::channel(1024);
+    let (tx, rx) = msntap::proxy::channel(1024);
     // An upstream that refuses: a port nobody listens on.
     // Bound but not listening: connections are refused, and the port stays taken for the whole
     // test (a dropped listener's port can be handed to the next listener, here or in a
@@ -243,7 +247,7 @@ fn faults_are_reported_and_the_proxy_keeps_serving() {
         let rx = rx;
         Analysis::start(rx, 1)
     };
-    let mk = |upstream: SocketAddr, tx: mpsc::Sender<ProxyEvent>| {
+    let mk = |upstream: SocketAddr, tx: msntap::proxy::Events| {
         let cfg = ProxyConfig {
             listen: ANY.into(),
             upstream: upstream.to_string(),
@@ -323,7 +327,7 @@ fn faults_are_reported_and_the_proxy_keeps_serving() {
 #[test]
 fn five_hundred_concurrent_sessions() {
     let rt = rt();
-    let (tx, rx) = mpsc::channel(4096);
+    let (tx, rx) = msntap::proxy::channel(4096);
     let n = 500;
     let (addrs, proxy) = rt.block_on(server_and_proxy(accounts(n, false), None, tx));
     let analysis = Analysis::start(rx, addrs.ds.port());
@@ -413,7 +417,7 @@ fn an_upstream_that_never_accepts_times_out_and_is_reported() {
     }
     std::thread::sleep(Duration::from_millis(200));
     let rt = rt();
-    let (tx, rx) = mpsc::channel(64);
+    let (tx, rx) = msntap::proxy::channel(64);
     let analysis = Analysis::start(rx, 1);
     let cfg = ProxyConfig {
         listen: ANY.into(),

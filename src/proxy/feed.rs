@@ -4,8 +4,8 @@
 
 use super::record::Recorder;
 use super::ProxyEvent;
-use crate::analyzer::Analyzer;
-use crate::reassembly::{ConnInfo, StreamSink};
+use crate::analysis::Analyzer;
+use crate::flow::{ConnInfo, StreamSink};
 use std::io::Write;
 use tokio::sync::mpsc;
 

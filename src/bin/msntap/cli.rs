@@ -1,5 +1,5 @@
-//! Command-line flags (clap), turned into plain library configuration. The library never sees
-//! clap types other than the value enums it defines.
+//! Command-line flags (clap). `config` turns them into the library's configuration; the
+//! library never sees clap, so the value enums here map onto its types.
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -13,6 +13,52 @@ pub enum ColorChoice {
     Always,
     /// Never.
     Never,
+}
+
+/// A server role, as `--role` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// Dispatch server.
+    Ds,
+    /// Notification server.
+    Ns,
+    /// Switchboard.
+    Sb,
+    /// Not decided.
+    #[value(name = "unknown")]
+    Unknown,
+}
+
+impl From<RoleArg> for msntap::msnp::Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Ds => msntap::msnp::Role::DS,
+            RoleArg::Ns => msntap::msnp::Role::NS,
+            RoleArg::Sb => msntap::msnp::Role::SB,
+            RoleArg::Unknown => msntap::msnp::Role::Unknown,
+        }
+    }
+}
+
+/// A violation severity, as `--min-severity` and `--fail-on` take it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SeverityArg {
+    /// Notable but allowed.
+    Info,
+    /// A "should", or a deviation real peers make.
+    Warning,
+    /// A "must" of the specification.
+    Error,
+}
+
+impl From<SeverityArg> for msntap::rules::Severity {
+    fn from(s: SeverityArg) -> Self {
+        match s {
+            SeverityArg::Info => msntap::rules::Severity::Info,
+            SeverityArg::Warning => msntap::rules::Severity::Warning,
+            SeverityArg::Error => msntap::rules::Severity::Error,
+        }
+    }
 }
 
 /// msntap: decode, pair and check MSN Messenger (MSNP2) traffic.
@@ -47,9 +93,6 @@ pub enum Command {
     Demo(DemoArgs),
     /// Write a synthetic MSNP2 capture of many users, for benchmarks (deterministic from a seed).
     Generate(GenerateArgs),
-    /// Measure the proxy: round-trip latency direct and through it, throughput, idle sessions.
-    #[command(hide = true)]
-    BenchProxy(BenchProxyArgs),
     /// Write the sample two-user MSNP2 capture (the one in captures/).
     Sample {
         /// Output file.
@@ -143,17 +186,6 @@ pub struct GenerateArgs {
     pub retransmit: f64,
 }
 
-/// Flags of `msntap bench-proxy`.
-#[derive(Debug, clap::Args)]
-pub struct BenchProxyArgs {
-    /// Message round trips to time.
-    #[arg(long, default_value_t = 20_000)]
-    pub round_trips: usize,
-    /// Idle sessions to hold open for the memory figure.
-    #[arg(long, default_value_t = 5_000)]
-    pub idle: usize,
-}
-
 /// Flags of `msntap demo`.
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {
@@ -223,7 +255,7 @@ pub struct AnalysisArgs {
     pub conns: Vec<u64>,
     /// Show only connections of these roles.
     #[arg(long = "role", value_enum, value_delimiter = ',', ignore_case = true)]
-    pub roles: Vec<msntap::session::Role>,
+    pub roles: Vec<RoleArg>,
     /// Show one user's whole journey: the connections whose user is HANDLE.
     #[arg(long, value_name = "HANDLE")]
     pub user: Option<String>,
@@ -235,11 +267,11 @@ pub struct AnalysisArgs {
     pub only_violations: bool,
     /// Show only events with a violation at least this severe.
     #[arg(long, value_enum, value_name = "LEVEL")]
-    pub min_severity: Option<msntap::rules::Severity>,
+    pub min_severity: Option<SeverityArg>,
     /// Exit with status 3 when a violation of LEVEL or worse was found (all traffic counts,
     /// whatever the filters show).
     #[arg(long, value_enum, value_name = "LEVEL")]
-    pub fail_on: Option<msntap::rules::Severity>,
+    pub fail_on: Option<SeverityArg>,
     /// Also treat this TCP port as MSNP (1863 always is); repeatable.
     #[arg(long = "port", value_name = "PORT")]
     pub ports: Vec<u16>,

@@ -1,15 +1,23 @@
-//! The catalog of spec rules as data: a stable id, a severity, the source it rests on, and what
-//! it checks. The checks themselves live where the facts are known (framing in the session's
-//! frame handling, transactions in pairing, ...); they refer to rules by these constants, so a
-//! rule cannot be reported without being in the catalog. `msntap rules` prints this table and
-//! `docs/rules.md` lists it; a test keeps the two in step.
+//! The spec rules: the catalog as data (a stable id, a severity, the source it rests on, what it
+//! checks) and the checks, a file per family: [`framing`] (F), [`transactions`] (T), [`syntax`]
+//! (S), [`state`] (P) and [`network`] (N). The session calls the checks as it decodes; they refer
+//! to rules by these constants, so a rule cannot be reported without being in the catalog.
+//! `msntap rules` prints this table and `docs/rules.md` lists it; a test keeps the two in step.
 
+pub mod framing;
+pub mod network;
+pub mod state;
+pub mod syntax;
+pub mod transactions;
+
+use crate::msnp::command::Command;
+use crate::msnp::Role;
 use serde::Serialize;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// How bad a violation is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     /// Notable but allowed.
     Info,
@@ -20,12 +28,56 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Every severity, worst first (the order of counts in [`SeverityCounts`]).
+    pub const ALL: [Severity; 3] = [Severity::Error, Severity::Warning, Severity::Info];
+
     /// `info`, `warning` or `error`.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
             Severity::Warning => "warning",
             Severity::Error => "error",
+        }
+    }
+}
+
+impl Serialize for Severity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Violations counted by severity.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeverityCounts {
+    /// Errors.
+    pub errors: u64,
+    /// Warnings.
+    pub warnings: u64,
+    /// Notes (info).
+    pub infos: u64,
+}
+
+impl SeverityCounts {
+    /// Counts one violation of `s`.
+    pub fn add(&mut self, s: Severity) {
+        *self.get_mut(s) += 1;
+    }
+
+    /// The count of `s`.
+    pub fn get(&self, s: Severity) -> u64 {
+        match s {
+            Severity::Error => self.errors,
+            Severity::Warning => self.warnings,
+            Severity::Info => self.infos,
+        }
+    }
+
+    fn get_mut(&mut self, s: Severity) -> &mut u64 {
+        match s {
+            Severity::Error => &mut self.errors,
+            Severity::Warning => &mut self.warnings,
+            Severity::Info => &mut self.infos,
         }
     }
 }
@@ -136,7 +188,7 @@ pub fn lookup(id: &str) -> Option<&'static Rule> {
 }
 
 /// One finding of a rule on one event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
     /// Rule id.
     pub rule: &'static str,
@@ -165,4 +217,76 @@ pub fn markdown_table() -> String {
         s.push_str(&format!("| {} | {} | {} | {} |\n", r.id, r.severity, r.cite, r.summary));
     }
     s
+}
+
+/// At most `n` characters of `s` (for quoting wire values in messages).
+pub(crate) fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+/// What the checks of one command need to know of its connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The connection's server role as known now.
+    pub role: Role,
+    /// Whether MSNP2-only checks apply (the dialect is known to be MSNP2).
+    pub strict: bool,
+    /// Whether the connection's start was captured.
+    pub start_seen: bool,
+    /// Whether the command came from the client.
+    pub from_client: bool,
+    /// The connection's user, if known.
+    pub user: Option<&'a str>,
+    /// Known passwords by handle, to verify MD5 responses.
+    pub passwords: &'a HashMap<String, String>,
+}
+
+/// What the rules remember of one connection between its commands: how far the login got,
+/// what the client offered and was challenged with, the SYN batch and IRO roster in progress.
+#[derive(Debug)]
+pub struct Checker {
+    login: state::Login,
+    inf_seen: bool,
+    first_c2s: bool,
+    out_sent: bool,
+    offered: Vec<String>,
+    challenge: Option<String>,
+    /// Non-hotmail handles already reported (S002 is said once per handle).
+    foreign: HashSet<String>,
+    syn: Option<state::SynBatch>,
+    roster: Option<state::Roster>,
+}
+
+impl Default for Checker {
+    fn default() -> Self {
+        Checker {
+            login: state::Login::Start,
+            inf_seen: false,
+            first_c2s: true,
+            out_sent: false,
+            offered: Vec::new(),
+            challenge: None,
+            foreign: HashSet::new(),
+            syn: None,
+            roster: None,
+        }
+    }
+}
+
+impl Checker {
+    /// The checks of one command of a known verb, in the order their violations are listed:
+    /// login order, direction and role, login progress and referrals, error codes, then the
+    /// MSNP2 forms when the dialect is MSNP2.
+    pub fn command(&mut self, cx: &Context<'_>, cmd: &Command<'_>, v: &mut Vec<Violation>) {
+        self.order(cx, cmd, v);
+        state::direction_and_role(cx, cmd, v);
+        self.progress(cx, cmd, v);
+        syntax::error_code(cmd, v);
+        if cx.strict {
+            self.msnp2_forms(cx, cmd, v);
+        }
+    }
 }

@@ -1,0 +1,158 @@
+//! Links across connections: a referral (`XFR NS`, `XFR SB`, `RNG`) on one connection leads
+//! to the connection that uses its address, cookie and session id; the connection it leads to
+//! inherits the referral's role, dialect and user.
+
+use super::report::{Link, LinkFrom, LinkTo};
+use super::Analyzer;
+use crate::flow::ConnId;
+use crate::msnp::address::parse_address;
+use crate::msnp::referral::ReferralKind;
+use crate::msnp::Role;
+use crate::session::{Connection, Notice, SbAuth};
+use std::net::{IpAddr, SocketAddr};
+
+impl Analyzer<'_> {
+    pub(super) fn handle_notices(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let notices = conn.take_notices();
+        if notices.is_empty() {
+            return;
+        }
+        let (user, dialect, public) = (conn.user.clone(), conn.dialect_label(), conn.id);
+        for n in notices {
+            match n {
+                Notice::Referral(r) => {
+                    let (host, port) = parse_address(&r.address);
+                    let role = r.kind.role();
+                    match host.parse::<IpAddr>() {
+                        Ok(ip) => {
+                            self.announced.insert(SocketAddr::new(ip, port), role);
+                        }
+                        Err(_) => {
+                            self.announced_ports.insert(port);
+                        }
+                    }
+                    let li = self.next_link;
+                    self.next_link += 1;
+                    self.conn_links.entry(public).or_default().push(li);
+                    match (r.kind, &r.cookie) {
+                        (ReferralKind::XfrNs, _) => self.pending_ns.entry(port).or_default().push(li),
+                        (kind, Some(cookie)) => {
+                            self.pending_sb.insert((kind, cookie.clone()), li);
+                            if kind == ReferralKind::Rng {
+                                self.rng_seen = true;
+                            } else if let Some(u) = &user {
+                                self.sb_referred_users.insert(hash_str(u));
+                            }
+                        }
+                        _ => {}
+                    }
+                    self.links.insert(
+                        li,
+                        Link {
+                            refs: 1,
+                            kind: r.kind,
+                            from: LinkFrom { connection: public, event: r.event },
+                            to: None,
+                            address: r.address.clone(),
+                            rewritten_to: self.rewrites.get_mut(&id).and_then(|list| {
+                                let at = list.iter().position(|(k, o, _)| *k == r.kind && *o == r.address)?;
+                                Some(list.remove(at).2)
+                            }),
+                            session: r.session,
+                            user: user.clone(),
+                            dialect: dialect.clone(),
+                        },
+                    );
+                    if let Some(c) = self.conns.get_mut(&id) {
+                        if let Some(e) = c.event_mut(r.event) {
+                            e.link = Some(li);
+                        }
+                    }
+                }
+                Notice::SbAuth(auth) => self.link_switchboard(id, auth),
+            }
+        }
+    }
+
+    fn link_switchboard(&mut self, id: ConnId, auth: SbAuth) {
+        let want = auth.answers;
+        let found = self.pending_sb.get(&(want, auth.cookie.clone())).copied().filter(|li| {
+            self.links.get(li).is_some_and(|l| {
+                l.to.is_none() && (want != ReferralKind::Rng || l.session.as_deref() == auth.session.as_deref())
+            })
+        });
+        if found.is_some() {
+            self.pending_sb.remove(&(want, auth.cookie.clone()));
+        }
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        match found {
+            Some(li) => {
+                let Some(l) = self.links.get_mut(&li) else { return };
+                l.to = Some(LinkTo { connection: conn.id });
+                l.refs += 1;
+                let l = &*l;
+                // The caller's user comes from the referring connection; the callee's is its own.
+                let user = if want == ReferralKind::XfrSb { l.user.clone() } else { Some(auth.handle.clone()) };
+                conn.inherit(Role::SB, l.dialect.clone(), user, li);
+            }
+            None => {
+                // Only a violation when that user's referrals were captured and none fits.
+                let user_seen = if want == ReferralKind::Rng {
+                    self.rng_seen
+                } else {
+                    self.sb_referred_users.contains(&hash_str(&auth.handle))
+                };
+                conn.set_role_hint(Role::SB);
+                if user_seen {
+                    let v = crate::rules::state::unknown_cookie(want);
+                    conn.add_violation(auth.event, v);
+                }
+            }
+        }
+    }
+}
+
+pub(super) fn hash_str(s: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// Links held before unresolved ones whose connection ended are retired too (streaming modes).
+pub const MAX_LINKS: usize = 65_536;
+
+impl Analyzer<'_> {
+    /// Streaming modes: the links at either end of `c` lose a reference; those with none left
+    /// (and resolved, or beyond [`MAX_LINKS`]) are handed to the report and dropped.
+    pub(super) fn retire_links(&mut self, c: &Connection) {
+        let mut touched = self.conn_links.remove(&c.id).unwrap_or_default();
+        touched.extend(c.linked_from);
+        for li in touched {
+            let done = match self.links.get_mut(&li) {
+                Some(l) => {
+                    l.refs = l.refs.saturating_sub(1);
+                    l.refs == 0 && l.to.is_some()
+                }
+                None => false,
+            };
+            if done {
+                if let Some(l) = self.links.remove(&li) {
+                    self.report.retired(li, &l);
+                }
+            }
+        }
+        // Referrals never followed: the oldest go once too many are held.
+        while self.links.len() > MAX_LINKS {
+            let Some(li) = self.links.iter().find(|(_, l)| l.refs == 0).map(|(k, _)| *k) else { break };
+            if let Some(l) = self.links.remove(&li) {
+                self.report.retired(li, &l);
+            }
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! The analysis of a whole input: the table of connections being analysed, fed by any packet
+//! source through [`StreamSink`] ([`pipeline`] drives it from captures and live interfaces; the
+//! proxy feeds it directly). Finished connections go to a [`Report`] as soon as they close, so
+//! memory grows with the connections open at once, not with the input. It also decides which
+//! flows are MSNP ([`probe`]), makes the links across connections ([`links`]), keeps the counts
+//! ([`summary`]), dumps streams ([`dump`]) and runs several inputs at once ([`jobs`]).
+
+pub mod dump;
+pub mod jobs;
+mod links;
+pub mod pipeline;
+pub mod probe;
+pub mod report;
+pub mod summary;
+
+pub use dump::StreamDump;
+pub use pipeline::{run_on, Pipeline};
+pub use report::{Link, LinkFrom, LinkTo, Links, Report, Tee};
+pub use summary::{Failure, Latency, Summary};
+
+use crate::flow::{Accept, CloseKind, ConnId, ConnInfo, Dir, GapReason, StreamSink, TcpAnomaly};
+use crate::msnp::address::MSNP_PORT;
+use crate::msnp::referral::ReferralKind;
+use crate::msnp::Role;
+use crate::session::{Connection, Options};
+use probe::{recognise, Probe, PROBE_BYTES};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+
+/// The analysis engine: a [`StreamSink`] for the reassembler.
+pub struct Analyzer<'r> {
+    opts: Options,
+    ports: HashSet<u16>,
+    conns: crate::fasthash::FastMap<ConnId, Connection>,
+    /// Addresses announced by referrals, with the role they lead to.
+    announced: HashMap<SocketAddr, Role>,
+    /// Ports announced with a host name (address unknown).
+    announced_ports: HashSet<u16>,
+    links: BTreeMap<usize, Link>,
+    next_link: usize,
+    /// Links each connection (by public id) announced.
+    conn_links: crate::fasthash::FastMap<u64, Vec<usize>>,
+    /// Distinct users, by hash (only counted).
+    users: crate::fasthash::FastSet<u64>,
+    summary: Summary,
+    /// Commands counted by catalog position (folded into `summary.by_command` when read).
+    verbs: Vec<u64>,
+    report: &'r mut dyn Report,
+    /// Flows on no known port, waiting for their first line to tell whether they are MSNP.
+    probes: HashMap<ConnId, Probe>,
+    /// Probed flows found not to be MSNP (until the reassembler lets them go).
+    dropped: HashSet<ConnId>,
+    next_public: u64,
+    dump: Option<StreamDump>,
+    /// Recognise MSNP by content on ports not known to carry it.
+    pub probe_content: bool,
+    progress: Option<ProgressFn>,
+    /// Every flow is MSNP (the proxy's case).
+    pub all_msnp: bool,
+    /// NS referrals not yet followed, by announced port.
+    pending_ns: HashMap<u16, Vec<usize>>,
+    /// Switchboard referrals not yet followed, by kind and cookie.
+    pending_sb: HashMap<(ReferralKind, String), usize>,
+    /// Users (by hash) whose XFR SB referrals were captured; whether any RNG was.
+    sb_referred_users: crate::fasthash::FastSet<u64>,
+    rng_seen: bool,
+    /// Referral rewrites not yet matched to their referral line: id → (kind, original, new).
+    rewrites: HashMap<ConnId, Vec<(ReferralKind, String, String)>>,
+}
+
+/// Called now and then while reading: (bytes read, packets, connections open).
+pub type ProgressFn = Box<dyn FnMut(u64, u64, usize)>;
+
+impl<'r> Analyzer<'r> {
+    /// An analyzer reporting to `report`; `extra_ports` adds to 1863.
+    pub fn new(opts: Options, extra_ports: &[u16], report: &'r mut dyn Report) -> Self {
+        let mut ports: HashSet<u16> = extra_ports.iter().copied().collect();
+        ports.insert(MSNP_PORT);
+        Analyzer {
+            opts,
+            ports,
+            conns: Default::default(),
+            announced: HashMap::new(),
+            announced_ports: HashSet::new(),
+            links: BTreeMap::new(),
+            next_link: 0,
+            conn_links: Default::default(),
+            users: Default::default(),
+            summary: Summary::default(),
+            verbs: vec![0; crate::msnp::catalog::CATALOG.len()],
+            report,
+            probes: HashMap::new(),
+            dropped: HashSet::new(),
+            next_public: 1,
+            dump: None,
+            probe_content: true,
+            progress: None,
+            all_msnp: false,
+            pending_ns: HashMap::new(),
+            pending_sb: HashMap::new(),
+            sb_referred_users: Default::default(),
+            rng_seen: false,
+            rewrites: HashMap::new(),
+        }
+    }
+
+    /// Starts the clock of the reports (time zero of the transcript).
+    pub fn begin(&mut self, first_ts_ns: i64) {
+        self.report.begin(first_ts_ns);
+    }
+
+    /// The proxy replaced a referral's address on connection `id`.
+    pub fn note_rewrite(&mut self, id: ConnId, kind: ReferralKind, original: String, rewritten: String) {
+        self.rewrites.entry(id).or_default().push((kind, original, rewritten));
+    }
+
+    /// A proxied connection failed before it could be relayed.
+    pub fn failure(&mut self, client: SocketAddr, target: &str, reason: &str, ts_ns: i64) {
+        let f = Failure {
+            ts: ts_ns as f64 / 1e9,
+            client: client.to_string(),
+            target: target.to_string(),
+            reason: reason.to_string(),
+        };
+        self.report.failure(&f);
+        self.summary.failures_total += 1;
+        if self.summary.failures.len() < 1000 {
+            self.summary.failures.push(f);
+        }
+    }
+
+    /// Reports progress about every 200 ms while a capture is read.
+    pub fn progress(&mut self, f: ProgressFn) {
+        self.progress = Some(f);
+    }
+
+    /// Also writes every direction's reassembled bytes under `dump`.
+    pub fn dump_streams(&mut self, dump: StreamDump) {
+        self.dump = Some(dump);
+    }
+
+    /// The stream dump's first error, if any.
+    pub fn dump_error(&mut self) -> Option<std::io::Error> {
+        self.dump.as_mut().and_then(|d| d.error.take())
+    }
+
+    fn known_endpoint(&self, a: SocketAddr) -> bool {
+        self.all_msnp
+            || self.announced.contains_key(&a)
+            || self.announced_ports.contains(&a.port())
+            || self.ports.contains(&a.port())
+    }
+
+    /// Starts the analysis of a connection known (or found) to be MSNP.
+    fn start_connection(&mut self, info: &ConnInfo) {
+        let public = self.next_public;
+        self.next_public += 1;
+        let mut c =
+            Connection::new(public, info.client, info.server, info.vlan, info.syn_seen, info.opened_ns, &self.opts);
+        if let Some(role) = self.role_of(info.server) {
+            c.set_role_hint(role);
+        }
+        if !info.syn_seen {
+            let (v, note) = crate::rules::network::mid_stream();
+            c.events.push(crate::session::Event {
+                note: Some(note),
+                violations: vec![v],
+                ..crate::session::Event::new(info.opened_ns, Dir::C2S, crate::session::EventKind::Gap)
+            });
+        }
+        // An NS referral leads to the first connection to its address after it.
+        let pending = self.pending_ns.get_mut(&info.server.port());
+        let found = pending.and_then(|v| {
+            let links = &self.links;
+            v.retain(|li| links.contains_key(li));
+            let at = v.iter().position(|li| {
+                links.get(li).is_some_and(|l| {
+                    let (h, _) = crate::msnp::address::parse_address(&l.address);
+                    h.parse::<IpAddr>().map_or(true, |ip| ip == info.server.ip())
+                })
+            })?;
+            Some(v.remove(at))
+        });
+        if let Some(li) = found {
+            let user = self.links.get_mut(&li).and_then(|l| {
+                l.to = Some(LinkTo { connection: public });
+                l.refs += 1;
+                l.user.clone()
+            });
+            c.inherit(Role::NS, None, user, li);
+        }
+        if let Some(d) = self.dump.as_mut() {
+            d.start(public, info.client, info.server);
+        }
+        self.report.opened(&c);
+        summary::emit(&mut c, &mut self.summary, &mut self.verbs, &mut *self.report, self.opts.stream_events);
+        self.conns.insert(info.id, c);
+    }
+
+    fn feed(&mut self, id: ConnId, dir: Dir, ts_ns: i64, bytes: &[u8]) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            if let Some(d) = self.dump.as_mut() {
+                d.write(c.id, dir, bytes);
+            }
+            c.data(dir, ts_ns, bytes, &self.opts);
+        }
+        self.after_event(id);
+    }
+
+    /// Counters so far.
+    pub fn summary(&mut self) -> &Summary {
+        self.fold_verbs();
+        &self.summary
+    }
+
+    /// Moves the per-verb counts into the summary.
+    fn fold_verbs(&mut self) {
+        for (spec, n) in crate::msnp::catalog::CATALOG.iter().zip(self.verbs.iter_mut()) {
+            if *n > 0 {
+                *self.summary.by_command.entry(spec.verb.to_string()).or_default() += *n;
+                *n = 0;
+            }
+        }
+    }
+
+    fn role_of(&self, addr: SocketAddr) -> Option<Role> {
+        self.announced.get(&addr).copied()
+    }
+
+    fn after_event(&mut self, id: ConnId) {
+        self.handle_notices(id);
+        // Hand new events to streaming reports, count them, and drop them if nobody needs more.
+        if let Some(c) = self.conns.get_mut(&id) {
+            summary::emit(c, &mut self.summary, &mut self.verbs, &mut *self.report, self.opts.stream_events);
+        }
+    }
+
+    /// Ends the analysis: reports the summary and links.
+    pub fn finish(mut self) -> Summary {
+        // Connections still open (only when driven by hand, not by `run_capture`).
+        let mut ids: Vec<ConnId> = self.conns.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            self.close(id, 0, CloseKind::Open);
+        }
+        self.summary.users = self.users.len() as u64;
+        self.fold_verbs();
+        self.report.finish(&self.summary, Links(&self.links));
+        self.summary
+    }
+
+    fn tally(&mut self, c: &Connection) {
+        if let Some(u) = &c.user {
+            self.users.insert(links::hash_str(u));
+        }
+        self.summary.connection(c);
+    }
+}
+
+impl StreamSink for Analyzer<'_> {
+    fn accept(&mut self, src: SocketAddr, dst: SocketAddr, _syn: bool) -> Accept {
+        if self.known_endpoint(dst) {
+            return Accept::Track { server: Some(dst) };
+        }
+        if self.known_endpoint(src) {
+            return Accept::Track { server: Some(src) };
+        }
+        if self.probe_content {
+            return Accept::Track { server: None };
+        }
+        Accept::Ignore
+    }
+
+    fn open(&mut self, info: &ConnInfo) {
+        if self.known_endpoint(info.server) || self.known_endpoint(info.client) {
+            self.start_connection(info);
+        } else {
+            self.probes.insert(info.id, Probe { info: info.clone(), bufs: [Vec::new(), Vec::new()] });
+        }
+    }
+
+    fn data(&mut self, id: ConnId, dir: Dir, ts_ns: i64, bytes: &[u8]) {
+        let Some(p) = self.probes.get_mut(&id) else {
+            self.feed(id, dir, ts_ns, bytes);
+            return;
+        };
+        let buf = &mut p.bufs[dir.index()];
+        let held = buf.len();
+        let take = PROBE_BYTES.saturating_sub(held).min(bytes.len());
+        buf.extend_from_slice(&bytes[..take]);
+        match recognise(buf) {
+            None => {}
+            Some(true) => {
+                let Some(p) = self.probes.remove(&id) else {
+                    return;
+                };
+                self.start_connection(&p.info);
+                // Replay what was held back, then this whole delivery.
+                let other = dir.flip();
+                let before = p.bufs[other.index()].clone();
+                if !before.is_empty() {
+                    self.feed(id, other, ts_ns, &before);
+                }
+                let mine = p.bufs[dir.index()][..held].to_vec();
+                if !mine.is_empty() {
+                    self.feed(id, dir, ts_ns, &mine);
+                }
+                self.feed(id, dir, ts_ns, bytes);
+            }
+            Some(false) => {
+                self.probes.remove(&id);
+                self.dropped.insert(id);
+            }
+        }
+    }
+
+    fn keep(&self, id: ConnId) -> bool {
+        !self.dropped.contains(&id)
+    }
+
+    fn gap(&mut self, id: ConnId, dir: Dir, ts_ns: i64, offset: u64, len: u64, reason: GapReason) {
+        if self.probes.remove(&id).is_some() {
+            // A flow whose first line was not captured cannot be recognised.
+            self.dropped.insert(id);
+            return;
+        }
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.gap(dir, ts_ns, offset, len, reason, &self.opts);
+        }
+        self.after_event(id);
+    }
+
+    fn half_close(&mut self, id: ConnId, dir: Dir, ts_ns: i64) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.half_close(dir, ts_ns, &self.opts);
+        }
+        self.after_event(id);
+    }
+
+    fn anomaly(&mut self, id: ConnId, dir: Dir, ts_ns: i64, anomaly: TcpAnomaly) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.tcp_anomaly(dir, ts_ns, anomaly);
+        }
+    }
+
+    fn close(&mut self, id: ConnId, ts_ns: i64, how: CloseKind) {
+        self.dropped.remove(&id);
+        if let Some(p) = self.probes.remove(&id) {
+            // Ended before a whole first line: MSNP only if what came would be recognised.
+            let looks = p.bufs.iter().any(|b| {
+                let mut line = b.clone();
+                line.extend_from_slice(b"\r\n");
+                !b.is_empty() && recognise(&line) == Some(true)
+            });
+            if !looks {
+                return;
+            }
+            self.start_connection(&p.info);
+            for d in [Dir::C2S, Dir::S2C] {
+                let held = p.bufs[d.index()].clone();
+                if !held.is_empty() {
+                    self.feed(id, d, ts_ns, &held);
+                }
+            }
+        }
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.close(ts_ns, how, &self.opts);
+        }
+        self.after_event(id);
+        self.rewrites.remove(&id);
+        if let Some(c) = self.conns.remove(&id) {
+            if let Some(d) = self.dump.as_mut() {
+                d.finish_connection(c.id);
+            }
+            self.tally(&c);
+            self.report.connection(&c, Links(&self.links));
+            if self.opts.stream_events {
+                self.retire_links(&c);
+            }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Counts over the whole input: packets, connections by role, users, commands by verb,
+//! transactions by outcome, violations by severity and rule, and a latency histogram with
+//! fixed memory.
+
+use super::report::Report;
+use crate::rules::Violation;
+use crate::session::{Connection, EventKind, Transaction};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Counts over the whole input.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Packets read.
+    pub packets: u64,
+    /// Bytes of capture file read.
+    pub bytes: u64,
+    /// Packets that were not TCP (or not IP).
+    pub non_tcp: u64,
+    /// Frames that could not be sliced.
+    pub malformed_packets: u64,
+    /// IP fragments seen, datagrams reassembled from them, and datagrams dropped incomplete.
+    pub fragments: crate::net::defrag::DefragStats,
+    /// Connections analysed.
+    pub connections: u64,
+    /// Connections by role.
+    pub roles: BTreeMap<String, u64>,
+    /// Distinct users seen.
+    pub users: u64,
+    /// Commands and error lines.
+    pub commands: u64,
+    /// Commands by verb.
+    pub by_command: BTreeMap<String, u64>,
+    /// Transactions by outcome.
+    pub transactions: BTreeMap<String, u64>,
+    /// Violations by severity.
+    pub by_severity: BTreeMap<String, u64>,
+    /// Violations by rule.
+    pub by_rule: BTreeMap<String, u64>,
+    /// Request-to-first-response latency over all transactions.
+    pub latency: Latency,
+    /// Segments retransmitted, out of order, gaps.
+    pub tcp: crate::reassembly::Stats,
+    /// The error that stopped reading, if any.
+    pub input_error: Option<String>,
+    /// Proxied connections that failed (at most 1,000 kept; `failures_total` counts all).
+    pub failures: Vec<Failure>,
+    /// Failed proxied connections.
+    pub failures_total: u64,
+}
+
+/// A latency histogram with fixed memory: exact to the microsecond below 1 ms, then buckets 1 %
+/// wide, so percentiles are exact to within 1 % however many transactions there are.
+#[derive(Debug, Clone, Default)]
+pub struct Latency {
+    buckets: BTreeMap<u32, u64>,
+    count: u64,
+    max_ms: f64,
+}
+
+impl Latency {
+    fn bucket(us: f64) -> u32 {
+        if us < 1000.0 {
+            us.max(0.0) as u32
+        } else {
+            1000 + ((us / 1000.0).ln() / 1.01f64.ln()) as u32
+        }
+    }
+
+    fn value_ms(bucket: u32) -> f64 {
+        if bucket < 1000 {
+            bucket as f64 / 1000.0
+        } else {
+            1.01f64.powi((bucket - 1000) as i32)
+        }
+    }
+
+    /// Records one latency.
+    pub fn add(&mut self, ms: f64) {
+        *self.buckets.entry(Self::bucket(ms * 1000.0)).or_default() += 1;
+        self.count += 1;
+        self.max_ms = self.max_ms.max(ms);
+    }
+
+    /// Number of latencies recorded.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The `p`-th percentile (0–100) in milliseconds.
+    pub fn percentile(&self, p: f64) -> Option<f64> {
+        if self.count == 0 {
+            return None;
+        }
+        let rank = ((p / 100.0) * self.count as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (b, n) in &self.buckets {
+            seen += n;
+            if seen >= rank {
+                return Some(Self::value_ms(*b).min(self.max_ms));
+            }
+        }
+        Some(self.max_ms)
+    }
+}
+
+impl Serialize for Latency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(5))?;
+        m.serialize_entry("count", &self.count)?;
+        for (k, p) in [("p50_ms", 50.0), ("p90_ms", 90.0), ("p99_ms", 99.0)] {
+            m.serialize_entry(k, &self.percentile(p).map(|v| (v * 1000.0).round() / 1000.0))?;
+        }
+        m.serialize_entry("max_ms", &(self.count > 0).then_some(self.max_ms))?;
+        m.end()
+    }
+}
+
+/// A proxied connection that could not be relayed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// Time (seconds since the epoch).
+    pub ts: f64,
+    /// The client's address.
+    pub client: String,
+    /// The target the proxy tried.
+    pub target: String,
+    /// Why it failed.
+    pub reason: String,
+}
+
+impl Summary {
+    /// Counts a connection that ended: its role, the violations found on its events after they
+    /// were handed on (the events themselves were counted then), and its transactions.
+    pub(super) fn connection(&mut self, c: &Connection) {
+        self.connections += 1;
+        bump(&mut self.roles, c.role.as_str());
+        for (_, v) in &c.late {
+            self.violation(v);
+        }
+        for t in &c.transactions {
+            self.transaction(t);
+        }
+    }
+
+    /// Counts one transaction's outcome and latency.
+    fn transaction(&mut self, t: &Transaction) {
+        if let Some(ms) = t.latency_ms {
+            self.latency.add(ms);
+        }
+        bump(&mut self.transactions, t.outcome.as_str());
+    }
+
+    fn violation(&mut self, v: &Violation) {
+        bump(&mut self.by_severity, v.severity.as_str());
+        bump(&mut self.by_rule, v.rule);
+    }
+}
+
+/// Hands a connection's new events (and transactions settled early) to the report, counts
+/// them, and drops them when streaming. `verbs` counts commands by catalog position.
+pub(super) fn emit(c: &mut Connection, s: &mut Summary, verbs: &mut [u64], report: &mut dyn Report, stream: bool) {
+    if !c.settled.is_empty() {
+        let settled = std::mem::take(&mut c.settled);
+        for t in &settled {
+            s.transaction(t);
+            c.settled_outcomes.add(t.outcome);
+        }
+        report.settled(c, &settled);
+    }
+    let total = c.base + c.events.len();
+    if total <= c.emitted {
+        return;
+    }
+    let from = c.emitted - c.base;
+    c.emitted = total;
+    for e in &c.events[from..] {
+        if matches!(e.kind, EventKind::Command | EventKind::Error) {
+            if let Some(cmd) = &e.command {
+                c.counts.commands += 1;
+                s.commands += 1;
+                match crate::msnp::catalog::index_bytes(cmd.as_bytes()).and_then(|i| verbs.get_mut(i)) {
+                    Some(n) => *n += 1,
+                    None => bump(&mut s.by_command, cmd.as_str()),
+                }
+            }
+        }
+        for v in &e.violations {
+            s.violation(v);
+            c.counts.violations.add(v.severity);
+        }
+    }
+    report.events(c, from);
+    if stream {
+        c.base += c.events.len();
+        c.events.clear();
+    }
+}
+
+/// Adds one to `key`'s count, allocating the key only the first time.
+fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
+    match map.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(key.to_string(), 1);
+        }
+    }
+}

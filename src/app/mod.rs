@@ -1,0 +1,123 @@
+//! One function per subcommand, over the rest of the library: a validated configuration in,
+//! the sources, analysis and outputs wired together, a result out. The binary only turns flags
+//! into these configurations and results into exit statuses; nothing here knows of flags.
+//! [`read`] reads captures, [`sniff`] a live interface, [`live`] runs the proxy, the testkit
+//! server and the demo.
+
+pub mod live;
+pub mod read;
+#[cfg(feature = "live")]
+pub mod sniff;
+
+use crate::analysis::{Analyzer, StreamDump, Summary};
+use crate::output::json::Source;
+use crate::output::outputs::{OutputConfig, OutputError, Outputs};
+use crate::reassembly::Limits;
+use crate::rules::Severity;
+use crate::session::Options;
+use std::io::Write;
+use std::path::PathBuf;
+
+/// A subcommand that could not do its work. The message is whole; the source, when there is
+/// one, says why.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Something failed for a reason below it.
+    #[error("{0}")]
+    Because(String, #[source] Box<dyn std::error::Error + Send + Sync>),
+    /// An output could not be set up or written.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// Something failed, said in full.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl Error {
+    /// An error whose cause is `source`.
+    pub fn because(what: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Error {
+        Error::Because(what.into(), Box::new(source))
+    }
+}
+
+/// How the analysis runs, whatever the source.
+#[derive(Debug, Clone, Default)]
+pub struct AnalysisConfig {
+    /// The per-connection options (limits, passwords, secrets).
+    pub options: Options,
+    /// Reassembly limits.
+    pub limits: Limits,
+    /// Ports treated as MSNP besides 1863.
+    pub ports: Vec<u16>,
+    /// Recognise MSNP by content on other ports.
+    pub content_probe: bool,
+    /// Write each direction's reassembled bytes into this directory.
+    pub dump_streams: Option<PathBuf>,
+}
+
+/// What an analysis found.
+#[derive(Debug)]
+pub struct Finished {
+    /// The counts.
+    pub summary: Summary,
+    /// The error that stopped the input early, after everything before it was reported.
+    pub input_error: Option<String>,
+}
+
+impl Finished {
+    /// The worst severity among the violations found.
+    pub fn worst(&self) -> Option<Severity> {
+        self.summary
+            .by_severity
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .filter_map(|(k, _)| Severity::ALL.into_iter().find(|s| s.as_str() == k))
+            .max()
+    }
+}
+
+/// Called about every 200 ms while an input is read: (bytes read, packets, connections open).
+pub type Progress = crate::analysis::ProgressFn;
+
+/// Runs one analysis with the outputs of `out`; `run` feeds it and returns the error that
+/// stopped the input, if any.
+pub fn analyse(
+    cfg: &AnalysisConfig,
+    out: &OutputConfig,
+    label: &str,
+    source: Source,
+    stdout: &dyn Fn() -> Box<dyn Write>,
+    progress: Option<Progress>,
+    run: impl FnOnce(&mut Analyzer, Limits) -> Option<String>,
+) -> Result<Finished, Error> {
+    let mut opts = cfg.options.clone();
+    // Events are dropped as soon as they are counted and written (the transcript and the JSON
+    // document keep their text in a spool until the connection ends); display text is built
+    // only when shown.
+    opts.stream_events = true;
+    opts.terse = !out.shows_events();
+    if opts.terse {
+        // Only the rules look at payloads then, and they need the header block at most.
+        opts.wire.keep_payload = opts.wire.keep_payload.min(4096);
+    }
+    let mut outputs = Outputs::new(out, label, source, stdout)?;
+    let mut tee = outputs.tee();
+    let mut analyzer = Analyzer::new(opts, &cfg.ports, &mut tee);
+    analyzer.probe_content = cfg.content_probe;
+    if let Some(dir) = &cfg.dump_streams {
+        let dump = StreamDump::new(dir).map_err(|e| Error::because(format!("cannot create {}", dir.display()), e))?;
+        analyzer.dump_streams(dump);
+    }
+    if let Some(p) = progress {
+        analyzer.progress(p);
+    }
+    let input_error = run(&mut analyzer, cfg.limits);
+    let dump_error = analyzer.dump_error();
+    let summary = analyzer.finish();
+    drop(tee);
+    if let Some(e) = dump_error {
+        return Err(Error::because("writing --dump-streams files", e));
+    }
+    outputs.finish()?;
+    Ok(Finished { summary, input_error })
+}

@@ -1,0 +1,168 @@
+//! Flags into the library's configuration, validated: every flag's value is checked here, once,
+//! so the library receives only configurations that make sense.
+
+use crate::cli::{AnalysisArgs, ColorChoice, DemoArgs, LiveOutput, ProxyArgs, ReadArgs, ServeArgs};
+use anyhow::{bail, Context, Result};
+use msntap::app::live::{DemoConfig, LiveConfig, ProxyRun, ServeConfig};
+use msntap::app::read::ReadConfig;
+use msntap::app::AnalysisConfig;
+use msntap::output::filter::Filter;
+use msntap::output::outputs::{OutputConfig, Target};
+use msntap::proxy::ProxyConfig;
+use msntap::reassembly::Limits;
+use msntap::session::Options;
+use msntap::testkit::server;
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+/// Whether to colour: `--color`, and for `auto` a terminal on stdout without `NO_COLOR`.
+pub fn color(c: ColorChoice) -> bool {
+    match c {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+/// `--password HANDLE=SECRET` flags.
+fn passwords(flags: &[String]) -> Result<HashMap<String, String>> {
+    let mut out = HashMap::new();
+    for p in flags {
+        let Some((h, s)) = p.split_once('=') else {
+            bail!("--password takes HANDLE=SECRET, got {p:?}");
+        };
+        out.insert(h.to_string(), s.to_string());
+    }
+    Ok(out)
+}
+
+fn analysis(a: &AnalysisArgs) -> Result<AnalysisConfig> {
+    let mut options =
+        Options { reveal_secrets: a.reveal_secrets, passwords: passwords(&a.passwords)?, ..Options::default() };
+    options.wire.max_line = a.max_line;
+    options.wire.max_payload = a.max_payload;
+    options.wire.keep_payload = a.keep_payload;
+    Ok(AnalysisConfig {
+        options,
+        limits: Limits {
+            max_ooo_bytes: a.max_ooo,
+            idle_timeout_ns: (a.idle_timeout as i64).saturating_mul(1_000_000_000),
+        },
+        ports: a.ports.clone(),
+        content_probe: !a.no_content_probe,
+        dump_streams: a.dump_streams.clone(),
+    })
+}
+
+fn output(a: &AnalysisArgs) -> Result<OutputConfig> {
+    let (json, ndjson) = (a.json.as_deref().map(Target::parse), a.ndjson.as_deref().map(Target::parse));
+    if json == Some(Target::Stdout) && ndjson == Some(Target::Stdout) {
+        bail!("--json - and --ndjson - cannot both write to stdout");
+    }
+    Ok(OutputConfig {
+        color: color(a.color),
+        summary: a.summary,
+        json,
+        ndjson,
+        filter: Filter {
+            conns: a.conns.clone(),
+            roles: a.roles.iter().map(|&r| r.into()).collect(),
+            user: a.user.clone(),
+            commands: a.commands.clone(),
+            only_violations: a.only_violations,
+            min_severity: a.min_severity.map(Into::into),
+        },
+    })
+}
+
+/// `read`'s configuration (directories expanded).
+pub fn read(args: &ReadArgs) -> Result<ReadConfig> {
+    let files = msntap::app::read::expand(&args.files)?;
+    Ok(ReadConfig {
+        jobs: args.jobs.unwrap_or_else(msntap::analysis::jobs::default_jobs).max(1),
+        // Several files' progress lines would interleave.
+        progress: files.len() == 1 && std::io::stderr().is_terminal(),
+        files,
+        analysis: analysis(&args.common)?,
+        output: output(&args.common)?,
+    })
+}
+
+/// `sniff`'s configuration.
+#[cfg(feature = "live")]
+pub fn sniff(args: &crate::cli::SniffArgs) -> Result<msntap::app::sniff::SniffConfig> {
+    Ok(msntap::app::sniff::SniffConfig {
+        interface: args.interface.clone().unwrap_or_default(),
+        bpf: args.bpf.clone(),
+        write: args.write.clone(),
+        duration: args.duration.map(Duration::from_secs),
+        analysis: analysis(&args.common)?,
+        output: output(&args.common)?,
+    })
+}
+
+fn live(out: &LiveOutput) -> Result<LiveConfig> {
+    let json = out.json.as_deref().map(Target::parse);
+    if json == Some(Target::Stdout) {
+        bail!("the live transcript uses stdout: give --json a file");
+    }
+    Ok(LiveConfig {
+        options: Options {
+            reveal_secrets: out.reveal_secrets,
+            passwords: passwords(&out.passwords)?,
+            ..Options::default()
+        },
+        output: OutputConfig {
+            color: color(out.color),
+            json,
+            ndjson: out.ndjson.as_deref().map(Target::parse),
+            ..OutputConfig::default()
+        },
+        record: out.record.clone(),
+    })
+}
+
+/// `proxy`'s configuration.
+pub fn proxy(args: &ProxyArgs) -> Result<ProxyRun> {
+    Ok(ProxyRun {
+        proxy: ProxyConfig {
+            listen: args.listen,
+            upstream: args.upstream.clone(),
+            advertise: args.advertise.clone(),
+            connect_timeout: Duration::from_secs(args.connect_timeout),
+            ..ProxyConfig::default()
+        },
+        live: live(&args.out)?,
+        duration: args.duration.map(Duration::from_secs),
+    })
+}
+
+/// `demo`'s configuration.
+pub fn demo(args: &DemoArgs) -> Result<DemoConfig> {
+    Ok(DemoConfig { rounds: args.rounds, live: live(&args.out)? })
+}
+
+/// `serve`'s configuration: accounts from `--user` and `--users-file`, or the two default ones.
+pub fn serve(args: &ServeArgs) -> Result<ServeConfig> {
+    let mut specs: Vec<String> = args.users.clone();
+    if let Some(f) = &args.users_file {
+        let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+        specs.extend(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string));
+    }
+    let accounts = if specs.is_empty() {
+        msntap::app::live::default_accounts()
+    } else {
+        let mut out = Vec::new();
+        for s in specs {
+            out.push(
+                server::Account::parse(&s).with_context(|| format!("account {s:?} is not HANDLE:PASSWORD[:NAME]"))?,
+            );
+        }
+        server::befriend(&mut out);
+        out
+    };
+    Ok(ServeConfig { ds: args.ds, ns: args.ns, sb: args.sb, accounts })
+}

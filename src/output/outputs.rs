@@ -1,0 +1,146 @@
+//! The outputs of one analysis, wired in one place for `read`, `sniff` and `proxy`: the
+//! transcript (or summary) on stdout, and the JSON document and NDJSON stream where asked, all
+//! showing what one filter lets through.
+
+use super::filter::Filter;
+use super::json::{JsonReport, Source, SourceKind};
+use super::ndjson::NdjsonReport;
+use super::text::{TextOptions, TextReport};
+use crate::analysis::{Report, Tee};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Where a machine-readable output goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Standard output (instead of the transcript).
+    Stdout,
+    /// A file, created or truncated.
+    File(PathBuf),
+}
+
+impl Target {
+    /// `-` means stdout; anything else is a file.
+    pub fn parse(s: &str) -> Target {
+        if s == "-" {
+            Target::Stdout
+        } else {
+            Target::File(PathBuf::from(s))
+        }
+    }
+}
+
+/// What to write.
+#[derive(Debug, Clone, Default)]
+pub struct OutputConfig {
+    /// Colour the transcript.
+    pub color: bool,
+    /// A line per connection and the overall counts instead of the transcript.
+    pub summary: bool,
+    /// The JSON document.
+    pub json: Option<Target>,
+    /// The NDJSON stream.
+    pub ndjson: Option<Target>,
+    /// What the transcript and exports show.
+    pub filter: Filter,
+}
+
+impl OutputConfig {
+    /// Whether something machine-readable takes stdout (the transcript is then not written).
+    pub fn machine_on_stdout(&self) -> bool {
+        self.json == Some(Target::Stdout) || self.ndjson == Some(Target::Stdout)
+    }
+
+    /// Whether any output shows events (the analysis builds their display parts only then).
+    pub fn shows_events(&self) -> bool {
+        self.json.is_some() || self.ndjson.is_some() || !self.summary
+    }
+}
+
+/// An output that could not be set up or written.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// A file could not be created.
+    #[error("cannot create {0}")]
+    Create(String, #[source] std::io::Error),
+    /// Writing one of the outputs failed.
+    #[error("writing {0}")]
+    Write(&'static str, #[source] std::io::Error),
+}
+
+/// The reports of one analysis.
+pub struct Outputs {
+    text: TextReport<Box<dyn Write>>,
+    json: Option<JsonReport<Box<dyn Write>>>,
+    ndjson: Option<NdjsonReport<Box<dyn Write>>>,
+    /// Whether a transcript that could not be written is an error (the proxy's live
+    /// transcript is not: the proxy goes on relaying).
+    transcript_matters: bool,
+}
+
+fn sink(target: &Target, stdout: &dyn Fn() -> Box<dyn Write>) -> Result<Box<dyn Write>, OutputError> {
+    Ok(match target {
+        Target::Stdout => stdout(),
+        Target::File(p) => {
+            let f = std::fs::File::create(p).map_err(|e| OutputError::Create(p.display().to_string(), e))?;
+            Box::new(std::io::BufWriter::with_capacity(1 << 16, f))
+        }
+    })
+}
+
+impl Outputs {
+    /// The outputs of `cfg` for the input named `label`; `stdout` makes a writer to standard
+    /// output (buffered for captures, unbuffered for the proxy's live transcript).
+    pub fn new(
+        cfg: &OutputConfig,
+        label: &str,
+        source: Source,
+        stdout: &dyn Fn() -> Box<dyn Write>,
+    ) -> Result<Outputs, OutputError> {
+        let live = source.kind != SourceKind::Capture;
+        let transcript_matters = source.kind != SourceKind::Proxy;
+        let text_out: Box<dyn Write> = if cfg.machine_on_stdout() { Box::new(std::io::sink()) } else { stdout() };
+        let text_opts = TextOptions {
+            color: cfg.color,
+            summary_only: cfg.summary,
+            filter: cfg.filter.clone(),
+            live: source.kind == SourceKind::Proxy,
+        };
+        let text = TextReport::new(text_out, text_opts, label);
+        let json = match &cfg.json {
+            Some(t) => Some(JsonReport::new(sink(t, stdout)?, source).with_filter(cfg.filter.clone())),
+            None => None,
+        };
+        let ndjson = match &cfg.ndjson {
+            Some(t) => Some(NdjsonReport::new(sink(t, stdout)?, cfg.filter.clone()).flush_each(live)),
+            None => None,
+        };
+        Ok(Outputs { text, json, ndjson, transcript_matters })
+    }
+
+    /// Every report, to hand to the analysis.
+    pub fn tee(&mut self) -> Tee<'_> {
+        let mut reports: Vec<&mut dyn Report> = vec![&mut self.text];
+        if let Some(j) = self.json.as_mut() {
+            reports.push(j);
+        }
+        if let Some(n) = self.ndjson.as_mut() {
+            reports.push(n);
+        }
+        Tee(reports)
+    }
+
+    /// The first write error of any output, once the analysis has finished.
+    pub fn finish(mut self) -> Result<(), OutputError> {
+        if let Some(e) = self.text.error.take().filter(|_| self.transcript_matters) {
+            return Err(OutputError::Write("the transcript", e));
+        }
+        if let Some(e) = self.json.as_mut().and_then(|j| j.error.take()) {
+            return Err(OutputError::Write("the JSON document", e));
+        }
+        if let Some(e) = self.ndjson.as_mut().and_then(|j| j.error.take()) {
+            return Err(OutputError::Write("NDJSON", e));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,281 @@
+//! Protocol-state rules (P): the order of the login, which commands each role and direction
+//! may carry, the SYN batch and the IRO roster, what may follow a referral or OUT. The state
+//! they follow is kept in [`Checker`].
+
+use super::{
+    syntax, Checker, Context, Violation, P001, P002, P003, P004, P005, P006, P008, P009, P010, P011, P012, P013,
+};
+use crate::msnp::catalog::CommandSpec;
+use crate::msnp::command::Command;
+use crate::msnp::Role;
+
+/// How far a connection's login got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    /// Nothing sent yet.
+    Start,
+    /// USR I sent / challenge seen.
+    InProgress,
+    /// USR OK received.
+    Done,
+    /// XFR NS received: the client must stop.
+    Referred,
+}
+
+/// Progress through a SYN batch: stage 0 = SYN reply seen, 1 GTC, 2 BLP, 3.. LST FL, AL, BL, RL.
+#[derive(Debug, Clone)]
+pub struct SynBatch {
+    txn: usize,
+    serial: String,
+    stage: usize,
+    /// Next item expected in the current list and its total.
+    item: u64,
+    total: u64,
+}
+
+/// The IRO roster being checked: its transaction, the next item, the total, ANS OK seen.
+#[derive(Debug, Clone, Copy)]
+pub struct Roster {
+    txn: usize,
+    next: u64,
+    total: u64,
+    done: bool,
+}
+
+const SYN_LISTS: [&str; 4] = ["FL", "AL", "BL", "RL"];
+
+/// P009: a command that a later dialect introduced, in an MSNP2 session.
+pub fn later_dialect(strict: bool, spec: &CommandSpec, v: &mut Vec<Violation>) {
+    if strict && spec.since > 2 {
+        v.push(Violation::new(P009, format!("{} belongs to MSNP{}", spec.verb, spec.since)));
+    }
+}
+
+/// P007: a switchboard login whose cookie no referral of `kind` announced (the analysis knows
+/// when that user's referrals were captured, which is when this holds).
+pub fn unknown_cookie(kind: crate::msnp::referral::ReferralKind) -> Violation {
+    let verb = kind.login_verb().unwrap_or("USR");
+    Violation::new(
+        super::P007,
+        format!("{verb} presents a cookie that no {} referral of this capture announced", kind.as_str()),
+    )
+}
+
+/// P003: a command sent in a direction it never travels, or on a role it does not belong to.
+pub fn direction_and_role(cx: &Context<'_>, cmd: &Command<'_>, v: &mut Vec<Violation>) {
+    let Some(s) = cmd.spec.filter(|s| s.since == 2) else { return };
+    let form = if cx.from_client { s.client } else { s.server };
+    let role_ok = match cx.role {
+        Role::DS => s.roles.ds,
+        Role::NS => s.roles.ns,
+        Role::SB => s.roles.sb,
+        Role::Unknown => true,
+    };
+    if form.is_none() {
+        let who = if cx.from_client { "client" } else { "server" };
+        v.push(Violation::new(P003, format!("{} is never sent by the {who}", cmd.verb)));
+    } else if !role_ok && (cx.strict || cx.role == Role::SB) {
+        v.push(Violation::new(P003, format!("{} is not a {} command", cmd.verb, cx.role.as_str())));
+    }
+}
+
+impl Checker {
+    /// Whether the login completed (USR OK seen).
+    pub fn logged_in(&self) -> bool {
+        self.login == Login::Done
+    }
+
+    /// Transactions the SYN batch and roster checks still refer to.
+    pub fn referenced_txns(&self) -> impl Iterator<Item = usize> {
+        self.syn.as_ref().map(|b| b.txn).into_iter().chain(self.roster.map(|r| r.txn))
+    }
+
+    /// P005, P001, P002, P006 and P013: what the client may send first, before login, after a
+    /// referral and after OUT.
+    pub(super) fn order(&mut self, cx: &Context<'_>, cmd: &Command<'_>, v: &mut Vec<Violation>) {
+        if !cx.from_client {
+            return;
+        }
+        let (verb, a) = (cmd.verb, &cmd.args);
+        let login_role = matches!(cx.role, Role::DS | Role::NS | Role::Unknown);
+        if cx.start_seen && login_role && cx.role != Role::SB {
+            if self.first_c2s && verb != "VER" && !(verb == "XFR" && a.first() == Some(&"NS")) {
+                // SB logins are USR with a cookie; the role may not be known yet.
+                let sb_like = (verb == "USR" && a.len() == 2 && !matches!(a[0], "MD5" | "CTP")) || verb == "ANS";
+                if !sb_like {
+                    v.push(Violation::new(P005, format!("first command is {verb}")));
+                }
+            }
+            if cx.strict
+                && self.login != Login::Done
+                && self.login != Login::Referred
+                && !matches!(verb, "VER" | "INF" | "USR" | "CVR" | "CVQ" | "PNG" | "OUT" | "XFR")
+            {
+                v.push(Violation::new(P001, format!("{verb} before login completed")));
+            }
+        }
+        if self.login == Login::Referred && verb != "OUT" {
+            v.push(Violation::new(P002, format!("{verb} sent after the XFR NS referral")));
+        }
+        if cx.role == Role::SB && self.first_c2s && cx.start_seen && !matches!(verb, "USR" | "ANS") {
+            v.push(Violation::new(P006, format!("first command is {verb}")));
+        }
+        self.first_c2s = false;
+        if self.out_sent {
+            v.push(Violation::new(P013, format!("{verb} after OUT")));
+        }
+        self.out_sent |= verb == "OUT";
+    }
+
+    /// The login's progress (INF, USR, XFR NS) and the checks that depend on it: P004, P012,
+    /// the MD5 response (S009, S010), CTP (S012), referral packages (S011), CAL replies (P008),
+    /// and JOI or BYE during the roster (P011).
+    pub(super) fn progress(&mut self, cx: &Context<'_>, cmd: &Command<'_>, v: &mut Vec<Violation>) {
+        let (verb, a) = (cmd.verb, &cmd.args);
+        match (verb, cx.from_client) {
+            ("INF", true) => self.inf_seen = true,
+            ("JOI" | "BYE", false) => {
+                if let Some(Roster { next, total, done: false, .. }) = self.roster {
+                    if total > 0 || next > 1 {
+                        v.push(Violation::new(P011, format!("{verb} before the roster ended with ANS OK")));
+                    }
+                }
+            }
+            ("INF", false) => syntax::ctp_offered(cmd, v),
+            ("USR", true) if matches!(a.first(), Some(&"MD5") | Some(&"CTP")) => {
+                syntax::ctp_used(cmd, v);
+                if a.get(1) == Some(&"I") {
+                    if cx.strict && !self.inf_seen && cx.start_seen {
+                        v.push(Violation::new(P004, "USR I sent without INF first"));
+                    }
+                    self.login = Login::InProgress;
+                } else if a.get(1) == Some(&"S") && a[0] == "MD5" {
+                    if self.login == Login::Start && cx.start_seen {
+                        v.push(Violation::new(P012, "USR MD5 S without USR MD5 I before it"));
+                    }
+                    syntax::md5_response(cmd, self.challenge.as_deref(), cx, v);
+                }
+            }
+            ("USR", false) => {
+                if a.first() == Some(&"MD5") && a.get(1) == Some(&"S") {
+                    self.challenge = a.get(2).map(|s| s.to_string());
+                } else if a.first() == Some(&"OK") {
+                    self.login = Login::Done;
+                }
+            }
+            // A referral in answer to the login (or any before it completed) ends the login here.
+            ("XFR", false)
+                if a.first() == Some(&"NS") && (cmd.trid.is_some_and(|t| t != 0) || self.login != Login::Done) =>
+            {
+                self.login = Login::Referred;
+            }
+            ("XFR", false) if a.first() == Some(&"SB") => syntax::package(cmd, v),
+            ("RNG", false) => syntax::package(cmd, v),
+            ("CAL", false)
+                if cmd.trid.is_some()
+                    && (a.first() != Some(&"RINGING")
+                        || !a.get(1).is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))) =>
+            {
+                v.push(Violation::new(P008, format!("reply is {:?}", a.join(" "))));
+            }
+            _ => {}
+        }
+    }
+
+    /// P010: the SYN batch comes in order, items 1 to total, with the reply's serial. `t` is
+    /// the SYN's transaction; `cmd` one of the lines answering it.
+    pub fn syn_batch(&mut self, t: usize, cmd: &Command<'_>, v: &mut Vec<Violation>) {
+        const PARTS: [&str; 7] = ["SYN", "GTC", "BLP", "LST FL", "LST AL", "LST BL", "LST RL"];
+        let a = &cmd.args;
+        if cmd.verb == "SYN" {
+            self.syn = a.first().map(|s| SynBatch { txn: t, serial: s.to_string(), stage: 0, item: 0, total: 0 });
+            return;
+        }
+        let Some(b) = self.syn.as_mut().filter(|b| b.txn == t) else {
+            v.push(Violation::new(P010, format!("{} before the SYN reply", cmd.verb)));
+            return;
+        };
+        let (stage, serial) = match cmd.verb {
+            "GTC" => (1, a.first()),
+            "BLP" => (2, a.first()),
+            "LST" => match a.first().and_then(|l| SYN_LISTS.iter().position(|x| x == l)) {
+                Some(i) => (3 + i, a.get(1)),
+                None => return,
+            },
+            _ => return,
+        };
+        let same_list = stage == b.stage && stage >= 3;
+        if !same_list && stage != b.stage + 1 {
+            let msg = if stage <= b.stage {
+                format!("{} after {} (the batch goes {})", PARTS[stage], PARTS[b.stage], PARTS.join(", "))
+            } else {
+                format!("{} came before {}", PARTS[stage], PARTS[b.stage + 1])
+            };
+            v.push(Violation::new(P010, msg));
+        }
+        if let Some(s) = serial.filter(|s| **s != b.serial) {
+            v.push(Violation::new(P010, format!("serial {s} differs from the SYN reply's {}", b.serial)));
+        }
+        if !same_list && b.stage >= 3 && b.total > 0 && b.item <= b.total {
+            v.push(Violation::new(P010, format!("{} ended at item {} of {}", PARTS[b.stage], b.item - 1, b.total)));
+        }
+        if cmd.verb == "LST" {
+            if !same_list {
+                b.item = 1;
+                b.total = 0;
+            }
+            let item = a.get(2).and_then(|x| x.parse::<u64>().ok());
+            let total = a.get(3).and_then(|x| x.parse::<u64>().ok());
+            if let (Some(item), Some(total)) = (item, total) {
+                let (want, want_total) = if same_list {
+                    (b.item, b.total)
+                } else if total == 0 {
+                    (0, 0)
+                } else {
+                    (1, total)
+                };
+                if item != want || total != want_total {
+                    v.push(Violation::new(
+                        P010,
+                        format!("{} item {item} of {total}, expected {want} of {want_total}", PARTS[stage]),
+                    ));
+                }
+                b.total = total;
+                b.item = item + 1;
+            }
+        }
+        b.stage = stage;
+    }
+
+    /// P011: the IRO roster counts 1 to n and is complete before ANS OK. `t` is the ANS's
+    /// transaction; `cmd` an IRO or the ANS OK answering it.
+    pub fn roster(&mut self, t: usize, cmd: &Command<'_>, v: &mut Vec<Violation>) {
+        let a = &cmd.args;
+        let (next, total, done) = match self.roster {
+            Some(r) if r.txn == t => (r.next, r.total, r.done),
+            _ => (1, 0, false),
+        };
+        if cmd.verb == "IRO" {
+            let k = a.first().and_then(|x| x.parse::<u64>().ok());
+            let n = a.get(1).and_then(|x| x.parse::<u64>().ok());
+            if done {
+                v.push(Violation::new(P011, "IRO after ANS OK"));
+            } else if k != Some(next) || (next > 1 && n != Some(total)) {
+                v.push(Violation::new(
+                    P011,
+                    format!(
+                        "IRO {} of {}, expected {next}",
+                        a.first().copied().unwrap_or("?"),
+                        a.get(1).copied().unwrap_or("?")
+                    ),
+                ));
+            }
+            self.roster = Some(Roster { txn: t, next: k.unwrap_or(next) + 1, total: n.unwrap_or(total), done });
+        } else {
+            if total > 0 && next <= total {
+                v.push(Violation::new(P011, format!("ANS OK after IRO {} of {total}", next - 1)));
+            }
+            self.roster = Some(Roster { txn: t, next, total, done: true });
+        }
+    }
+}

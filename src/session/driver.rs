@@ -1,0 +1,264 @@
+//! From bytes to events: each direction's bytes go through its wire decoder, and every frame
+//! becomes an event with the violations found on it. Gaps, TCP anomalies, half-closes and the
+//! end of the connection become events too.
+
+use super::model::{Event, EventKind, Options, Outcome, PayloadInfo};
+use super::redact::redact;
+use super::Connection;
+use crate::flow::{CloseKind, Dir, GapReason};
+use crate::msnp::command::{self, Command};
+use crate::msnp::errors;
+use crate::msnp::payload;
+use crate::msnp::wire::{Ending, FastLine, Frame, JunkReason, PayloadState};
+use crate::rules::{self, framing, network, Violation};
+use crate::shortstr::ShortStr;
+
+impl Connection {
+    /// Bytes of one direction, in order.
+    pub fn data(&mut self, dir: Dir, ts: i64, bytes: &[u8], opts: &Options) {
+        // The decoder is taken out while its lines are analysed, so ordinary lines can be lent
+        // to the analysis without a copy.
+        let mut dec = std::mem::take(&mut self.st.decoders[dir.index()]);
+        dec.push(bytes);
+        loop {
+            match dec.fast_line() {
+                FastLine::Line(offset, line, ending) => {
+                    self.line(dir, ts, offset, line, ending, PayloadState::None, false, opts);
+                }
+                FastLine::Slow => match dec.next_frame() {
+                    Some(frame) => self.frame(dir, ts, frame, false, opts),
+                    None => break,
+                },
+            }
+        }
+        self.st.decoders[dir.index()] = dec;
+    }
+
+    /// Bytes that were never captured.
+    pub fn gap(&mut self, dir: Dir, ts: i64, offset: u64, len: u64, reason: GapReason, opts: &Options) {
+        let frames = self.st.decoders[dir.index()].gap(len);
+        let mut cut = Vec::new();
+        for f in frames {
+            // A line cut by the gap is not the peer's fault; frames before it are ordinary.
+            let by_gap = matches!(&f, Frame::Line { ending: Ending::Missing, .. });
+            if by_gap {
+                cut.push(f);
+            } else {
+                self.frame(dir, ts, f, false, opts);
+            }
+        }
+        for f in cut {
+            self.frame(dir, ts, f, true, opts);
+        }
+        let (v, note) = network::gap(offset, len, reason);
+        self.push(Event {
+            kind: EventKind::Gap,
+            offset,
+            length: Some(len),
+            note: Some(note),
+            violations: vec![v],
+            ..Event::new(ts, dir, EventKind::Command)
+        });
+    }
+
+    /// A TCP anomaly.
+    pub fn tcp_anomaly(&mut self, dir: Dir, ts: i64, anomaly: crate::flow::TcpAnomaly) {
+        let (v, text) = network::anomaly(anomaly);
+        self.push(Event {
+            kind: EventKind::Tcp,
+            note: Some(text),
+            violations: vec![v],
+            ..Event::new(ts, dir, EventKind::Command)
+        });
+    }
+
+    /// One side finished sending (FIN).
+    pub fn half_close(&mut self, dir: Dir, ts: i64, opts: &Options) {
+        let frames = self.st.decoders[dir.index()].finish();
+        for f in frames {
+            self.frame(dir, ts, f, false, opts);
+        }
+        let who = if dir == Dir::C2S { "client" } else { "server" };
+        self.push(Event {
+            kind: EventKind::Fin,
+            note: Some(format!("{who} closed (FIN)")),
+            ..Event::new(ts, dir, EventKind::Command)
+        });
+    }
+
+    /// The connection ended: what the decoders still hold is decoded, and requests never
+    /// answered are settled as such.
+    pub fn close(&mut self, ts: i64, how: CloseKind, opts: &Options) {
+        for dir in [Dir::C2S, Dir::S2C] {
+            let frames = self.st.decoders[dir.index()].finish();
+            for f in frames {
+                self.frame(dir, ts, f, false, opts);
+            }
+        }
+        self.closed = Some(ts);
+        self.close = Some(how);
+        for i in 0..self.transactions.len() {
+            let t = &self.transactions[i];
+            if !t.responses.is_empty() {
+                continue;
+            }
+            if !t.expects_reply {
+                self.transactions[i].outcome = Outcome::NoReplyExpected;
+                continue;
+            }
+            let (req, label, ack) = (t.request, t.label(), t.ack_mode);
+            self.transactions[i].outcome = Outcome::Unanswered;
+            let why = format!(" before the connection ended ({})", how.as_str());
+            self.add_violation(req, rules::transactions::unanswered(&label, ack, &why));
+        }
+        self.infer_at_close();
+    }
+
+    fn frame(&mut self, dir: Dir, ts: i64, frame: Frame, cut_by_gap: bool, opts: &Options) {
+        match frame {
+            Frame::Junk { offset, len, preview, reason } => {
+                let (v, note) = match reason {
+                    JunkReason::LineTooLong => framing::too_long(len, opts.wire.max_line),
+                    JunkReason::Resync => network::resync(len),
+                };
+                self.push(Event {
+                    kind: EventKind::Malformed,
+                    offset,
+                    length: Some(len),
+                    line: Some(String::from_utf8_lossy(&preview).into_owned()),
+                    note: Some(note),
+                    violations: vec![v],
+                    ..Event::new(ts, dir, EventKind::Command)
+                });
+            }
+            Frame::Line { offset, line, ending, payload } => {
+                self.line(dir, ts, offset, &line, ending, payload, cut_by_gap, opts);
+            }
+        }
+    }
+
+    /// One line (and its payload): framing checks, the command's checks and pairing, then the
+    /// event with its display parts (unless `opts.terse`).
+    #[allow(clippy::too_many_arguments)]
+    fn line(
+        &mut self,
+        dir: Dir,
+        ts: i64,
+        offset: u64,
+        raw: &[u8],
+        ending: Ending,
+        payload: PayloadState,
+        cut_by_gap: bool,
+        opts: &Options,
+    ) {
+        // Checked first: valid UTF-8 (nearly every line) needs no lossy pass.
+        let text = match std::str::from_utf8(raw) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(raw),
+        };
+        let text: &str = &text;
+        let from_client = dir == Dir::C2S;
+        let cmd = command::parse(text, from_client);
+        let mut v: Vec<Violation> = Vec::new();
+        let note = framing::line(raw, ending, cut_by_gap, &mut v);
+        let known = cmd.spec.is_some() || cmd.error.is_some();
+        let mut kind = if cmd.error.is_some() { EventKind::Error } else { EventKind::Command };
+        if cut_by_gap && !known {
+            kind = EventKind::Malformed;
+        } else if !known {
+            framing::unknown_code(cmd.verb, &mut v);
+            kind = EventKind::Malformed;
+        }
+        framing::spacing(&cmd, &mut v);
+        rules::transactions::trid(&cmd, known, from_client, &mut v);
+        let payload_info = self.payload(&cmd, from_client, payload, opts, &mut v);
+
+        let idx = self.base + self.events.len();
+        let (fields, secrets) = if known && !opts.terse {
+            self.fields_and_secrets(&cmd, from_client)
+        } else {
+            (Vec::new(), Default::default())
+        };
+        let checked = known && kind != EventKind::Malformed;
+        if checked {
+            self.check(&cmd, dir, idx, opts, &mut v);
+        }
+        let transaction = if checked { self.pair(&cmd, dir, ts, idx, &mut v) } else { None };
+
+        // Secrets are redacted in the exported line and arguments.
+        let (line, args) = if opts.terse {
+            (None, Vec::new())
+        } else {
+            let (l, a) = redact(text, &cmd, secrets, self.st.reveal);
+            (Some(l), a)
+        };
+        let error_name = cmd.error.and_then(errors::error_code).map(|e| e.name);
+        self.push(Event {
+            kind,
+            command: (!cmd.verb.is_empty()).then(|| ShortStr::new(cmd.verb)),
+            trid: cmd.trid,
+            args,
+            line,
+            fields,
+            error_name,
+            payload: payload_info,
+            transaction,
+            offset,
+            note,
+            violations: v,
+            ..Event::new(ts, dir, EventKind::Command)
+        });
+    }
+
+    /// The payload's checks, and its display form unless `opts.terse`.
+    fn payload(
+        &self,
+        cmd: &Command<'_>,
+        from_client: bool,
+        payload: PayloadState,
+        opts: &Options,
+        v: &mut Vec<Violation>,
+    ) -> Option<PayloadInfo> {
+        match payload {
+            PayloadState::None => None,
+            PayloadState::BadLength(reason) => {
+                framing::bad_length(&reason, v);
+                None
+            }
+            PayloadState::Some(p) => {
+                let mime = payload::parse(&p.bytes);
+                framing::payload(cmd.verb, from_client, &p, mime.has_blank_line, v);
+                (!opts.terse).then(|| PayloadInfo {
+                    length: p.declared,
+                    headers: mime.headers.iter().map(|(k, v)| (ShortStr::new(k), ShortStr::new(v))).collect(),
+                    body: String::from_utf8_lossy(mime.body).into_owned(),
+                    complete: p.complete(),
+                })
+            }
+        }
+    }
+
+    /// The checks of a command of a known verb, and what the connection learns from it.
+    fn check(&mut self, cmd: &Command<'_>, dir: Dir, idx: usize, opts: &Options, v: &mut Vec<Violation>) {
+        let from_client = dir == Dir::C2S;
+        if let Some(spec) = cmd.spec {
+            rules::state::later_dialect(self.st.strict, spec, v);
+        }
+        self.fingerprint(cmd, from_client);
+        self.infer_role(cmd, from_client);
+        if cmd.verb == "VER" {
+            self.st.rules.ver(cmd, from_client, v);
+            self.negotiated(cmd, from_client);
+        }
+        let cx = rules::Context {
+            role: self.role,
+            strict: self.st.strict,
+            start_seen: self.start_seen,
+            from_client,
+            user: self.user.as_deref(),
+            passwords: &opts.passwords,
+        };
+        self.st.rules.command(&cx, cmd, v);
+        self.learn(cmd, from_client, idx);
+    }
+}

@@ -1,0 +1,83 @@
+//! What a connection tells about the world around it: the user it belongs to, the role its
+//! login proves, and the notices the analysis acts on across connections (referrals sent by the
+//! server, switchboard logins presenting a cookie).
+
+use super::model::{Notice, ReferralSeen, SbAuth};
+use super::Connection;
+use crate::msnp::command::Command;
+use crate::msnp::referral::ReferralKind;
+use crate::msnp::Role;
+
+impl Connection {
+    /// Learns the user, the role and the notices that the command `cmd` (event `idx`) carries.
+    pub(super) fn learn(&mut self, cmd: &Command<'_>, from_client: bool, idx: usize) {
+        let a = &cmd.args;
+        match (cmd.verb, from_client) {
+            // A login's USR I names the user; its other steps (and CTP) name no one. Not a
+            // switchboard login either, whatever its length.
+            ("USR", true) if matches!(a.first(), Some(&"MD5") | Some(&"CTP")) => {
+                let handle = a.get(2).filter(|_| a.get(1) == Some(&"I"));
+                if let Some(h) = handle {
+                    self.user.get_or_insert_with(|| h.to_string());
+                }
+            }
+            ("USR", true) if a.len() >= 2 => {
+                self.user.get_or_insert_with(|| a[0].to_string());
+                self.sb_login(ReferralKind::XfrSb, idx, a[0], a[1], None);
+            }
+            ("USR", false) if a.first() == Some(&"OK") => {
+                if let Some(h) = a.get(1) {
+                    self.user = Some(h.to_string());
+                }
+                if self.role == Role::Unknown {
+                    self.role = Role::NS;
+                }
+            }
+            ("ANS", true) if a.len() >= 3 => {
+                self.user.get_or_insert_with(|| a[0].to_string());
+                self.sb_login(ReferralKind::Rng, idx, a[0], a[1], Some(a[2]));
+            }
+            ("XFR", false) if a.first() == Some(&"NS") => {
+                if let Some(addr) = a.get(1).filter(|x| **x != "0") {
+                    self.referral(ReferralKind::XfrNs, idx, addr, None, None);
+                }
+            }
+            ("XFR", false) if a.first() == Some(&"SB") => {
+                if let Some(addr) = a.get(1) {
+                    self.referral(ReferralKind::XfrSb, idx, addr, a.get(3).copied(), None);
+                }
+            }
+            ("RNG", false) if a.len() >= 4 => {
+                self.referral(ReferralKind::Rng, idx, a[1], Some(a[3]), Some(a[0]));
+            }
+            _ => {}
+        }
+    }
+
+    fn referral(
+        &mut self,
+        kind: ReferralKind,
+        event: usize,
+        address: &str,
+        cookie: Option<&str>,
+        session: Option<&str>,
+    ) {
+        self.st.notices.push(Notice::Referral(ReferralSeen {
+            kind,
+            event,
+            address: address.to_string(),
+            cookie: cookie.map(str::to_string),
+            session: session.map(str::to_string),
+        }));
+    }
+
+    fn sb_login(&mut self, answers: ReferralKind, event: usize, handle: &str, cookie: &str, session: Option<&str>) {
+        self.st.notices.push(Notice::SbAuth(SbAuth {
+            answers,
+            event,
+            handle: handle.to_string(),
+            cookie: cookie.to_string(),
+            session: session.map(str::to_string),
+        }));
+    }
+}

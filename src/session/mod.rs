@@ -1,0 +1,228 @@
+//! One connection's analysis: its bytes become events ([`driver`]), client requests are paired
+//! with server responses by TrID ([`pairing`]), its role, dialect and user are worked out
+//! ([`infer`], [`learn`]), secrets are redacted ([`redact`]) and the rules that can be checked
+//! on one connection are checked (through [`crate::rules`]). Links across connections are made
+//! by [`crate::analysis`], which owns all connections.
+
+mod driver;
+mod infer;
+mod learn;
+pub mod model;
+mod pairing;
+mod redact;
+
+pub use model::{
+    secs, DialectSource, Event, EventCounts, EventKind, Notice, Options, Outcome, OutcomeCounts, PayloadInfo,
+    ReferralSeen, SbAuth, Transaction,
+};
+pub use pairing::{MAX_OPEN_TRIDS, MAX_PINGS, SETTLE_AT};
+
+use crate::flow::{CloseKind, ConnId};
+use crate::msnp::wire::Decoder;
+use crate::msnp::Role;
+use crate::rules::{Checker, Violation};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+
+/// The analysis of one TCP connection.
+#[derive(Debug)]
+pub struct Connection {
+    /// Connection id (from 1).
+    pub id: ConnId,
+    /// Client address.
+    pub client: SocketAddr,
+    /// Server address.
+    pub server: SocketAddr,
+    /// VLAN id, if tagged.
+    pub vlan: Option<u16>,
+    /// Server role.
+    pub role: Role,
+    /// Protocol dialect (`MSNP2`, `CVR0`, `MSNP11+`...), if known.
+    pub dialect: Option<String>,
+    /// How the dialect was decided.
+    pub dialect_source: Option<DialectSource>,
+    /// The user (handle) of the client side.
+    pub user: Option<String>,
+    /// First packet time (ns since the epoch).
+    pub opened: i64,
+    /// Close time (ns since the epoch).
+    pub closed: Option<i64>,
+    /// How it ended.
+    pub close: Option<CloseKind>,
+    /// Whether the TCP handshake was captured.
+    pub start_seen: bool,
+    /// Link (index into the document's links) that led to this connection.
+    pub linked_from: Option<usize>,
+    /// Events in order (in streaming modes, only those not yet handed on).
+    pub events: Vec<Event>,
+    /// Transactions in request order (in streaming modes, only those not yet settled).
+    pub transactions: Vec<Transaction>,
+    /// Transactions dropped from the front of `transactions` (the index of its first).
+    pub tx_base: usize,
+    /// Transactions settled early (streaming modes), waiting to be counted and reported.
+    pub settled: Vec<Transaction>,
+    /// Outcomes of transactions already settled and handed on.
+    pub settled_outcomes: OutcomeCounts,
+    /// Events already handed to streaming reports (counting dropped ones).
+    pub emitted: usize,
+    /// Events dropped from the front of `events` (the index of `events[0]`).
+    pub base: usize,
+    /// Commands and violations of the events handed on so far.
+    pub counts: EventCounts,
+    /// Violations added to events after they were emitted (event index, violation).
+    pub late: Vec<(usize, Violation)>,
+    st: State,
+}
+
+/// What a connection remembers between its lines.
+#[derive(Debug)]
+struct State {
+    decoders: [Decoder; 2],
+    /// Open requests by TrID (transaction index).
+    open: crate::fasthash::FastMap<u32, usize>,
+    /// PNGs waiting for their QNG, oldest first.
+    pings: VecDeque<usize>,
+    /// The rules' memory of the connection.
+    rules: Checker,
+    /// The latest dialect that later-dialect commands seen so far point to (0: none).
+    later: u8,
+    /// Whether MSNP2-only checks apply (the dialect is known to be MSNP2).
+    strict: bool,
+    notices: Vec<Notice>,
+    reveal: bool,
+    /// Settle transactions early (the streaming modes).
+    stream: bool,
+    /// Transaction count that triggers the next settle pass.
+    settle_next: usize,
+}
+
+impl Connection {
+    /// A new connection.
+    pub fn new(
+        id: ConnId,
+        client: SocketAddr,
+        server: SocketAddr,
+        vlan: Option<u16>,
+        start_seen: bool,
+        opened: i64,
+        opts: &Options,
+    ) -> Self {
+        Connection {
+            id,
+            client,
+            server,
+            vlan,
+            role: Role::Unknown,
+            dialect: None,
+            dialect_source: None,
+            user: None,
+            opened,
+            closed: None,
+            close: None,
+            start_seen,
+            linked_from: None,
+            events: Vec::new(),
+            transactions: Vec::new(),
+            tx_base: 0,
+            settled: Vec::new(),
+            settled_outcomes: OutcomeCounts::default(),
+            emitted: 0,
+            base: 0,
+            counts: EventCounts::default(),
+            late: Vec::new(),
+            st: State {
+                decoders: if start_seen {
+                    [Decoder::new(opts.wire), Decoder::new(opts.wire)]
+                } else {
+                    [Decoder::new_mid_stream(opts.wire), Decoder::new_mid_stream(opts.wire)]
+                },
+                open: Default::default(),
+                pings: VecDeque::new(),
+                rules: Checker::default(),
+                later: 0,
+                strict: false,
+                notices: Vec::new(),
+                reveal: opts.reveal_secrets,
+                stream: opts.stream_events,
+                settle_next: SETTLE_AT,
+            },
+        }
+    }
+
+    /// Transactions by outcome: those settled and handed on early plus those still held.
+    pub fn outcome_counts(&self) -> OutcomeCounts {
+        let mut counts = self.settled_outcomes;
+        for t in &self.transactions {
+            counts.add(t.outcome);
+        }
+        counts
+    }
+
+    /// Adds a violation to an event, remembering it as late when the event was emitted.
+    pub fn add_violation(&mut self, event: usize, v: Violation) {
+        if event < self.emitted {
+            self.late.push((event, v.clone()));
+        }
+        if let Some(e) = self.event_mut(event) {
+            e.violations.push(v);
+        }
+    }
+
+    /// The event with index `i`, unless it was dropped.
+    pub fn event_mut(&mut self, i: usize) -> Option<&mut Event> {
+        i.checked_sub(self.base).and_then(|k| self.events.get_mut(k))
+    }
+
+    /// The transaction with index `t`, unless it was settled and dropped.
+    pub fn txn(&self, t: usize) -> Option<&Transaction> {
+        t.checked_sub(self.tx_base).and_then(|k| self.transactions.get(k))
+    }
+
+    /// Notices produced since the last call.
+    pub fn take_notices(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.st.notices)
+    }
+
+    /// Sets the role and dialect learned from a referral.
+    pub fn inherit(&mut self, role: Role, dialect: Option<String>, user: Option<String>, link: usize) {
+        if self.role == Role::Unknown {
+            self.role = role;
+        }
+        self.linked_from.get_or_insert(link);
+        if self.dialect.is_none() {
+            if let Some(d) = dialect {
+                self.st.strict = infer::is_msnp2(&d);
+                self.dialect = Some(d);
+                self.dialect_source = Some(DialectSource::Inherited);
+            }
+        }
+        if self.user.is_none() {
+            self.user = user;
+        }
+    }
+
+    /// Sets the role from an address announced by a referral (before any byte is decoded).
+    pub fn set_role_hint(&mut self, role: Role) {
+        if self.role == Role::Unknown {
+            self.role = role;
+        }
+    }
+
+    /// Whether MSNP2-only checks run on this connection.
+    pub fn strict(&self) -> bool {
+        self.st.strict
+    }
+
+    /// The dialect, or what later-dialect commands seen so far suggest.
+    pub fn dialect_label(&self) -> Option<String> {
+        self.dialect.clone().or_else(|| (self.st.later > 0).then(|| format!("MSNP{}+", self.st.later)))
+    }
+
+    /// Appends an event, giving it the next index; returns that index.
+    fn push(&mut self, mut e: Event) -> usize {
+        let index = self.base + self.events.len();
+        e.index = index;
+        self.events.push(e);
+        index
+    }
+}

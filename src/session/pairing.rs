@@ -1,0 +1,181 @@
+//! Pairing: each client request opens a transaction under its TrID (PNGs queue for their QNG),
+//! and each server line with a TrID answers the request that holds it. Memory is bounded: at
+//! most [`MAX_OPEN_TRIDS`] TrIDs and [`MAX_PINGS`] pings are tracked, and in the streaming modes
+//! transactions that nothing can answer any more are settled early.
+
+use super::model::{Outcome, Transaction};
+use super::Connection;
+use crate::flow::Dir;
+use crate::msnp::command::Command;
+use crate::rules::transactions;
+use crate::rules::Violation;
+use crate::shortstr::ShortStr;
+
+/// Largest number of TrIDs tracked per connection; beyond it answered ones are forgotten first.
+pub const MAX_OPEN_TRIDS: usize = 65_536;
+
+/// Outstanding PNGs tracked per connection; beyond it the oldest is forgotten (unanswered).
+pub const MAX_PINGS: usize = 65_536;
+
+/// In the streaming modes, transactions kept before the unreachable ones are settled.
+pub const SETTLE_AT: usize = 4_096;
+
+impl Connection {
+    /// Pairs requests and responses; returns the transaction the event belongs to.
+    pub(super) fn pair(
+        &mut self,
+        cmd: &Command<'_>,
+        dir: Dir,
+        ts: i64,
+        idx: usize,
+        v: &mut Vec<Violation>,
+    ) -> Option<usize> {
+        if dir == Dir::C2S {
+            self.request(cmd, ts, idx, v)
+        } else {
+            self.response(cmd, ts, idx, v)
+        }
+    }
+
+    fn request(&mut self, cmd: &Command<'_>, ts: i64, idx: usize, v: &mut Vec<Violation>) -> Option<usize> {
+        let verb = cmd.verb;
+        if verb == "PNG" {
+            let t = self.new_txn(None, verb, idx, ts, true, None);
+            self.st.pings.push_back(t);
+            if self.st.pings.len() > MAX_PINGS {
+                self.st.pings.pop_front();
+            }
+            return Some(t);
+        }
+        let trid = cmd.trid?;
+        let open = self.st.open.get(&trid).and_then(|&old| self.txn(old));
+        transactions::request(
+            verb,
+            trid,
+            open.map(|o| (o.command.as_str(), o.responses.is_empty() && o.expects_reply)),
+            v,
+        );
+        let ack_mode = (verb == "MSG").then(|| cmd.args.first().and_then(|m| m.chars().next())).flatten();
+        let expects = match ack_mode {
+            Some('U') | Some('N') => false,
+            _ => verb != "OUT",
+        };
+        let t = self.new_txn(Some(trid), verb, idx, ts, expects, ack_mode);
+        if self.st.open.len() >= MAX_OPEN_TRIDS {
+            let (txns, base) = (&self.transactions, self.tx_base);
+            self.st
+                .open
+                .retain(|_, t| t.checked_sub(base).and_then(|k| txns.get(k)).is_some_and(|x| x.responses.is_empty()));
+            if self.st.open.len() >= MAX_OPEN_TRIDS {
+                self.st.open.clear();
+            }
+        }
+        self.st.open.insert(trid, t);
+        Some(t)
+    }
+
+    fn response(&mut self, cmd: &Command<'_>, ts: i64, idx: usize, v: &mut Vec<Violation>) -> Option<usize> {
+        let verb = cmd.verb;
+        if verb == "QNG" {
+            return match self.st.pings.pop_front() {
+                Some(t) => {
+                    self.answer(t, idx, ts, false);
+                    Some(t)
+                }
+                None => {
+                    transactions::pong_without_ping(v);
+                    None
+                }
+            };
+        }
+        let trid = cmd.trid?;
+        let Some(&t) = self.st.open.get(&trid) else {
+            transactions::unmatched(verb, trid, v);
+            return None;
+        };
+        let req = self.txn(t).map(|x| x.command.clone())?;
+        let is_error = cmd.error.is_some();
+        if !transactions::fits(&req, verb, is_error, trid, self.role, v) {
+            return None;
+        }
+        if req == "MSG" {
+            transactions::ack_mode(verb, trid, self.txn(t).and_then(|x| x.ack_mode), v);
+        }
+        self.answer(t, idx, ts, is_error || verb == "NAK");
+        if !is_error {
+            match req.as_str() {
+                "SYN" if self.st.strict => self.st.rules.syn_batch(t, cmd, v),
+                "ANS" => self.st.rules.roster(t, cmd, v),
+                _ => {}
+            }
+        }
+        Some(t)
+    }
+
+    fn new_txn(
+        &mut self,
+        trid: Option<u32>,
+        verb: &str,
+        idx: usize,
+        ts: i64,
+        expects_reply: bool,
+        ack_mode: Option<char>,
+    ) -> usize {
+        self.transactions.push(Transaction {
+            trid,
+            command: ShortStr::new(verb),
+            request: idx,
+            responses: Vec::new(),
+            outcome: if expects_reply { Outcome::Unanswered } else { Outcome::NoReplyExpected },
+            latency_ms: None,
+            expects_reply,
+            ack_mode,
+            ts,
+        });
+        let t = self.tx_base + self.transactions.len() - 1;
+        if self.st.stream && self.transactions.len() >= self.st.settle_next {
+            self.settle_unreferenced(t);
+            // Amortised: the next pass waits until the list has doubled.
+            self.st.settle_next = SETTLE_AT.max(2 * self.transactions.len());
+        }
+        t
+    }
+
+    /// Streaming modes: transactions at the front that no response can reach any more (their
+    /// TrID was reused or evicted, or their PNG dropped) are settled now, so a connection's
+    /// memory does not grow with its requests. `keep` (the newest) always stays.
+    fn settle_unreferenced(&mut self, keep: usize) {
+        let mut referenced: crate::fasthash::FastSet<usize> = self.st.open.values().copied().collect();
+        referenced.extend(self.st.pings.iter().copied());
+        referenced.insert(keep);
+        referenced.extend(self.st.rules.referenced_txns());
+        let mut n = 0;
+        while n < self.transactions.len() && !referenced.contains(&(self.tx_base + n)) {
+            n += 1;
+        }
+        if n == 0 {
+            return;
+        }
+        let drained: Vec<Transaction> = self.transactions.drain(..n).collect();
+        self.tx_base += n;
+        for mut t in drained {
+            if t.responses.is_empty() && t.expects_reply {
+                t.outcome = Outcome::Unanswered;
+                let why = ", and none can pair with it any more";
+                self.add_violation(t.request, transactions::unanswered(&t.label(), t.ack_mode, why));
+            }
+            self.settled.push(t);
+        }
+    }
+
+    fn answer(&mut self, t: usize, idx: usize, ts: i64, error: bool) {
+        let Some(txn) = t.checked_sub(self.tx_base).and_then(|k| self.transactions.get_mut(k)) else { return };
+        if txn.responses.is_empty() {
+            txn.latency_ms = Some(((ts - txn.ts) as f64 / 1e3).round() / 1e3);
+            txn.outcome = if error { Outcome::Error } else { Outcome::Ok };
+        } else if error {
+            txn.outcome = Outcome::Error;
+        }
+        txn.responses.push(idx);
+    }
+}
