@@ -2,11 +2,11 @@
 //! capture. Run with `cargo bench`; `bench/run.sh` prints the end-to-end table.
 
 use msntap::analysis::{Analyzer, Links, Pipeline, Report, Summary};
+use msntap::app::analyze_to_json;
 use msntap::capture::CaptureReader;
 use msntap::flow::{Accept, CloseKind, ConnId, ConnInfo, Dir, GapReason, StreamSink, TcpAnomaly};
 use msntap::msnp::wire::{Decoder, WireLimits};
 use msntap::net::{self, Sliced};
-use msntap::output::json::analyze_to_json;
 use msntap::reassembly::{Limits, Reassembler};
 use msntap::session::{Connection, Options};
 use std::net::SocketAddr;

@@ -65,7 +65,7 @@ fn main() -> Result<()> {
             / 1024.0
     };
     let n = args.round_trips;
-    let pct = |v: &mut Vec<f64>, p: f64| percentile(v, p);
+    let pct = |v: &mut Vec<f64>, p: f64| msntap::testkit::percentile(v, p);
     let measure = |target: String| -> Result<(Vec<f64>, f64)> {
         rt.block_on(async {
             let mut a = client::login(&target, "a@hotmail.com", "pa", None).await?;
@@ -150,21 +150,4 @@ fn main() -> Result<()> {
     let _ = child.wait();
     drop(rt);
     Ok(())
-}
-
-/// The `p`-th percentile of `v` (sorted in place), if `v` has any values.
-fn percentile(v: &mut [f64], p: f64) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(|a, b| a.total_cmp(b));
-    let rank = ((v.len() as f64 * p / 100.0).ceil() as usize).clamp(1, v.len());
-    Some(v[rank - 1])
-}
-
-#[test]
-fn percentiles_of_no_values_and_of_some() {
-    assert_eq!(percentile(&mut [], 50.0), None);
-    assert_eq!(percentile(&mut [3.0, 1.0, 2.0], 50.0), Some(2.0));
-    assert_eq!(percentile(&mut [3.0, 1.0, 2.0], 99.9), Some(3.0));
 }

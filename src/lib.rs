@@ -1,6 +1,10 @@
-//! msntap: shows exactly what an MSN Messenger client and server say to each other under
-//! MSNP2. The library holds the whole pipeline (capture → net → reassembly → msnp → session →
-//! rules → output); the `msntap` binary is a thin command line over it.
+//! msntap: shows exactly what an MSN Messenger client and server say to each other. The
+//! library holds the whole pipeline: packets from a capture ([`capture`]) are sliced ([`net`])
+//! and reassembled ([`reassembly`]) into streams, which meet the proxy's relays ([`proxy`]) at
+//! the seam ([`flow`]); the analysis ([`analysis`]) runs one [`session`] per connection, which
+//! decodes the protocol ([`msnp`]) and checks the [`rules`]; printers ([`output`]) show the
+//! result. [`app`] has one function per subcommand; [`testkit`] holds the test servers,
+//! clients and synthesiser. The `msntap` binary is a thin command line over [`app`].
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -30,7 +34,7 @@ pub mod app;
 pub mod capture;
 pub mod fasthash;
 pub mod flow;
-pub mod fuzzing;
+
 pub mod msnp;
 pub mod net;
 pub mod output;

@@ -9,12 +9,16 @@ use std::ops::Deref;
 /// The longest string stored inline.
 pub const INLINE: usize = 22;
 
-/// An immutable string, inline when short (24 bytes in all).
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub enum ShortStr {
-    /// Up to [`INLINE`] bytes, with the length.
+/// An immutable string, inline when short (24 bytes in all). Equality and hashing are the
+/// text's, so a map keyed by `ShortStr` can be searched with a `&str`.
+#[derive(Clone)]
+pub struct ShortStr(Repr);
+
+/// Only [`ShortStr::new`] makes these, so an inline length never exceeds [`INLINE`] and the
+/// bytes are always a whole `&str`.
+#[derive(Clone)]
+enum Repr {
     Inline([u8; INLINE], u8),
-    /// Anything longer.
     Heap(Box<str>),
 }
 
@@ -24,27 +28,47 @@ impl ShortStr {
         if s.len() <= INLINE {
             let mut b = [0u8; INLINE];
             b[..s.len()].copy_from_slice(s.as_bytes());
-            ShortStr::Inline(b, s.len() as u8)
+            ShortStr(Repr::Inline(b, s.len() as u8))
         } else {
-            ShortStr::Heap(s.into())
+            ShortStr(Repr::Heap(s.into()))
         }
+    }
+
+    /// Whether the text is stored inline.
+    pub fn is_inline(&self) -> bool {
+        matches!(self.0, Repr::Inline(..))
     }
 
     /// The text's bytes (UTF-8, as it was made from a `&str`), without checking them again.
     pub fn as_bytes(&self) -> &[u8] {
-        match self {
-            ShortStr::Inline(b, n) => &b[..(*n as usize).min(INLINE)],
-            ShortStr::Heap(s) => s.as_bytes(),
+        match &self.0 {
+            Repr::Inline(b, n) => &b[..(*n as usize).min(INLINE)],
+            Repr::Heap(s) => s.as_bytes(),
         }
     }
 
     /// The text.
     pub fn as_str(&self) -> &str {
-        match self {
-            // The bytes were copied from a `&str` on a char boundary (the whole string).
-            ShortStr::Inline(b, n) => std::str::from_utf8(&b[..*n as usize]).unwrap_or(""),
-            ShortStr::Heap(s) => s,
+        match &self.0 {
+            // The bytes were copied from a whole `&str`, so this never fails.
+            Repr::Inline(..) => std::str::from_utf8(self.as_bytes()).unwrap_or(""),
+            Repr::Heap(s) => s,
         }
+    }
+}
+
+impl PartialEq for ShortStr {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for ShortStr {}
+
+impl std::hash::Hash for ShortStr {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        // As `str` hashes, as `Borrow<str>` requires.
+        self.as_str().hash(h);
     }
 }
 
@@ -108,7 +132,7 @@ impl From<String> for ShortStr {
         if s.len() <= INLINE {
             ShortStr::new(&s)
         } else {
-            ShortStr::Heap(s.into_boxed_str())
+            ShortStr(Repr::Heap(s.into_boxed_str()))
         }
     }
 }
@@ -124,7 +148,21 @@ mod tests {
             let v = ShortStr::new(s);
             assert_eq!(v.as_str(), s);
             assert_eq!(ShortStr::from(s.to_string()), v);
-            assert_eq!(matches!(v, ShortStr::Inline(..)), s.len() <= INLINE);
+            assert_eq!(v.is_inline(), s.len() <= INLINE);
         }
+    }
+
+    #[test]
+    fn maps_keyed_by_short_strings_find_str_keys() {
+        use std::hash::{BuildHasher, RandomState};
+        let state = RandomState::new();
+        for s in ["MSG", "twenty-three-bytes-long"] {
+            assert_eq!(state.hash_one(ShortStr::new(s)), state.hash_one(s), "{s}");
+        }
+        let mut m = std::collections::HashMap::new();
+        m.insert(ShortStr::new("USR"), 1);
+        m.insert(ShortStr::new("a-handle-of-thirty-bytes@x.com"), 2);
+        assert_eq!(m.get("USR"), Some(&1));
+        assert_eq!(m.get("a-handle-of-thirty-bytes@x.com"), Some(&2));
     }
 }

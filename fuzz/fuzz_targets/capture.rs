@@ -1,2 +1,2 @@
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| msntap::fuzzing::capture(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| msntap::testkit::fuzzing::capture(data));

@@ -1,10 +1,10 @@
 //! One function per subcommand, over the rest of the library: a validated configuration in,
 //! the sources, analysis and outputs wired together, a result out. The binary only turns flags
 //! into these configurations and results into exit statuses; nothing here knows of flags.
-//! [`read`] reads captures, [`sniff`] a live interface, [`live`] runs the proxy, the testkit
-//! server and the demo.
+//! [`read`] reads captures, [`sniff`] a live interface, [`proxy`] runs the proxy (`serve` and
+//! `demo` are the testkit's, in [`crate::testkit::demo`]).
 
-pub mod live;
+pub mod proxy;
 pub mod read;
 #[cfg(feature = "live")]
 pub mod sniff;
@@ -120,4 +120,24 @@ pub fn analyse(
     }
     outputs.finish()?;
     Ok(Finished { summary, input_error })
+}
+
+/// Analyses a capture held in memory and returns the JSON session document (for tests and
+/// tools that want the document as a value).
+pub fn analyze_to_json(
+    capture: &[u8],
+    opts: crate::session::Options,
+    extra_ports: &[u16],
+    limits: crate::reassembly::Limits,
+) -> Result<serde_json::Value, crate::capture::CaptureError> {
+    let source = Source { kind: crate::output::json::SourceKind::Capture, path: None, format: None };
+    let mut out = Vec::new();
+    {
+        let mut report = crate::output::json::JsonReport::new(&mut out, source);
+        crate::analysis::run_on(capture, opts, extra_ports, limits, &mut report)?;
+    }
+    serde_json::from_slice(&out).map_err(|e| crate::capture::CaptureError::Corrupt {
+        offset: 0,
+        reason: format!("internal: JSON document did not parse: {e}"),
+    })
 }

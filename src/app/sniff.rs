@@ -106,7 +106,7 @@ fn stop_flag(duration: Option<Duration>) -> Arc<AtomicBool> {
     std::thread::spawn(move || {
         if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
             rt.block_on(async {
-                let signals = super::live::stop_signal(duration);
+                let signals = super::proxy::stop_signal(duration);
                 let _ = ready_tx.send(());
                 signals.await;
             });

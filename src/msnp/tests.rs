@@ -216,7 +216,7 @@ proptest! {
         let mut input = vec![sel];
         input.extend_from_slice(b"MSG 1 N 3\r\nabcVER 1 MSNP2\r\n");
         input.extend_from_slice(&data);
-        crate::fuzzing::wire(&input);
+        crate::testkit::fuzzing::wire(&input);
     }
 
     #[test]

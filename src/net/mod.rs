@@ -328,4 +328,5 @@ pub fn tcp<'a>(src: IpAddr, dst: IpAddr, b: &'a [u8], missing: u32, vlan: Option
     })
 }
 
+pub mod build;
 pub mod defrag;

@@ -407,26 +407,6 @@ impl<W: Write> Report for JsonReport<W> {
     }
 }
 
-/// Analyses a capture held in memory and returns the JSON session document (for tests and
-/// tools that want the document as a value).
-pub fn analyze_to_json(
-    capture: &[u8],
-    opts: crate::session::Options,
-    extra_ports: &[u16],
-    limits: crate::reassembly::Limits,
-) -> Result<serde_json::Value, crate::capture::CaptureError> {
-    let source = Source { kind: SourceKind::Capture, path: None, format: None };
-    let mut out = Vec::new();
-    {
-        let mut report = JsonReport::new(&mut out, source);
-        crate::analysis::run_on(capture, opts, extra_ports, limits, &mut report)?;
-    }
-    serde_json::from_slice(&out).map_err(|e| crate::capture::CaptureError::Corrupt {
-        offset: 0,
-        reason: format!("internal: JSON document did not parse: {e}"),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,8 +475,7 @@ mod tests {
     #[test]
     fn indented_pretty_is_serde_pretty_shifted() {
         let capture = crate::testkit::sample::pcap();
-        let v =
-            crate::output::json::analyze_to_json(&capture, Options::default(), &[], Default::default()).expect("doc");
+        let v = crate::app::analyze_to_json(&capture, Options::default(), &[], Default::default()).expect("doc");
         for indent in [0, 4, 13] {
             let plain = serde_json::to_vec_pretty(&v).expect("pretty");
             let pad = format!("\n{}", " ".repeat(indent));

@@ -159,8 +159,7 @@ mod tests {
     #[test]
     fn a_session_document_relays_like_serde_pretty() {
         let capture = crate::testkit::sample::pcap();
-        let v =
-            crate::output::json::analyze_to_json(&capture, Default::default(), &[], Default::default()).expect("doc");
+        let v = crate::app::analyze_to_json(&capture, Default::default(), &[], Default::default()).expect("doc");
         let compact = serde_json::to_vec(&v).expect("compact");
         for (base, pieces) in [(0, 1), (6, 7), (10, 1000), (3, compact.len())] {
             assert_eq!(relaid(&compact, base, pieces), pretty(&v, base), "base {base}, {pieces} pieces");

@@ -5,10 +5,10 @@
 
 use super::ProxyEvent;
 use crate::capture::write::PcapNgWriter;
-use crate::capture::LinkType;
+use crate::flow::LinkType;
 use crate::flow::{CloseKind, Dir};
+use crate::net::build::{frame, Encap, Seg};
 use crate::net::TcpFlags;
-use crate::testkit::synth::{frame, Encap, Seg};
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;

@@ -217,7 +217,8 @@ impl Checker {
             v.push(Violation::new(P010, format!("serial {s} differs from the SYN reply's {}", b.serial)));
         }
         if !same_list && b.stage >= 3 && b.total > 0 && b.item <= b.total {
-            v.push(Violation::new(P010, format!("{} ended at item {} of {}", PARTS[b.stage], b.item - 1, b.total)));
+            let last = b.item.saturating_sub(1);
+            v.push(Violation::new(P010, format!("{} ended at item {last} of {}", PARTS[b.stage], b.total)));
         }
         if cmd.verb == "LST" {
             if !same_list {
@@ -241,7 +242,7 @@ impl Checker {
                     ));
                 }
                 b.total = total;
-                b.item = item + 1;
+                b.item = item.saturating_add(1);
             }
         }
         b.stage = stage;
@@ -270,12 +271,57 @@ impl Checker {
                     ),
                 ));
             }
-            self.roster = Some(Roster { txn: t, next: k.unwrap_or(next) + 1, total: n.unwrap_or(total), done });
+            let next = k.unwrap_or(next).saturating_add(1);
+            self.roster = Some(Roster { txn: t, next, total: n.unwrap_or(total), done });
         } else {
             if total > 0 && next <= total {
-                v.push(Violation::new(P011, format!("ANS OK after IRO {} of {total}", next - 1)));
+                v.push(Violation::new(P011, format!("ANS OK after IRO {} of {total}", next.saturating_sub(1))));
             }
             self.roster = Some(Roster { txn: t, next, total, done: true });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::msnp::command::parse;
+
+    /// Item numbers at the limit of their type (the wire can say anything) are compared, not
+    /// added to: no overflow, the violation reported.
+    #[test]
+    fn list_and_roster_items_at_u64_max() {
+        let max = u64::MAX;
+        let mut c = Checker::default();
+        let mut v = Vec::new();
+        c.syn_batch(0, &parse("SYN 1 5", false), &mut v);
+        c.syn_batch(0, &parse("GTC 1 5 A", false), &mut v);
+        c.syn_batch(0, &parse("BLP 1 5 AL", false), &mut v);
+        c.syn_batch(0, &parse(&format!("LST 1 FL 5 {max} {max} a@b.com A"), false), &mut v);
+        c.syn_batch(0, &parse(&format!("LST 1 FL 5 {max} {max} a@b.com A"), false), &mut v);
+        c.syn_batch(0, &parse("LST 1 AL 5 0 0", false), &mut v);
+        assert!(v.iter().all(|x| x.rule == "MSNP-P010") && !v.is_empty(), "{v:?}");
+
+        let mut v = Vec::new();
+        c.roster(1, &parse(&format!("IRO 2 {max} {max} a@b.com A"), false), &mut v);
+        c.roster(1, &parse(&format!("IRO 2 {max} {max} a@b.com A"), false), &mut v);
+        c.roster(1, &parse("ANS 2 OK", false), &mut v);
+        assert!(v.iter().all(|x| x.rule == "MSNP-P011") && !v.is_empty(), "{v:?}");
+    }
+
+    #[test]
+    fn a_complete_batch_and_roster_are_clean() {
+        let mut c = Checker::default();
+        let mut v = Vec::new();
+        for l in ["SYN 1 5", "GTC 1 5 A", "BLP 1 5 AL", "LST 1 FL 5 1 1 a@b.com A", "LST 1 AL 5 0 0"] {
+            c.syn_batch(0, &parse(l, false), &mut v);
+        }
+        for l in ["LST 1 BL 5 0 0", "LST 1 RL 5 0 0"] {
+            c.syn_batch(0, &parse(l, false), &mut v);
+        }
+        for l in ["IRO 2 1 2 a@b.com A", "IRO 2 2 2 c@d.com C", "ANS 2 OK"] {
+            c.roster(1, &parse(l, false), &mut v);
+        }
+        assert!(v.is_empty(), "{v:?}");
     }
 }

@@ -7,7 +7,7 @@
 
 use super::synth::{frame, Encap, Script, Seg};
 use crate::capture::write::PcapWriter;
-use crate::capture::LinkType;
+use crate::flow::LinkType;
 use crate::msnp::auth::md5_response;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

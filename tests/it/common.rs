@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests.
 
-use msntap::output::json::analyze_to_json;
+use msntap::app::analyze_to_json;
 use msntap::reassembly::Limits;
 use msntap::session::Options;
 use msntap::testkit::synth::{self, Encap, Script};

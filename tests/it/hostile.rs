@@ -2,10 +2,10 @@
 //! within the documented limits, and each case is reported with a rule or an error.
 
 use super::common::*;
+use msntap::app::analyze_to_json;
 use msntap::capture::write::PcapWriter;
 use msntap::capture::LinkType;
 use msntap::flow::{CloseKind, Dir};
-use msntap::output::json::analyze_to_json;
 use msntap::reassembly::Limits;
 use msntap::session::{Connection, Options};
 use msntap::testkit::synth::{self, Encap, Script};

@@ -4,6 +4,7 @@ mod captures;
 mod cli;
 mod common;
 mod hostile;
+mod layout;
 mod proxy;
 mod reassembly;
 mod regressions;

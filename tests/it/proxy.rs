@@ -4,7 +4,7 @@
 
 use super::common::*;
 use msntap::analysis::Analyzer;
-use msntap::output::json::analyze_to_json;
+use msntap::app::analyze_to_json;
 use msntap::output::json::{JsonReport, Source};
 use msntap::proxy::record::Recorder;
 use msntap::proxy::{feed, Proxy, ProxyConfig, ProxyEvent};

@@ -27,11 +27,11 @@ fn replay(target: &str, harness: fn(&[u8])) -> usize {
 #[test]
 fn fuzz_regressions_replay() {
     let counts: Vec<(&str, usize)> = vec![
-        ("wire", replay("wire", msntap::fuzzing::wire)),
-        ("commands", replay("commands", msntap::fuzzing::commands)),
-        ("capture", replay("capture", msntap::fuzzing::capture)),
-        ("pipeline", replay("pipeline", msntap::fuzzing::pipeline)),
-        ("rewrite", replay("rewrite", msntap::fuzzing::rewrite)),
+        ("wire", replay("wire", msntap::testkit::fuzzing::wire)),
+        ("commands", replay("commands", msntap::testkit::fuzzing::commands)),
+        ("capture", replay("capture", msntap::testkit::fuzzing::capture)),
+        ("pipeline", replay("pipeline", msntap::testkit::fuzzing::pipeline)),
+        ("rewrite", replay("rewrite", msntap::testkit::fuzzing::rewrite)),
     ];
     for (t, n) in counts {
         assert!(n > 0, "no inputs for {t}");

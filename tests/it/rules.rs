@@ -2,7 +2,7 @@
 //! (and reports nothing at all). Each case is the smallest conversation that shows the rule.
 
 use super::common::*;
-use msntap::output::json::analyze_to_json;
+use msntap::app::analyze_to_json;
 use msntap::reassembly::Limits;
 use msntap::session::Options;
 use msntap::testkit::synth::{self, Encap, Script};

@@ -3,7 +3,7 @@
 
 use crate::cli::{AnalysisArgs, ColorChoice, DemoArgs, LiveOutput, ProxyArgs, ReadArgs, ServeArgs};
 use anyhow::{bail, Context, Result};
-use msntap::app::live::{DemoConfig, LiveConfig, ProxyRun, ServeConfig};
+use msntap::app::proxy::{LiveConfig, ProxyRun};
 use msntap::app::read::ReadConfig;
 use msntap::app::AnalysisConfig;
 use msntap::output::filter::Filter;
@@ -11,6 +11,7 @@ use msntap::output::outputs::{OutputConfig, Target};
 use msntap::proxy::ProxyConfig;
 use msntap::reassembly::Limits;
 use msntap::session::Options;
+use msntap::testkit::demo::{DemoConfig, ServeConfig};
 use msntap::testkit::server;
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -153,7 +154,7 @@ pub fn serve(args: &ServeArgs) -> Result<ServeConfig> {
         specs.extend(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).map(str::to_string));
     }
     let accounts = if specs.is_empty() {
-        msntap::app::live::default_accounts()
+        msntap::testkit::demo::default_accounts()
     } else {
         let mut out = Vec::new();
         for s in specs {

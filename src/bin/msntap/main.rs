@@ -58,15 +58,15 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Sniff(args) => sniff(&args),
         Command::Proxy(args) => {
-            app::live::proxy(&config::proxy(&args)?)?;
+            app::proxy::proxy(&config::proxy(&args)?)?;
             Ok(0)
         }
         Command::Serve(args) => {
-            app::live::serve(&config::serve(&args)?)?;
+            msntap::testkit::demo::serve(&config::serve(&args)?)?;
             Ok(0)
         }
         Command::Demo(args) => {
-            app::live::demo(&config::demo(&args)?)?;
+            msntap::testkit::demo::demo(&config::demo(&args)?)?;
             Ok(0)
         }
         Command::Generate(g) => {

@@ -2,16 +2,16 @@
 //! test that replays every saved input (`tests/it/regressions.rs`) run the same code. Each
 //! harness takes arbitrary bytes and panics only when an invariant breaks.
 
+use super::synth::{self, Encap, Script};
+use crate::app::analyze_to_json;
 use crate::capture::CaptureReader;
 use crate::flow::Dir;
 use crate::msnp::command;
 use crate::msnp::wire::{Decoder, Frame, WireLimits};
 use crate::net::{self, Sliced};
-use crate::output::json::analyze_to_json;
 use crate::proxy::rewrite::{Referral, Rewriter};
 use crate::reassembly::Limits;
 use crate::session::{Connection, Options};
-use crate::testkit::synth::{self, Encap, Script};
 
 fn decode(chunks: &[&[u8]], limits: WireLimits, gap_after_first: Option<u64>) -> Vec<Frame> {
     let mut d = Decoder::new(limits);

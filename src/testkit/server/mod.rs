@@ -1,0 +1,183 @@
+//! A small but faithful MSNP2 server: a dispatch ([`ds`]), a notification ([`ns`]) and a
+//! switchboard ([`sb`]) listener on separate ports, accounts with passwords, MD5 login, SYN with
+//! lists, presence (CHG, ILN, NLN, FLN), switchboard referrals (XFR SB) and invitations (RNG),
+//! CAL/ANS/IRO/JOI/BYE, MSG with ACK/NAK, and the errors the specification gives. Used by the
+//! tests, the benchmarks, `msntap serve` and `msntap demo`. This file holds what the three
+//! share: accounts, who is online, switchboard sessions and cookies.
+
+mod ds;
+mod ns;
+mod sb;
+
+use super::conn::{LineConn, Logs, Msg};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+/// An account of the server.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// Handle (`alice@hotmail.com`).
+    pub handle: String,
+    /// Password.
+    pub password: String,
+    /// Friendly name, URL-encoded.
+    pub name: String,
+    /// Forward list (contacts watched).
+    pub fl: Vec<String>,
+}
+
+impl Account {
+    /// Parses `handle:password[:name]`.
+    pub fn parse(spec: &str) -> Option<Account> {
+        let mut it = spec.splitn(3, ':');
+        let handle = it.next()?.to_string();
+        let password = it.next()?.to_string();
+        let name = it.next().map(str::to_string).unwrap_or_else(|| handle.split('@').next().unwrap_or("").to_string());
+        (!handle.is_empty() && handle.contains('@')).then(|| Account {
+            handle,
+            password,
+            name: name.replace(' ', "%20"),
+            fl: Vec::new(),
+        })
+    }
+}
+
+/// Makes every account a contact of every other (so presence and calls work at once).
+pub fn befriend(accounts: &mut [Account]) {
+    let all: Vec<String> = accounts.iter().map(|a| a.handle.clone()).collect();
+    for a in accounts.iter_mut() {
+        a.fl = all.iter().filter(|h| **h != a.handle).cloned().collect();
+    }
+}
+
+type Tx = mpsc::UnboundedSender<Vec<u8>>;
+
+/// A message body ending in this makes the testkit switchboard reset the connection.
+pub const HANGUP: &[u8] = b"HANGUP-NOW";
+
+struct Online {
+    state: String,
+    name: String,
+    tx: Tx,
+}
+
+struct Session {
+    /// handle → (name, sender to that participant's switchboard connection)
+    members: BTreeMap<String, (String, Tx)>,
+    /// callee handle → cookie of its invitation
+    invited: HashMap<String, String>,
+}
+
+struct State {
+    accounts: HashMap<String, Account>,
+    online: HashMap<String, Online>,
+    sessions: HashMap<u64, Session>,
+    /// cookie → (handle, session it opens, if an invitation)
+    cookies: HashMap<String, (String, Option<u64>)>,
+    next: u64,
+}
+
+/// Addresses of a running server.
+#[derive(Debug, Clone, Copy)]
+pub struct Addrs {
+    /// Dispatch server.
+    pub ds: SocketAddr,
+    /// Notification server.
+    pub ns: SocketAddr,
+    /// Switchboard.
+    pub sb: SocketAddr,
+}
+
+struct Ctx {
+    state: Mutex<State>,
+    addrs: Addrs,
+    logs: Option<Logs>,
+}
+
+/// Starts a server with the three listeners (port 0 picks free ports). Runs until the runtime
+/// ends; `logs` records every connection's bytes.
+pub async fn start(
+    ds: SocketAddr,
+    ns: SocketAddr,
+    sb: SocketAddr,
+    accounts: Vec<Account>,
+    logs: Option<Logs>,
+) -> std::io::Result<Addrs> {
+    let (dl, nl, sl) = (TcpListener::bind(ds).await?, TcpListener::bind(ns).await?, TcpListener::bind(sb).await?);
+    let addrs = Addrs { ds: dl.local_addr()?, ns: nl.local_addr()?, sb: sl.local_addr()? };
+    let state = State {
+        accounts: accounts.into_iter().map(|a| (a.handle.clone(), a)).collect(),
+        online: HashMap::new(),
+        sessions: HashMap::new(),
+        cookies: HashMap::new(),
+        next: 1,
+    };
+    let ctx = Arc::new(Ctx { state: Mutex::new(state), addrs, logs });
+    for (l, role) in [(dl, 0u8), (nl, 1), (sl, 2)] {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = l.accept().await {
+                let ctx = ctx.clone();
+                tokio::spawn(async move {
+                    let c = LineConn::new(s, ctx.logs.as_ref());
+                    let _ = match role {
+                        0 => ds::dispatch(c, &ctx).await,
+                        1 => ns::Notification::new(c, ctx.clone()).run().await,
+                        _ => sb::Switchboard::new(c, ctx.clone()).run().await,
+                    };
+                });
+            }
+        });
+    }
+    Ok(addrs)
+}
+
+/// The client's next command, meanwhile passing on what other connections queued for this one
+/// (presence, invitations, messages). `None` when the client closed.
+async fn next_command(c: &mut LineConn, rx: &mut mpsc::UnboundedReceiver<Vec<u8>>) -> std::io::Result<Option<Msg>> {
+    loop {
+        tokio::select! {
+            m = c.recv() => return m,
+            out = rx.recv() => {
+                if let Some(bytes) = out {
+                    c.send_raw(&bytes).await?;
+                }
+            }
+        }
+    }
+}
+
+fn cookie(n: u64) -> String {
+    format!("{}.{}.{}", 17_262_740 + n * 7919, 1_050_826_919u64.wrapping_add(n * 104_729), 32_308 + n)
+}
+
+/// VER and INF, shared by DS and NS; returns false when the connection should end.
+async fn common(c: &mut LineConn, m: &Msg) -> std::io::Result<bool> {
+    let t = m.arg(1);
+    match m.verb() {
+        "VER" => {
+            if m.tokens[2..].iter().any(|d| d.eq_ignore_ascii_case("MSNP2")) {
+                c.send(&format!("VER {t} MSNP2")).await?;
+            } else {
+                c.send(&format!("VER {t} 0")).await?;
+                return Ok(false);
+            }
+        }
+        "INF" => c.send(&format!("INF {t} MD5")).await?,
+        _ => {}
+    }
+    Ok(true)
+}
+
+/// The state, locked (a poisoned lock ends the connection that meets it).
+fn lock(ctx: &Ctx) -> std::io::Result<std::sync::MutexGuard<'_, State>> {
+    ctx.state.lock().map_err(|_| std::io::Error::other("poisoned"))
+}
+
+/// Whether `state` shows the user to others.
+fn visible(state: &str) -> bool {
+    state != "HDN" && state != "FLN"
+}
