@@ -6,6 +6,7 @@
 
 use super::compact;
 use super::filter::Filter;
+use super::schema::Head;
 use crate::analysis::{Link, Links, Report, Summary};
 use crate::session::Connection;
 use serde::Serialize;
@@ -32,23 +33,6 @@ pub struct NdjsonReport<W: Write> {
     flush_each: bool,
     /// The first write error.
     pub error: Option<std::io::Error>,
-}
-
-#[derive(Serialize)]
-struct ConnRecord<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    id: u64,
-    client: String,
-    server: String,
-    role: &'static str,
-    dialect: Option<&'a str>,
-    user: Option<&'a str>,
-    start_seen: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    close: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    linked_from: Option<usize>,
 }
 
 impl<W: Write> NdjsonReport<W> {
@@ -131,20 +115,15 @@ impl<W: Write> NdjsonReport<W> {
         self.line(&L { kind: "link", index, link: l });
     }
 
+    /// A `connection` or `connection-end` record: the connection's head, as the JSON document
+    /// writes it.
     fn conn_record(&mut self, c: &Connection, kind: &'static str) {
-        let rec = ConnRecord {
-            kind,
-            id: c.id,
-            client: c.client.to_string(),
-            server: c.server.to_string(),
-            role: c.role.as_str(),
-            dialect: c.dialect.as_deref(),
-            user: c.user.as_deref(),
-            start_seen: c.start_seen,
-            close: c.close.map(|k| k.as_str()),
-            linked_from: c.linked_from,
-        };
-        self.line(&rec);
+        self.buf.extend_from_slice(b"{\"type\":\"");
+        self.buf.extend_from_slice(kind.as_bytes());
+        self.buf.extend_from_slice(b"\",");
+        compact::fields(&mut self.buf, &Head(c));
+        self.buf.push(b'\n');
+        self.spill(false);
     }
 }
 

@@ -174,6 +174,18 @@ fn ndjson_streams_typed_records() {
     let first_end = recs.iter().position(|r| r["type"] == "connection-end").unwrap();
     let first_event = recs.iter().position(|r| r["type"] == "event").unwrap();
     assert!(first_event < first_end);
+    // A connection-end record is the document's connection without its events and
+    // transactions: one definition of the fields.
+    for c in doc["connections"].as_array().unwrap() {
+        let mut head = c.as_object().unwrap().clone();
+        head.shift_remove("events");
+        head.shift_remove("transactions");
+        let end = recs.iter().find(|r| r["type"] == "connection-end" && r["id"] == c["id"]).unwrap();
+        let mut end = end.as_object().unwrap().clone();
+        end.shift_remove("type");
+        assert_eq!(end, head);
+        assert_eq!(end.keys().collect::<Vec<_>>(), head.keys().collect::<Vec<_>>());
+    }
 }
 
 #[test]
