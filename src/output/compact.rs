@@ -4,7 +4,7 @@
 //! exactly the bytes `serde_json::to_writer` produces for the same values (a test holds it to
 //! that), escaping strings eight bytes at a time where nothing needs escaping.
 
-use super::schema::{Fields, Record};
+use super::schema::{Fields, Record, Text};
 use crate::shortstr::ShortStr;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -148,6 +148,11 @@ impl Fields for Compact<'_> {
         string(self.out, v);
     }
     #[inline]
+    fn short(&mut self, key: &'static str, v: &ShortStr) {
+        self.key(key);
+        utf8_string(self.out, v.as_bytes());
+    }
+    #[inline]
     fn null(&mut self, key: &'static str) {
         self.key(key);
         self.out.extend_from_slice(b"null");
@@ -160,14 +165,14 @@ impl Fields for Compact<'_> {
         self.key(key);
         list(self.out, v, |out, n| uint(out, *n as u64));
     }
-    fn map<K: AsRef<str>>(&mut self, key: &'static str, v: &[(K, ShortStr)]) {
+    fn map<K: Text>(&mut self, key: &'static str, v: &[(K, ShortStr)]) {
         self.key(key);
         self.out.push(b'{');
         for (i, (k, v)) in v.iter().enumerate() {
             if i > 0 {
                 self.out.push(b',');
             }
-            utf8_string(self.out, k.as_ref().as_bytes());
+            utf8_string(self.out, k.bytes());
             self.out.push(b':');
             utf8_string(self.out, v.as_bytes());
         }

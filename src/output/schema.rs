@@ -16,6 +16,31 @@ pub trait Record {
     fn fields<W: Fields>(&self, w: &mut W);
 }
 
+/// Text a record holds: a string, or a short string whose bytes need no second check.
+pub trait Text {
+    /// The text.
+    fn text(&self) -> &str;
+    /// Its UTF-8 bytes.
+    fn bytes(&self) -> &[u8] {
+        self.text().as_bytes()
+    }
+}
+
+impl Text for &str {
+    fn text(&self) -> &str {
+        self
+    }
+}
+
+impl Text for ShortStr {
+    fn text(&self) -> &str {
+        self.as_str()
+    }
+    fn bytes(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
 /// Receives a record's fields. Keys are the JSON names.
 pub trait Fields {
     /// An unsigned integer.
@@ -26,6 +51,8 @@ pub trait Fields {
     fn bool(&mut self, key: &'static str, v: bool);
     /// A string.
     fn str(&mut self, key: &'static str, v: &str);
+    /// A short string.
+    fn short(&mut self, key: &'static str, v: &ShortStr);
     /// `null`.
     fn null(&mut self, key: &'static str);
     /// A list of short strings.
@@ -33,7 +60,7 @@ pub trait Fields {
     /// A list of unsigned integers.
     fn uints(&mut self, key: &'static str, v: &[usize]);
     /// An object of string values, keys in order.
-    fn map<K: AsRef<str>>(&mut self, key: &'static str, v: &[(K, ShortStr)]);
+    fn map<K: Text>(&mut self, key: &'static str, v: &[(K, ShortStr)]);
     /// A nested record.
     fn record<R: Record>(&mut self, key: &'static str, v: &R);
     /// A list of records.
@@ -112,7 +139,7 @@ impl Record for Event {
         w.str("dir", self.dir.as_str());
         w.str("kind", self.kind.as_str());
         match &self.command {
-            Some(c) => w.str("command", c.as_str()),
+            Some(c) => w.short("command", c),
             None => w.null("command"),
         }
         w.opt_uint("trid", self.trid.map(u64::from));
@@ -158,7 +185,7 @@ impl Record for Violation {
 impl Record for Transaction {
     fn fields<W: Fields>(&self, w: &mut W) {
         w.opt_uint("trid", self.trid.map(u64::from));
-        w.str("command", self.command.as_str());
+        w.short("command", &self.command);
         w.uint("request", self.request as u64);
         w.uints("responses", &self.responses);
         w.str("outcome", self.outcome.as_str());
@@ -210,11 +237,11 @@ impl<M: SerializeMap> SerdeFields<M> {
 
 struct Pairs<'a, K>(&'a [(K, ShortStr)]);
 
-impl<K: AsRef<str>> Serialize for Pairs<'_, K> {
+impl<K: Text> Serialize for Pairs<'_, K> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.0.len()))?;
         for (k, v) in self.0 {
-            m.serialize_entry(k.as_ref(), v.as_str())?;
+            m.serialize_entry(k.text(), v.as_str())?;
         }
         m.end()
     }
@@ -245,6 +272,9 @@ impl<M: SerializeMap> Fields for SerdeFields<M> {
     fn str(&mut self, key: &'static str, v: &str) {
         self.entry(key, v);
     }
+    fn short(&mut self, key: &'static str, v: &ShortStr) {
+        self.entry(key, v.as_str());
+    }
     fn null(&mut self, key: &'static str) {
         self.entry(key, &());
     }
@@ -255,7 +285,7 @@ impl<M: SerializeMap> Fields for SerdeFields<M> {
     fn uints(&mut self, key: &'static str, v: &[usize]) {
         self.entry(key, v);
     }
-    fn map<K: AsRef<str>>(&mut self, key: &'static str, v: &[(K, ShortStr)]) {
+    fn map<K: Text>(&mut self, key: &'static str, v: &[(K, ShortStr)]) {
         self.entry(key, &Pairs(v));
     }
     fn record<R: Record>(&mut self, key: &'static str, v: &R) {
