@@ -20,7 +20,7 @@ impl Analyzer<'_> {
         if notices.is_empty() {
             return;
         }
-        let (user, dialect, public) = (conn.user.clone(), conn.dialect_label(), conn.id);
+        let (user, dialect, public) = (conn.user.clone(), (conn.dialects(), conn.dialect_decided()), conn.id);
         for n in notices {
             match n {
                 Notice::Referral(r) => {
@@ -63,7 +63,7 @@ impl Analyzer<'_> {
                             }),
                             session: r.session,
                             user: user.clone(),
-                            dialect: dialect.clone(),
+                            dialect,
                         },
                     );
                     if let Some(c) = self.conns.get_mut(&id) {
@@ -73,6 +73,7 @@ impl Analyzer<'_> {
                     }
                 }
                 Notice::SbAuth(auth) => self.link_switchboard(id, auth),
+                Notice::Dialect(_) => self.join_journey(id),
             }
         }
     }
@@ -98,7 +99,18 @@ impl Analyzer<'_> {
                 let l = &*l;
                 // The caller's user comes from the referring connection; the callee's is its own.
                 let user = if want == ReferralKind::XfrSb { l.user.clone() } else { Some(auth.handle.clone()) };
-                conn.inherit(Role::SB, l.dialect.clone(), user, li);
+                conn.inherit(Role::SB, l.dialect, user, li);
+                let from = l.from.connection;
+                if want == ReferralKind::Rng {
+                    // The RNG went to the callee's notification connection: its user is the callee.
+                    if let Some(ns) = self.by_public.get(&from).copied() {
+                        if let Some(c) = self.conns.get_mut(&ns) {
+                            c.learn_user(&auth.handle);
+                        }
+                        self.join_journey(ns);
+                    }
+                }
+                self.join_journey(id);
             }
             None => {
                 // Only a violation when that user's referrals were captured and none fits.
@@ -153,6 +165,37 @@ impl Analyzer<'_> {
             if let Some(l) = self.links.remove(&li) {
                 self.report.retired(li, &l);
             }
+        }
+    }
+}
+
+/// A user's connections from one client address: they speak one dialect.
+pub(super) type Journey = (IpAddr, u64);
+
+impl Analyzer<'_> {
+    /// The journey a connection belongs to, once its user is known.
+    fn journey_of(c: &Connection) -> Option<Journey> {
+        let user = c.user.as_deref()?;
+        Some((c.client.ip(), hash_str(&user.to_ascii_lowercase())))
+    }
+
+    /// What the connection says of its dialect joins what its user's other connections say.
+    pub(super) fn join_journey(&mut self, id: ConnId) {
+        let Some(c) = self.conns.get(&id) else { return };
+        let Some(key) = Self::journey_of(c) else { return };
+        let own = if c.dialect_decided() { c.dialects() } else { c.dialect_evidence() };
+        let entry = self.journeys.entry(key).or_insert(crate::msnp::dialect::Dialects::ALL);
+        if let Some(both) = entry.intersect(own) {
+            *entry = both;
+        }
+    }
+
+    /// A connection ending takes what its user's connections together say of the dialect.
+    pub(super) fn settle_journey(&mut self, id: ConnId) {
+        self.join_journey(id);
+        let Some(c) = self.conns.get_mut(&id) else { return };
+        if let Some(range) = Self::journey_of(c).and_then(|k| self.journeys.get(&k).copied()) {
+            c.narrow_by_user(range);
         }
     }
 }

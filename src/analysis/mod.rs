@@ -64,6 +64,10 @@ pub struct Analyzer<'r> {
     /// Users (by hash) whose XFR SB referrals were captured; whether any RNG was.
     sb_referred_users: crate::fasthash::FastSet<u64>,
     rng_seen: bool,
+    /// Connections by public id (for the links, which name connections that way).
+    by_public: crate::fasthash::FastMap<u64, ConnId>,
+    /// What each user journey's connections together say of its dialect.
+    journeys: HashMap<links::Journey, crate::msnp::dialect::Dialects>,
     /// Referral rewrites not yet matched to their referral line: id → (kind, original, new).
     rewrites: HashMap<ConnId, Vec<(ReferralKind, String, String)>>,
 }
@@ -87,7 +91,7 @@ impl<'r> Analyzer<'r> {
             conn_links: Default::default(),
             users: Default::default(),
             summary: Summary::default(),
-            verbs: vec![0; crate::msnp::catalog::CATALOG.len()],
+            verbs: vec![0; crate::msnp::catalog::all().len()],
             report,
             probes: HashMap::new(),
             dropped: HashSet::new(),
@@ -101,6 +105,8 @@ impl<'r> Analyzer<'r> {
             sb_referred_users: Default::default(),
             rng_seen: false,
             rewrites: HashMap::new(),
+            by_public: Default::default(),
+            journeys: HashMap::new(),
         }
     }
 
@@ -187,11 +193,12 @@ impl<'r> Analyzer<'r> {
                 l.refs += 1;
                 l.user.clone()
             });
-            c.inherit(Role::NS, None, user, li);
+            c.inherit(Role::NS, (crate::msnp::dialect::Dialects::ALL, false), user, li);
         }
         if let Some(d) = self.dump.as_mut() {
             d.start(public, info.client, info.server);
         }
+        self.by_public.insert(public, info.id);
         self.report.opened(&c);
         summary::emit(&mut c, &mut self.summary, &mut self.verbs, &mut *self.report, self.opts.stream_events);
         self.conns.insert(info.id, c);
@@ -215,7 +222,7 @@ impl<'r> Analyzer<'r> {
 
     /// Moves the per-verb counts into the summary.
     fn fold_verbs(&mut self) {
-        for (spec, n) in crate::msnp::catalog::CATALOG.iter().zip(self.verbs.iter_mut()) {
+        for (spec, n) in crate::msnp::catalog::all().iter().zip(self.verbs.iter_mut()) {
             if *n > 0 {
                 *self.summary.by_command.entry(spec.verb.to_string()).or_default() += *n;
                 *n = 0;
@@ -367,8 +374,10 @@ impl StreamSink for Analyzer<'_> {
             c.close(ts_ns, how, &self.opts);
         }
         self.after_event(id);
+        self.settle_journey(id);
         self.rewrites.remove(&id);
         if let Some(c) = self.conns.remove(&id) {
+            self.by_public.remove(&c.id);
             if let Some(d) = self.dump.as_mut() {
                 d.finish_connection(c.id);
             }

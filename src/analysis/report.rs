@@ -46,7 +46,7 @@ pub struct Link {
     #[serde(skip)]
     pub(super) user: Option<String>,
     #[serde(skip)]
-    pub(super) dialect: Option<String>,
+    pub(super) dialect: (crate::msnp::dialect::Dialects, bool),
 }
 
 static EMPTY_LINKS: BTreeMap<usize, Link> = BTreeMap::new();

@@ -1,7 +1,9 @@
-//! From a framed line to a command: verb, TrID (where the verb's syntax has a slot), arguments.
-//! Unknown verbs are a normal result, not an error: the catalog says what is known.
+//! From a framed line to a command: verb, TrID (where the form of the verb has a slot),
+//! arguments, and the form of the catalog the line has in the connection's dialects. Unknown
+//! verbs are a normal result, not an error: the catalog says what is known.
 
-use super::catalog::{self, CommandSpec};
+use super::catalog::{self, CommandSpec, Form, Reading, Side};
+use super::dialect::Dialects;
 
 /// A parsed command line. Fields borrow from the line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +22,19 @@ pub struct Command<'a> {
     pub odd_spacing: bool,
     /// Catalog entry for the verb.
     pub spec: Option<&'static CommandSpec>,
+    /// How the parameters were read: the form the line has, and what it says of the dialect.
+    pub reading: Option<Reading>,
+    /// When the line fits no form of the connection's dialects but forms of others: those.
+    pub elsewhere: Option<Dialects>,
+    /// Whether the verb's form has a TrID slot (known verbs; unknown ones are assumed to).
+    pub trid_slot: bool,
+}
+
+impl Command<'_> {
+    /// The form the line has (for a line that fits none of its verb's forms, the likeliest).
+    pub fn form(&self) -> Option<&'static Form> {
+        self.reading.map(|r| r.form)
+    }
 }
 
 /// A command's arguments: up to 12 kept inline (no allocation), more on the heap. Derefs to a
@@ -77,8 +92,9 @@ pub fn parse_trid(s: &str) -> Option<u32> {
     s.parse::<u64>().ok().and_then(|v| u32::try_from(v).ok())
 }
 
-/// Parses a line (without its ending) sent by the client (`from_client`) or the server.
-pub fn parse(line: &str, from_client: bool) -> Command<'_> {
+/// Parses a line (without its ending) sent by the client (`from_client`) or the server, in a
+/// connection whose dialect is one of `span`.
+pub fn parse(line: &str, from_client: bool, span: Dialects) -> Command<'_> {
     // One pass: tokens split on spaces and tabs; anything but single spaces between tokens
     // (leading, trailing, doubled, tabs) is odd spacing.
     let b = line.as_bytes();
@@ -118,10 +134,23 @@ pub fn parse(line: &str, from_client: bool) -> Command<'_> {
     let error =
         (verb.len() == 3 && verb.bytes().all(|b| b.is_ascii_digit())).then(|| verb.parse::<u16>().ok()).flatten();
     let spec = catalog::lookup(verb);
-    let slot = match error {
+    let side = Side::of(from_client);
+    // A verb of another dialect is read by its own forms; one sent the wrong way, by the other
+    // side's (for its TrID slot only).
+    let read = |side, span| spec.and_then(|sp| catalog::read(sp, side, span, &rest));
+    let reading = read(side, span).or_else(|| read(side, Dialects::ALL));
+    let elsewhere = match reading {
+        Some(r) if !r.fits && span != Dialects::ALL => read(side, Dialects::ALL).and_then(|r| r.evidence),
+        _ => None,
+    };
+    let other = if from_client { Side::Server } else { Side::Client };
+    let slot_form = reading.or_else(|| read(other, Dialects::ALL)).map(|r| r.form);
+    let slot = match (error, slot_form) {
         // Errors carry a TrID when they answer a request; server-generated ones have none.
-        Some(_) => rest.first().is_some_and(|t| t.bytes().all(|b| b.is_ascii_digit())),
-        None => catalog::has_trid(verb, from_client),
+        (Some(_), _) => rest.first().is_some_and(|t| t.bytes().all(|b| b.is_ascii_digit())),
+        (None, Some(f)) => f.trid,
+        // Unknown commands are assumed to have one.
+        (None, None) => true,
     };
     let (mut trid, mut bad_trid) = (None, None);
     if slot {
@@ -133,7 +162,7 @@ pub fn parse(line: &str, from_client: bool) -> Command<'_> {
             rest.skip_first();
         }
     }
-    Command { verb, error, trid, bad_trid, args: rest, odd_spacing, spec }
+    Command { verb, error, trid, bad_trid, args: rest, odd_spacing, spec, reading, elsewhere, trid_slot: slot }
 }
 
 /// The byte ranges of a line's tokens, split where `is_sep` says (used to replace one token,

@@ -1,8 +1,6 @@
 //! Parameters: what each argument of a command form is called, which ones hold secrets, and
 //! the syntax of values (handles, friendly names, states) as the draft defines them.
 
-use super::command::Command;
-
 /// The states a user can be in ([D §7.7]).
 pub const STATES: [&str; 9] = ["NLN", "FLN", "HDN", "BSY", "IDL", "BRB", "AWY", "PHN", "LUN"];
 
@@ -62,7 +60,7 @@ pub fn check_friendly_name(raw: &str) -> Result<(), String> {
 
 /// Argument positions that hold secrets (at most two).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Secrets([Option<usize>; 2]);
+pub struct Secrets(pub [Option<usize>; 2]);
 
 impl Secrets {
     /// Only argument `i`.
@@ -83,34 +81,5 @@ impl Secrets {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.0 == [None, None]
-    }
-}
-
-/// The names of a command's parameters (after the TrID) and which hold secrets.
-pub fn param_names(cmd: &Command<'_>, from_client: bool) -> (&'static [&'static str], Secrets) {
-    let a = &cmd.args;
-    match (cmd.verb, from_client) {
-        ("USR", true) if a.first() == Some(&"MD5") || a.first() == Some(&"CTP") => {
-            let secret = ((a.get(1) == Some(&"S") || a.first() == Some(&"CTP")) && a.len() >= 3).then(|| a.len() - 1);
-            let names: &'static [&'static str] = if a.get(1) == Some(&"I") {
-                &["package", "sequence", "handle"]
-            } else {
-                &["package", "sequence", "response"]
-            };
-            (names, Secrets([secret, None]))
-        }
-        ("USR", true) => (&["handle", "cookie"], Secrets::one(1)),
-        ("USR", false) if a.first() == Some(&"OK") => (&["status", "handle", "friendly-name"], Secrets::default()),
-        ("USR", false) => (&["package", "sequence", "challenge"], Secrets::default()),
-        ("XFR", false) if a.first() == Some(&"SB") => {
-            (&["server-type", "address", "package", "cookie"], Secrets::one(3))
-        }
-        ("RNG", false) => (&["session-id", "address", "package", "cookie", "caller", "caller-name"], Secrets::one(3)),
-        ("ANS", true) => (&["handle", "cookie", "session-id"], Secrets::one(1)),
-        ("LST", false) if a.len() == 4 => (&["list", "serial", "item", "total"], Secrets::default()),
-        _ => match cmd.spec.and_then(|s| if from_client { s.client } else { s.server }) {
-            Some(form) if cmd.spec.is_some_and(|s| s.since == 2) => (form.params, Secrets::default()),
-            _ => (&[], Secrets::default()),
-        },
     }
 }

@@ -43,3 +43,42 @@ pub struct Roles {
     /// Switchboard.
     pub sb: bool,
 }
+
+impl Roles {
+    /// No role.
+    pub const NONE: Roles = Roles { ds: false, ns: false, sb: false };
+    /// Every role.
+    pub const ALL: Roles = Roles { ds: true, ns: true, sb: true };
+    /// The switchboard alone.
+    pub const SB_ONLY: Roles = Roles { ds: false, ns: false, sb: true };
+
+    /// The roles in either.
+    pub const fn union(self, o: Roles) -> Roles {
+        Roles { ds: self.ds || o.ds, ns: self.ns || o.ns, sb: self.sb || o.sb }
+    }
+
+    /// The roles in both.
+    pub const fn intersect(self, o: Roles) -> Roles {
+        Roles { ds: self.ds && o.ds, ns: self.ns && o.ns, sb: self.sb && o.sb }
+    }
+
+    /// Whether `r` is one of them (an unknown role is in every set).
+    pub fn has(self, r: Role) -> bool {
+        match r {
+            Role::DS => self.ds,
+            Role::NS => self.ns,
+            Role::SB => self.sb,
+            Role::Unknown => true,
+        }
+    }
+
+    /// The role, when exactly one is in the set.
+    pub fn single(self) -> Option<Role> {
+        match (self.ds, self.ns, self.sb) {
+            (true, false, false) => Some(Role::DS),
+            (false, true, false) => Some(Role::NS),
+            (false, false, true) => Some(Role::SB),
+            _ => None,
+        }
+    }
+}

@@ -1,5 +1,6 @@
 use super::catalog;
 use super::command::{self, parse_trid};
+use super::dialect::{self, Dialect, Dialects};
 use super::errors;
 use super::payload;
 use super::wire::{Decoder, Ending, Frame, JunkReason, PayloadState, WireLimits};
@@ -231,49 +232,52 @@ proptest! {
 
 #[test]
 fn catalog_covers_every_msnp2_command() {
-    let msnp2 = "VER INF USR XFR OUT CVR CVQ CHG ILN NLN FLN SYN GTC BLP LST ADD REM REA FND SND URL PNG QNG RNG CAL ANS IRO JOI BYE MSG ACK NAK";
+    let msnp2 = "VER INF USR XFR OUT CVR CHG ILN NLN FLN SYN GTC BLP LST ADD REM REA FND SND URL PNG QNG RNG CAL ANS IRO JOI BYE MSG ACK NAK";
     for verb in msnp2.split(' ') {
         let spec = catalog::lookup(verb).unwrap_or_else(|| panic!("{verb} missing"));
-        assert_eq!(spec.since, 2, "{verb}");
-        assert!(spec.roles.ds || spec.roles.ns || spec.roles.sb, "{verb} has no role");
-        assert!(spec.client.is_some() || spec.server.is_some(), "{verb} has no direction");
+        assert_eq!(spec.since(), 2, "{verb}");
+        assert!(spec.dialects.contains(Dialect::P2), "{verb}");
+        let r = spec.roles();
+        assert!(r.ds || r.ns || r.sb, "{verb} has no role");
+        assert!(!spec.forms.is_empty(), "{verb} has no form");
     }
-    assert_eq!(catalog::CATALOG.iter().filter(|c| c.since == 2).count(), msnp2.split(' ').count());
-    assert_eq!(catalog::lookup("UBX").map(|c| c.since), Some(11));
+    assert_eq!(catalog::lookup("CVQ").map(|c| c.dialects), Some(dialect::only(Dialect::CVR0)));
+    assert_eq!(catalog::lookup("UBX").map(|c| c.since()), Some(11));
     assert!(catalog::lookup("ver").is_none(), "codes are case-sensitive");
 }
 
 #[test]
 fn trid_slots_follow_the_facts() {
+    let any = Dialects::ALL;
     // Server commands without a TrID slot [facts §1.1].
     for v in ["NLN", "FLN", "RNG", "JOI", "BYE", "MSG", "OUT", "QNG"] {
-        assert!(!catalog::has_trid(v, false), "{v}");
+        assert!(!catalog::has_trid(v, false, any), "{v}");
     }
     for v in ["OUT", "PNG"] {
-        assert!(!catalog::has_trid(v, true), "{v}");
+        assert!(!catalog::has_trid(v, true, any), "{v}");
     }
     for v in ["ILN", "IRO", "ACK", "NAK", "XFR", "USR", "LST"] {
-        assert!(catalog::has_trid(v, false), "{v}");
+        assert!(catalog::has_trid(v, false, any), "{v}");
     }
-    assert!(catalog::has_trid("MSG", true));
+    assert!(catalog::has_trid("MSG", true, any));
 }
 
 #[test]
 fn commands_parse_with_and_without_trids() {
-    let c = command::parse("RNG 11752013 10.0.1.200:1865 CKI 849.520 alice@hotmail.com Alice", false);
+    let c = command::parse("RNG 11752013 10.0.1.200:1865 CKI 849.520 alice@hotmail.com Alice", false, Dialects::MSNP2);
     assert_eq!((c.trid, c.args.len(), c.args[0]), (None, 6, "11752013"));
-    let c = command::parse("ILN 9 NLN bob@hotmail.com Bob", false);
+    let c = command::parse("ILN 9 NLN bob@hotmail.com Bob", false, Dialects::MSNP2);
     assert_eq!((c.trid, c.args.to_vec()), (Some(9), vec!["NLN", "bob@hotmail.com", "Bob"]));
-    let many = command::parse("FND 1 a b c d e f g h i j k l m n", true);
+    let many = command::parse("FND 1 a b c d e f g h i j k l m n", true, Dialects::MSNP2);
     assert_eq!(many.args.len(), 14);
     assert_eq!(many.args.last(), Some(&"n"));
-    let c = command::parse("911 7", false);
+    let c = command::parse("911 7", false, Dialects::MSNP2);
     assert_eq!((c.error, c.trid), (Some(911), Some(7)));
-    let c = command::parse("600", false);
+    let c = command::parse("600", false, Dialects::MSNP2);
     assert_eq!((c.error, c.trid), (Some(600), None));
-    let c = command::parse("CHG x NLN", true);
+    let c = command::parse("CHG x NLN", true, Dialects::MSNP2);
     assert_eq!((c.trid, c.bad_trid), (None, Some("x")));
-    let c = command::parse("CHG  1 NLN", true);
+    let c = command::parse("CHG  1 NLN", true, Dialects::MSNP2);
     assert!(c.odd_spacing);
     assert_eq!(parse_trid("4294967295"), Some(u32::MAX));
     assert_eq!(parse_trid("4294967296"), None);
@@ -305,7 +309,7 @@ fn error_table_is_sorted_for_binary_search() {
     for e in errors::ERRORS {
         assert_eq!(errors::error_code(e.code).map(|x| x.code), Some(e.code));
     }
-    for c in catalog::CATALOG {
+    for c in catalog::all() {
         assert_eq!(catalog::lookup(c.verb).map(|x| x.verb), Some(c.verb));
     }
 }

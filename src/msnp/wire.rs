@@ -4,7 +4,9 @@
 //! "need more bytes" is simply `None`. Lines and payloads are bounded by [`WireLimits`]; after a
 //! gap it resynchronises at the next line that starts with a plausible command.
 
-use super::catalog;
+use super::catalog::{self, Side};
+use super::dialect::Dialects;
+use super::framing::{self, Follows};
 
 /// Limits of the decoder. Crossing one is reported as a frame, never a crash.
 #[derive(Debug, Clone, Copy)]
@@ -130,28 +132,10 @@ pub struct Decoder {
     offset: u64,
     state: State,
     limits: WireLimits,
-}
-
-/// The verbs whose last parameter is a payload length (MSG in MSNP2, more in later dialects).
-pub fn is_payload_verb(verb: &[u8]) -> bool {
-    matches!(
-        verb,
-        b"MSG"
-            | b"NOT"
-            | b"PAG"
-            | b"SDC"
-            | b"IPG"
-            | b"QRY"
-            | b"PGD"
-            | b"UUX"
-            | b"UBX"
-            | b"GCF"
-            | b"ADL"
-            | b"RML"
-            | b"UUN"
-            | b"UBN"
-            | b"FQY"
-    )
+    /// Who sends these bytes (`None`: either; payloads are then judged by both sides' forms).
+    side: Option<Side>,
+    /// The dialects the connection may speak (payload forms differ between them).
+    span: Dialects,
 }
 
 /// Whether `b` starts like a command line: a known verb or three digits, then a space or line end.
@@ -176,7 +160,18 @@ impl Default for Decoder {
 impl Decoder {
     /// A decoder at stream offset 0.
     pub fn new(limits: WireLimits) -> Self {
-        Decoder { buf: Vec::new(), pos: 0, offset: 0, state: State::Line, limits }
+        Decoder { buf: Vec::new(), pos: 0, offset: 0, state: State::Line, limits, side: None, span: Dialects::ALL }
+    }
+
+    /// The bytes are sent by `side` (payloads are framed by that side's forms).
+    pub fn sent_by(mut self, side: Side) -> Self {
+        self.side = Some(side);
+        self
+    }
+
+    /// The connection's dialect is now known to be one of `span`.
+    pub fn set_dialects(&mut self, span: Dialects) {
+        self.span = span;
     }
 
     /// A decoder for a stream picked up mid-way: it skips to the first line that starts with a
@@ -223,7 +218,7 @@ impl Decoder {
             return FastLine::Slow;
         }
         let body = &avail[..end];
-        if is_payload_verb(body.get(..3).unwrap_or(body)) && body.get(3).is_none_or(|c| *c == b' ') {
+        if framing::may_carry_payload(body.get(..3).unwrap_or(body)) && body.get(3).is_none_or(|c| *c == b' ') {
             return FastLine::Slow;
         }
         let (start, offset) = (self.pos, self.offset);
@@ -354,35 +349,15 @@ impl Decoder {
     fn after_line(&mut self, offset: u64, line: Vec<u8>, ending: Ending) -> Option<Frame> {
         let none = PayloadState::None;
         let verb = line.get(..3).unwrap_or(&line);
-        let is_payload = is_payload_verb(verb) && line.get(3).is_none_or(|c| *c == b' ');
-        if !is_payload {
+        if !framing::may_carry_payload(verb) || line.get(3).is_some_and(|c| *c != b' ') {
             return Some(Frame::Line { offset, line, ending, payload: none });
         }
-        let mut tokens = line.split(|c| *c == b' ' || *c == b'\t').filter(|t| !t.is_empty());
-        let count = tokens.clone().count();
-        let last = tokens.next_back().unwrap_or(b"");
-        let is_msg = verb == b"MSG";
-        let declared = if count < 2 {
-            Err("no length parameter".to_string())
-        } else if !last.iter().all(u8::is_ascii_digit) {
-            if !is_msg {
-                // Later-dialect commands carry a payload only in some forms (e.g. `ADL 3 OK`).
-                return Some(Frame::Line { offset, line, ending, payload: none });
-            }
-            Err(format!("length {:?} is not a decimal number", String::from_utf8_lossy(last)))
-        } else {
-            match std::str::from_utf8(last).ok().and_then(|s| s.parse::<u64>().ok()) {
-                Some(n) if n <= self.limits.max_payload => Ok(n),
-                Some(n) => Err(format!("length {n} exceeds the limit of {}", self.limits.max_payload)),
-                None => Err("length does not fit in 64 bits".to_string()),
-            }
-        };
-        let n = match declared {
-            Err(reason) if is_msg => {
+        let n = match framing::follows(&line, self.side, self.span, self.limits.max_payload) {
+            Follows::Nothing => return Some(Frame::Line { offset, line, ending, payload: none }),
+            Follows::BadLength(reason) => {
                 return Some(Frame::Line { offset, line, ending, payload: PayloadState::BadLength(reason) })
             }
-            Err(_) => return Some(Frame::Line { offset, line, ending, payload: none }),
-            Ok(n) => n,
+            Follows::Payload(n) => n,
         };
         let payload = Payload {
             declared: n,

@@ -389,6 +389,18 @@ impl<W: Write> Report for JsonReport<W> {
         if let Err(e) = self.write_links(links) {
             self.error.get_or_insert(e);
         }
+        // The rules reported, with the dialects each holds in.
+        let fired: Vec<&crate::rules::Rule> =
+            summary.by_rule.keys().filter_map(|id| crate::rules::lookup(id)).collect();
+        match pretty(&fired, 2).map_err(io_err) {
+            Ok(r) => {
+                self.write(b",\n  \"rules\": ");
+                self.write(&r);
+            }
+            Err(e) => {
+                self.error.get_or_insert(e);
+            }
+        }
         match pretty(summary, 2).map_err(io_err) {
             Ok(s) => {
                 self.write(b",\n  \"summary\": ");

@@ -115,6 +115,7 @@ impl Record for Head<'_> {
         w.str("role", c.role.as_str());
         w.opt_str("dialect", c.dialect.as_deref());
         w.opt_str("dialect_source", c.dialect_source.map(|d| d.as_str()));
+        w.opt_str("dialect_evidence", c.dialect_reason().as_deref());
         w.opt_str("user", c.user.as_deref());
         w.float("opened", secs(c.opened));
         w.opt_float("closed", c.closed.map(secs));

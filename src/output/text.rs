@@ -286,11 +286,20 @@ fn header(c: &Connection, links: Links<'_>) -> String {
     if let Some(u) = &c.user {
         let _ = write!(head, " · {}", sanitize(u));
     }
+    // The dialect, and how it was decided unless VER named it and the client had offered it.
+    use crate::session::DialectSource;
     match (&c.dialect, c.dialect_source) {
-        (Some(d), Some(crate::session::DialectSource::Fingerprint)) => {
-            let _ = write!(head, " · {} (recognised by later-dialect commands; MSNP2-only rules off)", sanitize(d));
+        (Some(d), Some(DialectSource::Negotiated)) if c.dialects().exact().is_some() => {
+            let _ = write!(head, " · {}", sanitize(d));
         }
-        (Some(d), _) => {
+        (Some(d), Some(DialectSource::Inherited)) => {
+            let _ = write!(head, " · {} (inherited)", sanitize(d));
+        }
+        (Some(d), Some(source)) => {
+            let why = c.dialect_reason().map(|r| format!(": {r}")).unwrap_or_default();
+            let _ = write!(head, " · {} ({}{})", sanitize(d), source.as_str(), sanitize(&why));
+        }
+        (Some(d), None) => {
             let _ = write!(head, " · {}", sanitize(d));
         }
         (None, _) => head.push_str(" · dialect unknown"),

@@ -4,8 +4,10 @@
 //! that start with `XFR ` or `RNG ` are held until their line ending; every other byte is passed
 //! on as soon as it arrives, and MSG payloads (which may contain anything) are never inspected.
 
+use crate::msnp::catalog::Side;
+use crate::msnp::dialect::Dialects;
+use crate::msnp::framing::{self, Follows};
 use crate::msnp::referral::ReferralKind;
-use crate::msnp::wire::is_payload_verb;
 
 /// A referral found in the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,16 +81,17 @@ pub fn rewrite_line(line: &[u8], map: &mut dyn FnMut(&Referral) -> Option<String
     Some(out)
 }
 
+/// The payload length a server line declares, judged by its form in any dialect (the proxy
+/// does not know the dialect; no form of one dialect contradicts another's on this).
 fn payload_len(head: &[u8]) -> Option<u64> {
     let line = head.strip_suffix(b"\r").unwrap_or(head);
-    if !is_payload_verb(line.get(..3)?) || line.get(3) != Some(&b' ') {
+    if !framing::may_carry_payload(line.get(..3)?) || line.get(3) != Some(&b' ') {
         return None;
     }
-    let last = line.split(|c| *c == b' ').rfind(|t| !t.is_empty())?;
-    if last.is_empty() || !last.iter().all(u8::is_ascii_digit) {
-        return None;
+    match framing::follows(line, Some(Side::Server), Dialects::ALL, u64::MAX) {
+        Follows::Payload(n) => Some(n),
+        Follows::Nothing | Follows::BadLength(_) => None,
     }
-    std::str::from_utf8(last).ok()?.parse().ok()
 }
 
 impl Rewriter {

@@ -3,10 +3,12 @@
 //! they follow is kept in [`Checker`].
 
 use super::{
-    syntax, Checker, Context, Violation, P001, P002, P003, P004, P005, P006, P008, P009, P010, P011, P012, P013,
+    syntax, Checker, Context, Violation, P001, P002, P003, P004, P005, P006, P008, P009, P010, P011, P012, P013, P014,
+    P015,
 };
-use crate::msnp::catalog::CommandSpec;
+use crate::msnp::catalog::Side;
 use crate::msnp::command::Command;
+use crate::msnp::dialect::Dialects;
 use crate::msnp::Role;
 
 /// How far a connection's login got.
@@ -44,10 +46,38 @@ pub struct Roster {
 
 const SYN_LISTS: [&str; 4] = ["FL", "AL", "BL", "RL"];
 
-/// P009: a command that a later dialect introduced, in an MSNP2 session.
-pub fn later_dialect(strict: bool, spec: &CommandSpec, v: &mut Vec<Violation>) {
-    if strict && spec.since > 2 {
-        v.push(Violation::new(P009, format!("{} belongs to MSNP{}", spec.verb, spec.since)));
+/// P009: a command, or a form of one, that the negotiated dialect does not have. Only a
+/// decided dialect says so (a fingerprinted one is what the commands allow).
+pub fn outside_dialect(cmd: &Command<'_>, span: Dialects, decided: bool, v: &mut Vec<Violation>) {
+    let (Some(spec), Some(d)) = (cmd.spec, span.exact().filter(|_| decided)) else { return };
+    if !spec.dialects.contains(d) {
+        v.push(Violation::new(P009, format!("{} belongs to {}, not {d}", spec.verb, spec.dialects.label())));
+    } else if let Some(elsewhere) = cmd.elsewhere {
+        v.push(Violation::new(P009, format!("this form of {} belongs to {}, not {d}", spec.verb, elsewhere.label())));
+    }
+}
+
+/// SYN batches of MSNP8 and later: the reply announces how many LST and LSG lines follow.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch {
+    /// The SYN reply's event.
+    reply: usize,
+    users: u64,
+    groups: u64,
+    lst: u64,
+    lsg: u64,
+}
+
+impl Batch {
+    /// P015 on the reply when the batch ended short of what it announced.
+    pub fn shortfall(&self) -> Option<(usize, Violation)> {
+        (self.lst < self.users || self.lsg < self.groups).then(|| {
+            let msg = format!(
+                "SYN announced {} contacts and {} groups, the batch held {} LST and {} LSG lines",
+                self.users, self.groups, self.lst, self.lsg
+            );
+            (self.reply, Violation::new(P015, msg))
+        })
     }
 }
 
@@ -61,20 +91,18 @@ pub fn unknown_cookie(kind: crate::msnp::referral::ReferralKind) -> Violation {
     )
 }
 
-/// P003: a command sent in a direction it never travels, or on a role it does not belong to.
+/// P003: a command sent in a direction it never travels, or on a role it does not belong to
+/// (in any dialect the connection may speak).
 pub fn direction_and_role(cx: &Context<'_>, cmd: &Command<'_>, v: &mut Vec<Violation>) {
-    let Some(s) = cmd.spec.filter(|s| s.since == 2) else { return };
-    let form = if cx.from_client { s.client } else { s.server };
-    let role_ok = match cx.role {
-        Role::DS => s.roles.ds,
-        Role::NS => s.roles.ns,
-        Role::SB => s.roles.sb,
-        Role::Unknown => true,
-    };
-    if form.is_none() {
+    let Some(s) = cmd.spec else { return };
+    let side = Side::of(cx.from_client);
+    if !s.forms.iter().any(|f| f.side == side) {
         let who = if cx.from_client { "client" } else { "server" };
         v.push(Violation::new(P003, format!("{} is never sent by the {who}", cmd.verb)));
-    } else if !role_ok && (cx.strict || cx.role == Role::SB) {
+        return;
+    }
+    let span = if s.dialects.overlaps(cx.dialects) { cx.dialects } else { Dialects::ALL };
+    if cx.role != Role::Unknown && !s.forms_of(side, span).any(|f| f.roles.has(cx.role)) {
         v.push(Violation::new(P003, format!("{} is not a {} command", cmd.verb, cx.role.as_str())));
     }
 }
@@ -106,13 +134,16 @@ impl Checker {
                     v.push(Violation::new(P005, format!("first command is {verb}")));
                 }
             }
-            if cx.strict
-                && self.login != Login::Done
+            if self.login != Login::Done
                 && self.login != Login::Referred
                 && !matches!(verb, "VER" | "INF" | "USR" | "CVR" | "CVQ" | "PNG" | "OUT" | "XFR")
             {
                 v.push(Violation::new(P001, format!("{verb} before login completed")));
             }
+            if cx.applies(P014) && verb == "USR" && self.login == Login::Start && !self.cvr_seen {
+                v.push(Violation::new(P014, "USR before CVR"));
+            }
+            self.cvr_seen |= verb == "CVR";
         }
         if self.login == Login::Referred && verb != "OUT" {
             v.push(Violation::new(P002, format!("{verb} sent after the XFR NS referral")));
@@ -142,18 +173,20 @@ impl Checker {
                 }
             }
             ("INF", false) => syntax::ctp_offered(cmd, v),
-            ("USR", true) if matches!(a.first(), Some(&"MD5") | Some(&"CTP")) => {
+            ("USR", true) if matches!(a.first(), Some(&"MD5") | Some(&"CTP") | Some(&"TWN") | Some(&"SSO")) => {
                 syntax::ctp_used(cmd, v);
                 if a.get(1) == Some(&"I") {
-                    if cx.strict && !self.inf_seen && cx.start_seen {
+                    if a[0] == "MD5" && cx.applies(P004) && !self.inf_seen && cx.start_seen {
                         v.push(Violation::new(P004, "USR I sent without INF first"));
                     }
                     self.login = Login::InProgress;
-                } else if a.get(1) == Some(&"S") && a[0] == "MD5" {
+                } else if a.get(1) == Some(&"S") && a[0] != "CTP" {
                     if self.login == Login::Start && cx.start_seen {
-                        v.push(Violation::new(P012, "USR MD5 S without USR MD5 I before it"));
+                        v.push(Violation::new(P012, format!("USR {} S without USR {} I before it", a[0], a[0])));
                     }
-                    syntax::md5_response(cmd, self.challenge.as_deref(), cx, v);
+                    if a[0] == "MD5" {
+                        syntax::md5_response(cmd, self.challenge.as_deref(), cx, v);
+                    }
                 }
             }
             ("USR", false) => {
@@ -171,11 +204,7 @@ impl Checker {
             }
             ("XFR", false) if a.first() == Some(&"SB") => syntax::package(cmd, v),
             ("RNG", false) => syntax::package(cmd, v),
-            ("CAL", false)
-                if cmd.trid.is_some()
-                    && (a.first() != Some(&"RINGING")
-                        || !a.get(1).is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))) =>
-            {
+            ("CAL", false) if cmd.trid.is_some() && cmd.error.is_none() && a.first() != Some(&"RINGING") => {
                 v.push(Violation::new(P008, format!("reply is {:?}", a.join(" "))));
             }
             _ => {}
@@ -282,6 +311,52 @@ impl Checker {
     }
 }
 
+impl Checker {
+    /// P015: the LST and LSG lines of an MSNP8+ SYN batch against the totals its reply
+    /// announces (`SYN t version users groups`, MSNP10: `SYN t version settings users groups`).
+    pub(super) fn batch_counts(&mut self, cx: &Context<'_>, cmd: &Command<'_>, idx: usize, v: &mut Vec<Violation>) {
+        if cx.from_client || !cx.applies(P015) {
+            return;
+        }
+        let in_batch = cmd.form().is_some_and(|f| f.in_batch);
+        if in_batch {
+            if let Some(b) = self.batch.as_mut() {
+                let over = match cmd.verb {
+                    "LST" => {
+                        b.lst += 1;
+                        b.lst > b.users
+                    }
+                    "LSG" => {
+                        b.lsg += 1;
+                        b.lsg > b.groups
+                    }
+                    _ => false,
+                };
+                if over {
+                    let what = if cmd.verb == "LST" { "contacts" } else { "groups" };
+                    let n = if cmd.verb == "LST" { b.users } else { b.groups };
+                    v.push(Violation::new(
+                        P015,
+                        format!("{} line beyond the {n} {what} the SYN reply announced", cmd.verb),
+                    ));
+                }
+            }
+            return;
+        }
+        if let Some(b) = self.batch.take() {
+            self.late.extend(b.shortfall());
+        }
+        if cmd.verb == "SYN" && cmd.error.is_none() {
+            let counts: Vec<u64> = cmd.args.iter().rev().take(2).filter_map(|x| x.parse().ok()).collect();
+            let with_counts = cmd.form().is_some_and(|f| f.params.iter().any(|p| p.name == "users"))
+                && cmd.args.len() >= if cx.dialects.low >= crate::msnp::dialect::Dialect::P10 { 4 } else { 3 };
+            if let ([groups, users], true) = (counts.as_slice(), with_counts) {
+                self.batch = Some(Batch { reply: idx, users: *users, groups: *groups, lst: 0, lsg: 0 });
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,18 +369,18 @@ mod tests {
         let max = u64::MAX;
         let mut c = Checker::default();
         let mut v = Vec::new();
-        c.syn_batch(0, &parse("SYN 1 5", false), &mut v);
-        c.syn_batch(0, &parse("GTC 1 5 A", false), &mut v);
-        c.syn_batch(0, &parse("BLP 1 5 AL", false), &mut v);
-        c.syn_batch(0, &parse(&format!("LST 1 FL 5 {max} {max} a@b.com A"), false), &mut v);
-        c.syn_batch(0, &parse(&format!("LST 1 FL 5 {max} {max} a@b.com A"), false), &mut v);
-        c.syn_batch(0, &parse("LST 1 AL 5 0 0", false), &mut v);
+        c.syn_batch(0, &parse("SYN 1 5", false, Dialects::MSNP2), &mut v);
+        c.syn_batch(0, &parse("GTC 1 5 A", false, Dialects::MSNP2), &mut v);
+        c.syn_batch(0, &parse("BLP 1 5 AL", false, Dialects::MSNP2), &mut v);
+        c.syn_batch(0, &parse(&format!("LST 1 FL 5 {max} {max} a@b.com A"), false, Dialects::MSNP2), &mut v);
+        c.syn_batch(0, &parse(&format!("LST 1 FL 5 {max} {max} a@b.com A"), false, Dialects::MSNP2), &mut v);
+        c.syn_batch(0, &parse("LST 1 AL 5 0 0", false, Dialects::MSNP2), &mut v);
         assert!(v.iter().all(|x| x.rule == "MSNP-P010") && !v.is_empty(), "{v:?}");
 
         let mut v = Vec::new();
-        c.roster(1, &parse(&format!("IRO 2 {max} {max} a@b.com A"), false), &mut v);
-        c.roster(1, &parse(&format!("IRO 2 {max} {max} a@b.com A"), false), &mut v);
-        c.roster(1, &parse("ANS 2 OK", false), &mut v);
+        c.roster(1, &parse(&format!("IRO 2 {max} {max} a@b.com A"), false, Dialects::MSNP2), &mut v);
+        c.roster(1, &parse(&format!("IRO 2 {max} {max} a@b.com A"), false, Dialects::MSNP2), &mut v);
+        c.roster(1, &parse("ANS 2 OK", false, Dialects::MSNP2), &mut v);
         assert!(v.iter().all(|x| x.rule == "MSNP-P011") && !v.is_empty(), "{v:?}");
     }
 
@@ -314,13 +389,13 @@ mod tests {
         let mut c = Checker::default();
         let mut v = Vec::new();
         for l in ["SYN 1 5", "GTC 1 5 A", "BLP 1 5 AL", "LST 1 FL 5 1 1 a@b.com A", "LST 1 AL 5 0 0"] {
-            c.syn_batch(0, &parse(l, false), &mut v);
+            c.syn_batch(0, &parse(l, false, Dialects::MSNP2), &mut v);
         }
         for l in ["LST 1 BL 5 0 0", "LST 1 RL 5 0 0"] {
-            c.syn_batch(0, &parse(l, false), &mut v);
+            c.syn_batch(0, &parse(l, false, Dialects::MSNP2), &mut v);
         }
         for l in ["IRO 2 1 2 a@b.com A", "IRO 2 2 2 c@d.com C", "ANS 2 OK"] {
-            c.roster(1, &parse(l, false), &mut v);
+            c.roster(1, &parse(l, false, Dialects::MSNP2), &mut v);
         }
         assert!(v.is_empty(), "{v:?}");
     }

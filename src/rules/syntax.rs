@@ -4,11 +4,13 @@
 
 use super::{
     truncate, Checker, Context, Violation, S001, S002, S003, S004, S005, S006, S007, S008, S009, S010, S011, S012,
-    S013, S014, S015, S016,
+    S013, S014, S015, S016, S019, S020, S021, S022,
 };
 use crate::msnp::address::valid_address;
+use crate::msnp::catalog::{Kind, Param};
 use crate::msnp::command::Command;
-use crate::msnp::params::{check_friendly_name, ends_with_ignore_case, param_names, valid_handle, STATES};
+use crate::msnp::dialect::Dialect;
+use crate::msnp::params::{check_friendly_name, ends_with_ignore_case, valid_handle, STATES};
 use crate::msnp::{auth, catalog, errors};
 
 /// S008: an error code no dialect is known to use.
@@ -59,8 +61,9 @@ pub fn package(cmd: &Command<'_>, v: &mut Vec<Violation>) {
 
 impl Checker {
     /// Remembers the dialects a client's VER offers, and checks a server's choice among them
-    /// (S013). `chosen` is the server's first dialect, upper-cased.
-    pub fn ver(&mut self, cmd: &Command<'_>, from_client: bool, v: &mut Vec<Violation>) {
+    /// (its first dialect, S013). Returns whether the choice was offered (or nothing was seen
+    /// to compare it with).
+    pub fn ver(&mut self, cmd: &Command<'_>, from_client: bool, v: &mut Vec<Violation>) -> bool {
         let a = &cmd.args;
         if from_client {
             self.offered = a.iter().map(|s| s.to_ascii_uppercase()).collect();
@@ -71,34 +74,40 @@ impl Checker {
                     S013,
                     format!("server chose {chosen}, client offered {}", self.offered.join(" ")),
                 ));
+                return false;
             }
         }
+        true
     }
 
-    /// S007 and the value checks (S001-S006, S014-S016) of the MSNP2 forms.
-    pub(super) fn msnp2_forms(&mut self, cx: &Context<'_>, cmd: &Command<'_>, v: &mut Vec<Violation>) {
+    /// S007 (MSNP2 only) and the value checks (S001-S006, S014-S016) of the parameters by
+    /// their kinds in the line's form, each where its rule holds.
+    pub(super) fn values(&mut self, cx: &Context<'_>, cmd: &Command<'_>, v: &mut Vec<Violation>) {
         let (verb, a, from_client) = (cmd.verb, &cmd.args, cx.from_client);
-        if let Some((min, max)) = catalog::arity(cmd, from_client) {
-            if a.len() < min || a.len() > max {
-                let want = if min == max { format!("{min}") } else { format!("{min} to {max}") };
-                v.push(Violation::new(
-                    S007,
-                    format!("{verb} has {} parameters after the TrID, MSNP2 has {want}", a.len()),
-                ));
+        if cx.applies(S007) {
+            if let Some((min, max)) = catalog::arity(cmd, from_client) {
+                if a.len() < min || a.len() > max {
+                    let want = if min == max { format!("{min}") } else { format!("{min} to {max}") };
+                    v.push(Violation::new(
+                        S007,
+                        format!("{verb} has {} parameters after the TrID, MSNP2 has {want}", a.len()),
+                    ));
+                }
             }
         }
-        // One pass over the parameters, checking each by its name.
-        let (names, _) = param_names(cmd, from_client);
-        for (name, value) in names.iter().zip(a.iter()) {
-            self.value(verb, from_client, name, value, v);
+        if let Some(form) = cmd.form() {
+            for (i, value) in a.iter().enumerate() {
+                let Some(param) = form.param(i) else { break };
+                self.value(cx, verb, param, value, v);
+            }
         }
         match verb {
-            "GTC" => {
+            "GTC" if cx.applies(S006) => {
                 if let Some(s) = a.last().filter(|s| !matches!(**s, "A" | "N")) {
                     v.push(Violation::new(S006, format!("GTC setting {s:?}")));
                 }
             }
-            "BLP" => {
+            "BLP" if cx.applies(S006) => {
                 if let Some(s) = a.last().filter(|s| !matches!(**s, "AL" | "BL")) {
                     v.push(Violation::new(S006, format!("BLP mode {s:?}")));
                 }
@@ -107,44 +116,64 @@ impl Checker {
         }
     }
 
-    /// The check of one parameter by its name.
-    fn value(&mut self, verb: &str, from_client: bool, name: &str, value: &str, v: &mut Vec<Violation>) {
-        match name {
-            "handle" | "sender" | "caller" => {
-                if name == "sender" && value == "Hotmail" {
+    /// The check of one parameter by its kind.
+    fn value(&mut self, cx: &Context<'_>, verb: &str, param: &Param, value: &str, v: &mut Vec<Violation>) {
+        let name = param.name;
+        match param.kind {
+            Kind::Handle | Kind::Endpoint | Kind::NetHandle | Kind::Sender => {
+                if (param.kind == Kind::Sender && value == "Hotmail") || value.starts_with("tel:") {
                     return;
                 }
-                if !valid_handle(value) {
-                    v.push(Violation::new(S001, format!("{name} {:?} is not a valid handle", truncate(value, 140))));
-                } else if !ends_with_ignore_case(value, "@hotmail.com") && self.foreign.insert(value.to_string()) {
-                    v.push(Violation::new(S002, format!("{value} is not a hotmail.com handle")));
+                // `handle;{machine-guid}` (MSNP16+) and `network:handle` (MSNP18) name a handle.
+                let handle = value.split(';').next().unwrap_or(value);
+                let handle = match handle.split_once(':') {
+                    Some((n, h)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => h,
+                    _ => handle,
+                };
+                if !valid_handle(handle) {
+                    if cx.applies(S001) {
+                        v.push(Violation::new(
+                            S001,
+                            format!("{name} {:?} is not a valid handle", truncate(value, 140)),
+                        ));
+                    }
+                } else if cx.applies(S002)
+                    && !ends_with_ignore_case(handle, "@hotmail.com")
+                    && self.foreign.insert(handle.to_string())
+                {
+                    v.push(Violation::new(S002, format!("{handle} is not a hotmail.com handle")));
                 }
             }
-            "friendly-name" | "sender-name" | "caller-name" => {
-                if name == "sender-name" && value == "Hotmail" {
-                    return;
-                }
+            Kind::Name if cx.applies(S003) && !(name == "sender-name" && value == "Hotmail") => {
                 if let Err(why) = check_friendly_name(value) {
                     v.push(Violation::new(S003, format!("{name}: {why}")));
                 }
             }
-            "address" if !valid_address(value) => {
+            Kind::Address if cx.applies(S014) && !valid_address(value) => {
                 v.push(Violation::new(S014, format!("address {:?}", truncate(value, 80))));
             }
-            "session-id" if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) => {
+            // The server issues session ids; a client only echoes them.
+            Kind::SessionId
+                if !cx.from_client
+                    && cx.applies(S015)
+                    && (value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit())) =>
+            {
                 v.push(Violation::new(S015, format!("session id {:?}", truncate(value, 80))));
             }
-            "serial" | "item" | "total" if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) => {
+            Kind::Serial | Kind::Count
+                if cx.applies(S016) && (value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit())) =>
+            {
                 v.push(Violation::new(S016, format!("{name} {:?}", truncate(value, 80))));
             }
-            "state" if !STATES.contains(&value) => {
+            Kind::State if cx.applies(S004) && !STATES.contains(&value) => {
                 v.push(Violation::new(S004, format!("state {value:?}")));
             }
-            "list" => {
-                let ok = if from_client && verb != "LST" {
-                    matches!(value, "FL" | "AL" | "BL")
+            Kind::List if cx.applies(S005) => {
+                let pl = Dialect::P10 <= cx.dialects.low;
+                let ok = if cx.from_client && verb != "LST" {
+                    matches!(value, "FL" | "AL" | "BL") || (pl && value == "PL" && verb == "REM")
                 } else {
-                    matches!(value, "FL" | "AL" | "BL" | "RL")
+                    matches!(value, "FL" | "AL" | "BL" | "RL") || (pl && value == "PL")
                 };
                 if !ok {
                     v.push(Violation::new(S005, format!("{verb} list {value:?}")));
@@ -152,5 +181,105 @@ impl Checker {
             }
             _ => {}
         }
+    }
+}
+
+/// S019: an XFR NS referral without the fields its (decided) dialect adds: MSNP3 `0`, MSNP7 the
+/// current server, MSNP13 `U D`.
+pub fn xfr_ns_fields(cx: &Context<'_>, cmd: &Command<'_>, v: &mut Vec<Violation>) {
+    let a = &cmd.args;
+    if cx.from_client || cmd.verb != "XFR" || a.first() != Some(&"NS") || a.get(1) == Some(&"0") {
+        return;
+    }
+    let Some(d) = cx.dialects.exact().filter(|_| cx.decided && cx.applies(S019)) else { return };
+    if cmd.reading.is_some_and(|r| !r.fits) {
+        let want = match d.number() {
+            3..=6 => "NS address 0",
+            7..=12 => "NS address 0 current-server",
+            13..=20 => "NS address U D",
+            _ => "NS address U D hops",
+        };
+        v.push(Violation::new(S019, format!("XFR NS has {} parameters; {d} has {want}", a.len())));
+    }
+}
+
+/// S020: USR OK's verified (MSNP6+) and restricted (MSNP8+) flags are 0 or 1.
+pub fn usr_ok_flags(cx: &Context<'_>, cmd: &Command<'_>, v: &mut Vec<Violation>) {
+    if cx.from_client || cmd.verb != "USR" || cmd.args.first() != Some(&"OK") || !cx.applies(S020) {
+        return;
+    }
+    let Some(form) = cmd.form() else { return };
+    for (p, value) in form.params.iter().zip(cmd.args.iter()) {
+        if matches!(p.name, "verified" | "restricted") && !matches!(*value, "0" | "1") {
+            v.push(Violation::new(S020, format!("{} flag {:?}", p.name, truncate(value, 40))));
+        }
+    }
+}
+
+/// Whether `s` is a GUID (`8-4-4-4-12` hex digits, braces allowed).
+fn is_guid(s: &str) -> bool {
+    let s = s.strip_prefix('{').and_then(|x| x.strip_suffix('}')).unwrap_or(s);
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts.iter().zip([8, 4, 4, 4, 12]).all(|(p, n)| p.len() == n && p.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// S021: an MSNP10-12 LST entry: `N=` a handle, `F=` a friendly name, `C=` a contact id (a GUID,
+/// or a handle before address-book migration), the lists a number from 1 to 31, groups decimal
+/// ids or GUIDs separated by commas.
+pub fn lst_entry(cx: &Context<'_>, cmd: &Command<'_>, v: &mut Vec<Violation>) {
+    if cx.from_client || cmd.verb != "LST" || !cx.applies(S021) {
+        return;
+    }
+    let a = &cmd.args;
+    let mut bad = Vec::new();
+    let mut lists = None;
+    let mut handle = None;
+    for (i, t) in a.iter().enumerate() {
+        if let Some(h) = t.strip_prefix("N=") {
+            handle = Some(h);
+            if !valid_handle(h) && !h.starts_with("tel:") {
+                bad.push(format!("N={}", truncate(h, 60)));
+            }
+        } else if let Some(n) = t.strip_prefix("F=") {
+            if check_friendly_name(n).is_err() {
+                bad.push("F= is not URL-encoded UTF-8".to_string());
+            }
+        } else if let Some(c) = t.strip_prefix("C=") {
+            if !is_guid(c) && !valid_handle(c) {
+                bad.push(format!("C={}", truncate(c, 60)));
+            }
+        } else if lists.is_none() && t.bytes().all(|b| b.is_ascii_digit()) && !t.is_empty() {
+            lists = t.parse::<u32>().ok();
+            if !lists.is_some_and(|n| (1..=31).contains(&n)) {
+                bad.push(format!("lists {t}"));
+            }
+        } else if i + 1 == a.len()
+            && lists.is_some()
+            && !t.split(',').all(|g| is_guid(g) || (!g.is_empty() && g.bytes().all(|b| b.is_ascii_digit())))
+        {
+            bad.push(format!("groups {}", truncate(t, 80)));
+        }
+    }
+    if handle.is_none() {
+        bad.insert(0, "no N=handle".into());
+    }
+    if lists.is_none() {
+        bad.push("no lists number".into());
+    }
+    if !bad.is_empty() {
+        v.push(Violation::new(S021, bad.join("; ")));
+    }
+}
+
+/// S022: an ADL or RML payload is an `<ml>` list: `<d n="domain">` elements of `<c n="local"
+/// l="lists" t="network"/>` contacts (and at most one `<t>` of `<c n="tel:..." l=".."/>`).
+pub fn xml_list(cx: &Context<'_>, cmd: &Command<'_>, payload: Option<&[u8]>, v: &mut Vec<Violation>) {
+    if !matches!(cmd.verb, "ADL" | "RML") || !cx.applies(S022) {
+        return;
+    }
+    let Some(body) = payload.filter(|b| !b.is_empty()) else { return };
+    if let Err(why) = crate::msnp::xml::check_ml(body) {
+        v.push(Violation::new(S022, why));
     }
 }

@@ -1,16 +1,19 @@
 //! Transaction rules (T): TrIDs, and whether each server line answers the request it names.
 //! The session pairs requests with responses; these functions judge what it found.
 
-use super::{truncate, Violation, T001, T002, T003, T004, T005, T006, T007, T008, T009};
+use super::{
+    truncate, Checker, Context, Violation, S017, S018, T001, T002, T003, T004, T005, T006, T007, T008, T009, T010,
+};
+use crate::msnp::auth;
 use crate::msnp::catalog;
 use crate::msnp::command::Command;
 use crate::msnp::Role;
 
 /// T001: a TrID slot holding no valid TrID, or a command with a slot and no TrID.
-pub fn trid(cmd: &Command<'_>, known: bool, from_client: bool, v: &mut Vec<Violation>) {
+pub fn trid(cmd: &Command<'_>, known: bool, v: &mut Vec<Violation>) {
     if let Some(bad) = cmd.bad_trid {
         v.push(Violation::new(T001, format!("TrID {:?} is not a decimal from 0 to 4294967295", truncate(bad, 40))));
-    } else if known && cmd.error.is_none() && cmd.trid.is_none() && catalog::has_trid(cmd.verb, from_client) {
+    } else if known && cmd.error.is_none() && cmd.trid.is_none() && cmd.trid_slot {
         v.push(Violation::new(T001, format!("{} needs a TrID", cmd.verb)));
     }
 }
@@ -69,5 +72,53 @@ pub fn unanswered(label: &str, ack_mode: Option<char>, why: &str) -> Violation {
         Violation::new(T007, format!("{label} (ack mode A) was never acknowledged"))
     } else {
         Violation::new(T006, format!("{label} got no response{why}"))
+    }
+}
+
+impl Checker {
+    /// The server's challenge (CHL) and the client's answer (QRY): T010 when a challenge is
+    /// left unanswered, S017 when the answer is malformed, S018 when it is wrong for a public
+    /// product key.
+    pub(super) fn challenge_response(
+        &mut self,
+        cx: &Context<'_>,
+        cmd: &Command<'_>,
+        idx: usize,
+        payload: Option<&[u8]>,
+        v: &mut Vec<Violation>,
+    ) {
+        if !cx.applies(T010) {
+            return;
+        }
+        match (cmd.verb, cx.from_client) {
+            ("CHL", false) => {
+                if let Some((event, text)) = self.chl.take() {
+                    self.late.push((event, Violation::new(T010, format!("CHL {text} got no QRY before the next CHL"))));
+                }
+                if let Some(c) = cmd.args.first() {
+                    self.chl = Some((idx, c.to_string()));
+                }
+            }
+            ("QRY", true) => {
+                let challenge = self.chl.take().map(|(_, c)| c);
+                let product = cmd.args.first().copied().unwrap_or("");
+                let response = payload.unwrap_or(&[]);
+                let hex =
+                    response.len() == 32 && response.iter().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b));
+                if product.is_empty() || !hex {
+                    v.push(Violation::new(
+                        S017,
+                        format!("product id {:?}, response of {} bytes", truncate(product, 40), response.len()),
+                    ));
+                } else if let (Some(ch), true) = (challenge, cx.applies(S018)) {
+                    if let Some(want) = auth::qry_response(&ch, product) {
+                        if want.as_bytes() != response {
+                            v.push(Violation::new(S018, format!("response for {product} does not answer CHL {ch}")));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }

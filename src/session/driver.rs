@@ -30,6 +30,8 @@ impl Connection {
                     None => break,
                 },
             }
+            // A line may have decided the dialect, which frames the next ones.
+            dec.set_dialects(self.st.dialect.span);
         }
         self.st.decoders[dir.index()] = dec;
     }
@@ -111,7 +113,10 @@ impl Connection {
             let why = format!(" before the connection ended ({})", how.as_str());
             self.add_violation(req, rules::transactions::unanswered(&label, ack, &why));
         }
-        self.infer_at_close();
+        for (event, v) in self.st.rules.at_close() {
+            self.add_violation(event, v);
+        }
+        self.settle_dialect();
     }
 
     fn frame(&mut self, dir: Dir, ts: i64, frame: Frame, cut_by_gap: bool, opts: &Options) {
@@ -158,7 +163,7 @@ impl Connection {
         };
         let text: &str = &text;
         let from_client = dir == Dir::C2S;
-        let cmd = command::parse(text, from_client);
+        let cmd = command::parse(text, from_client, self.st.dialect.span);
         let mut v: Vec<Violation> = Vec::new();
         let note = framing::line(raw, ending, cut_by_gap, &mut v);
         let known = cmd.spec.is_some() || cmd.error.is_some();
@@ -170,18 +175,19 @@ impl Connection {
             kind = EventKind::Malformed;
         }
         framing::spacing(&cmd, &mut v);
-        rules::transactions::trid(&cmd, known, from_client, &mut v);
-        let payload_info = self.payload(&cmd, from_client, payload, opts, &mut v);
+        rules::transactions::trid(&cmd, known, &mut v);
+        let payload_info = self.payload(&cmd, from_client, &payload, opts, &mut v);
+        let body = match &payload {
+            PayloadState::Some(p) => Some(p.bytes.as_slice()),
+            _ => None,
+        };
 
         let idx = self.base + self.events.len();
-        let (fields, secrets) = if known && !opts.terse {
-            self.fields_and_secrets(&cmd, from_client)
-        } else {
-            (Vec::new(), Default::default())
-        };
+        let (fields, secrets) =
+            if known && !opts.terse { self.fields_and_secrets(&cmd) } else { (Vec::new(), Default::default()) };
         let checked = known && kind != EventKind::Malformed;
         if checked {
-            self.check(&cmd, dir, idx, opts, &mut v);
+            self.check(&cmd, dir, idx, body, opts, &mut v);
         }
         let transaction = if checked { self.pair(&cmd, dir, ts, idx, &mut v) } else { None };
 
@@ -215,23 +221,37 @@ impl Connection {
         &self,
         cmd: &Command<'_>,
         from_client: bool,
-        payload: PayloadState,
+        payload: &PayloadState,
         opts: &Options,
         v: &mut Vec<Violation>,
     ) -> Option<PayloadInfo> {
         match payload {
             PayloadState::None => None,
             PayloadState::BadLength(reason) => {
-                framing::bad_length(&reason, v);
+                framing::bad_length(reason, v);
                 None
             }
             PayloadState::Some(p) => {
                 let mime = payload::parse(&p.bytes);
-                framing::payload(cmd.verb, from_client, &p, mime.has_blank_line, v);
+                framing::payload(cmd.verb, from_client, p, mime.has_blank_line, v);
+                // Passport cookies in headers and challenge responses are secrets.
+                let reveal = self.st.reveal;
+                let hide = |k: &str| !reveal && super::redact::secret_header(k);
+                let body_secret = !reveal && cmd.verb == "QRY";
                 (!opts.terse).then(|| PayloadInfo {
                     length: p.declared,
-                    headers: mime.headers.iter().map(|(k, v)| (ShortStr::new(k), ShortStr::new(v))).collect(),
-                    body: String::from_utf8_lossy(mime.body).into_owned(),
+                    headers: mime
+                        .headers
+                        .iter()
+                        .map(|(k, v)| {
+                            (ShortStr::new(k), ShortStr::new(if hide(k) { super::redact::REDACTED } else { v }))
+                        })
+                        .collect(),
+                    body: if body_secret {
+                        super::redact::REDACTED.to_string()
+                    } else {
+                        String::from_utf8_lossy(mime.body).into_owned()
+                    },
                     complete: p.complete(),
                 })
             }
@@ -239,26 +259,37 @@ impl Connection {
     }
 
     /// The checks of a command of a known verb, and what the connection learns from it.
-    fn check(&mut self, cmd: &Command<'_>, dir: Dir, idx: usize, opts: &Options, v: &mut Vec<Violation>) {
+    fn check(
+        &mut self,
+        cmd: &Command<'_>,
+        dir: Dir,
+        idx: usize,
+        body: Option<&[u8]>,
+        opts: &Options,
+        v: &mut Vec<Violation>,
+    ) {
         let from_client = dir == Dir::C2S;
-        if let Some(spec) = cmd.spec {
-            rules::state::later_dialect(self.st.strict, spec, v);
-        }
+        let decided = self.st.dialect.decided;
+        rules::state::outside_dialect(cmd, self.st.dialect.span, decided, v);
         self.fingerprint(cmd, from_client);
         self.infer_role(cmd, from_client);
         if cmd.verb == "VER" {
-            self.st.rules.ver(cmd, from_client, v);
-            self.negotiated(cmd, from_client);
+            let offered = self.st.rules.ver(cmd, from_client, v);
+            self.negotiated(cmd, from_client, offered);
         }
         let cx = rules::Context {
             role: self.role,
-            strict: self.st.strict,
+            dialects: self.st.dialect.span,
+            decided: self.st.dialect.decided,
             start_seen: self.start_seen,
             from_client,
             user: self.user.as_deref(),
             passwords: &opts.passwords,
         };
-        self.st.rules.command(&cx, cmd, v);
-        self.learn(cmd, from_client, idx);
+        self.st.rules.command(&cx, cmd, idx, body, v);
+        for (event, late) in self.st.rules.take_late() {
+            self.add_violation(event, late);
+        }
+        self.learn(cmd, from_client, idx, body);
     }
 }

@@ -1,96 +1,227 @@
-//! What a connection is: its server role from the commands it carries, and its dialect from
-//! the VER exchange or, failing that, from commands only later dialects have.
+//! What a connection is: its server role from the forms of the commands it carries, and its
+//! dialect from the VER exchange, the referral that led to it, the client version its CVR names,
+//! or, failing those, the forms of its commands (each fits only some dialects).
 
 use super::model::DialectSource;
 use super::Connection;
+use crate::msnp::catalog::Roles;
 use crate::msnp::command::Command;
+use crate::msnp::dialect::{self, Dialect, Dialects};
 use crate::msnp::Role;
 
-/// Whether a dialect name is MSNP2 (or its CVR0 fallback).
-pub fn is_msnp2(d: &str) -> bool {
-    d.eq_ignore_ascii_case("MSNP2") || d.eq_ignore_ascii_case("CVR0")
+/// What is known of a connection's dialect.
+#[derive(Debug, Clone)]
+pub struct DialectState {
+    /// The dialects the connection may speak: its lines are read and checked against these.
+    pub span: Dialects,
+    /// Decided by VER or a referral (`span` is then one dialect, or every dialect when the
+    /// server chose one the client did not offer).
+    pub decided: bool,
+    /// What the connection's own commands allow (narrowed line by line).
+    pub evidence: Dialects,
+    /// The commands that narrowed the evidence, for the label's explanation.
+    pub notes: Vec<String>,
+    /// The label as negotiated, when the server chose a name msntap does not know.
+    pub named: Option<String>,
+}
+
+impl Default for DialectState {
+    fn default() -> Self {
+        DialectState { span: Dialects::ALL, decided: false, evidence: Dialects::ALL, notes: Vec::new(), named: None }
+    }
+}
+
+/// Evidence notes kept per connection.
+const MAX_NOTES: usize = 4;
+
+impl DialectState {
+    /// Narrows the evidence to `range` for `why`; evidence that contradicts what is known is
+    /// set aside (a lenient peer is not a different dialect).
+    pub fn narrow(&mut self, range: Dialects, why: impl FnOnce() -> String) -> bool {
+        match self.evidence.intersect(range) {
+            Some(e) if e != self.evidence => {
+                self.evidence = e;
+                if self.notes.len() < MAX_NOTES {
+                    self.notes.push(why());
+                }
+                if !self.decided {
+                    self.span = e;
+                }
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 impl Connection {
-    /// Later-dialect commands and forms point to the dialect that introduced them.
+    /// The dialects this connection may speak (what its lines are read and checked against).
+    pub fn dialects(&self) -> Dialects {
+        self.st.dialect.span
+    }
+
+    /// Whether the dialect was decided by VER or a referral.
+    pub fn dialect_decided(&self) -> bool {
+        self.st.dialect.decided
+    }
+
+    /// What the connection's own commands say of its dialect.
+    pub fn dialect_evidence(&self) -> Dialects {
+        self.st.dialect.evidence
+    }
+
+    /// The forms of `cmd` narrow the dialect; its CVR names the client's version.
     pub(super) fn fingerprint(&mut self, cmd: &Command<'_>, from_client: bool) {
-        let (verb, a) = (cmd.verb, &cmd.args);
-        let mut at_least = |n: u8| self.st.later = self.st.later.max(n);
-        if let Some(s) = cmd.spec.filter(|s| s.since > 2) {
-            at_least(s.since);
+        let Some(spec) = cmd.spec else { return };
+        let verb = cmd.verb;
+        let st = &mut self.st.dialect;
+        let mut changed = st.narrow(spec.dialects, || format!("{verb} ({})", spec.dialects.label()));
+        if let Some(range) = cmd.reading.and_then(|r| r.evidence) {
+            changed |= st.narrow(range, || format!("{verb} form ({})", range.label()));
         }
-        if verb == "QNG" && !a.is_empty() {
-            at_least(9);
+        if from_client && matches!(verb, "CVR" | "CVQ") {
+            if let Some(range) = cmd.args.get(5).and_then(|v| dialect::of_client_version(v)) {
+                let version = cmd.args.get(5).copied().unwrap_or("");
+                if st.narrow(range, || format!("client version {version} ({})", range.label())) {
+                    changed = true;
+                    if !st.decided {
+                        self.dialect_source.get_or_insert(DialectSource::ClientVersion);
+                    }
+                }
+            }
         }
-        if verb == "MSG" && from_client && a.first() == Some(&"D") {
-            at_least(9);
-        }
-        if verb == "USR" && a.first().is_some_and(|p| *p == "TWN" || *p == "SSO") {
-            at_least(if a[0] == "SSO" { 15 } else { 8 });
-        }
-        if verb == "XFR" && !from_client && a.first() == Some(&"NS") && a.len() >= 3 {
-            at_least(3);
-        }
-        if let Some(code) = cmd.error {
-            if crate::msnp::errors::error_code(code).is_some_and(|e| e.era == crate::msnp::errors::Era::Later) {
-                at_least(3);
+        if changed {
+            self.st.notices.push(super::Notice::Dialect(self.st.dialect.evidence));
+            if !self.st.dialect.decided {
+                self.sync_decoders();
+                self.settle_dialect();
             }
         }
     }
 
-    /// The role, from the first command that only one role carries.
+    /// The role, from what the forms of the commands seen so far allow.
     pub(super) fn infer_role(&mut self, cmd: &Command<'_>, from_client: bool) {
-        let (verb, a) = (cmd.verb, &cmd.args);
-        if self.role == Role::Unknown {
-            self.role = match (verb, from_client) {
-                ("ANS", true)
-                | ("CAL", _)
-                | ("JOI", false)
-                | ("IRO", false)
-                | ("BYE", false)
-                | ("ACK", false)
-                | ("NAK", false) => Role::SB,
-                ("USR", true) if a.len() == 2 && !matches!(a[0], "MD5" | "CTP" | "TWN" | "SSO") => Role::SB,
-                (
-                    "SYN" | "CHG" | "ILN" | "NLN" | "FLN" | "RNG" | "LST" | "ADD" | "REM" | "GTC" | "BLP" | "PNG"
-                    | "QNG",
-                    _,
-                ) => Role::NS,
-                ("USR", false) if a.first() == Some(&"OK") || a.first() == Some(&"MD5") => Role::NS,
-                ("MSG", false) if a.first() == Some(&"Hotmail") => Role::NS,
-                ("MSG", true) => Role::SB,
-                ("XFR", false) if a.first() == Some(&"NS") && cmd.trid.is_some_and(|t| t != 0) => Role::DS,
-                _ => Role::Unknown,
-            };
-        } else if self.role == Role::NS && verb == "XFR" && !from_client && a.first() == Some(&"NS") {
+        let a = &cmd.args;
+        let referral_answer =
+            !from_client && cmd.verb == "XFR" && a.first() == Some(&"NS") && cmd.trid.is_some_and(|t| t != 0);
+        if referral_answer && !self.st.rules.logged_in() && matches!(self.role, Role::Unknown | Role::NS) {
             // The login answered by a referral: this was a dispatch connection.
-            if !self.st.rules.logged_in() && cmd.trid.is_some_and(|t| t != 0) {
-                self.role = Role::DS;
-            }
+            self.role = Role::DS;
+            return;
+        }
+        if self.role != Role::Unknown {
+            return;
+        }
+        let Some(r) = cmd.reading else { return };
+        let left = self.st.roles.intersect(r.roles);
+        if left != Roles::NONE {
+            self.st.roles = left;
+        }
+        if let Some(role) = self.st.roles.single() {
+            self.role = role;
         }
     }
 
-    /// A server's VER reply decides the dialect.
-    pub(super) fn negotiated(&mut self, cmd: &Command<'_>, from_client: bool) {
+    /// A server's VER reply decides the dialect: the one it names, or (named but not offered)
+    /// none in particular, so that only the rules of every dialect apply.
+    pub(super) fn negotiated(&mut self, cmd: &Command<'_>, from_client: bool, offered_it: bool) {
         if from_client {
             return;
         }
-        if let Some(chosen) = cmd.args.first() {
-            let up = chosen.to_ascii_uppercase();
-            if up != "0" {
-                self.st.strict = is_msnp2(&up);
-                self.dialect = Some(up);
-                self.dialect_source = Some(DialectSource::Negotiated);
+        let Some(chosen) = cmd.args.first() else { return };
+        let up = chosen.to_ascii_uppercase();
+        if up == "0" {
+            return;
+        }
+        let st = &mut self.st.dialect;
+        st.decided = true;
+        match Dialect::parse(&up).filter(|_| offered_it) {
+            Some(d) => {
+                st.span = dialect::only(d);
+                st.named = None;
             }
+            None => {
+                st.span = Dialects::ALL;
+                st.named = Some(up);
+            }
+        }
+        self.dialect_source = Some(DialectSource::Negotiated);
+        self.sync_decoders();
+        self.settle_dialect();
+    }
+
+    /// Tells the wire decoders the dialects (their payload forms depend on them).
+    pub(super) fn sync_decoders(&mut self) {
+        let span = self.st.dialect.span;
+        for d in self.st.decoders.iter_mut() {
+            d.set_dialects(span);
         }
     }
 
-    /// At the end, a connection without a negotiated or inherited dialect is labelled with
-    /// what its commands point to.
-    pub(super) fn infer_at_close(&mut self) {
-        if self.dialect.is_none() && self.st.later > 0 {
-            self.dialect = Some(format!("MSNP{}+", self.st.later));
+    /// The dialect as a label (`MSNP11`, `MSNP11-12`, `MSNP9+`), once anything is known.
+    pub fn dialect_label(&self) -> Option<String> {
+        let st = &self.st.dialect;
+        if let Some(n) = &st.named {
+            return Some(n.clone());
+        }
+        let span = if st.decided { st.span } else { st.evidence };
+        (span != Dialects::ALL).then(|| span.label())
+    }
+
+    /// What decided the dialect, in words (the evidence notes for a fingerprint).
+    pub fn dialect_reason(&self) -> Option<String> {
+        let st = &self.st.dialect;
+        match self.dialect_source {
+            Some(DialectSource::Negotiated) if st.named.is_some() => Some("named by VER but not offered".into()),
+            Some(DialectSource::Negotiated) => Some("VER".into()),
+            Some(DialectSource::Inherited) => Some("the referral that led here".into()),
+            _ if st.notes.is_empty() => None,
+            _ => Some(st.notes.join(", ")),
+        }
+    }
+
+    /// The label and source as they stand, written into the connection's fields (at its end,
+    /// and whenever the analysis reports it).
+    pub fn settle_dialect(&mut self) {
+        self.dialect = self.dialect_label();
+        if self.dialect.is_some() && self.dialect_source.is_none() {
             self.dialect_source = Some(DialectSource::Fingerprint);
         }
+    }
+
+    /// The user's other connections say the dialect is one of `range` (what they and this one
+    /// allow together); a connection without a decided dialect takes it.
+    pub fn narrow_by_user(&mut self, range: Dialects) {
+        if self.st.dialect.decided {
+            return;
+        }
+        let st = &mut self.st.dialect;
+        if let Some(e) = st.evidence.intersect(range).filter(|e| *e != st.evidence) {
+            st.evidence = e;
+            st.span = e;
+            if st.notes.len() < MAX_NOTES {
+                st.notes.push(format!("the user's other connections ({})", range.label()));
+            }
+            self.sync_decoders();
+            self.settle_dialect();
+        }
+    }
+
+    /// The dialect learned from the referral that led here: decided when the referring
+    /// connection's was, else evidence.
+    pub(super) fn inherit_dialect(&mut self, span: Dialects, decided: bool) {
+        let st = &mut self.st.dialect;
+        if st.decided || span == Dialects::ALL {
+            return;
+        }
+        if decided {
+            st.decided = true;
+            st.span = span;
+            self.dialect_source = Some(DialectSource::Inherited);
+        } else if st.narrow(span, || format!("the referral that led here ({})", span.label())) {
+            self.dialect_source.get_or_insert(DialectSource::Inherited);
+        }
+        self.sync_decoders();
+        self.settle_dialect();
     }
 }

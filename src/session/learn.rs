@@ -9,13 +9,15 @@ use crate::msnp::referral::ReferralKind;
 use crate::msnp::Role;
 
 impl Connection {
-    /// Learns the user, the role and the notices that the command `cmd` (event `idx`) carries.
-    pub(super) fn learn(&mut self, cmd: &Command<'_>, from_client: bool, idx: usize) {
+    /// Learns the user, the role and the notices that the command `cmd` (event `idx`, with its
+    /// payload) carries.
+    pub(super) fn learn(&mut self, cmd: &Command<'_>, from_client: bool, idx: usize, payload: Option<&[u8]>) {
         let a = &cmd.args;
+        // A switchboard login is the form of USR or ANS that only switchboards take.
+        let sb_form = cmd.reading.is_some_and(|r| r.fits && r.form.roles == crate::msnp::catalog::Roles::SB_ONLY);
         match (cmd.verb, from_client) {
-            // A login's USR I names the user; its other steps (and CTP) name no one. Not a
-            // switchboard login either, whatever its length.
-            ("USR", true) if matches!(a.first(), Some(&"MD5") | Some(&"CTP")) => {
+            // A login's USR I names the user; its other steps name no one.
+            ("USR", true) if !sb_form => {
                 let handle = a.get(2).filter(|_| a.get(1) == Some(&"I"));
                 if let Some(h) = handle {
                     self.user.get_or_insert_with(|| h.to_string());
@@ -49,6 +51,16 @@ impl Connection {
             }
             ("RNG", false) if a.len() >= 4 => {
                 self.referral(ReferralKind::Rng, idx, a[1], Some(a[3]), Some(a[0]));
+            }
+            // A switchboard picked up after its login: the client's typing notifications name
+            // its user.
+            ("MSG", true) if self.user.is_none() => {
+                let mime = crate::msnp::payload::parse(payload.unwrap_or(&[]));
+                if mime.content_type().as_deref() == Some("text/x-msmsgscontrol") {
+                    if let Some(h) = mime.header("TypingUser").filter(|h| h.contains('@')) {
+                        self.user = Some(h.to_string());
+                    }
+                }
             }
             _ => {}
         }

@@ -18,6 +18,8 @@ pub use model::{
 pub use pairing::{MAX_OPEN_TRIDS, MAX_PINGS, SETTLE_AT};
 
 use crate::flow::{CloseKind, ConnId};
+use crate::msnp::catalog::{Roles, Side};
+use crate::msnp::dialect::Dialects;
 use crate::msnp::wire::Decoder;
 use crate::msnp::Role;
 use crate::rules::{Checker, Violation};
@@ -84,10 +86,12 @@ struct State {
     pings: VecDeque<usize>,
     /// The rules' memory of the connection.
     rules: Checker,
-    /// The latest dialect that later-dialect commands seen so far point to (0: none).
-    later: u8,
-    /// Whether MSNP2-only checks apply (the dialect is known to be MSNP2).
-    strict: bool,
+    /// What is known of the dialect.
+    dialect: infer::DialectState,
+    /// The roles the commands seen so far allow.
+    roles: Roles,
+    /// The SYN whose MSNP8+ batch (lines without a TrID) may be arriving.
+    syn_txn: Option<usize>,
     notices: Vec<Notice>,
     reveal: bool,
     /// Settle transactions early (the streaming modes).
@@ -132,15 +136,19 @@ impl Connection {
             late: Vec::new(),
             st: State {
                 decoders: if start_seen {
-                    [Decoder::new(opts.wire), Decoder::new(opts.wire)]
+                    [Decoder::new(opts.wire).sent_by(Side::Client), Decoder::new(opts.wire).sent_by(Side::Server)]
                 } else {
-                    [Decoder::new_mid_stream(opts.wire), Decoder::new_mid_stream(opts.wire)]
+                    [
+                        Decoder::new_mid_stream(opts.wire).sent_by(Side::Client),
+                        Decoder::new_mid_stream(opts.wire).sent_by(Side::Server),
+                    ]
                 },
                 open: Default::default(),
                 pings: VecDeque::new(),
                 rules: Checker::default(),
-                later: 0,
-                strict: false,
+                dialect: infer::DialectState::default(),
+                roles: Roles::ALL,
+                syn_txn: None,
                 notices: Vec::new(),
                 reveal: opts.reveal_secrets,
                 stream: opts.stream_events,
@@ -183,21 +191,23 @@ impl Connection {
         std::mem::take(&mut self.st.notices)
     }
 
-    /// Sets the role and dialect learned from a referral.
-    pub fn inherit(&mut self, role: Role, dialect: Option<String>, user: Option<String>, link: usize) {
+    /// Sets the role, dialect and user learned from a referral: `dialect` is what the referring
+    /// connection's dialect was then, and whether it was decided.
+    pub fn inherit(&mut self, role: Role, dialect: (Dialects, bool), user: Option<String>, link: usize) {
         if self.role == Role::Unknown {
             self.role = role;
         }
         self.linked_from.get_or_insert(link);
-        if self.dialect.is_none() {
-            if let Some(d) = dialect {
-                self.st.strict = infer::is_msnp2(&d);
-                self.dialect = Some(d);
-                self.dialect_source = Some(DialectSource::Inherited);
-            }
-        }
+        self.inherit_dialect(dialect.0, dialect.1);
         if self.user.is_none() {
             self.user = user;
+        }
+    }
+
+    /// Learns the user from another connection (the switchboard that answered this one's RNG).
+    pub fn learn_user(&mut self, user: &str) {
+        if self.user.is_none() {
+            self.user = Some(user.to_string());
         }
     }
 
@@ -206,16 +216,6 @@ impl Connection {
         if self.role == Role::Unknown {
             self.role = role;
         }
-    }
-
-    /// Whether MSNP2-only checks run on this connection.
-    pub fn strict(&self) -> bool {
-        self.st.strict
-    }
-
-    /// The dialect, or what later-dialect commands seen so far suggest.
-    pub fn dialect_label(&self) -> Option<String> {
-        self.dialect.clone().or_else(|| (self.st.later > 0).then(|| format!("MSNP{}+", self.st.later)))
     }
 
     /// Appends an event, giving it the next index; returns that index.

@@ -216,11 +216,18 @@ pub enum DialectSource {
     Negotiated,
     /// The referral that led here.
     Inherited,
-    /// Commands or forms only later dialects have.
+    /// The client version its CVR or CVQ names.
+    ClientVersion,
+    /// The forms of its commands (each fits only some dialects).
     Fingerprint,
 }
 
-spelled!(DialectSource { Negotiated => "negotiated", Inherited => "inherited", Fingerprint => "fingerprint" });
+spelled!(DialectSource {
+    Negotiated => "negotiated",
+    Inherited => "inherited",
+    ClientVersion => "client-version",
+    Fingerprint => "fingerprint",
+});
 
 /// A referral seen on a connection, as the analyzer needs it to make links.
 #[derive(Debug, Clone)]
@@ -259,6 +266,8 @@ pub enum Notice {
     Referral(ReferralSeen),
     /// A switchboard login presented a cookie.
     SbAuth(SbAuth),
+    /// The connection's own commands narrowed its dialect to these.
+    Dialect(crate::msnp::dialect::Dialects),
 }
 
 /// A capture time in nanoseconds as exported: seconds, rounded to the microsecond.

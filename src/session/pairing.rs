@@ -88,6 +88,13 @@ impl Connection {
                 }
             };
         }
+        if cmd.trid.is_none() && cmd.form().is_some_and(|f| f.in_batch) {
+            // A line of an MSNP8+ SYN batch answers the SYN without a TrID.
+            let t = self.st.syn_txn?;
+            self.answer(t, idx, ts, false);
+            return Some(t);
+        }
+        self.st.syn_txn = None;
         let trid = cmd.trid?;
         let Some(&t) = self.st.open.get(&trid) else {
             transactions::unmatched(verb, trid, v);
@@ -102,9 +109,12 @@ impl Connection {
             transactions::ack_mode(verb, trid, self.txn(t).and_then(|x| x.ack_mode), v);
         }
         self.answer(t, idx, ts, is_error || verb == "NAK");
+        if req == "SYN" && verb == "SYN" {
+            self.st.syn_txn = Some(t);
+        }
         if !is_error {
             match req.as_str() {
-                "SYN" if self.st.strict => self.st.rules.syn_batch(t, cmd, v),
+                "SYN" if crate::rules::P010.dialects.covers(self.st.dialect.span) => self.st.rules.syn_batch(t, cmd, v),
                 "ANS" => self.st.rules.roster(t, cmd, v),
                 _ => {}
             }

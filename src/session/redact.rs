@@ -2,42 +2,48 @@
 //! and arguments with every secret replaced by `<redacted>` unless secrets are revealed.
 
 use super::Connection;
+use crate::msnp::catalog::Kind;
 use crate::msnp::command::{self, Command};
-use crate::msnp::params::{param_names, Secrets};
+use crate::msnp::params::Secrets;
 use crate::shortstr::ShortStr;
 
 /// What a secret is shown as.
 pub const REDACTED: &str = "<redacted>";
 
 impl Connection {
-    /// Named, decoded parameters, and the argument positions that hold secrets.
-    pub(super) fn fields_and_secrets(
-        &self,
-        cmd: &Command<'_>,
-        from_client: bool,
-    ) -> (Vec<(&'static str, ShortStr)>, Secrets) {
-        let (names, secrets) = param_names(cmd, from_client);
+    /// Named, decoded parameters (by the form the line has), and the argument positions that
+    /// hold secrets.
+    pub(super) fn fields_and_secrets(&self, cmd: &Command<'_>) -> (Vec<(&'static str, ShortStr)>, Secrets) {
+        let Some(form) = cmd.form() else { return (Vec::new(), Secrets::default()) };
         let a = &cmd.args;
-        let mut fields = Vec::with_capacity(names.len());
-        for (i, name) in names.iter().enumerate() {
+        let mut secrets = Secrets::default();
+        let mut n = 0;
+        let mut fields = Vec::with_capacity(form.params.len().min(a.len()));
+        for (i, param) in form.params.iter().enumerate() {
             let Some(value) = a.get(i) else { break };
-            let (name, repeats) = match name.strip_suffix("...") {
-                Some(n) => (n, true),
-                None => (*name, false),
-            };
-            let shown = if secrets.contains(i) && !self.st.reveal {
+            if param.secret && n < secrets.0.len() {
+                secrets.0[n] = Some(i);
+                n += 1;
+            }
+            let shown = if param.secret && !self.st.reveal {
                 ShortStr::new(REDACTED)
-            } else if repeats {
+            } else if param.kind == Kind::Rest {
                 a[i..].join(" ").into()
-            } else if name.ends_with("name") {
+            } else if param.kind == Kind::Name || param.name.ends_with("name") {
                 command::url_decode(value).into()
             } else {
                 ShortStr::new(value)
             };
-            fields.push((name, shown));
+            fields.push((param.name, shown));
         }
         (fields, secrets)
     }
+}
+
+/// Whether a payload header holds a Passport credential (`MSPAuth`, `MSPProf`, `MSPSec`: the
+/// cookies a server puts in the profile message).
+pub(super) fn secret_header(name: &str) -> bool {
+    name.len() >= 3 && name.as_bytes()[..3].eq_ignore_ascii_case(b"MSP")
 }
 
 /// Rebuilds the line and arguments with secret arguments replaced.

@@ -72,8 +72,8 @@ pub fn wire(data: &[u8]) {
 pub fn commands(data: &[u8]) {
     for line in data.split(|b| *b == b'\n') {
         let text = String::from_utf8_lossy(line);
-        let _ = command::parse(&text, true);
-        let _ = command::parse(&text, false);
+        let _ = command::parse(&text, true, crate::msnp::dialect::Dialects::ALL);
+        let _ = command::parse(&text, false, crate::msnp::dialect::Dialects::ALL);
     }
     let opts = Options::default();
     for start_seen in [true, false] {

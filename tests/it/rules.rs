@@ -25,6 +25,53 @@ fn with_login(rest: &[&str]) -> Vec<String> {
     LOGIN.iter().chain(rest).map(|s| s.to_string()).collect()
 }
 
+/// An MSNP8 login (VER, CVR, USR TWN) followed by `rest`; `ok` is the USR OK line.
+fn msnp8(ok: &str, rest: &[&str]) -> Vec<String> {
+    let head = [
+        "> VER 1 MSNP8 CVR0",
+        "< VER 1 MSNP8",
+        "> CVR 2 0x0409 winnt 5.1 i386 MSNMSGR 5.0.0540 MSMSGS alice@hotmail.com",
+        "< CVR 2 5.0.0540 5.0.0540 5.0.0540 http://x.test/setup http://x.test/info",
+        "> USR 3 TWN I alice@hotmail.com",
+        "< USR 3 TWN S lc=1033,id=507,tw=40",
+        "> USR 4 TWN S t=ticket&p=profile",
+    ];
+    head.iter().copied().chain([ok]).chain(rest.iter().copied()).map(String::from).collect()
+}
+
+/// An MSNP8 login that succeeds, then `rest`.
+fn p8(rest: &[&str]) -> Vec<String> {
+    msnp8("< USR 4 OK alice@hotmail.com Alice 1 0", rest)
+}
+
+/// An MSNP11 or MSNP13 login (`dialect`), then `rest`.
+fn later_login(dialect: &str, rest: &[&str]) -> Vec<String> {
+    let head = [
+        format!("> VER 1 {dialect} CVR0"),
+        format!("< VER 1 {dialect}"),
+        "> CVR 2 0x0409 winnt 5.1 i386 MSNMSGR 8.0.0787 msmsgs alice@hotmail.com".into(),
+        "< CVR 2 8.0.0787 8.0.0787 8.0.0787 http://x.test/setup http://x.test/info".into(),
+        "> USR 3 TWN I alice@hotmail.com".into(),
+        "< USR 3 TWN S lc=1033,id=507,tw=40".into(),
+        "> USR 4 TWN S t=ticket&p=profile".into(),
+        "< USR 4 OK alice@hotmail.com 1 0".into(),
+    ];
+    head.into_iter().chain(rest.iter().map(|s| s.to_string())).collect()
+}
+
+fn qry(product: &str, body: &str) -> String {
+    format!("> QRY 5 {product} {}\r\n{body}", body.len())
+}
+
+/// A switchboard session of the caller: `rest` after its USR (MSG belongs there).
+fn on_sb(rest: &[&str]) -> Vec<String> {
+    ["> USR 1 alice@hotmail.com 17.18.19", "< USR 1 OK alice@hotmail.com Alice"]
+        .iter()
+        .chain(rest)
+        .map(|s| s.to_string())
+        .collect()
+}
+
 fn ids_of(lines: &[String], opts: Options) -> Vec<String> {
     let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
     rule_ids(&analyze(&one_connection(&refs), opts))
@@ -47,10 +94,10 @@ fn cases() -> Vec<(&'static str, Vec<String>, Vec<String>)> {
         ("MSNP-F002", l(&["> SYN 5 0\r\r\n", "< SYN 5 1"]), l(&["> SYN 5 0", "< SYN 5 1"])),
         ("MSNP-F003", l(&["> SYN 5 0\n", "< SYN 5 1"]), l(&["> SYN 5 0", "< SYN 5 1"])),
         ("MSNP-F004", l(&["> SYN  5 0", "< SYN 5 1"]), l(&["> SYN 5 0", "< SYN 5 1"])),
-        ("MSNP-F005", l(&["> MSG 5 N abc"]), l(&[&small])),
-        ("MSNP-F006", l(&["> MSG 5 N 100\r\nshort"]), l(&[&small])),
-        ("MSNP-F007", l(&["> MSG 5 N 5\r\nhello"]), l(&[&small])),
-        ("MSNP-F008", l(&[&big]), l(&[&small])),
+        ("MSNP-F005", on_sb(&["> MSG 5 N abc"]), on_sb(&[&small])),
+        ("MSNP-F006", on_sb(&["> MSG 5 N 100\r\nshort"]), on_sb(&[&small])),
+        ("MSNP-F007", on_sb(&["> MSG 5 N 5\r\nhello"]), on_sb(&[&small])),
+        ("MSNP-F008", on_sb(&[&big]), on_sb(&[&small])),
         ("MSNP-F009", l(&[&long]), l(&["> CHG 5 NLN", "< CHG 5 NLN"])),
         ("MSNP-F010", l(&["!> CHG 5 NLN"]), l(&["> CHG 5 NLN", "< CHG 5 NLN"])),
         ("MSNP-F011", l(&["> chg 5 NLN"]), l(&["> CHG 5 NLN", "< CHG 5 NLN"])),
@@ -204,7 +251,7 @@ fn cases() -> Vec<(&'static str, Vec<String>, Vec<String>)> {
                 "> USR 1 alice@hotmail.com 1.2.3",
                 "< USR 1 OK alice@hotmail.com Alice",
                 "> CAL 2 bob@hotmail.com",
-                "< CAL 2 RINGING abc",
+                "< CAL 2 CALLING 123",
             ]),
             raw(&[
                 "> USR 1 alice@hotmail.com 1.2.3",
@@ -315,6 +362,100 @@ fn cases() -> Vec<(&'static str, Vec<String>, Vec<String>)> {
             with_login(&[]),
         ),
         ("MSNP-P013", l(&["> OUT", "< OUT", "> CHG 5 NLN"]), l(&["> CHG 5 NLN", "< CHG 5 NLN", "> OUT", "< OUT"])),
+        // Rules of later dialects, each in its dialect.
+        (
+            "MSNP-T010",
+            p8(&["< CHL 0 11111111111111111111"]),
+            p8(&["< CHL 0 11111111111111111111", &qry("msmsgs@msnmsgr.com", "3b6666b60157322b6fc6e41a115968f5"), "< QRY 5"]),
+        ),
+        (
+            "MSNP-S017",
+            p8(&["< CHL 0 11111111111111111111", &qry("msmsgs@msnmsgr.com", "3B6666B6"), "< QRY 5"]),
+            p8(&["< CHL 0 11111111111111111111", &qry("msmsgs@msnmsgr.com", "3b6666b60157322b6fc6e41a115968f5"), "< QRY 5"]),
+        ),
+        (
+            "MSNP-S018",
+            later_login(
+                "MSNP11",
+                &["< CHL 0 22210219642164014968", &qry("PROD0090YUAUV{2B", "3b6666b60157322b6fc6e41a115968f5"), "< QRY 5"],
+            ),
+            later_login(
+                "MSNP11",
+                &["< CHL 0 22210219642164014968", &qry("PROD0090YUAUV{2B", "85ecb0db8f32113df79ce0892b9a102c"), "< QRY 5"],
+            ),
+        ),
+        (
+            "MSNP-S019",
+            raw(&[
+                "> VER 1 MSNP8 CVR0",
+                "< VER 1 MSNP8",
+                "> CVR 2 0x0409 winnt 5.1 i386 MSNMSGR 5.0.0540 MSMSGS alice@hotmail.com",
+                "< CVR 2 5.0.0540 5.0.0540 5.0.0540 http://x.test/setup http://x.test/info",
+                "> USR 3 TWN I alice@hotmail.com",
+                "< XFR 3 NS 10.0.0.5:1863",
+            ]),
+            raw(&[
+                "> VER 1 MSNP8 CVR0",
+                "< VER 1 MSNP8",
+                "> CVR 2 0x0409 winnt 5.1 i386 MSNMSGR 5.0.0540 MSMSGS alice@hotmail.com",
+                "< CVR 2 5.0.0540 5.0.0540 5.0.0540 http://x.test/setup http://x.test/info",
+                "> USR 3 TWN I alice@hotmail.com",
+                "< XFR 3 NS 10.0.0.5:1863 0 10.0.0.1:1863",
+            ]),
+        ),
+        ("MSNP-S020", msnp8("< USR 4 OK alice@hotmail.com Alice 2 0", &[]), p8(&[])),
+        (
+            "MSNP-S021",
+            later_login(
+                "MSNP11",
+                &[
+                    "> SYN 5 0 0",
+                    "< SYN 5 2024-09-28T17:18:18.6400000-07:00 2024-09-28T17:18:18.6400000-07:00 1 1",
+                    "< GTC A",
+                    "< BLP AL",
+                    "< LSG Other%20Contacts d6deeacd-7849-4de4-93c5-d130915d0042",
+                    "< LST N=bob@hotmail.com F=Bob C=notaguid 11 d6deeacd-7849-4de4-93c5-d130915d0042",
+                ],
+            ),
+            later_login(
+                "MSNP11",
+                &[
+                    "> SYN 5 0 0",
+                    "< SYN 5 2024-09-28T17:18:18.6400000-07:00 2024-09-28T17:18:18.6400000-07:00 1 1",
+                    "< GTC A",
+                    "< BLP AL",
+                    "< LSG Other%20Contacts d6deeacd-7849-4de4-93c5-d130915d0042",
+                    "< LST N=bob@hotmail.com F=Bob C=c1f9a363-4ee9-4a33-a434-b056a4c55b98 11 d6deeacd-7849-4de4-93c5-d130915d0042",
+                ],
+            ),
+        ),
+        (
+            "MSNP-S022",
+            later_login("MSNP13", &["> ADL 5 22\r\n<ml><d n=x.com></d></ml>", "< ADL 5 OK"]),
+            later_login("MSNP13", &["> ADL 5 56\r\n<ml><d n=\"hotmail.com\"><c n=\"bob\" l=\"1\" t=\"1\"/></d></ml>", "< ADL 5 OK"]),
+        ),
+        (
+            "MSNP-P014",
+            raw(&[
+                "> VER 1 MSNP8 CVR0",
+                "< VER 1 MSNP8",
+                "> USR 3 TWN I alice@hotmail.com",
+                "< USR 3 TWN S lc=1033,id=507,tw=40",
+            ]),
+            raw(&[
+                "> VER 1 MSNP8 CVR0",
+                "< VER 1 MSNP8",
+                "> CVR 2 0x0409 winnt 5.1 i386 MSNMSGR 5.0.0540 MSMSGS alice@hotmail.com",
+                "< CVR 2 5.0.0540 5.0.0540 5.0.0540 http://x.test/setup http://x.test/info",
+                "> USR 3 TWN I alice@hotmail.com",
+                "< USR 3 TWN S lc=1033,id=507,tw=40",
+            ]),
+        ),
+        (
+            "MSNP-P015",
+            p8(&["> SYN 5 0", "< SYN 5 1 2 1", "< GTC A", "< BLP AL", "< LSG 0 Other%20Contacts 0", "< LST bob@hotmail.com Bob 11 0"]),
+            p8(&["> SYN 5 0", "< SYN 5 1 1 1", "< GTC A", "< BLP AL", "< LSG 0 Other%20Contacts 0", "< LST bob@hotmail.com Bob 11 0"]),
+        ),
     ]
 }
 
@@ -431,7 +572,13 @@ fn broken_sessions_by_family_report_exactly_their_rules() {
     let cases: Vec<(&str, Vec<String>, Vec<&str>)> = vec![
         (
             "framing",
-            with_login(&["> SYN 5 0\n", "< SYN 5 1", "> chg 6 NLN", "> MSG 7 N 5\r\nhello", "!> OUT"]),
+            on_sb(&[
+                "> CAL 5 bob@hotmail.com\n",
+                "< CAL 5 RINGING 11",
+                "> chg 6 NLN",
+                "> MSG 7 N 5\r\nhello",
+                "!> OUT",
+            ]),
             vec!["MSNP-F003", "MSNP-F011", "MSNP-F007", "MSNP-F010"],
         ),
         (
@@ -461,7 +608,8 @@ fn broken_sessions_by_family_report_exactly_their_rules() {
             .into_iter()
             .map(String::from)
             .collect(),
-            vec!["MSNP-P005", "MSNP-P012", "MSNP-P013"],
+            // Without VER the dialect is unknown: the rules of every dialect still hold.
+            vec!["MSNP-P005", "MSNP-P001", "MSNP-P012", "MSNP-P001", "MSNP-P013"],
         ),
     ];
     for (family, lines, want) in cases {

@@ -75,11 +75,14 @@ pub struct Cli {
 pub enum Command {
     /// Read a pcap or pcapng capture and show every MSNP command of every connection.
     Read(Box<ReadArgs>),
-    /// Print the catalog of spec rules msntap checks.
+    /// Print the catalog of spec rules msntap checks, with the dialects each holds in.
     Rules {
         /// Print it as the Markdown table of docs/rules.md.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "json")]
         markdown: bool,
+        /// Print it as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Capture live from a network interface and analyse as `read` does (needs the `live`
     /// feature and capture privileges).

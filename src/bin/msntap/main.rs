@@ -45,13 +45,17 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Read(args) => read(&args),
-        Command::Rules { markdown } => {
+        Command::Rules { markdown, json } => {
             let mut out = std::io::stdout().lock();
             if markdown {
                 out.write_all(msntap::rules::markdown_table().as_bytes())?;
+            } else if json {
+                serde_json::to_writer_pretty(&mut out, msntap::rules::CATALOG)?;
+                writeln!(out)?;
             } else {
                 for r in msntap::rules::CATALOG {
-                    writeln!(out, "{:<10} {:<8} {:<24} {}", r.id, r.severity, r.cite, r.summary)?;
+                    let d = r.dialects.label();
+                    writeln!(out, "{:<10} {:<8} {:<12} {:<24} {}", r.id, r.severity, d, r.cite, r.summary)?;
                 }
             }
             Ok(0)
