@@ -33,7 +33,7 @@ pub struct Analyzer<'r> {
     ports: HashSet<u16>,
     conns: crate::fasthash::FastMap<ConnId, Connection>,
     /// Addresses announced by referrals, with the role they lead to.
-    announced: HashMap<SocketAddr, Role>,
+    announced: crate::fasthash::FastMap<SocketAddr, Role>,
     /// Ports announced with a host name (address unknown).
     announced_ports: HashSet<u16>,
     links: BTreeMap<usize, Link>,
@@ -67,7 +67,7 @@ pub struct Analyzer<'r> {
     /// Connections by public id (for the links, which name connections that way).
     by_public: crate::fasthash::FastMap<u64, ConnId>,
     /// What each user journey's connections together say of its dialect.
-    journeys: HashMap<links::Journey, crate::msnp::dialect::Dialects>,
+    journeys: crate::fasthash::FastMap<links::Journey, crate::msnp::dialect::Dialects>,
     /// Referral rewrites not yet matched to their referral line: id → (kind, original, new).
     rewrites: HashMap<ConnId, Vec<(ReferralKind, String, String)>>,
 }
@@ -84,7 +84,7 @@ impl<'r> Analyzer<'r> {
             opts,
             ports,
             conns: Default::default(),
-            announced: HashMap::new(),
+            announced: Default::default(),
             announced_ports: HashSet::new(),
             links: BTreeMap::new(),
             next_link: 0,
@@ -106,7 +106,7 @@ impl<'r> Analyzer<'r> {
             rng_seen: false,
             rewrites: HashMap::new(),
             by_public: Default::default(),
-            journeys: HashMap::new(),
+            journeys: Default::default(),
         }
     }
 

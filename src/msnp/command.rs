@@ -10,6 +10,8 @@ use super::dialect::Dialects;
 pub struct Command<'a> {
     /// The command code as sent (three characters for well-formed lines).
     pub verb: &'a str,
+    /// The verb as a number ([`super::verbs`]; 0 unless three bytes).
+    pub code: u32,
     /// The numeric code when the line is an error line (`911 4`).
     pub error: Option<u16>,
     /// The TrID, when the verb has a slot and it holds a valid one.
@@ -162,7 +164,8 @@ pub fn parse(line: &str, from_client: bool, span: Dialects) -> Command<'_> {
             rest.skip_first();
         }
     }
-    Command { verb, error, trid, bad_trid, args: rest, odd_spacing, spec, reading, elsewhere, trid_slot: slot }
+    let code = super::verbs::code(verb);
+    Command { verb, code, error, trid, bad_trid, args: rest, odd_spacing, spec, reading, elsewhere, trid_slot: slot }
 }
 
 /// The byte ranges of a line's tokens, split where `is_sep` says (used to replace one token,

@@ -19,21 +19,30 @@ pub enum Follows {
 
 /// Whether a line starting with `verb` may carry a payload at all (the cheap test before
 /// [`follows`]): a verb with a payload form, or an error code.
+#[inline]
 pub fn may_carry_payload(verb: &[u8]) -> bool {
     static TABLE: std::sync::OnceLock<Vec<bool>> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| catalog::all().iter().map(|s| s.forms.iter().any(|f| f.payload)).collect());
     match verb {
         [a, b, c] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => true,
-        _ => catalog::index_bytes(verb).and_then(|i| table.get(i).copied()).unwrap_or(false),
+        [a @ b'A'..=b'Z', b @ b'A'..=b'Z', c @ b'A'..=b'Z'] => {
+            let table = TABLE.get_or_init(|| {
+                let mut t = vec![false; 26 * 26 * 26];
+                for s in catalog::all().iter().filter(|s| s.forms.iter().any(|f| f.payload)) {
+                    if let [x, y, z] = s.verb.as_bytes() {
+                        t[((x - b'A') as usize * 26 + (y - b'A') as usize) * 26 + (z - b'A') as usize] = true;
+                    }
+                }
+                t
+            });
+            table[((a - b'A') as usize * 26 + (b - b'A') as usize) * 26 + (c - b'A') as usize]
+        }
+        _ => false,
     }
 }
 
 /// What follows `line` (without its ending) sent by `side` (`None`: either side) in a
 /// connection whose dialect is one of `span`; lengths over `max_payload` are not trusted.
 pub fn follows(line: &[u8], side: Option<Side>, span: Dialects, max_payload: u64) -> Follows {
-    let Ok(text) = std::str::from_utf8(line) else { return Follows::Nothing };
-    let tokens: Vec<&str> = text.split([' ', '\t']).filter(|t| !t.is_empty()).collect();
-    let Some((&verb, rest)) = tokens.split_first() else { return Follows::Nothing };
     let length = |t: &str| -> Result<u64, String> {
         if !t.bytes().all(|b| b.is_ascii_digit()) || t.is_empty() {
             return Err(format!("length {t:?} is not a decimal number"));
@@ -44,16 +53,25 @@ pub fn follows(line: &[u8], side: Option<Side>, span: Dialects, max_payload: u64
             Err(_) => Err("length does not fit in 64 bits".to_string()),
         }
     };
-    if verb == "MSG" {
-        // Every form of MSG ends in its length.
-        return match rest.last() {
-            Some(last) => match length(last) {
+    let sep = |b: &u8| *b == b' ' || *b == b'\t';
+    if line.starts_with(b"MSG") && line.get(3).is_none_or(sep) {
+        // Every form of MSG ends in its length (found by byte: MSG is every other line).
+        let mut tokens = line.split(sep).filter(|t| !t.is_empty());
+        tokens.next();
+        return match tokens.next_back().map(std::str::from_utf8) {
+            Some(Ok(last)) => match length(last) {
                 Ok(n) => Follows::Payload(n),
                 Err(reason) => Follows::BadLength(reason),
             },
-            _ => Follows::BadLength("no length parameter".to_string()),
+            Some(Err(_)) => Follows::BadLength("length is not a decimal number".to_string()),
+            None => Follows::BadLength("no length parameter".to_string()),
         };
     }
+    let Ok(text) = std::str::from_utf8(line) else { return Follows::Nothing };
+    let mut split = text.split([' ', '\t']).filter(|t| !t.is_empty());
+    let verb = split.next().unwrap_or("");
+    let rest: Vec<&str> = split.collect();
+    let rest = rest.as_slice();
     let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
     if verb.len() == 3 && digits(verb) {
         // `nnn TrID length` from MSNP13 (ADL, RML and FQY errors with the offending XML).

@@ -1,30 +1,59 @@
 //! Parameters: what each argument of a command form is called, which ones hold secrets, and
 //! the syntax of values (handles, friendly names, states) as the draft defines them.
 
-/// The states a user can be in ([D §7.7]).
-pub const STATES: [&str; 9] = ["NLN", "FLN", "HDN", "BSY", "IDL", "BRB", "AWY", "PHN", "LUN"];
+/// Whether `s` is one of the states a user can be in ([D §7.7]). Compared as three bytes: this
+/// runs for every presence line.
+pub fn is_state(s: &str) -> bool {
+    <[u8; 3]>::try_from(s.as_bytes())
+        .is_ok_and(|b| matches!(&b, b"NLN" | b"FLN" | b"HDN" | b"BSY" | b"IDL" | b"BRB" | b"AWY" | b"PHN" | b"LUN"))
+}
+
+/// Whether `s` is a phone contact (`tel:+15551234`, MSNP13+) rather than a handle.
+pub fn is_phone(s: &str) -> bool {
+    s.as_bytes().first_chunk::<4>() == Some(b"tel:")
+}
 
 /// Whether `s` ends with `suffix`, ignoring ASCII case.
 pub fn ends_with_ignore_case(s: &str, suffix: &str) -> bool {
     s.len() >= suffix.len() && s.as_bytes()[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
 }
 
+/// The bytes a handle's local part (`LOCAL`) and domain (`DOMAIN`) may hold, as lookup tables:
+/// every handle of every line goes through them.
+const fn byte_set(extra: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = (c as u8).is_ascii_alphanumeric();
+        c += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+const LOCAL: [bool; 256] = byte_set(b"._-+!#$&'*/=?^`{|}~");
+const DOMAIN: [bool; 256] = byte_set(b".-");
+
 /// Whether `h` is a syntactically valid handle ([D §5.4]).
 pub fn valid_handle(h: &str) -> bool {
     if h.is_empty() || h.len() > 129 {
         return false;
     }
-    let Some((local, domain)) = h.split_once('@') else {
+    let b = h.as_bytes();
+    let Some(at) = b.iter().position(|c| *c == b'@') else {
         return false;
     };
-    let ok = |c: u8| c.is_ascii_alphanumeric() || b"._-+!#$&'*/=?^`{|}~".contains(&c);
+    let (local, domain) = (&b[..at], &b[at + 1..]);
     !local.is_empty()
         && !domain.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && local.bytes().all(ok)
-        && domain.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'.' || c == b'-')
+        && domain.contains(&b'.')
+        && domain[0] != b'.'
+        && domain[domain.len() - 1] != b'.'
+        && local.iter().all(|c| LOCAL[*c as usize])
+        && domain.iter().all(|c| DOMAIN[*c as usize])
 }
 
 /// Checks a URL-encoded friendly name ([D §5.5]); `Err` says what is wrong.
@@ -33,18 +62,56 @@ pub fn check_friendly_name(raw: &str) -> Result<(), String> {
     if raw.len() > MAX {
         return Err(format!("encoded length {} exceeds {MAX}", raw.len()));
     }
-    // Decoded on the stack (it is never longer than the encoded form): no allocation.
-    let mut decoded = [0u8; MAX];
-    let mut n = 0;
     let b = raw.as_bytes();
+    // One pass for the usual case: escapes well formed and the decoding plain ASCII, which is
+    // UTF-8 with nothing more to check.
     let mut i = 0;
+    let mut ascii = true;
     while i < b.len() {
+        if b[i] == b'%' {
+            match (b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+                (Some(h), Some(_)) => ascii &= h < 8,
+                _ => return Err(format!("invalid %-escape at byte {i}")),
+            }
+            i += 3;
+        } else {
+            ascii &= b[i] < 0x80;
+            i += 1;
+        }
+    }
+    if ascii {
+        return Ok(());
+    }
+    // Most names are short: a small buffer spares clearing the large one.
+    if b.len() <= 64 {
+        decodes_to_utf8::<64>(b)
+    } else {
+        decodes_to_utf8::<MAX>(b)
+    }
+}
+
+/// The value of a hexadecimal digit.
+fn hex(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Whether `%`-decoding `b` (at most `N` bytes) gives UTF-8. Decoded on the stack (never
+/// longer than the encoded form): no allocation.
+fn decodes_to_utf8<const N: usize>(b: &[u8]) -> Result<(), String> {
+    let mut decoded = [0u8; N];
+    let mut n = 0;
+    let mut i = 0;
+    while i < b.len() && n < N {
         let c = if b[i] == b'%' {
-            let hex = |c: u8| (c as char).to_digit(16);
             match (b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
                 (Some(h), Some(l)) => {
                     i += 3;
-                    (h * 16 + l) as u8
+                    h * 16 + l
                 }
                 _ => return Err(format!("invalid %-escape at byte {i}")),
             }

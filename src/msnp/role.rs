@@ -54,12 +54,12 @@ impl Roles {
 
     /// The roles in either.
     pub const fn union(self, o: Roles) -> Roles {
-        Roles { ds: self.ds || o.ds, ns: self.ns || o.ns, sb: self.sb || o.sb }
+        Roles { ds: self.ds | o.ds, ns: self.ns | o.ns, sb: self.sb | o.sb }
     }
 
     /// The roles in both.
     pub const fn intersect(self, o: Roles) -> Roles {
-        Roles { ds: self.ds && o.ds, ns: self.ns && o.ns, sb: self.sb && o.sb }
+        Roles { ds: self.ds & o.ds, ns: self.ns & o.ns, sb: self.sb & o.sb }
     }
 
     /// Whether `r` is one of them (an unknown role is in every set).

@@ -9,6 +9,7 @@ use super::{
 use crate::msnp::catalog::Side;
 use crate::msnp::command::Command;
 use crate::msnp::dialect::Dialects;
+use crate::msnp::verbs::{ANS, BYE, CAL, CVQ, CVR, INF, JOI, LSG, LST, OUT, PNG, RNG, SYN, USR, VER, XFR};
 use crate::msnp::Role;
 
 /// How far a connection's login got.
@@ -124,38 +125,38 @@ impl Checker {
         if !cx.from_client {
             return;
         }
-        let (verb, a) = (cmd.verb, &cmd.args);
+        let (verb, code, a) = (cmd.verb, cmd.code, &cmd.args);
         let login_role = matches!(cx.role, Role::DS | Role::NS | Role::Unknown);
         if cx.start_seen && login_role && cx.role != Role::SB {
-            if self.first_c2s && verb != "VER" && !(verb == "XFR" && a.first() == Some(&"NS")) {
+            if self.first_c2s && code != VER && !(code == XFR && a.first() == Some(&"NS")) {
                 // SB logins are USR with a cookie; the role may not be known yet.
-                let sb_like = (verb == "USR" && a.len() == 2 && !matches!(a[0], "MD5" | "CTP")) || verb == "ANS";
+                let sb_like = (code == USR && a.len() == 2 && !matches!(a[0], "MD5" | "CTP")) || code == ANS;
                 if !sb_like {
                     v.push(Violation::new(P005, format!("first command is {verb}")));
                 }
             }
             if self.login != Login::Done
                 && self.login != Login::Referred
-                && !matches!(verb, "VER" | "INF" | "USR" | "CVR" | "CVQ" | "PNG" | "OUT" | "XFR")
+                && !matches!(code, VER | INF | USR | CVR | CVQ | PNG | OUT | XFR)
             {
                 v.push(Violation::new(P001, format!("{verb} before login completed")));
             }
-            if cx.applies(P014) && verb == "USR" && self.login == Login::Start && !self.cvr_seen {
+            if code == USR && self.login == Login::Start && !self.cvr_seen && cx.applies(P014) {
                 v.push(Violation::new(P014, "USR before CVR"));
             }
-            self.cvr_seen |= verb == "CVR";
+            self.cvr_seen |= code == CVR;
         }
-        if self.login == Login::Referred && verb != "OUT" {
+        if self.login == Login::Referred && code != OUT {
             v.push(Violation::new(P002, format!("{verb} sent after the XFR NS referral")));
         }
-        if cx.role == Role::SB && self.first_c2s && cx.start_seen && !matches!(verb, "USR" | "ANS") {
+        if cx.role == Role::SB && self.first_c2s && cx.start_seen && !matches!(code, USR | ANS) {
             v.push(Violation::new(P006, format!("first command is {verb}")));
         }
         self.first_c2s = false;
         if self.out_sent {
             v.push(Violation::new(P013, format!("{verb} after OUT")));
         }
-        self.out_sent |= verb == "OUT";
+        self.out_sent |= code == OUT;
     }
 
     /// The login's progress (INF, USR, XFR NS) and the checks that depend on it: P004, P012,
@@ -163,17 +164,17 @@ impl Checker {
     /// and JOI or BYE during the roster (P011).
     pub(super) fn progress(&mut self, cx: &Context<'_>, cmd: &Command<'_>, v: &mut Vec<Violation>) {
         let (verb, a) = (cmd.verb, &cmd.args);
-        match (verb, cx.from_client) {
-            ("INF", true) => self.inf_seen = true,
-            ("JOI" | "BYE", false) => {
+        match (cmd.code, cx.from_client) {
+            (INF, true) => self.inf_seen = true,
+            (JOI | BYE, false) => {
                 if let Some(Roster { next, total, done: false, .. }) = self.roster {
                     if total > 0 || next > 1 {
                         v.push(Violation::new(P011, format!("{verb} before the roster ended with ANS OK")));
                     }
                 }
             }
-            ("INF", false) => syntax::ctp_offered(cmd, v),
-            ("USR", true) if matches!(a.first(), Some(&"MD5") | Some(&"CTP") | Some(&"TWN") | Some(&"SSO")) => {
+            (INF, false) => syntax::ctp_offered(cmd, v),
+            (USR, true) if matches!(a.first(), Some(&"MD5") | Some(&"CTP") | Some(&"TWN") | Some(&"SSO")) => {
                 syntax::ctp_used(cmd, v);
                 if a.get(1) == Some(&"I") {
                     if a[0] == "MD5" && cx.applies(P004) && !self.inf_seen && cx.start_seen {
@@ -189,7 +190,7 @@ impl Checker {
                     }
                 }
             }
-            ("USR", false) => {
+            (USR, false) => {
                 if a.first() == Some(&"MD5") && a.get(1) == Some(&"S") {
                     self.challenge = a.get(2).map(|s| s.to_string());
                 } else if a.first() == Some(&"OK") {
@@ -197,14 +198,14 @@ impl Checker {
                 }
             }
             // A referral in answer to the login (or any before it completed) ends the login here.
-            ("XFR", false)
+            (XFR, false)
                 if a.first() == Some(&"NS") && (cmd.trid.is_some_and(|t| t != 0) || self.login != Login::Done) =>
             {
                 self.login = Login::Referred;
             }
-            ("XFR", false) if a.first() == Some(&"SB") => syntax::package(cmd, v),
-            ("RNG", false) => syntax::package(cmd, v),
-            ("CAL", false) if cmd.trid.is_some() && cmd.error.is_none() && a.first() != Some(&"RINGING") => {
+            (XFR, false) if a.first() == Some(&"SB") => syntax::package(cmd, v),
+            (RNG, false) => syntax::package(cmd, v),
+            (CAL, false) if cmd.trid.is_some() && cmd.error.is_none() && a.first() != Some(&"RINGING") => {
                 v.push(Violation::new(P008, format!("reply is {:?}", a.join(" "))));
             }
             _ => {}
@@ -315,26 +316,26 @@ impl Checker {
     /// P015: the LST and LSG lines of an MSNP8+ SYN batch against the totals its reply
     /// announces (`SYN t version users groups`, MSNP10: `SYN t version settings users groups`).
     pub(super) fn batch_counts(&mut self, cx: &Context<'_>, cmd: &Command<'_>, idx: usize, v: &mut Vec<Violation>) {
-        if cx.from_client || !cx.applies(P015) {
+        if cx.from_client || (self.batch.is_none() && cmd.code != SYN) || !cx.applies(P015) {
             return;
         }
         let in_batch = cmd.form().is_some_and(|f| f.in_batch);
         if in_batch {
             if let Some(b) = self.batch.as_mut() {
-                let over = match cmd.verb {
-                    "LST" => {
+                let over = match cmd.code {
+                    LST => {
                         b.lst += 1;
                         b.lst > b.users
                     }
-                    "LSG" => {
+                    LSG => {
                         b.lsg += 1;
                         b.lsg > b.groups
                     }
                     _ => false,
                 };
                 if over {
-                    let what = if cmd.verb == "LST" { "contacts" } else { "groups" };
-                    let n = if cmd.verb == "LST" { b.users } else { b.groups };
+                    let what = if cmd.code == LST { "contacts" } else { "groups" };
+                    let n = if cmd.code == LST { b.users } else { b.groups };
                     v.push(Violation::new(
                         P015,
                         format!("{} line beyond the {n} {what} the SYN reply announced", cmd.verb),
@@ -346,7 +347,7 @@ impl Checker {
         if let Some(b) = self.batch.take() {
             self.late.extend(b.shortfall());
         }
-        if cmd.verb == "SYN" && cmd.error.is_none() {
+        if cmd.code == SYN && cmd.error.is_none() {
             let counts: Vec<u64> = cmd.args.iter().rev().take(2).filter_map(|x| x.parse().ok()).collect();
             let with_counts = cmd.form().is_some_and(|f| f.params.iter().any(|p| p.name == "users"))
                 && cmd.args.len() >= if cx.dialects.low >= crate::msnp::dialect::Dialect::P10 { 4 } else { 3 };

@@ -10,7 +10,8 @@ use crate::msnp::address::valid_address;
 use crate::msnp::catalog::{Kind, Param};
 use crate::msnp::command::Command;
 use crate::msnp::dialect::Dialect;
-use crate::msnp::params::{check_friendly_name, ends_with_ignore_case, valid_handle, STATES};
+use crate::msnp::params::{check_friendly_name, ends_with_ignore_case, is_phone, is_state, valid_handle};
+use crate::msnp::verbs::{ADL, BLP, GTC, LST, REM, RML, USR, XFR};
 use crate::msnp::{auth, catalog, errors};
 
 /// S008: an error code no dialect is known to use.
@@ -98,16 +99,16 @@ impl Checker {
         if let Some(form) = cmd.form() {
             for (i, value) in a.iter().enumerate() {
                 let Some(param) = form.param(i) else { break };
-                self.value(cx, verb, param, value, v);
+                self.value(cx, cmd, param, value, v);
             }
         }
-        match verb {
-            "GTC" if cx.applies(S006) => {
+        match cmd.code {
+            GTC if cx.applies(S006) => {
                 if let Some(s) = a.last().filter(|s| !matches!(**s, "A" | "N")) {
                     v.push(Violation::new(S006, format!("GTC setting {s:?}")));
                 }
             }
-            "BLP" if cx.applies(S006) => {
+            BLP if cx.applies(S006) => {
                 if let Some(s) = a.last().filter(|s| !matches!(**s, "AL" | "BL")) {
                     v.push(Violation::new(S006, format!("BLP mode {s:?}")));
                 }
@@ -117,19 +118,22 @@ impl Checker {
     }
 
     /// The check of one parameter by its kind.
-    fn value(&mut self, cx: &Context<'_>, verb: &str, param: &Param, value: &str, v: &mut Vec<Violation>) {
-        let name = param.name;
+    fn value(&mut self, cx: &Context<'_>, cmd: &Command<'_>, param: &Param, value: &str, v: &mut Vec<Violation>) {
+        let (name, verb, code) = (param.name, cmd.verb, cmd.code);
         match param.kind {
             Kind::Handle | Kind::Endpoint | Kind::NetHandle | Kind::Sender => {
-                if (param.kind == Kind::Sender && value == "Hotmail") || value.starts_with("tel:") {
+                if (param.kind == Kind::Sender && value == "Hotmail") || is_phone(value) {
                     return;
                 }
                 // `handle;{machine-guid}` (MSNP16+) and `network:handle` (MSNP18) name a handle.
-                let handle = value.split(';').next().unwrap_or(value);
-                let handle = match handle.split_once(':') {
-                    Some((n, h)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => h,
-                    _ => handle,
-                };
+                // Found by byte (both are ASCII, so the cuts fall on character boundaries).
+                let b = value.as_bytes();
+                let end = b.iter().position(|c| *c == b';').unwrap_or(b.len());
+                let handle = match b[..end].iter().position(|c| *c == b':') {
+                    Some(i) if i > 0 && b[..i].iter().all(u8::is_ascii_digit) => value.get(i + 1..end),
+                    _ => value.get(..end),
+                }
+                .unwrap_or(value);
                 if !valid_handle(handle) {
                     if cx.applies(S001) {
                         v.push(Violation::new(
@@ -165,15 +169,17 @@ impl Checker {
             {
                 v.push(Violation::new(S016, format!("{name} {:?}", truncate(value, 80))));
             }
-            Kind::State if cx.applies(S004) && !STATES.contains(&value) => {
+            Kind::State if cx.applies(S004) && !is_state(value) => {
                 v.push(Violation::new(S004, format!("state {value:?}")));
             }
             Kind::List if cx.applies(S005) => {
                 let pl = Dialect::P10 <= cx.dialects.low;
-                let ok = if cx.from_client && verb != "LST" {
-                    matches!(value, "FL" | "AL" | "BL") || (pl && value == "PL" && verb == "REM")
-                } else {
-                    matches!(value, "FL" | "AL" | "BL" | "RL") || (pl && value == "PL")
+                let list = <[u8; 2]>::try_from(value.as_bytes()).ok();
+                let ok = match list.as_ref() {
+                    Some(b"FL" | b"AL" | b"BL") => true,
+                    Some(b"RL") => !cx.from_client || code == LST,
+                    Some(b"PL") => pl && (!cx.from_client || code == LST || code == REM),
+                    _ => false,
                 };
                 if !ok {
                     v.push(Violation::new(S005, format!("{verb} list {value:?}")));
@@ -188,7 +194,7 @@ impl Checker {
 /// current server, MSNP13 `U D`.
 pub fn xfr_ns_fields(cx: &Context<'_>, cmd: &Command<'_>, v: &mut Vec<Violation>) {
     let a = &cmd.args;
-    if cx.from_client || cmd.verb != "XFR" || a.first() != Some(&"NS") || a.get(1) == Some(&"0") {
+    if cx.from_client || cmd.code != XFR || a.first() != Some(&"NS") || a.get(1) == Some(&"0") {
         return;
     }
     let Some(d) = cx.dialects.exact().filter(|_| cx.decided && cx.applies(S019)) else { return };
@@ -205,7 +211,7 @@ pub fn xfr_ns_fields(cx: &Context<'_>, cmd: &Command<'_>, v: &mut Vec<Violation>
 
 /// S020: USR OK's verified (MSNP6+) and restricted (MSNP8+) flags are 0 or 1.
 pub fn usr_ok_flags(cx: &Context<'_>, cmd: &Command<'_>, v: &mut Vec<Violation>) {
-    if cx.from_client || cmd.verb != "USR" || cmd.args.first() != Some(&"OK") || !cx.applies(S020) {
+    if cx.from_client || cmd.code != USR || cmd.args.first() != Some(&"OK") || !cx.applies(S020) {
         return;
     }
     let Some(form) = cmd.form() else { return };
@@ -228,7 +234,7 @@ fn is_guid(s: &str) -> bool {
 /// or a handle before address-book migration), the lists a number from 1 to 31, groups decimal
 /// ids or GUIDs separated by commas.
 pub fn lst_entry(cx: &Context<'_>, cmd: &Command<'_>, v: &mut Vec<Violation>) {
-    if cx.from_client || cmd.verb != "LST" || !cx.applies(S021) {
+    if cx.from_client || cmd.code != LST || !cx.applies(S021) {
         return;
     }
     let a = &cmd.args;
@@ -238,7 +244,7 @@ pub fn lst_entry(cx: &Context<'_>, cmd: &Command<'_>, v: &mut Vec<Violation>) {
     for (i, t) in a.iter().enumerate() {
         if let Some(h) = t.strip_prefix("N=") {
             handle = Some(h);
-            if !valid_handle(h) && !h.starts_with("tel:") {
+            if !valid_handle(h) && !is_phone(h) {
                 bad.push(format!("N={}", truncate(h, 60)));
             }
         } else if let Some(n) = t.strip_prefix("F=") {
@@ -275,7 +281,7 @@ pub fn lst_entry(cx: &Context<'_>, cmd: &Command<'_>, v: &mut Vec<Violation>) {
 /// S022: an ADL or RML payload is an `<ml>` list: `<d n="domain">` elements of `<c n="local"
 /// l="lists" t="network"/>` contacts (and at most one `<t>` of `<c n="tel:..." l=".."/>`).
 pub fn xml_list(cx: &Context<'_>, cmd: &Command<'_>, payload: Option<&[u8]>, v: &mut Vec<Violation>) {
-    if !matches!(cmd.verb, "ADL" | "RML") || !cx.applies(S022) {
+    if !matches!(cmd.code, ADL | RML) || !cx.applies(S022) {
         return;
     }
     let Some(body) = payload.filter(|b| !b.is_empty()) else { return };

@@ -7,6 +7,7 @@ use super::{
 use crate::msnp::auth;
 use crate::msnp::catalog;
 use crate::msnp::command::Command;
+use crate::msnp::verbs::{CHL, QRY};
 use crate::msnp::Role;
 
 /// T001: a TrID slot holding no valid TrID, or a command with a slot and no TrID.
@@ -87,11 +88,11 @@ impl Checker {
         payload: Option<&[u8]>,
         v: &mut Vec<Violation>,
     ) {
-        if !cx.applies(T010) {
+        if !matches!(cmd.code, CHL | QRY) || !cx.applies(T010) {
             return;
         }
-        match (cmd.verb, cx.from_client) {
-            ("CHL", false) => {
+        match (cmd.code, cx.from_client) {
+            (CHL, false) => {
                 if let Some((event, text)) = self.chl.take() {
                     self.late.push((event, Violation::new(T010, format!("CHL {text} got no QRY before the next CHL"))));
                 }
@@ -99,7 +100,7 @@ impl Checker {
                     self.chl = Some((idx, c.to_string()));
                 }
             }
-            ("QRY", true) => {
+            (QRY, true) => {
                 let challenge = self.chl.take().map(|(_, c)| c);
                 let product = cmd.args.first().copied().unwrap_or("");
                 let response = payload.unwrap_or(&[]);

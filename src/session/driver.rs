@@ -237,7 +237,7 @@ impl Connection {
                 // Passport cookies in headers and challenge responses are secrets.
                 let reveal = self.st.reveal;
                 let hide = |k: &str| !reveal && super::redact::secret_header(k);
-                let body_secret = !reveal && cmd.verb == "QRY";
+                let body_secret = !reveal && cmd.code == crate::msnp::verbs::QRY;
                 (!opts.terse).then(|| PayloadInfo {
                     length: p.declared,
                     headers: mime
@@ -273,7 +273,7 @@ impl Connection {
         rules::state::outside_dialect(cmd, self.st.dialect.span, decided, v);
         self.fingerprint(cmd, from_client);
         self.infer_role(cmd, from_client);
-        if cmd.verb == "VER" {
+        if cmd.code == crate::msnp::verbs::VER {
             let offered = self.st.rules.ver(cmd, from_client, v);
             self.negotiated(cmd, from_client, offered);
         }

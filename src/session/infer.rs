@@ -7,6 +7,7 @@ use super::Connection;
 use crate::msnp::catalog::Roles;
 use crate::msnp::command::Command;
 use crate::msnp::dialect::{self, Dialect, Dialects};
+use crate::msnp::verbs::{CVQ, CVR, XFR};
 use crate::msnp::Role;
 
 /// What is known of a connection's dialect.
@@ -79,7 +80,7 @@ impl Connection {
         if let Some(range) = cmd.reading.and_then(|r| r.evidence) {
             changed |= st.narrow(range, || format!("{verb} form ({})", range.label()));
         }
-        if from_client && matches!(verb, "CVR" | "CVQ") {
+        if from_client && matches!(cmd.code, CVR | CVQ) {
             if let Some(range) = cmd.args.get(5).and_then(|v| dialect::of_client_version(v)) {
                 let version = cmd.args.get(5).copied().unwrap_or("");
                 if st.narrow(range, || format!("client version {version} ({})", range.label())) {
@@ -103,7 +104,7 @@ impl Connection {
     pub(super) fn infer_role(&mut self, cmd: &Command<'_>, from_client: bool) {
         let a = &cmd.args;
         let referral_answer =
-            !from_client && cmd.verb == "XFR" && a.first() == Some(&"NS") && cmd.trid.is_some_and(|t| t != 0);
+            !from_client && cmd.code == XFR && a.first() == Some(&"NS") && cmd.trid.is_some_and(|t| t != 0);
         if referral_answer && !self.st.rules.logged_in() && matches!(self.role, Role::Unknown | Role::NS) {
             // The login answered by a referral: this was a dispatch connection.
             self.role = Role::DS;

@@ -7,6 +7,7 @@ use super::model::{Outcome, Transaction};
 use super::Connection;
 use crate::flow::Dir;
 use crate::msnp::command::Command;
+use crate::msnp::verbs::{ANS, MSG, NAK, OUT, PNG, QNG, SYN};
 use crate::rules::transactions;
 use crate::rules::Violation;
 use crate::shortstr::ShortStr;
@@ -39,7 +40,7 @@ impl Connection {
 
     fn request(&mut self, cmd: &Command<'_>, ts: i64, idx: usize, v: &mut Vec<Violation>) -> Option<usize> {
         let verb = cmd.verb;
-        if verb == "PNG" {
+        if cmd.code == PNG {
             let t = self.new_txn(None, verb, idx, ts, true, None);
             self.st.pings.push_back(t);
             if self.st.pings.len() > MAX_PINGS {
@@ -55,10 +56,10 @@ impl Connection {
             open.map(|o| (o.command.as_str(), o.responses.is_empty() && o.expects_reply)),
             v,
         );
-        let ack_mode = (verb == "MSG").then(|| cmd.args.first().and_then(|m| m.chars().next())).flatten();
+        let ack_mode = (cmd.code == MSG).then(|| cmd.args.first().and_then(|m| m.chars().next())).flatten();
         let expects = match ack_mode {
             Some('U') | Some('N') => false,
-            _ => verb != "OUT",
+            _ => cmd.code != OUT,
         };
         let t = self.new_txn(Some(trid), verb, idx, ts, expects, ack_mode);
         if self.st.open.len() >= MAX_OPEN_TRIDS {
@@ -76,7 +77,7 @@ impl Connection {
 
     fn response(&mut self, cmd: &Command<'_>, ts: i64, idx: usize, v: &mut Vec<Violation>) -> Option<usize> {
         let verb = cmd.verb;
-        if verb == "QNG" {
+        if cmd.code == QNG {
             return match self.st.pings.pop_front() {
                 Some(t) => {
                     self.answer(t, idx, ts, false);
@@ -105,17 +106,18 @@ impl Connection {
         if !transactions::fits(&req, verb, is_error, trid, self.role, v) {
             return None;
         }
-        if req == "MSG" {
+        let req_code = crate::msnp::verbs::code(req.as_str());
+        if req_code == MSG {
             transactions::ack_mode(verb, trid, self.txn(t).and_then(|x| x.ack_mode), v);
         }
-        self.answer(t, idx, ts, is_error || verb == "NAK");
-        if req == "SYN" && verb == "SYN" {
+        self.answer(t, idx, ts, is_error || cmd.code == NAK);
+        if cmd.code == SYN && req_code == SYN {
             self.st.syn_txn = Some(t);
         }
         if !is_error {
-            match req.as_str() {
-                "SYN" if crate::rules::P010.dialects.covers(self.st.dialect.span) => self.st.rules.syn_batch(t, cmd, v),
-                "ANS" => self.st.rules.roster(t, cmd, v),
+            match req_code {
+                SYN if crate::rules::P010.dialects.covers(self.st.dialect.span) => self.st.rules.syn_batch(t, cmd, v),
+                ANS => self.st.rules.roster(t, cmd, v),
                 _ => {}
             }
         }

@@ -15,8 +15,10 @@ mod switchboard;
 
 use super::command::Command;
 use super::dialect::{Dialect, Dialects};
+use super::params::is_phone;
 use super::role::Role;
 pub use super::role::Roles;
+use super::verbs;
 
 /// Who sends a form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,21 +88,53 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Whether `token` can be this kind (the shape test that picks a line's form).
+    /// Whether the kind's shape test can fail (the others take any token).
+    const fn decides(self) -> bool {
+        matches!(
+            self,
+            Kind::Lit(_)
+                | Kind::Word(_)
+                | Kind::Number
+                | Kind::Length
+                | Kind::Handle
+                | Kind::Sender
+                | Kind::Endpoint
+                | Kind::NetHandle
+                | Kind::Prefixed(_)
+                | Kind::Caps
+        )
+    }
+
+    /// Whether `token` can be this kind (the shape test that picks a line's form). Byte
+    /// comparisons throughout: this runs for every form of every line.
+    #[inline]
     fn fits(self, token: &str) -> bool {
-        let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+        let t = token.as_bytes();
+        let digits = |t: &[u8]| !t.is_empty() && t.iter().all(u8::is_ascii_digit);
+        let same = |t: &[u8], l: &str| t.len() == l.len() && t.iter().zip(l.as_bytes()).all(|(a, b)| a == b);
+        let has = |t: &[u8], c: u8| t.contains(&c);
         match self {
-            Kind::Lit(l) => token == l,
-            Kind::Word(ws) => ws.contains(&token),
-            Kind::Number | Kind::Length => digits(token),
-            Kind::Handle => (token.contains('@') && !token.contains(';')) || token.starts_with("tel:"),
-            Kind::Sender => token != "Hotmail",
-            Kind::Endpoint => token.contains('@'),
-            Kind::NetHandle => token.split_once(':').is_some_and(|(n, h)| digits(n) && h.contains('@')),
-            Kind::Prefixed(p) => token.starts_with(p),
-            Kind::Caps => match token.split_once(':') {
-                Some((a, b)) => digits(a) && digits(b),
-                None => digits(token),
+            Kind::Lit(l) => same(t, l),
+            Kind::Word(ws) => ws.iter().any(|w| same(t, w)),
+            Kind::Number | Kind::Length => digits(t),
+            Kind::Handle => {
+                let (mut at, mut semi) = (false, false);
+                for b in t {
+                    at |= *b == b'@';
+                    semi |= *b == b';';
+                }
+                (at && !semi) || is_phone(token)
+            }
+            Kind::Sender => !same(t, "Hotmail"),
+            Kind::Endpoint => has(t, b'@'),
+            Kind::NetHandle => match t.iter().position(|b| *b == b':') {
+                Some(i) => digits(&t[..i]) && has(&t[i + 1..], b'@'),
+                None => false,
+            },
+            Kind::Prefixed(p) => t.starts_with(p.as_bytes()),
+            Kind::Caps => match t.iter().position(|b| *b == b':') {
+                Some(i) => digits(&t[..i]) && digits(&t[i + 1..]),
+                None => digits(t),
             },
             _ => true,
         }
@@ -159,12 +193,32 @@ pub struct Form {
     pub in_batch: bool,
     /// Where it is described.
     pub cite: &'static str,
+    /// Parameters that must be present (computed from `params`).
+    required: u8,
+    /// The most parameters it takes (`u8::MAX`: any number, it ends with [`Kind::Rest`]).
+    most: u8,
+    /// Bit `i`: parameter `i` has a kind that decides the form (the others take any token).
+    shaped: u32,
 }
 
 impl Form {
     /// A form sent by `side` in `dialects` on `roles`.
     pub const fn new(side: Side, dialects: Dialects, roles: Roles, trid: bool, params: &'static [Param]) -> Form {
-        Form { side, dialects, roles, trid, params, payload: false, in_batch: false, cite: "" }
+        let (mut required, mut i, mut rest, mut shaped) = (0u8, 0, false, 0u32);
+        while i < params.len() {
+            let p = &params[i];
+            if p.kind.decides() && i < 32 {
+                shaped |= 1 << i;
+            }
+            if matches!(p.kind, Kind::Rest) {
+                rest = true;
+            } else if !p.optional && required as usize == i {
+                required += 1;
+            }
+            i += 1;
+        }
+        let most = if rest { u8::MAX } else { params.len() as u8 };
+        Form { side, dialects, roles, trid, params, payload: false, in_batch: false, cite: "", required, most, shaped }
     }
 
     /// With a payload (its length the last parameter).
@@ -187,20 +241,37 @@ impl Form {
 
     /// Parameters that must be present.
     pub fn required(&self) -> usize {
-        self.params.iter().take_while(|p| !p.optional && p.kind != Kind::Rest).count()
+        self.required as usize
     }
 
     /// The most parameters the form takes (`None`: any number, it ends with [`Kind::Rest`]).
     pub fn most(&self) -> Option<usize> {
-        (!self.params.iter().any(|p| p.kind == Kind::Rest)).then_some(self.params.len())
+        (self.most != u8::MAX).then_some(self.most as usize)
+    }
+
+    /// Whether as many parameters as `n` fit the form.
+    #[inline]
+    fn count_fits(&self, n: usize) -> bool {
+        n >= self.required as usize && (self.most == u8::MAX || n <= self.most as usize)
     }
 
     /// Whether `args` (the parameters after the TrID) have this form's shape.
     pub fn fits(&self, args: &[&str]) -> bool {
-        if args.len() < self.required() || self.most().is_some_and(|m| args.len() > m) {
+        if !self.count_fits(args.len()) {
             return false;
         }
-        self.params.iter().zip(args).all(|(p, a)| p.kind == Kind::Rest || p.kind.fits(a))
+        // Only the parameters whose kind decides are tested, in order.
+        let mut m = self.shaped;
+        while m != 0 {
+            let i = m.trailing_zeros() as usize;
+            m &= m - 1;
+            match (self.params.get(i), args.get(i)) {
+                (Some(p), Some(a)) if !p.kind.fits(a) => return false,
+                (Some(_), Some(_)) => {}
+                _ => break,
+            }
+        }
+        true
     }
 
     /// The parameter that argument `i` is (the last one repeats when it is [`Kind::Rest`]).
@@ -329,16 +400,25 @@ pub fn read(spec: &'static CommandSpec, side: Side, span: Dialects, rest: &[&str
     let (mut first, mut count_fits, mut words_fit, mut chosen) = (None, None, None, None);
     let mut evidence: Option<Dialects> = None;
     let (mut roles, mut any_roles) = (Roles::NONE, Roles::NONE);
+    let trid_shaped = rest.first().is_some_and(|t| Kind::Number.fits(t));
+    let mut forms = spec.forms_of(side, span);
+    let only = forms.next()?;
+    if forms.next().is_none() {
+        // One candidate (the usual case once the dialect is known): it is the reading.
+        let args = if only.trid { rest.get(1..).unwrap_or(&[]) } else { rest };
+        let fits = (!only.trid || trid_shaped) && only.fits(args);
+        return Some(Reading { form: only, fits, evidence: fits.then_some(only.dialects), roles: only.roles });
+    }
     for f in spec.forms_of(side, span) {
         first.get_or_insert(f);
         any_roles = any_roles.union(f.roles);
         let args = if f.trid { rest.get(1..).unwrap_or(&[]) } else { rest };
-        let trid_ok = !f.trid || rest.first().is_some_and(|t| Kind::Number.fits(t));
+        let trid_ok = !f.trid || trid_shaped;
         if trid_ok && f.fits(args) {
             chosen.get_or_insert(f);
             evidence = Some(evidence.map_or(f.dialects, |e| e.hull(f.dialects)));
             roles = roles.union(f.roles);
-        } else if args.len() >= f.required() && f.most().is_none_or(|m| args.len() <= m) {
+        } else if f.count_fits(args.len()) {
             count_fits.get_or_insert(f);
             let literal = |k: Kind| matches!(k, Kind::Lit(_) | Kind::Word(_));
             if f.params.iter().zip(args).all(|(p, a)| !literal(p.kind) || p.kind.fits(a)) {
@@ -372,61 +452,73 @@ pub fn has_trid(verb: &str, from_client: bool, span: Dialects) -> bool {
 
 /// Expected argument counts (after the TrID) of MSNP2 forms, as the draft gives them: (verb,
 /// from client, min, max). The data of rule S007.
-const ARITY: &[(&str, bool, usize, usize)] = &[
-    ("VER", true, 1, 16),
-    ("VER", false, 1, 16),
-    ("INF", true, 0, 0),
-    ("INF", false, 1, 8),
-    ("CHG", true, 1, 1),
-    ("CHG", false, 1, 1),
-    ("ILN", false, 3, 3),
-    ("NLN", false, 3, 3),
-    ("FLN", false, 1, 1),
-    ("SYN", true, 1, 1),
-    ("SYN", false, 1, 1),
-    ("GTC", true, 1, 1),
-    ("GTC", false, 2, 2),
-    ("BLP", true, 1, 1),
-    ("BLP", false, 2, 2),
-    ("LST", true, 1, 1),
-    ("LST", false, 4, 6),
-    ("ADD", true, 3, 3),
-    ("ADD", false, 4, 4),
-    ("REM", true, 2, 2),
-    ("REM", false, 3, 3),
-    ("RNG", false, 6, 6),
-    ("JOI", false, 2, 2),
-    ("BYE", false, 1, 2),
-    ("IRO", false, 4, 4),
-    ("CAL", true, 1, 1),
-    ("CAL", false, 2, 2),
-    ("ANS", true, 3, 3),
-    ("ANS", false, 1, 1),
-    ("MSG", true, 2, 2),
-    ("MSG", false, 3, 3),
-    ("ACK", false, 0, 0),
-    ("NAK", false, 0, 0),
-    ("OUT", true, 0, 0),
-    ("OUT", false, 0, 1),
-    ("PNG", true, 0, 0),
-    ("QNG", false, 0, 0),
-    ("XFR", true, 1, 1),
-    ("CVR", true, 6, 6),
-    ("CVR", false, 5, 5),
-    ("CVQ", true, 6, 6),
-    ("CVQ", false, 5, 5),
-    ("REA", true, 2, 2),
-    ("REA", false, 3, 3),
-    ("SND", true, 1, 1),
-    ("SND", false, 1, 1),
-    ("URL", true, 1, 2),
-    ("URL", false, 2, 2),
+const ARITY: &[(u32, bool, usize, usize)] = &[
+    (verbs::VER, true, 1, 16),
+    (verbs::VER, false, 1, 16),
+    (verbs::INF, true, 0, 0),
+    (verbs::INF, false, 1, 8),
+    (verbs::CHG, true, 1, 1),
+    (verbs::CHG, false, 1, 1),
+    (verbs::ILN, false, 3, 3),
+    (verbs::NLN, false, 3, 3),
+    (verbs::FLN, false, 1, 1),
+    (verbs::SYN, true, 1, 1),
+    (verbs::SYN, false, 1, 1),
+    (verbs::GTC, true, 1, 1),
+    (verbs::GTC, false, 2, 2),
+    (verbs::BLP, true, 1, 1),
+    (verbs::BLP, false, 2, 2),
+    (verbs::LST, true, 1, 1),
+    (verbs::LST, false, 4, 6),
+    (verbs::ADD, true, 3, 3),
+    (verbs::ADD, false, 4, 4),
+    (verbs::REM, true, 2, 2),
+    (verbs::REM, false, 3, 3),
+    (verbs::RNG, false, 6, 6),
+    (verbs::JOI, false, 2, 2),
+    (verbs::BYE, false, 1, 2),
+    (verbs::IRO, false, 4, 4),
+    (verbs::CAL, true, 1, 1),
+    (verbs::CAL, false, 2, 2),
+    (verbs::ANS, true, 3, 3),
+    (verbs::ANS, false, 1, 1),
+    (verbs::MSG, true, 2, 2),
+    (verbs::MSG, false, 3, 3),
+    (verbs::ACK, false, 0, 0),
+    (verbs::NAK, false, 0, 0),
+    (verbs::OUT, true, 0, 0),
+    (verbs::OUT, false, 0, 1),
+    (verbs::PNG, true, 0, 0),
+    (verbs::QNG, false, 0, 0),
+    (verbs::XFR, true, 1, 1),
+    (verbs::CVR, true, 6, 6),
+    (verbs::CVR, false, 5, 5),
+    (verbs::CVQ, true, 6, 6),
+    (verbs::CVQ, false, 5, 5),
+    (verbs::REA, true, 2, 2),
+    (verbs::REA, false, 3, 3),
+    (verbs::SND, true, 1, 1),
+    (verbs::SND, false, 1, 1),
+    (verbs::URL, true, 1, 2),
+    (verbs::URL, false, 2, 2),
 ];
 
 /// The MSNP2 argument count range of a command in a direction (rule S007's data).
 pub fn arity(cmd: &Command<'_>, from_client: bool) -> Option<(usize, usize)> {
-    let spec = cmd.spec?;
-    ARITY.iter().find(|(v, c, _, _)| *v == spec.verb && *c == from_client).map(|&(_, _, a, b)| (a, b))
+    // By verb index and direction: this runs for every command of an MSNP2 connection.
+    static BY_VERB: std::sync::OnceLock<Vec<Option<(usize, usize)>>> = std::sync::OnceLock::new();
+    cmd.spec?;
+    let table = BY_VERB.get_or_init(|| {
+        let mut t = vec![None; all().len() * 2];
+        for &(v, c, lo, hi) in ARITY {
+            let verb = u32::to_le_bytes(v);
+            if let Some(i) = index_bytes(&verb[..3]) {
+                t[i * 2 + usize::from(c)] = Some((lo, hi));
+            }
+        }
+        t
+    });
+    *table.get(index_bytes(cmd.verb.as_bytes())? * 2 + usize::from(from_client))?
 }
 
 /// Which response verbs may answer a request verb (errors answer anything).

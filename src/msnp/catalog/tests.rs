@@ -105,3 +105,22 @@ fn roles_of_forms() {
     assert_eq!(roles("USR 3 TWN I alice@x.com", true), Some(DS_NS));
     assert_eq!(roles("SYN 5 0", true), Some(NS));
 }
+
+#[test]
+fn kinds_that_do_not_decide_take_any_token_and_fits_tests_only_those_that_do() {
+    let odd = ["", "x", "@;:", "tel:", "12", "N=a", "Hotmail", "\u{e9}"];
+    for spec in all() {
+        for f in spec.forms {
+            for p in f.params.iter().filter(|p| !p.kind.decides()) {
+                for t in odd {
+                    assert!(p.kind.fits(t), "{} {:?} refuses {t:?}", spec.verb, p.kind);
+                }
+            }
+        }
+    }
+    // A deciding kind past a free one is still tested: LST's handle after its counts.
+    let lst = lookup("LST").and_then(|s| s.forms.iter().find(|f| f.side == Side::Server && f.trid));
+    let lst = lst.expect("an MSNP2 LST reply form");
+    assert!(lst.fits(&["FL", "3", "1", "2", "bob@x.com", "Bob"]));
+    assert!(!lst.fits(&["FL", "3", "1", "2", "not-a-handle", "Bob"]));
+}
