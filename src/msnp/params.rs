@@ -150,3 +150,25 @@ impl Secrets {
         self.0 == [None, None]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn friendly_names_are_url_encoded_utf8() {
+        assert!(check_friendly_name("Alice%20Liddell").is_ok());
+        assert!(check_friendly_name("Carol%20%E2%98%83").is_ok());
+        assert!(check_friendly_name(&"%41".repeat(129)).is_ok());
+        assert!(check_friendly_name("Bob%ZZ").unwrap_err().contains("escape"));
+        assert!(check_friendly_name("Bob%2").unwrap_err().contains("escape"));
+        // Raw UTF-8 decodes to itself (real MSNP11 servers sent names so; S023 flags it in MSNP2).
+        assert!(check_friendly_name("B\u{e9}b").is_ok());
+        assert!(check_friendly_name("%E9").unwrap_err().contains("UTF-8"));
+        assert!(check_friendly_name(&format!("{}%E9", "a".repeat(70))).unwrap_err().contains("UTF-8"));
+        assert!(check_friendly_name(&"a".repeat(388)).unwrap_err().contains("387"));
+        assert!(is_state("NLN") && !is_state("NL") && !is_state("XYZ"));
+        assert!(is_phone("tel:+1555") && !is_phone("tel") && !is_phone("bob@x.com"));
+        assert!(valid_handle("a.b+c@x-y.com") && !valid_handle("a@b") && !valid_handle("a b@x.com"));
+    }
+}

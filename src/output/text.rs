@@ -372,7 +372,14 @@ fn render_event(
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case("Content-Type"))
                 .map(|(_, v)| v.as_str())
-                .unwrap_or("no content type");
+                .unwrap_or(match () {
+                    // Only MIME payloads (MSG) should name their type; the others say their shape.
+                    _ if e.command.as_ref().is_some_and(|c| *c == "MSG") => "no content type",
+                    _ if p.length == 0 => "empty",
+                    _ if p.body == crate::session::REDACTED => "secret",
+                    _ if p.body.trim_start().starts_with('<') => "XML",
+                    _ => "data",
+                });
             let first = p.body.lines().find(|l| !l.trim().is_empty()).map(str::to_string).unwrap_or_else(|| {
                 // No body: show the headers that say something (a profile's LoginTime, say).
                 p.headers

@@ -200,6 +200,7 @@ rules! {
     S020 = "MSNP-S020", Error, P6UP, "Y ver/msnp6, msnp8", "USR OK's verified or restricted flag is not 0 or 1";
     S021 = "MSNP-S021", Error, P10_12, "Y cmd/lst", "LST entry of a SYN batch without N=handle and lists, or with a malformed F=, C= or group id";
     S022 = "MSNP-S022", Error, P13UP, "Y cmd/adl, cmd/rml", "ADL or RML payload is not a well-formed <ml> list of <d n=...> domains of <c n=... l=... t=...> contacts";
+    S023 = "MSNP-S023", Warning, MSNP2, "D §5.5", "friendly name holds raw non-ASCII bytes (MSNP2 names are URL-encoded; later servers sent raw UTF-8)";
     P001 = "MSNP-P001", Error, ALL, "D §7.3", "command that needs a completed login sent before USR OK";
     P002 = "MSNP-P002", Error, ALL, "D §7.4", "client sent a command after the server's XFR NS referral";
     P003 = "MSNP-P003", Error, ALL, "D §6", "command not valid for this server role or direction";
@@ -283,6 +284,8 @@ pub struct Context<'a> {
     pub user: Option<&'a str>,
     /// Known passwords by handle, to verify MD5 responses.
     pub passwords: &'a HashMap<String, String>,
+    /// The line was not UTF-8: its text has replacement characters where its bytes were.
+    pub lossy: bool,
 }
 
 impl Context<'_> {

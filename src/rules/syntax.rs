@@ -4,7 +4,7 @@
 
 use super::{
     truncate, Checker, Context, Violation, S001, S002, S003, S004, S005, S006, S007, S008, S009, S010, S011, S012,
-    S013, S014, S015, S016, S019, S020, S021, S022,
+    S013, S014, S015, S016, S019, S020, S021, S022, S023,
 };
 use crate::msnp::address::valid_address;
 use crate::msnp::catalog::{Kind, Param};
@@ -148,9 +148,18 @@ impl Checker {
                     v.push(Violation::new(S002, format!("{handle} is not a hotmail.com handle")));
                 }
             }
-            Kind::Name if cx.applies(S003) && !(name == "sender-name" && value == "Hotmail") => {
-                if let Err(why) = check_friendly_name(value) {
-                    v.push(Violation::new(S003, format!("{name}: {why}")));
+            Kind::Name if !(name == "sender-name" && value == "Hotmail") => {
+                let why = if cx.lossy && value.contains('\u{fffd}') {
+                    Err("holds bytes that are not UTF-8".to_string())
+                } else {
+                    check_friendly_name(value)
+                };
+                match why {
+                    Err(why) if cx.applies(S003) => v.push(Violation::new(S003, format!("{name}: {why}"))),
+                    Ok(()) if cx.applies(S023) && !value.is_ascii() => {
+                        v.push(Violation::new(S023, format!("{name} {:?} is not URL-encoded", truncate(value, 80))));
+                    }
+                    _ => {}
                 }
             }
             Kind::Address if cx.applies(S014) && !valid_address(value) => {

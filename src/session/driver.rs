@@ -161,6 +161,7 @@ impl Connection {
             Ok(t) => std::borrow::Cow::Borrowed(t),
             Err(_) => String::from_utf8_lossy(raw),
         };
+        self.st.lossy_line = matches!(text, std::borrow::Cow::Owned(_));
         let text: &str = &text;
         let from_client = dir == Dir::C2S;
         let cmd = command::parse(text, from_client, self.st.dialect.span);
@@ -285,6 +286,7 @@ impl Connection {
             from_client,
             user: self.user.as_deref(),
             passwords: &opts.passwords,
+            lossy: self.st.lossy_line,
         };
         self.st.rules.command(&cx, cmd, idx, body, v);
         for (event, late) in self.st.rules.take_late() {

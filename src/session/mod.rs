@@ -16,6 +16,7 @@ pub use model::{
     ReferralSeen, SbAuth, Transaction,
 };
 pub use pairing::{MAX_OPEN_TRIDS, MAX_PINGS, SETTLE_AT};
+pub use redact::REDACTED;
 
 use crate::flow::{CloseKind, ConnId};
 use crate::msnp::catalog::{Roles, Side};
@@ -92,6 +93,8 @@ struct State {
     roles: Roles,
     /// The SYN whose MSNP8+ batch (lines without a TrID) may be arriving.
     syn_txn: Option<usize>,
+    /// The line being checked was not UTF-8 (its text has replacement characters).
+    lossy_line: bool,
     notices: Vec<Notice>,
     reveal: bool,
     /// Settle transactions early (the streaming modes).
@@ -149,6 +152,7 @@ impl Connection {
                 dialect: infer::DialectState::default(),
                 roles: Roles::ALL,
                 syn_txn: None,
+                lossy_line: false,
                 notices: Vec::new(),
                 reveal: opts.reveal_secrets,
                 stream: opts.stream_events,

@@ -1,10 +1,11 @@
-//! Scripted MSNP2 clients: log in through the dispatch server, synchronise, go online, open a
-//! switchboard and call someone, answer a call, chat, sign out, as the 1.0 client does
-//! (`msnp2-facts.md` §5). Every step checks the server's answer, so a test fails where the
+//! Scripted clients of the testkit's dialects: log in through the dispatch server, synchronise,
+//! go online, answer the challenge, open a switchboard and call someone, answer a call, chat,
+//! sign out, as the clients of each era did (`msnp2-facts.md` §5 for MSNP2, [`Flavor`] for the
+//! lines of the others). Every step checks the server's answer, so a test fails where the
 //! conversation goes wrong.
 
 use super::conn::{LineConn, Logs, Msg};
-use crate::msnp::auth::md5_response;
+use super::flavor::Flavor;
 use std::io::{Error, ErrorKind, Result};
 
 fn bad(what: &str, m: &Msg) -> Error {
@@ -18,6 +19,7 @@ pub struct Ns {
     /// The user's handle.
     pub handle: String,
     trid: u32,
+    flavor: Flavor,
 }
 
 impl Ns {
@@ -43,6 +45,11 @@ impl Ns {
         Ok((m.arg(1).to_string(), m.arg(2).to_string(), m.arg(4).to_string(), m.arg(5).to_string()))
     }
 
+    /// The dialect the client logged in with.
+    pub fn flavor(&self) -> Flavor {
+        self.flavor
+    }
+
     /// Keep-alive.
     pub async fn ping(&mut self) -> Result<()> {
         self.conn.send("PNG").await?;
@@ -57,18 +64,54 @@ impl Ns {
     }
 }
 
-/// Logs in: dispatch (VER, INF, USR I, XFR NS), then the notification server it names (VER,
-/// INF, USR I, USR S with the MD5 response, USR OK, profile), SYN and CHG NLN.
-pub async fn login(ds: &str, handle: &str, password: &str, logs: Option<&Logs>) -> Result<Ns> {
-    let mut d = LineConn::connect(ds, logs).await?;
-    d.send("VER 1 MSNP2 CVR0").await?;
-    let m = d.expect("VER").await?;
-    if m.arg(2) != "MSNP2" {
-        return Err(bad("VER 1 MSNP2", &m));
+/// VER with the dialect's list, then INF (up to MSNP7) or CVR (MSNP8+); TrIDs from `t`.
+async fn greet(c: &mut LineConn, f: Flavor, handle: &str, t: &mut u32) -> Result<()> {
+    *t += 1;
+    c.send(&format!("VER {t} {}", f.offer())).await?;
+    let m = c.expect("VER").await?;
+    if m.arg(2) != f.name() {
+        return Err(bad(&format!("VER {t} {}", f.name()), &m));
     }
-    d.send("INF 2").await?;
-    d.expect("INF").await?;
-    d.send(&format!("USR 3 MD5 I {handle}")).await?;
+    *t += 1;
+    if f.passport() {
+        c.send(&f.cvr(*t, handle)).await?;
+        c.expect("CVR").await?;
+    } else {
+        c.send(&format!("INF {t}")).await?;
+        c.expect("INF").await?;
+    }
+    Ok(())
+}
+
+/// Who logs in, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Login<'a> {
+    /// The handle.
+    pub handle: &'a str,
+    /// The password.
+    pub password: &'a str,
+    /// The dialect.
+    pub flavor: Flavor,
+    /// The contacts the client lists with ADL (MSNP13+, where lists come from elsewhere).
+    pub contacts: &'a [&'a str],
+}
+
+/// Logs in with MSNP2 (see [`login_as`]).
+pub async fn login(ds: &str, handle: &str, password: &str, logs: Option<&Logs>) -> Result<Ns> {
+    login_as(ds, &Login { handle, password, flavor: Flavor::MSNP2, contacts: &[] }, logs).await
+}
+
+/// Logs in in the dialect of `who`: dispatch (VER, INF or CVR, USR I, XFR NS), then the notification
+/// server it names (VER, INF or CVR, USR I, USR S with the MD5 response or the testkit's
+/// Passport ticket, USR OK, profile), SYN (MSNP13: BLP, ADL, PRP), GCF (MSNP11), CHG NLN, the
+/// challenge (MSNP7+: CHL answered by QRY) and a personal message (MSNP11+: UUX).
+pub async fn login_as(ds: &str, who: &Login<'_>, logs: Option<&Logs>) -> Result<Ns> {
+    let (handle, password, f) = (who.handle, who.password, who.flavor);
+    let mut t = 0;
+    let mut d = LineConn::connect(ds, logs).await?;
+    greet(&mut d, f, handle, &mut t).await?;
+    t += 1;
+    d.send(&format!("USR {t} {} I {handle}", f.scheme())).await?;
     let m = d.expect("XFR").await?;
     if m.arg(2) != "NS" {
         return Err(bad("XFR NS", &m));
@@ -77,26 +120,57 @@ pub async fn login(ds: &str, handle: &str, password: &str, logs: Option<&Logs>) 
     d.close().await?;
 
     let mut c = LineConn::connect(&ns_addr, logs).await?;
-    c.send("VER 4 MSNP2 CVR0").await?;
-    c.expect("VER").await?;
-    c.send("INF 5").await?;
-    c.expect("INF").await?;
-    c.send(&format!("USR 6 MD5 I {handle}")).await?;
+    greet(&mut c, f, handle, &mut t).await?;
+    t += 1;
+    c.send(&format!("USR {t} {} I {handle}", f.scheme())).await?;
     let m = c.expect("USR").await?;
-    if m.arg(2) != "MD5" || m.arg(3) != "S" {
-        return Err(bad("USR MD5 S", &m));
+    if m.arg(2) != f.scheme() || m.arg(3) != "S" {
+        return Err(bad(&format!("USR {} S", f.scheme()), &m));
     }
-    c.send(&format!("USR 7 MD5 S {}", md5_response(m.arg(4), password))).await?;
+    t += 1;
+    c.send(&format!("USR {t} {} S {}", f.scheme(), f.answer(m.arg(4), password))).await?;
     let m = c.recv().await?.ok_or_else(|| Error::new(ErrorKind::UnexpectedEof, "closed during login"))?;
     if m.verb() != "USR" || m.arg(2) != "OK" {
         return Err(bad("USR OK", &m));
     }
     c.expect("MSG").await?;
-    c.send("SYN 8 0").await?;
-    c.expect("SYN").await?;
-    c.send("CHG 9 NLN").await?;
+    t += 1;
+    if let Some(syn) = f.syn(t) {
+        c.send(&syn).await?;
+        c.expect("SYN").await?;
+    } else {
+        c.send(&format!("BLP {t} AL")).await?;
+        c.expect("BLP").await?;
+        t += 1;
+        let contacts: Vec<(&str, &str)> = who.contacts.iter().map(|h| (*h, "")).collect();
+        c.send_payload(&format!("ADL {t}"), Flavor::ml(&contacts).as_bytes()).await?;
+        c.expect("ADL").await?;
+        t += 1;
+        c.send(&format!("PRP {t} MFN {}", handle.split('@').next().unwrap_or(handle))).await?;
+        c.expect("PRP").await?;
+    }
+    if f.gcf_request() {
+        t += 1;
+        c.send(&format!("GCF {t} Shields.xml")).await?;
+        c.expect("GCF").await?;
+    }
+    t += 1;
+    c.send(&f.chg(&t.to_string(), "NLN")).await?;
     c.expect("CHG").await?;
-    Ok(Ns { conn: c, handle: handle.to_string(), trid: 9 })
+    if f.product().is_some() {
+        let chl = c.expect("CHL").await?;
+        t += 1;
+        if let Some((head, body)) = f.qry(t, chl.arg(2)) {
+            c.send_payload(&head, &body).await?;
+            c.expect("QRY").await?;
+        }
+    }
+    if f.personal_messages() {
+        t += 1;
+        c.send_payload(&format!("UUX {t}"), f.psm("testing msntap").as_bytes()).await?;
+        c.expect("UUX").await?;
+    }
+    Ok(Ns { conn: c, handle: handle.to_string(), trid: t, flavor: f })
 }
 
 /// A client in a switchboard session.

@@ -1,6 +1,6 @@
-//! `msntap serve` (the testkit server until stopped) and `msntap demo` (the server, the proxy in
-//! front of it and two scripted clients through their whole journey, with the proxy's live
-//! analysis).
+//! `msntap serve` (the testkit server until stopped, in every dialect it speaks) and `msntap
+//! demo` (the server, the proxy in front of it and two scripted clients through their whole
+//! journey in one dialect, with the proxy's live analysis).
 
 use super::{client, server};
 use crate::app::proxy::{join, runtime, spawn_analysis, stop_signal, LiveConfig};
@@ -25,6 +25,8 @@ pub struct ServeConfig {
 pub struct DemoConfig {
     /// Messages each user sends.
     pub rounds: usize,
+    /// The dialect the two clients speak.
+    pub flavor: super::flavor::Flavor,
     /// The outputs.
     pub live: LiveConfig,
 }
@@ -78,8 +80,12 @@ pub fn demo(cfg: &DemoConfig) -> Result<(), Error> {
     let front = proxy.local_addr.to_string();
     let rounds = cfg.rounds;
     let result = rt.block_on(async {
-        let mut alice = client::login(&front, "alice@hotmail.com", "wonderland", None).await?;
-        let mut bob = client::login(&front, "bob@hotmail.com", "builder", None).await?;
+        let (a, b) = ("alice@hotmail.com", "bob@hotmail.com");
+        let (a_contacts, b_contacts) = ([b], [a]);
+        let f = cfg.flavor;
+        let who = |handle, password, contacts| client::Login { handle, password, flavor: f, contacts };
+        let mut alice = client::login_as(&front, &who(a, "wonderland", &a_contacts), None).await?;
+        let mut bob = client::login_as(&front, &who(b, "builder", &b_contacts), None).await?;
         let (heard_a, heard_b) = client::chat(&mut alice, &mut bob, rounds, None).await?;
         alice.ping().await?;
         bob.sign_out().await?;

@@ -1,12 +1,14 @@
 //! Test, demo and benchmark tooling that is part of the library: a capture synthesiser
 //! ([`synth`]), the scripted sample session that `captures/msnp2-two-users.pcap` is made from
-//! ([`sample`]), the benchmark capture generator ([`gen`]), and a live MSNP2 server ([`server`])
-//! with scripted clients ([`client`]) over a logging line connection ([`conn`]). No production
-//! module uses it.
+//! ([`sample`]) and its sisters in the other dialects, the benchmark capture generator
+//! ([`gen`]), and a live server ([`server`]) with scripted clients ([`client`]) over a logging
+//! line connection ([`conn`]), speaking the dialects of [`flavor`]. No production module uses
+//! it.
 
 pub mod client;
 pub mod conn;
 pub mod demo;
+pub mod flavor;
 pub mod fuzzing;
 pub mod gen;
 pub mod sample;

@@ -5,8 +5,8 @@
 //! (MSG with ack modes N and A, ACK), Bob leaves (BYE), both sign out. Everything follows
 //! `msnp2-facts.md` §5, so msntap reports no error or warning on it.
 
+use super::flavor::{Flavor, Lists};
 use super::synth::{self, Encap, Script};
-use crate::msnp::auth::md5_response;
 use std::net::SocketAddr;
 
 /// Capture start: 1999-11-05 17:30:42 UTC, the LoginTime of the profile message.
@@ -49,129 +49,225 @@ const XFR_COOKIE: &str = "17262740.1050826919.32308";
 const RNG_COOKIE: &str = "849102291.520491113";
 const SESSION: &str = "11752013";
 
-fn dispatch(s: &mut Script, client: &str, handle: &str) {
+fn dispatch(s: &mut Script, f: Flavor, client: &str, handle: &str) {
     let c = s.connect(a(client), a(DS));
     s.advance_ms(3);
-    s.send(c, true, &l("VER 1 MSNP2 CVR0"));
+    s.send(c, true, &l(&format!("VER 1 {}", f.offer())));
     s.advance_ms(12);
-    s.send(c, false, &l("VER 1 MSNP2"));
+    s.send(c, false, &l(&format!("VER 1 {}", f.name())));
     s.advance_ms(2);
-    s.send(c, true, &l("INF 2"));
-    s.advance_ms(9);
-    s.send(c, false, &l("INF 2 MD5"));
+    if f.passport() {
+        s.send(c, true, &l(&f.cvr(2, handle)));
+        s.advance_ms(9);
+        s.send(c, false, &l(&f.cvr_reply("2")));
+    } else {
+        s.send(c, true, &l("INF 2"));
+        s.advance_ms(9);
+        s.send(c, false, &l("INF 2 MD5"));
+    }
     s.advance_ms(2);
-    s.send(c, true, &l(&format!("USR 3 MD5 I {handle}")));
+    s.send(c, true, &l(&format!("USR 3 {} I {handle}", f.scheme())));
     s.advance_ms(19);
-    s.send(c, false, &l(&format!("XFR 3 NS {NS}")));
+    s.send(c, false, &l(&f.xfr_ns("3", NS, DS)));
     s.advance_ms(1);
     s.close(c, false);
 }
 
-/// Logs in at the NS and synchronises; returns the connection handle.
-fn notification(
-    s: &mut Script,
-    client: &str,
-    handle: &str,
-    name: &str,
-    pw: &str,
-    challenge: &str,
-    lists: &[&str],
-) -> usize {
-    let c = s.connect(a(client), a(NS));
+/// One user's login at the notification server.
+struct User<'a> {
+    client: &'a str,
+    handle: &'a str,
+    name: &'a str,
+    password: &'a str,
+    /// The MD5 challenge (Passport logins derive their policy from `n`).
+    challenge: &'a str,
+    n: u64,
+    lists: Lists<'a>,
+}
+
+/// Logs in at the NS and synchronises; returns the connection handle and the next TrID.
+fn notification(s: &mut Script, f: Flavor, u: &User<'_>) -> (usize, u32) {
+    let c = s.connect(a(u.client), a(NS));
     s.advance_ms(4);
-    s.send(c, true, &l("VER 4 MSNP2 CVR0"));
+    s.send(c, true, &l(&format!("VER 4 {}", f.offer())));
     s.advance_ms(10);
-    s.send(c, false, &l("VER 4 MSNP2"));
-    s.send(c, true, &l("INF 5"));
-    s.advance_ms(8);
-    s.send(c, false, &l("INF 5 MD5"));
-    s.send(c, true, &l(&format!("USR 6 MD5 I {handle}")));
+    s.send(c, false, &l(&format!("VER 4 {}", f.name())));
+    if f.passport() {
+        s.send(c, true, &l(&f.cvr(5, u.handle)));
+        s.advance_ms(8);
+        s.send(c, false, &l(&f.cvr_reply("5")));
+    } else {
+        s.send(c, true, &l("INF 5"));
+        s.advance_ms(8);
+        s.send(c, false, &l("INF 5 MD5"));
+    }
+    s.send(c, true, &l(&format!("USR 6 {} I {}", f.scheme(), u.handle)));
     s.advance_ms(15);
-    s.send(c, false, &l(&format!("USR 6 MD5 S {challenge}")));
+    let (line, challenge) = if f.passport() {
+        f.challenge("6", u.n)
+    } else {
+        (format!("USR 6 MD5 S {}", u.challenge), u.challenge.to_string())
+    };
+    if f.adl() {
+        s.send(c, false, &payload_line("GCF 0", f.shields().as_bytes()));
+    }
+    s.send(c, false, &l(&line));
     s.advance_ms(2);
-    s.send(c, true, &l(&format!("USR 7 MD5 S {}", md5_response(challenge, pw))));
+    s.send(c, true, &l(&format!("USR 7 {} S {}", f.scheme(), f.answer(&challenge, u.password))));
     s.advance_ms(21);
-    s.send(c, false, &l(&format!("USR 7 OK {handle} {name}")));
+    s.send(c, false, &l(&f.usr_ok("7", u.handle, u.name)));
+    if f.sbs() {
+        s.send(c, false, &l("SBS 0 null"));
+    }
     // The profile message, its command line and payload in separate segments.
-    let profile = msg(
-        "MSG Hotmail Hotmail",
-        &[("MIME-Version", "1.0"), ("Content-Type", "text/x-msmsgsprofile; charset=UTF-8"), ("LoginTime", "941825442")],
-        "",
-    );
+    let headers = f.profile("941825442", u.handle, u.password);
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let profile = msg("MSG Hotmail Hotmail", &headers, "");
     let cut = profile.iter().position(|b| *b == b'\n').map_or(0, |p| p + 1);
     s.send_split(c, false, &profile, &[cut]);
     s.advance_ms(30);
-    s.send(c, true, &l("SYN 8 0"));
-    s.advance_ms(25);
-    let mut batch = vec!["SYN 8 12", "GTC 8 12 A", "BLP 8 12 AL"];
-    batch.extend_from_slice(lists);
-    let batch = lines(&batch);
-    // A batch bigger than one line per segment, cut mid-line as a busy server would.
-    s.send_split(c, false, &batch, &[batch.len() / 2]);
-    s.advance_ms(40);
-    c
+    let mut t = 8;
+    if let Some(syn) = f.syn(t) {
+        s.send(c, true, &l(&syn));
+        s.advance_ms(25);
+        let batch = f.syn_batch("8", 12, u.name, &u.lists).into_bytes();
+        // A batch bigger than one line per segment, cut mid-line as a busy server would.
+        s.send_split(c, false, &batch, &[batch.len() / 2]);
+        s.advance_ms(40);
+        t += 1;
+    } else {
+        s.send(c, true, &l(&format!("BLP {t} AL")));
+        s.advance_ms(6);
+        s.send(c, false, &l(&format!("BLP {t} AL")));
+        t += 1;
+        s.send(c, true, &payload_line(&format!("ADL {t}"), Flavor::ml(&u.lists.fl).as_bytes()));
+        s.advance_ms(12);
+        s.send(c, false, &l(&format!("ADL {t} OK")));
+        t += 1;
+        s.send(c, true, &l(&format!("PRP {t} MFN {}", u.name)));
+        s.advance_ms(5);
+        s.send(c, false, &l(&format!("PRP {t} MFN {}", u.name)));
+        s.advance_ms(40);
+        t += 1;
+    }
+    if f.gcf_request() {
+        s.send(c, true, &l(&format!("GCF {t} Shields.xml")));
+        s.advance_ms(9);
+        s.send(c, false, &payload_line(&format!("GCF {t} Shields.xml"), f.shields().as_bytes()));
+        s.advance_ms(20);
+        t += 1;
+    }
+    (c, t)
 }
 
-/// Builds the whole two-user session.
+/// A payload command: `head`, the payload's length, CRLF, the payload.
+fn payload_line(head: &str, payload: &[u8]) -> Vec<u8> {
+    let mut b = format!("{head} {}\r\n", payload.len()).into_bytes();
+    b.extend_from_slice(payload);
+    b
+}
+
+/// After the first CHG: the challenge and its answer (MSNP7+), then the personal message
+/// (MSNP11+) and, on `watcher`'s connection, the UBX that tells it. Returns the next TrID.
+fn after_chg(s: &mut Script, f: Flavor, c: usize, mut t: u32, n: u64, who: &str, watcher: Option<usize>) -> u32 {
+    if let Some(chl) = f.chl(n) {
+        s.advance_ms(2);
+        s.send(c, false, &l(&format!("CHL 0 {chl}")));
+        s.advance_ms(40);
+        if let Some((head, body)) = f.qry(t, &chl) {
+            s.send(c, true, &payload_line(&head, &body));
+            s.advance_ms(8);
+            s.send(c, false, &l(&format!("QRY {t}")));
+            t += 1;
+        }
+    }
+    if f.personal_messages() {
+        let psm = f.psm(if watcher.is_some() { "at work" } else { "busy day" });
+        s.advance_ms(15);
+        s.send(c, true, &payload_line(&format!("UUX {t}"), psm.as_bytes()));
+        s.advance_ms(6);
+        s.send(c, false, &l(&format!("UUX {t} 0")));
+        t += 1;
+        if let Some(w) = watcher {
+            s.advance_ms(2);
+            s.send(w, false, &payload_line(&format!("UBX {who}"), psm.as_bytes()));
+        }
+    }
+    t
+}
+
+/// Builds the whole two-user session in MSNP2.
 pub fn script() -> Script {
-    let mut s = Script::new(START_NS, 0x5eed);
+    script_in(Flavor::MSNP2)
+}
+
+/// Builds the whole two-user session in dialect `f`.
+pub fn script_in(f: Flavor) -> Script {
+    let mut s = Script::new(START_NS, 0x5eed + u32::from(f.number()) - 2);
     let alice = "alice@hotmail.com";
     let bob = "bob@hotmail.com";
     let alice_ip = "203.0.113.10";
     let bob_ip = "203.0.113.20";
+    let bob_c = (bob, "Bob");
+    let alice_c = (alice, "Alice%20Liddell");
+    let carol_c = ("carol@hotmail.com", "Carol%20%E2%98%83");
 
     // Alice: dispatch, then notification.
-    dispatch(&mut s, &format!("{alice_ip}:40001"), alice);
+    dispatch(&mut s, f, &format!("{alice_ip}:40001"), alice);
     s.advance_ms(480);
-    let ans = notification(
+    let client = format!("{alice_ip}:40002");
+    let (ans, mut at) = notification(
         &mut s,
-        &format!("{alice_ip}:40002"),
-        alice,
-        "Alice%20Liddell",
-        ALICE_PASSWORD,
-        "1234567890.123456789",
-        &[
-            "LST 8 FL 12 1 2 bob@hotmail.com Bob",
-            "LST 8 FL 12 2 2 carol@hotmail.com Carol%20%E2%98%83",
-            "LST 8 AL 12 1 2 bob@hotmail.com Bob",
-            "LST 8 AL 12 2 2 carol@hotmail.com Carol%20%E2%98%83",
-            "LST 8 BL 12 0 0",
-            "LST 8 RL 12 1 1 bob@hotmail.com Bob",
-        ],
+        f,
+        &User {
+            client: &client,
+            handle: alice,
+            name: "Alice%20Liddell",
+            password: ALICE_PASSWORD,
+            challenge: "1234567890.123456789",
+            n: 1,
+            lists: Lists { fl: vec![bob_c, carol_c], al: vec![bob_c, carol_c], bl: vec![], rl: vec![bob_c] },
+        },
     );
-    s.send(ans, true, &l("CHG 9 NLN"));
+    s.send(ans, true, &l(&f.chg(&at.to_string(), "NLN")));
     s.advance_ms(6);
-    s.send(ans, false, &l("CHG 9 NLN"));
+    s.send(ans, false, &l(&f.chg(&at.to_string(), "NLN")));
+    at = after_chg(&mut s, f, ans, at + 1, 1, alice, None);
     s.advance_ms(1500);
 
     // Bob: dispatch, then notification; Alice sees him come online.
-    dispatch(&mut s, &format!("{bob_ip}:51001"), bob);
+    dispatch(&mut s, f, &format!("{bob_ip}:51001"), bob);
     s.advance_ms(350);
-    let bns = notification(
+    let client = format!("{bob_ip}:51002");
+    let (bns, bt) = notification(
         &mut s,
-        &format!("{bob_ip}:51002"),
-        bob,
-        "Bob",
-        BOB_PASSWORD,
-        "9876543210.987654321",
-        &[
-            "LST 8 FL 12 1 1 alice@hotmail.com Alice%20Liddell",
-            "LST 8 AL 12 1 1 alice@hotmail.com Alice%20Liddell",
-            "LST 8 BL 12 0 0",
-            "LST 8 RL 12 1 1 alice@hotmail.com Alice%20Liddell",
-        ],
+        f,
+        &User {
+            client: &client,
+            handle: bob,
+            name: "Bob",
+            password: BOB_PASSWORD,
+            challenge: "9876543210.987654321",
+            n: 2,
+            lists: Lists { fl: vec![alice_c], al: vec![alice_c], bl: vec![], rl: vec![alice_c] },
+        },
     );
-    s.send(bns, true, &l("CHG 9 NLN"));
+    let bt_s = bt.to_string();
+    s.send(bns, true, &l(&f.chg(&bt_s, "NLN")));
     s.advance_ms(7);
-    s.send(bns, false, &lines(&["CHG 9 NLN", "ILN 9 NLN alice@hotmail.com Alice%20Liddell"]));
+    let reply = [f.chg(&bt_s, "NLN"), f.iln(&bt_s, "NLN", alice, "Alice%20Liddell")];
+    s.send(bns, false, &lines(&[reply[0].as_str(), reply[1].as_str()]));
     s.advance_ms(3);
-    s.send(ans, false, &l("NLN NLN bob@hotmail.com Bob"));
+    s.send(ans, false, &l(&f.nln("NLN", bob, "Bob")));
+    after_chg(&mut s, f, bns, bt + 1, 2, bob, Some(ans));
     s.advance_ms(900);
 
     // Alice asks for a switchboard and calls Bob.
-    s.send(ans, true, &l("XFR 10 SB"));
+    let t = at.to_string();
+    s.send(ans, true, &l(&format!("XFR {t} SB")));
     s.advance_ms(3);
-    s.send(ans, false, &l(&format!("XFR 10 SB {SB} CKI {XFR_COOKIE}")));
+    s.send(ans, false, &l(&f.xfr_sb(&t, SB, XFR_COOKIE)));
+    at += 1;
     s.advance_ms(5);
     let asb = s.connect(a(&format!("{alice_ip}:40003")), a(SB));
     s.advance_ms(2);
@@ -182,15 +278,16 @@ pub fn script() -> Script {
     s.advance_ms(14);
     s.send(asb, false, &l(&format!("CAL 2 RINGING {SESSION}")));
     s.advance_ms(4);
-    s.send(bns, false, &l(&format!("RNG {SESSION} {SB} CKI {RNG_COOKIE} {alice} Alice%20Liddell")));
+    s.send(bns, false, &l(&f.rng(SESSION, SB, RNG_COOKIE, alice, "Alice%20Liddell")));
     s.advance_ms(120);
     let bsb = s.connect(a(&format!("{bob_ip}:51003")), a(SB));
     s.advance_ms(2);
     s.send(bsb, true, &l(&format!("ANS 1 {bob} {RNG_COOKIE} {SESSION}")));
     s.advance_ms(9);
-    s.send(bsb, false, &lines(&["IRO 1 1 1 alice@hotmail.com Alice%20Liddell", "ANS 1 OK"]));
+    let iro = f.iro("1", 1, 1, alice, "Alice%20Liddell");
+    s.send(bsb, false, &lines(&[iro.as_str(), "ANS 1 OK"]));
     s.advance_ms(2);
-    s.send(asb, false, &l(&format!("JOI {bob} Bob")));
+    s.send(asb, false, &l(&f.joi(bob, "Bob")));
     s.advance_ms(1200);
 
     // They chat: Alice with ack mode N, Bob with A.
@@ -218,15 +315,17 @@ pub fn script() -> Script {
     s.advance_ms(3);
     s.close(asb, false);
 
-    // Keep-alive and an ADD the server refuses.
+    // Keep-alive and (up to MSNP9, which have ADD) an ADD the server refuses.
     s.advance_ms(20_000);
     s.send(ans, true, &l("PNG"));
     s.advance_ms(30);
-    s.send(ans, false, &l("QNG"));
+    s.send(ans, false, &l(f.qng()));
     s.advance_ms(700);
-    s.send(ans, true, &l("ADD 11 AL bob@hotmail.com Bob"));
-    s.advance_ms(5);
-    s.send(ans, false, &l("215 11"));
+    if f.number() <= 9 {
+        s.send(ans, true, &l(&format!("ADD {at} AL bob@hotmail.com Bob")));
+        s.advance_ms(5);
+        s.send(ans, false, &l(&format!("215 {at}")));
+    }
     s.advance_ms(3000);
 
     // Bob signs out; Alice sees him go; Alice signs out.
@@ -242,6 +341,11 @@ pub fn script() -> Script {
     s.send(ans, false, &l("OUT"));
     s.close(ans, false);
     s
+}
+
+/// The sample capture of dialect `f` (Ethernet, microsecond pcap): `captures/msnpN-two-users.pcap`.
+pub fn pcap_in(f: Flavor) -> Vec<u8> {
+    synth::pcap(&script_in(f).segs, Encap::Ethernet, None)
 }
 
 /// The sample capture's bytes (Ethernet, microsecond pcap).

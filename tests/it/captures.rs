@@ -216,3 +216,88 @@ fn tshark_agrees_on_the_commands_where_installed() {
     let doc = analyze(&shared_capture("msnms-2005-msnp11-midsession.pcap"), Options::default());
     assert_eq!(doc["summary"]["commands"].as_u64(), Some(lines as u64));
 }
+
+/// The secrets a revealed document shows: Passport tickets, switchboard cookies, the
+/// profile's Passport cookies and QRY answers.
+fn revealed_secrets(doc: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in doc["connections"].as_array().unwrap() {
+        for e in commands(c) {
+            let args: Vec<&str> = e["args"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+            let from_client = e["dir"] == "c2s";
+            match (e["command"].as_str().unwrap_or(""), args.as_slice()) {
+                ("USR", ["TWN" | "SSO", "S", secret, ..]) if from_client => out.push(secret.to_string()),
+                ("USR", [_, cookie]) if from_client && c["role"] == "SB" => out.push(cookie.to_string()),
+                ("ANS", [_, cookie, ..]) if from_client => out.push(cookie.to_string()),
+                ("XFR", ["SB", _, "CKI", cookie, ..]) => out.push(cookie.to_string()),
+                ("RNG", [_, _, "CKI", cookie, ..]) => out.push(cookie.to_string()),
+                ("QRY", [_, _]) => out.push(e["payload"]["body"].as_str().unwrap_or("").to_string()),
+                _ => {}
+            }
+            for (k, v) in e["payload"]["headers"].as_object().into_iter().flatten() {
+                if k.starts_with("MSP") {
+                    out.push(v.as_str().unwrap_or("").trim_end_matches('$').to_string());
+                }
+            }
+        }
+    }
+    out.retain(|s| s.len() >= 8);
+    out
+}
+
+#[test]
+fn escargot_msnp8_and_msnp13_read_as_their_dialects_without_false_alarms_or_leaks() {
+    for (file, dialect, batch) in
+        [("escargot-msnp8-two-users.pcapng", "MSNP8", true), ("escargot-msnp13-two-users.pcapng", "MSNP13", false)]
+    {
+        let bytes = shared_capture(file);
+        let doc = analyze(&bytes, Options::default());
+        let conns = doc["connections"].as_array().unwrap();
+        let roles: Vec<&str> = conns.iter().map(|c| c["role"].as_str().unwrap()).collect();
+        assert_eq!(roles, ["NS", "NS", "SB", "SB"], "{file}");
+        for c in conns {
+            assert_eq!(c["dialect"], dialect, "{file}: connection {}", c["id"]);
+            for t in c["transactions"].as_array().unwrap() {
+                let outcome = t["outcome"].as_str().unwrap();
+                assert!(["ok", "error", "no-reply-expected"].contains(&outcome), "{file}: {t}");
+            }
+            for e in commands(c) {
+                assert!(e["command"].as_str().is_some_and(|v| !v.is_empty()), "{file}: {e}");
+            }
+        }
+        // Only the server's real deviation: hexadecimal session ids.
+        let ids = rule_ids(&doc);
+        assert!(!ids.is_empty() && ids.iter().all(|r| r == "MSNP-S015"), "{file}: {ids:?}");
+        // MSNP8's list lines carry no TrID and answer the SYN.
+        if batch {
+            let ns = &conns[1];
+            let syn = commands(ns).iter().find(|e| e["command"] == "SYN").map(|e| e["transaction"].clone());
+            let lst: Vec<&Value> = commands(ns).into_iter().filter(|e| e["command"] == "LST").collect();
+            assert!(lst.len() > 10, "{file}");
+            for e in lst {
+                assert!(e["trid"].is_null() && Some(&e["transaction"]) == syn.as_ref(), "{file}: {e}");
+            }
+        }
+        // No ticket, cookie or MSPAuth in any output by default.
+        let revealed = analyze(&bytes, Options { reveal_secrets: true, ..Options::default() });
+        let secrets = revealed_secrets(&revealed);
+        assert!(secrets.len() >= 6, "{file}: {secrets:?}");
+        let path = root().join("../shared/captures").join(file);
+        let (json, ndjson) = (tmp(&format!("{file}.json")), tmp(&format!("{file}.ndjson")));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_msntap"))
+            .arg("read")
+            .arg(&path)
+            .args(["--color", "never", "--json"])
+            .arg(&json)
+            .arg("--ndjson")
+            .arg(&ndjson)
+            .output()
+            .unwrap();
+        let mut all = String::from_utf8(out.stdout).unwrap();
+        all.push_str(&std::fs::read_to_string(&json).unwrap());
+        all.push_str(&std::fs::read_to_string(&ndjson).unwrap());
+        for s in &secrets {
+            assert!(!all.contains(s.as_str()), "{file}: {s} leaked");
+        }
+    }
+}

@@ -9,12 +9,6 @@ fn msntap() -> Command {
     c
 }
 
-fn tmp(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("msntap-it-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
-}
-
 #[test]
 fn read_prints_a_transcript_and_exits_0() {
     let out = msntap()

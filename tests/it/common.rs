@@ -12,6 +12,13 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A scratch file of this test run.
+pub fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("msntap-it-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
 /// A capture of `../shared/captures`, which CI has beside the checkout.
 pub fn shared_capture(name: &str) -> Vec<u8> {
     let p = root().join("../shared/captures").join(name);

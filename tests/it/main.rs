@@ -3,6 +3,7 @@
 mod captures;
 mod cli;
 mod common;
+mod dialects;
 mod hostile;
 mod layout;
 mod proxy;

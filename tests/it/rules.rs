@@ -147,6 +147,11 @@ fn cases() -> Vec<(&'static str, Vec<String>, Vec<String>)> {
             l(&["> ADD 5 FL bob@hotmail.com Bob%ZZ", "< 201 5"]),
             l(&["> ADD 5 FL bob@hotmail.com Bob%20B", "< ADD 5 FL 13 bob@hotmail.com Bob%20B"]),
         ),
+        (
+            "MSNP-S023",
+            l(&["> ADD 5 FL bob@hotmail.com B\u{e9}b", "< ADD 5 FL 13 bob@hotmail.com B\u{e9}b"]),
+            l(&["> ADD 5 FL bob@hotmail.com B%C3%A9b", "< ADD 5 FL 13 bob@hotmail.com B%C3%A9b"]),
+        ),
         ("MSNP-S004", l(&["> CHG 5 XYZ", "< 201 5"]), l(&["> CHG 5 AWY", "< CHG 5 AWY"])),
         (
             "MSNP-S005",
@@ -615,4 +620,94 @@ fn broken_sessions_by_family_report_exactly_their_rules() {
     for (family, lines, want) in cases {
         assert_eq!(ids_of(&lines, Options::default()), want, "{family}");
     }
+}
+
+/// One connection of `>`/`<` lines with CRLF, `~` sent as the Latin-1 byte 0xE9.
+fn latin1_connection(lines: &[String]) -> Vec<u8> {
+    let sends: Vec<(bool, Vec<u8>)> = lines
+        .iter()
+        .map(|l| {
+            let mut b: Vec<u8> = l[2..].bytes().map(|c| if c == b'~' { 0xE9 } else { c }).collect();
+            b.extend_from_slice(b"\r\n");
+            (l.starts_with('>'), b)
+        })
+        .collect();
+    raw_connection(&sends)
+}
+
+/// A client that offered only MSNP2, answered with a dialect it did not offer (`chosen`),
+/// then `rest`.
+fn unoffered(chosen: &str, rest: &[&str]) -> Vec<String> {
+    let head = [
+        "> VER 1 MSNP2 CVR0".to_string(),
+        format!("< VER 1 {chosen}"),
+        "> INF 2".into(),
+        "< INF 2 MD5".into(),
+        "> USR 3 MD5 I alice@hotmail.com".into(),
+        "< USR 3 MD5 S 1234567890.123456789".into(),
+    ];
+    head.into_iter().chain(rest.iter().map(|s| s.to_string())).collect()
+}
+
+#[test]
+fn msnp2_violations_are_found_when_the_server_chose_a_dialect_the_client_did_not_offer() {
+    let login = ["> USR 4 MD5 S f59af8f2fa91d38aff7c870c17f99903", "< USR 4 OK alice@hotmail.com Alice"];
+    let long = format!("< ILN 5 NLN {}@hotmail.com Bob", "b".repeat(130));
+    // `~` stands for the Latin-1 byte 0xE9 (é), which is not UTF-8.
+    let raw_name = "< ILN 5 NLN bob@hotmail.com B~b";
+    let cases: [(&str, Vec<&str>); 5] = [
+        // SYN before the login completed.
+        ("MSNP-P001", vec!["> SYN 4 0", "< SYN 4 1"]),
+        // An invalid CHG state.
+        ("MSNP-S004", [&login[..], &["> CHG 5 XYZ", "< 201 5"]].concat()),
+        // A client editing its reverse list.
+        ("MSNP-S005", [&login[..], &["> ADD 5 RL bob@hotmail.com Bob", "< 201 5"]].concat()),
+        // A handle over 129 bytes.
+        ("MSNP-S001", [&login[..], &["> CHG 5 NLN", "< CHG 5 NLN", long.as_str()]].concat()),
+        // A raw 8-bit friendly name.
+        ("MSNP-S003", [&login[..], &["> CHG 5 NLN", "< CHG 5 NLN", raw_name]].concat()),
+    ];
+    for chosen in ["MSNP5", "MSNP8", "MSNP11", "MSNP18"] {
+        for (rule, rest) in &cases {
+            let ids = rule_ids(&analyze(&latin1_connection(&unoffered(chosen, rest)), Options::default()));
+            assert!(ids.iter().any(|r| r == "MSNP-S013"), "{chosen}: the choice is an error: {ids:?}");
+            assert!(ids.iter().any(|r| r == rule), "{chosen}: {rule} missed: {ids:?}");
+        }
+        // The corrected session reports only the unoffered choice.
+        let clean = unoffered(chosen, &[&login[..], &["> CHG 5 NLN", "< CHG 5 NLN"]].concat());
+        assert_eq!(ids_of(&clean, Options::default()), ["MSNP-S013"], "{chosen}");
+    }
+}
+
+#[test]
+fn a_clients_msg_to_the_notification_server_is_flagged_in_every_dialect() {
+    let body = "MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nhi";
+    let m = msg("> MSG 9 N", body);
+    for (name, session) in [
+        ("MSNP2", with_login(&[m.as_str()])),
+        ("MSNP8", p8(&[m.as_str()])),
+        ("MSNP11", later_login("MSNP11", &[m.as_str()])),
+        ("MSNP13", later_login("MSNP13", &[m.as_str()])),
+        ("MSNP18", later_login("MSNP18", &[m.as_str()])),
+    ] {
+        let ids = ids_of(&session, Options::default());
+        assert!(ids.iter().any(|r| r == "MSNP-P003"), "{name}: {ids:?}");
+        // On a switchboard the same MSG is fine.
+        let on_switchboard = on_sb(&[m.as_str()]);
+        assert!(!ids_of(&on_switchboard, Options::default()).iter().any(|r| r == "MSNP-P003"), "{name}");
+    }
+}
+
+#[test]
+fn raw_utf8_names_are_flagged_in_msnp2_only_and_bytes_that_are_not_utf8_everywhere() {
+    let iln = |name: &str| format!("< ILN 5 NLN bob@hotmail.com {name} 1073791020");
+    let session = |name: &str| {
+        let chg = ["> CHG 5 NLN 1073791020".to_string(), "< CHG 5 NLN 1073791020".to_string(), iln(name)];
+        let chg: Vec<&str> = chg.iter().map(String::as_str).collect();
+        later_login("MSNP11", &chg)
+    };
+    // Real MSNP11 servers sent raw UTF-8 names (the 2005 capture): not a violation there.
+    assert!(ids_of(&session("Fr\u{e9}d"), Options::default()).is_empty());
+    let ids = rule_ids(&analyze(&latin1_connection(&session("Fr~d")), Options::default()));
+    assert_eq!(ids, ["MSNP-S003"]);
 }

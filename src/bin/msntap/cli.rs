@@ -89,18 +89,21 @@ pub enum Command {
     Sniff(Box<SniffArgs>),
     /// Relay a client to a real server, following its referrals, and decode live.
     Proxy(Box<ProxyArgs>),
-    /// Run a small MSNP2 server (dispatch, notification, switchboard) for testing clients.
+    /// Run a small server (dispatch, notification, switchboard) for testing clients; it answers
+    /// in the newest of MSNP2, 5, 7, 8, 11 and 13 that the client offers.
     Serve(ServeArgs),
     /// Start a server, the proxy in front of it and two scripted clients, and show the live
     /// transcript of their whole journey; ends by itself.
     Demo(DemoArgs),
     /// Write a synthetic MSNP2 capture of many users, for benchmarks (deterministic from a seed).
     Generate(GenerateArgs),
-    /// Write the sample two-user MSNP2 capture (the one in captures/).
+    /// Write a sample two-user capture (the ones in captures/: msnpN-two-users.pcap).
     Sample {
-        /// Output file.
-        #[arg(default_value = "msnp2-two-users.pcap")]
-        out: PathBuf,
+        /// Output file (default: msnpN-two-users.pcap).
+        out: Option<PathBuf>,
+        /// The dialect: 2, 5, 7, 8, 11 or 13.
+        #[arg(long, default_value_t = 2, value_parser = dialect_arg)]
+        dialect: u8,
     },
 }
 
@@ -195,6 +198,9 @@ pub struct DemoArgs {
     /// Messages each user sends.
     #[arg(long, default_value_t = 2)]
     pub rounds: usize,
+    /// The dialect the clients speak: 2, 5, 7, 8, 11 or 13.
+    #[arg(long, default_value_t = 2, value_parser = dialect_arg)]
+    pub dialect: u8,
     /// Outputs.
     #[command(flatten)]
     pub out: LiveOutput,
@@ -306,4 +312,13 @@ pub struct AnalysisArgs {
     /// Seconds of capture time after which an idle connection is flushed.
     #[arg(long, default_value_t = 600, value_name = "SECONDS")]
     pub idle_timeout: u64,
+}
+
+/// A dialect the testkit speaks, by number.
+fn dialect_arg(s: &str) -> Result<u8, String> {
+    let n: u8 = s.trim_start_matches("MSNP").parse().map_err(|_| format!("{s:?} is not a dialect number"))?;
+    msntap::testkit::flavor::Flavor::new(n).map(|f| f.number()).ok_or_else(|| {
+        let spoken: Vec<String> = msntap::testkit::flavor::SPOKEN.iter().map(u8::to_string).collect();
+        format!("the testkit speaks {}", spoken.join(", "))
+    })
 }

@@ -143,7 +143,8 @@ pub fn proxy(args: &ProxyArgs) -> Result<ProxyRun> {
 
 /// `demo`'s configuration.
 pub fn demo(args: &DemoArgs) -> Result<DemoConfig> {
-    Ok(DemoConfig { rounds: args.rounds, live: live(&args.out)? })
+    let flavor = msntap::testkit::flavor::Flavor::new(args.dialect).context("not a dialect the testkit speaks")?;
+    Ok(DemoConfig { rounds: args.rounds, flavor, live: live(&args.out)? })
 }
 
 /// `serve`'s configuration: accounts from `--user` and `--users-file`, or the two default ones.

@@ -55,7 +55,7 @@ fn run(cli: Cli) -> Result<u8> {
             } else {
                 for r in msntap::rules::CATALOG {
                     let d = r.dialects.label();
-                    writeln!(out, "{:<10} {:<8} {:<12} {:<24} {}", r.id, r.severity, d, r.cite, r.summary)?;
+                    writeln!(out, "{:<10} {:<8} {:<12} {:<24} {}", r.id, r.severity.to_string(), d, r.cite, r.summary)?;
                 }
             }
             Ok(0)
@@ -86,8 +86,10 @@ fn run(cli: Cli) -> Result<u8> {
             eprintln!("wrote {n} packets to {}", g.out.display());
             Ok(0)
         }
-        Command::Sample { out } => {
-            std::fs::write(&out, msntap::testkit::sample::pcap())
+        Command::Sample { out, dialect } => {
+            let flavor = msntap::testkit::flavor::Flavor::new(dialect).context("not a dialect the testkit speaks")?;
+            let out = out.unwrap_or_else(|| format!("msnp{dialect}-two-users.pcap").into());
+            std::fs::write(&out, msntap::testkit::sample::pcap_in(flavor))
                 .with_context(|| format!("writing {}", out.display()))?;
             eprintln!("wrote {}", out.display());
             Ok(0)

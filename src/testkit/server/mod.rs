@@ -1,15 +1,18 @@
-//! A small but faithful MSNP2 server: a dispatch ([`ds`]), a notification ([`ns`]) and a
-//! switchboard ([`sb`]) listener on separate ports, accounts with passwords, MD5 login, SYN with
-//! lists, presence (CHG, ILN, NLN, FLN), switchboard referrals (XFR SB) and invitations (RNG),
-//! CAL/ANS/IRO/JOI/BYE, MSG with ACK/NAK, and the errors the specification gives. Used by the
-//! tests, the benchmarks, `msntap serve` and `msntap demo`. This file holds what the three
-//! share: accounts, who is online, switchboard sessions and cookies.
+//! A small but faithful server of the testkit's dialects ([`Flavor`]: MSNP2, 5, 7, 8, 11, 13),
+//! answering each client in the newest one it offers: a dispatch ([`ds`]), a notification
+//! ([`ns`]) and a switchboard ([`sb`]) listener on separate ports, accounts with passwords, MD5
+//! or Passport (TWN) login, SYN with lists or ADL, presence (CHG, ILN, NLN, FLN), challenges
+//! (CHL, QRY), personal messages (UUX, UBX), switchboard referrals (XFR SB) and invitations
+//! (RNG), CAL/ANS/IRO/JOI/BYE, MSG with ACK/NAK, and the errors the specification gives. Used
+//! by the tests, the benchmarks, `msntap serve` and `msntap demo`. This file holds what the
+//! three share: accounts, who is online, switchboard sessions and cookies.
 
 mod ds;
 mod ns;
 mod sb;
 
 use super::conn::{LineConn, Logs, Msg};
+use super::flavor::Flavor;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -62,11 +65,13 @@ struct Online {
     state: String,
     name: String,
     tx: Tx,
+    /// The dialect of the user's notification connection (what others' lines to it use).
+    flavor: Flavor,
 }
 
 struct Session {
-    /// handle → (name, sender to that participant's switchboard connection)
-    members: BTreeMap<String, (String, Tx)>,
+    /// handle → (name, sender to that participant's switchboard connection, its dialect)
+    members: BTreeMap<String, (String, Tx, Flavor)>,
     /// callee handle → cookie of its invitation
     invited: HashMap<String, String>,
 }
@@ -154,18 +159,25 @@ fn cookie(n: u64) -> String {
     format!("{}.{}.{}", 17_262_740 + n * 7919, 1_050_826_919u64.wrapping_add(n * 104_729), 32_308 + n)
 }
 
-/// VER and INF, shared by DS and NS; returns false when the connection should end.
-async fn common(c: &mut LineConn, m: &Msg) -> std::io::Result<bool> {
+/// VER, CVR and INF, shared by DS and NS, answered in the connection's dialect (`flavor`, which
+/// VER sets to the newest the client offers); returns false when the connection should end.
+async fn common(c: &mut LineConn, m: &Msg, flavor: &mut Flavor) -> std::io::Result<bool> {
     let t = m.arg(1);
     match m.verb() {
         "VER" => {
-            if m.tokens[2..].iter().any(|d| d.eq_ignore_ascii_case("MSNP2")) {
-                c.send(&format!("VER {t} MSNP2")).await?;
-            } else {
-                c.send(&format!("VER {t} 0")).await?;
-                return Ok(false);
+            let offered = m.tokens.get(2..).unwrap_or_default().iter().map(String::as_str);
+            match Flavor::choose(offered) {
+                Some(f) => {
+                    *flavor = f;
+                    c.send(&format!("VER {t} {}", f.name())).await?;
+                }
+                None => {
+                    c.send(&format!("VER {t} 0")).await?;
+                    return Ok(false);
+                }
             }
         }
+        "CVR" => c.send(&flavor.cvr_reply(t)).await?,
         "INF" => c.send(&format!("INF {t} MD5")).await?,
         _ => {}
     }

@@ -1,9 +1,12 @@
-//! The notification server: MD5 login, SYN with the lists, presence (CHG, ILN, NLN, FLN),
-//! list edits (ADD, REM), switchboard referrals (XFR SB), pings, and sign-out.
+//! The notification server: MD5 or Passport login, SYN with the lists (ADL from MSNP13),
+//! presence (CHG, ILN, NLN, FLN), challenges (CHL, QRY), the shields policy (GCF), personal
+//! messages (UUX, UBX), list edits (ADD, REM), switchboard referrals (XFR SB), pings, and
+//! sign-out, each in the connection's dialect.
 
 use super::{common, cookie, lock, next_command, visible, Ctx, Online, State, Tx};
-use crate::msnp::auth::md5_response;
+use crate::msnp::auth::qry_response;
 use crate::testkit::conn::{LineConn, Msg};
+use crate::testkit::flavor::{Flavor, Lists};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -26,12 +29,27 @@ pub(super) struct Notification {
     first_chg: bool,
     /// Logins attempted on this connection (each gets its own challenge).
     logins: u64,
+    /// The connection's dialect (VER sets it).
+    flavor: Flavor,
+    /// The challenge (CHL) not yet answered.
+    chl: Option<String>,
 }
 
 impl Notification {
     pub(super) fn new(c: LineConn, ctx: Arc<Ctx>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel::<Vec<u8>>();
-        Notification { c, ctx, tx, rx, me: None, challenge: String::new(), first_chg: true, logins: 0 }
+        Notification {
+            c,
+            ctx,
+            tx,
+            rx,
+            me: None,
+            challenge: String::new(),
+            first_chg: true,
+            logins: 0,
+            flavor: Flavor::MSNP2,
+            chl: None,
+        }
     }
 
     /// Serves the connection until either side ends it; the user then goes offline.
@@ -68,37 +86,64 @@ impl Notification {
 
     async fn command(&mut self, m: &Msg) -> std::io::Result<Next> {
         let t = m.arg(1).to_string();
+        let f = self.flavor;
         match m.verb() {
-            "VER" | "INF" => {
-                if !common(&mut self.c, m).await? {
+            "VER" | "INF" | "CVR" => {
+                if !common(&mut self.c, m, &mut self.flavor).await? {
                     return Ok(Next::End);
                 }
             }
-            "USR" if m.arg(2) == "MD5" && m.arg(3) == "I" => {
+            "USR" if m.arg(2) == f.scheme() && m.arg(3) == "I" => {
                 self.logins += 1;
-                let n = self.logins;
-                self.challenge = format!("{}.{}", 1_234_567_890 + n, 123_456_789 + n * 31);
+                let (line, challenge) = f.challenge(&t, self.logins);
+                self.challenge = challenge;
                 self.me = Some(m.arg(4).to_string());
-                self.c.send(&format!("USR {t} MD5 S {}", self.challenge)).await?;
+                if f.adl() {
+                    // MSNP13 servers push the shields policy before the Passport step.
+                    self.c.send_payload("GCF 0", f.shields().as_bytes()).await?;
+                }
+                self.c.send(&line).await?;
             }
-            "USR" if m.arg(2) == "MD5" && m.arg(3) == "S" => return self.login(&t, m.arg(4)).await,
+            "USR" if m.arg(2) == f.scheme() && m.arg(3) == "S" => return self.login(&t, m.arg(4)).await,
             _ if !self.logged_in() => {
                 if m.verb() == "OUT" {
                     return Ok(Next::End);
                 }
                 self.c.send(&format!("302 {t}")).await?;
             }
-            "SYN" => {
-                let lines = syn_batch(&*lock(&self.ctx)?, self.me.as_deref().unwrap_or(""), &t, m.arg(2));
+            "SYN" if f.syn(0).is_some() => {
+                let lines = syn_batch(&*lock(&self.ctx)?, f, self.me.as_deref().unwrap_or(""), &t, m.arg(2));
                 self.c.send_raw(lines.as_bytes()).await?;
             }
             "CHG" => self.chg(&t, m.arg(2)).await?,
+            "QRY" => return self.qry(&t, m).await,
+            "GCF" if f.gcf_request() => {
+                let head = format!("GCF {t} {}", m.arg(2));
+                self.c.send_payload(&head, f.shields().as_bytes()).await?;
+            }
+            "UUX" if f.personal_messages() => {
+                self.c.send(&format!("UUX {t} 0")).await?;
+                let me = self.me.clone().unwrap_or_default();
+                let data = m.payload.clone().unwrap_or_default();
+                if let Ok(st) = self.ctx.state.lock() {
+                    for_watchers(&st, &me, |o| {
+                        if o.flavor.personal_messages() {
+                            let mut b = format!("UBX {me} {}\r\n", data.len()).into_bytes();
+                            b.extend_from_slice(&data);
+                            let _ = o.tx.send(b);
+                        }
+                    });
+                }
+            }
+            "ADL" if f.adl() => self.c.send(&format!("ADL {t} OK")).await?,
+            "BLP" if f.adl() => self.c.send(&format!("BLP {t} {}", m.arg(2))).await?,
+            "PRP" if f.adl() => self.c.send(&format!("PRP {t} {} {}", m.arg(2), m.arg(3))).await?,
             "XFR" if m.arg(2) == "SB" => self.xfr_sb(&t).await?,
             "ADD" | "REM" => {
                 let reply = list_edit(&self.ctx, self.me.as_deref().unwrap_or(""), m);
                 self.c.send(&reply).await?;
             }
-            "PNG" => self.c.send("QNG").await?,
+            "PNG" => self.c.send(f.qng()).await?,
             "OUT" => {
                 self.c.send("OUT").await?;
                 return Ok(Next::End);
@@ -108,23 +153,46 @@ impl Notification {
         Ok(Next::Go)
     }
 
-    /// `USR t MD5 S response`: the user is online, or the login fails with 911.
+    /// `QRY t product 32` with the answer to the last challenge: `QRY t`, or 540 and the end.
+    async fn qry(&mut self, t: &str, m: &Msg) -> std::io::Result<Next> {
+        let answer = m.payload.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+        let want = self.chl.take().and_then(|c| qry_response(&c, m.arg(2)));
+        if want.is_some_and(|w| w == answer) {
+            self.c.send(&format!("QRY {t}")).await?;
+            Ok(Next::Go)
+        } else {
+            self.c.send(&format!("540 {t}")).await?;
+            Ok(Next::End)
+        }
+    }
+
+    /// `USR t MD5 S response` or `USR t TWN S ticket`: the user is online, or the login fails
+    /// with 911.
     async fn login(&mut self, t: &str, response: &str) -> std::io::Result<Next> {
         let handle = self.me.clone().unwrap_or_default();
+        let f = self.flavor;
         let ok = {
             let st = lock(&self.ctx)?;
-            st.accounts.get(&handle).map(|a| (md5_response(&self.challenge, &a.password) == response, a.name.clone()))
+            st.accounts
+                .get(&handle)
+                .map(|a| (f.answer(&self.challenge, &a.password) == response, a.name.clone(), a.password.clone()))
         };
-        let Some((true, name)) = ok else {
+        let Some((true, name, password)) = ok else {
             self.c.send(&format!("911 {t}")).await?;
             return Ok(Next::End);
         };
-        self.c.send(&format!("USR {t} OK {handle} {name}")).await?;
-        let profile =
-            "MIME-Version: 1.0\r\nContent-Type: text/x-msmsgsprofile; charset=UTF-8\r\nLoginTime: 941825442\r\n\r\n";
+        self.c.send(&f.usr_ok(t, &handle, &name)).await?;
+        if f.sbs() {
+            self.c.send("SBS 0 null").await?;
+        }
+        let mut profile = String::new();
+        for (k, v) in f.profile("941825442", &handle, &password) {
+            profile.push_str(&format!("{k}: {v}\r\n"));
+        }
+        profile.push_str("\r\n");
         self.c.send_payload("MSG Hotmail Hotmail", profile.as_bytes()).await?;
         if let Ok(mut st) = self.ctx.state.lock() {
-            st.online.insert(handle, Online { state: "FLN".into(), name, tx: self.tx.clone() });
+            st.online.insert(handle, Online { state: "FLN".into(), name, tx: self.tx.clone(), flavor: f });
         }
         Ok(Next::Go)
     }
@@ -135,13 +203,14 @@ impl Notification {
         if !["NLN", "BSY", "IDL", "BRB", "AWY", "PHN", "LUN", "HDN"].contains(&state) {
             return self.c.send(&format!("201 {t}")).await;
         }
-        let mut out = format!("CHG {t} {state}\r\n");
+        let f = self.flavor;
+        let mut out = format!("{}\r\n", f.chg(t, state));
         if let Ok(mut st) = self.ctx.state.lock() {
             if self.first_chg {
                 let fl = st.accounts.get(&handle).map(|a| a.fl.clone()).unwrap_or_default();
                 for f in fl {
                     if let Some(o) = st.online.get(&f).filter(|o| visible(&o.state)) {
-                        out.push_str(&format!("ILN {t} {} {f} {}\r\n", o.state, o.name));
+                        out.push_str(&format!("{}\r\n", self.flavor.iln(t, &o.state, &f, &o.name)));
                     }
                 }
             }
@@ -149,6 +218,12 @@ impl Notification {
                 o.state = state.to_string();
             }
             notify_watchers(&st, &handle);
+        }
+        if self.first_chg {
+            if let Some(chl) = f.chl(self.logins) {
+                out.push_str(&format!("CHL 0 {chl}\r\n"));
+                self.chl = Some(chl);
+            }
         }
         self.first_chg = false;
         self.c.send_raw(out.as_bytes()).await
@@ -162,7 +237,7 @@ impl Notification {
                 st.next += 1;
                 let k = cookie(st.next);
                 st.cookies.insert(k.clone(), (handle.clone(), None));
-                format!("XFR {t} SB {} CKI {k}", self.ctx.addrs.sb)
+                self.flavor.xfr_sb(t, &self.ctx.addrs.sb.to_string(), &k)
             }
             _ => format!("913 {t}"),
         };
@@ -170,44 +245,50 @@ impl Notification {
     }
 }
 
-/// The SYN reply: the serial alone when the client is up to date, else GTC, BLP and the four
-/// lists.
-fn syn_batch(st: &State, handle: &str, t: &str, client_serial: &str) -> String {
+/// The SYN reply: the serial alone when the client is up to date, else the batch with GTC, BLP
+/// and the four lists (FL and AL: the contacts; RL: everyone who lists this user).
+fn syn_batch(st: &State, f: Flavor, handle: &str, t: &str, client_serial: &str) -> String {
     let Some(a) = st.accounts.get(handle) else { return format!("SYN {t} 0\r\n") };
-    let serial = 1 + a.fl.len();
+    let serial = 1 + a.fl.len() as u64;
     if client_serial == serial.to_string() {
         return format!("SYN {t} {serial}\r\n");
     }
     let name_of = |h: &str| st.accounts.get(h).map_or_else(|| h.to_string(), |a| a.name.clone());
-    // Everyone who lists this user is on its reverse list.
     let mut rl: Vec<String> =
         st.accounts.values().filter(|o| o.fl.iter().any(|f| f == handle)).map(|o| o.handle.clone()).collect();
     rl.sort();
-    let mut out = format!("SYN {t} {serial}\r\nGTC {t} {serial} A\r\nBLP {t} {serial} AL\r\n");
-    for (list, members) in [("FL", &a.fl), ("AL", &a.fl), ("BL", &Vec::new()), ("RL", &rl)] {
-        if members.is_empty() {
-            out.push_str(&format!("LST {t} {list} {serial} 0 0\r\n"));
-        }
-        for (i, h) in members.iter().enumerate() {
-            out.push_str(&format!("LST {t} {list} {serial} {} {} {h} {}\r\n", i + 1, members.len(), name_of(h)));
-        }
-    }
-    out
+    let fl: Vec<(String, String)> = a.fl.iter().map(|h| (h.clone(), name_of(h))).collect();
+    let rl: Vec<(String, String)> = rl.iter().map(|h| (h.clone(), name_of(h))).collect();
+    let lists = Lists { fl: pairs(&fl), al: pairs(&fl), bl: Vec::new(), rl: pairs(&rl) };
+    f.syn_batch(t, serial, &a.name, &lists)
 }
 
-/// Tells everyone who watches `handle` its state (NLN, or FLN when offline or hidden).
-fn notify_watchers(st: &State, handle: &str) {
-    let Some(me) = st.online.get(handle) else { return };
-    let line = if visible(&me.state) {
-        format!("NLN {} {handle} {}\r\n", me.state, me.name)
-    } else {
-        format!("FLN {handle}\r\n")
-    };
+/// Borrowed pairs of owned (handle, name) pairs.
+fn pairs(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(h, n)| (h.as_str(), n.as_str())).collect()
+}
+
+/// Calls `each` with every online user who watches `handle` (lists it in FL).
+fn for_watchers(st: &State, handle: &str, mut each: impl FnMut(&Online)) {
     for (h, o) in &st.online {
         if h != handle && st.accounts.get(h).is_some_and(|a| a.fl.iter().any(|f| f == handle)) {
-            let _ = o.tx.send(line.clone().into_bytes());
+            each(o);
         }
     }
+}
+
+/// Tells everyone who watches `handle` its state (NLN, or FLN when offline or hidden), each in
+/// the dialect of its own connection.
+fn notify_watchers(st: &State, handle: &str) {
+    let Some(me) = st.online.get(handle) else { return };
+    for_watchers(st, handle, |o| {
+        let line = if visible(&me.state) {
+            format!("{}\r\n", o.flavor.nln(&me.state, handle, &me.name))
+        } else {
+            format!("FLN {handle}\r\n")
+        };
+        let _ = o.tx.send(line.into_bytes());
+    });
 }
 
 /// `ADD` or `REM` on a list, with the draft's errors (201, 215, 216).

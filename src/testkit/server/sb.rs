@@ -2,8 +2,9 @@
 //! cookie and session id of its RNG (answered by the IRO roster and ANS OK), CAL, MSG with ACK
 //! and NAK by ack mode, JOI when someone joins and BYE when someone leaves.
 
-use super::{cookie, lock, next_command, visible, Ctx, Session, HANGUP};
+use super::{cookie, lock, next_command, visible, Ctx, Session, State, HANGUP};
 use crate::testkit::conn::{LineConn, Msg};
+use crate::testkit::flavor::Flavor;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -13,6 +14,12 @@ struct Member {
     handle: String,
     name: String,
     session: u64,
+}
+
+/// The dialect `handle` logged in with (MSNP2 when not online): the switchboard speaks it to
+/// that user.
+fn flavor_of(st: &State, handle: &str) -> Flavor {
+    st.online.get(handle).map_or(Flavor::MSNP2, |o| o.flavor)
 }
 
 /// What the loop does after a command.
@@ -86,8 +93,9 @@ impl Switchboard {
                     st.next += 1;
                     let sid = 11_752_013 + st.next;
                     let name = st.accounts.get(&h).map(|a| a.name.clone()).unwrap_or_default();
+                    let flavor = flavor_of(&st, &h);
                     let mut members = BTreeMap::new();
-                    members.insert(h.clone(), (name.clone(), self.tx.clone()));
+                    members.insert(h.clone(), (name.clone(), self.tx.clone(), flavor));
                     st.sessions.insert(sid, Session { members, invited: HashMap::new() });
                     Some(Member { handle: h, name, session: sid })
                 }
@@ -109,28 +117,29 @@ impl Switchboard {
             let mut st = lock(&self.ctx)?;
             let valid = st.cookies.get(k).is_some_and(|(h, s)| *h == handle && *s == Some(sid));
             let name = st.accounts.get(handle).map(|a| a.name.clone()).unwrap_or_default();
+            let flavor = flavor_of(&st, handle);
             match st.sessions.get_mut(&sid).filter(|_| valid) {
                 Some(sess) => {
                     let roster: Vec<(String, String)> =
-                        sess.members.iter().map(|(h, (n, _))| (h.clone(), n.clone())).collect();
-                    for (_, (_, otx)) in sess.members.iter() {
-                        let _ = otx.send(format!("JOI {handle} {name}\r\n").into_bytes());
+                        sess.members.iter().map(|(h, (n, _, _))| (h.clone(), n.clone())).collect();
+                    for (_, (_, otx, of)) in sess.members.iter() {
+                        let _ = otx.send(format!("{}\r\n", of.joi(handle, &name)).into_bytes());
                     }
-                    sess.members.insert(handle.to_string(), (name.clone(), self.tx.clone()));
+                    sess.members.insert(handle.to_string(), (name.clone(), self.tx.clone(), flavor));
                     sess.invited.remove(handle);
                     st.cookies.remove(k);
-                    Some((roster, name))
+                    Some((roster, name, flavor))
                 }
                 None => None,
             }
         };
-        let Some((roster, name)) = roster else {
+        let Some((roster, name, flavor)) = roster else {
             self.c.send(&format!("911 {t}")).await?;
             return Ok(Next::End);
         };
         let mut out = String::new();
         for (i, (h, n)) in roster.iter().enumerate() {
-            out.push_str(&format!("IRO {t} {} {} {h} {n}\r\n", i + 1, roster.len()));
+            out.push_str(&format!("{}\r\n", flavor.iro(t, i + 1, roster.len(), h, n)));
         }
         out.push_str(&format!("ANS {t} OK\r\n"));
         self.c.send_raw(out.as_bytes()).await?;
@@ -148,16 +157,17 @@ impl Switchboard {
             let k = cookie(st.next);
             let sid = me.session;
             let in_session = st.sessions.get(&sid).is_some_and(|s| s.members.contains_key(callee));
-            let target = st.online.get(callee).filter(|o| visible(&o.state)).map(|o| o.tx.clone());
+            let target = st.online.get(callee).filter(|o| visible(&o.state)).map(|o| (o.tx.clone(), o.flavor));
             match (in_session, target) {
                 (true, _) => format!("215 {t}"),
                 (false, None) => format!("217 {t}"),
-                (false, Some(ntx)) => {
+                (false, Some((ntx, nf))) => {
                     st.cookies.insert(k.clone(), (callee.to_string(), Some(sid)));
                     if let Some(s) = st.sessions.get_mut(&sid) {
                         s.invited.insert(callee.to_string(), k.clone());
                     }
-                    let ring = format!("RNG {sid} {} CKI {k} {} {}\r\n", self.ctx.addrs.sb, me.handle, me.name);
+                    let sb = self.ctx.addrs.sb.to_string();
+                    let ring = format!("{}\r\n", nf.rng(&sid.to_string(), &sb, &k, &me.handle, &me.name));
                     let _ = ntx.send(ring.into_bytes());
                     format!("CAL {t} RINGING {sid}")
                 }
@@ -181,7 +191,7 @@ impl Switchboard {
             let st = lock(&self.ctx)?;
             let mut n = 0;
             if let Some(s) = st.sessions.get(&me.session) {
-                for (other, (_, otx)) in &s.members {
+                for (other, (_, otx, _)) in &s.members {
                     if *other != me.handle {
                         let mut b = format!("MSG {} {} {}\r\n", me.handle, me.name, payload.len()).into_bytes();
                         b.extend_from_slice(&payload);
@@ -206,7 +216,7 @@ impl Switchboard {
         let empty = match st.sessions.get_mut(&me.session) {
             Some(s) => {
                 s.members.remove(&me.handle);
-                for (_, (_, otx)) in s.members.iter() {
+                for (_, (_, otx, _)) in s.members.iter() {
                     let _ = otx.send(format!("BYE {}\r\n", me.handle).into_bytes());
                 }
                 s.members.is_empty() && s.invited.is_empty()
