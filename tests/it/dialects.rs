@@ -166,3 +166,89 @@ fn the_server_answers_the_newest_dialect_offered_and_refuses_others() {
     assert_eq!(lines("MSNP18 MSNP13 MSNP11 CVR0"), ["VER", "1", "MSNP13"]);
     assert_eq!(lines("MSNP4 MSNP3 CVR0"), ["VER", "1", "0"]);
 }
+
+/// Runs `msntap read` on `capture` (transcript, JSON and NDJSON), returning all three.
+fn every_output(capture: &[u8], name: &str, reveal: bool) -> String {
+    let (cap, json, ndjson) =
+        (tmp(&format!("{name}.pcap")), tmp(&format!("{name}.json")), tmp(&format!("{name}.ndjson")));
+    std::fs::write(&cap, capture).unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_msntap"));
+    cmd.arg("read").arg(&cap).args(["--color", "never", "--json"]).arg(&json).arg("--ndjson").arg(&ndjson);
+    if reveal {
+        cmd.arg("--reveal-secrets");
+    }
+    let out = cmd.output().unwrap();
+    let mut all = String::from_utf8(out.stdout).unwrap();
+    all.push_str(&std::fs::read_to_string(&json).unwrap());
+    all.push_str(&std::fs::read_to_string(&ndjson).unwrap());
+    all
+}
+
+#[test]
+fn secrets_of_the_other_schemes_are_redacted_in_every_output() {
+    // (scheme, session, the secrets in it, the words around them that stay)
+    let nonce = "Hk4yf3jbLswUm+g1ZrJtNtrxE5NtNw5sv2fMNiBgRxUMlUB5hhOw4UaR4LqeXvaW";
+    let response = "HAAAAAEAAAADZgAABIAAAAgAAAAUAAAASAAAAAAAAAAAAAAA";
+    let cases: Vec<(&str, Vec<String>, Vec<&str>, &str)> = vec![
+        (
+            "CTP",
+            vec![
+                "> VER 1 MSNP2 CVR0".into(),
+                "< VER 1 MSNP2".into(),
+                "> INF 2".into(),
+                "< INF 2 CTP".into(),
+                "> USR 3 CTP I alice@hotmail.com".into(),
+                "< USR 3 CTP S".into(),
+                "> USR 4 CTP S hunter2secret".into(),
+                "< USR 4 OK alice@hotmail.com Alice".into(),
+            ],
+            vec!["hunter2secret"],
+            "USR 4 CTP S <redacted>",
+        ),
+        (
+            "SSO",
+            vec![
+                "> VER 1 MSNP15 CVR0".into(),
+                "< VER 1 MSNP15".into(),
+                "> CVR 2 0x0409 winnt 5.1 i386 MSNMSGR 8.1.0178 msmsgs alice@hotmail.com".into(),
+                "< CVR 2 8.1.0178 8.1.0178 8.1.0178 http://x.test/s http://x.test/i".into(),
+                "> USR 3 SSO I alice@hotmail.com".into(),
+                format!("< USR 3 SSO S MBI_KEY_OLD {nonce}"),
+                format!("> USR 4 SSO S t=EwCoARAnAAAUssoticket1234&p= {response}"),
+                "< USR 4 OK alice@hotmail.com 1 0".into(),
+            ],
+            vec!["EwCoARAnAAAUssoticket1234", response],
+            "USR 4 SSO S <redacted> <redacted>",
+        ),
+        (
+            "SHA",
+            vec![
+                "> VER 1 MSNP18 CVR0".into(),
+                "< VER 1 MSNP18".into(),
+                "> CVR 2 0x0409 winnt 6.1 i386 MSNMSGR 14.0.8089 msmsgs alice@hotmail.com".into(),
+                "< CVR 2 14.0.8089 14.0.8089 14.0.8089 http://x.test/s http://x.test/i".into(),
+                "> USR 3 SSO I alice@hotmail.com".into(),
+                format!("< USR 3 SSO S MBI_KEY_OLD {nonce}"),
+                format!(
+                    "> USR 4 SSO S t=EwCoARAnAAAUssoticket1234&p= {response} {{F52973B6-C926-4BAD-9BA8-7C1E840E4AB0}}"
+                ),
+                "< USR 4 OK alice@hotmail.com 1 0".into(),
+                "> USR 5 SHA A PFRpY2tldCB4bWxucz0iaHR0cDovL3NjaGVtYXMuY2lyY2xldGlja2V0".into(),
+                "< USR 5 OK alice@hotmail.com 1 0".into(),
+            ],
+            vec!["EwCoARAnAAAUssoticket1234", response, "PFRpY2tldCB4bWxucz0iaHR0cDovL3NjaGVtYXMuY2lyY2xldGlja2V0"],
+            "USR 5 SHA A <redacted>",
+        ),
+    ];
+    for (scheme, session, secrets, kept) in cases {
+        let lines: Vec<&str> = session.iter().map(String::as_str).collect();
+        let capture = one_connection(&lines);
+        let hidden = every_output(&capture, &format!("scheme-{scheme}"), false);
+        let shown = every_output(&capture, &format!("scheme-{scheme}-shown"), true);
+        for s in secrets {
+            assert!(shown.contains(s), "{scheme}: {s} is in the capture");
+            assert!(!hidden.contains(s), "{scheme}: {s} leaked");
+        }
+        assert!(hidden.contains(kept), "{scheme}: {kept} missing");
+    }
+}
