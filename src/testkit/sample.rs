@@ -42,6 +42,10 @@ pub fn msg(head: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
     out
 }
 
+const ALICE: &str = "alice@hotmail.com";
+const BOB: &str = "bob@hotmail.com";
+const ALICE_IP: &str = "203.0.113.10";
+const BOB_IP: &str = "203.0.113.20";
 const DS: &str = "198.51.100.1:1863";
 const NS: &str = "198.51.100.5:1863";
 const SB: &str = "198.51.100.9:1865";
@@ -203,21 +207,19 @@ pub fn script() -> Script {
 
 /// Builds the whole two-user session in dialect `f`.
 pub fn script_in(f: Flavor) -> Script {
-    let mut s = Script::new(START_NS, 0x5eed + u32::from(f.number()) - 2);
-    let alice = "alice@hotmail.com";
-    let bob = "bob@hotmail.com";
-    let alice_ip = "203.0.113.10";
-    let bob_ip = "203.0.113.20";
+    let mut script = Script::new(START_NS, 0x5eed + u32::from(f.number()) - 2);
+    let s = &mut script;
+    let (alice, bob, alice_ip, bob_ip) = (ALICE, BOB, ALICE_IP, BOB_IP);
     let bob_c = (bob, "Bob");
     let alice_c = (alice, "Alice%20Liddell");
     let carol_c = ("carol@hotmail.com", "Carol%20%E2%98%83");
 
     // Alice: dispatch, then notification.
-    dispatch(&mut s, f, &format!("{alice_ip}:40001"), alice);
+    dispatch(s, f, &format!("{alice_ip}:40001"), alice);
     s.advance_ms(480);
     let client = format!("{alice_ip}:40002");
     let (ans, mut at) = notification(
-        &mut s,
+        s,
         f,
         &User {
             client: &client,
@@ -232,15 +234,15 @@ pub fn script_in(f: Flavor) -> Script {
     s.send(ans, true, &l(&f.chg(&at.to_string(), "NLN")));
     s.advance_ms(6);
     s.send(ans, false, &l(&f.chg(&at.to_string(), "NLN")));
-    at = after_chg(&mut s, f, ans, at + 1, 1, alice, None);
+    at = after_chg(s, f, ans, at + 1, 1, alice, None);
     s.advance_ms(1500);
 
     // Bob: dispatch, then notification; Alice sees him come online.
-    dispatch(&mut s, f, &format!("{bob_ip}:51001"), bob);
+    dispatch(s, f, &format!("{bob_ip}:51001"), bob);
     s.advance_ms(350);
     let client = format!("{bob_ip}:51002");
     let (bns, bt) = notification(
-        &mut s,
+        s,
         f,
         &User {
             client: &client,
@@ -259,10 +261,17 @@ pub fn script_in(f: Flavor) -> Script {
     s.send(bns, false, &lines(&[reply[0].as_str(), reply[1].as_str()]));
     s.advance_ms(3);
     s.send(ans, false, &l(&f.nln("NLN", bob, "Bob")));
-    after_chg(&mut s, f, bns, bt + 1, 2, bob, Some(ans));
+    after_chg(s, f, bns, bt + 1, 2, bob, Some(ans));
     s.advance_ms(900);
 
-    // Alice asks for a switchboard and calls Bob.
+    let at = switchboard(s, f, ans, bns, at);
+    sign_out(s, f, ans, bns, at);
+    script
+}
+
+/// Alice asks for a switchboard and calls Bob; they chat and leave. Returns Alice's next TrID.
+fn switchboard(s: &mut Script, f: Flavor, ans: usize, bns: usize, mut at: u32) -> u32 {
+    let (alice, bob, alice_ip, bob_ip) = (ALICE, BOB, ALICE_IP, BOB_IP);
     let t = at.to_string();
     s.send(ans, true, &l(&format!("XFR {t} SB")));
     s.advance_ms(3);
@@ -315,6 +324,11 @@ pub fn script_in(f: Flavor) -> Script {
     s.advance_ms(3);
     s.close(asb, false);
 
+    at
+}
+
+/// Keep-alive, a refused ADD (up to MSNP9), and both users sign out.
+fn sign_out(s: &mut Script, f: Flavor, ans: usize, bns: usize, at: u32) {
     // Keep-alive and (up to MSNP9, which have ADD) an ADD the server refuses.
     s.advance_ms(20_000);
     s.send(ans, true, &l("PNG"));
@@ -340,7 +354,6 @@ pub fn script_in(f: Flavor) -> Script {
     s.advance_ms(2);
     s.send(ans, false, &l("OUT"));
     s.close(ans, false);
-    s
 }
 
 /// The sample capture of dialect `f` (Ethernet, microsecond pcap): `captures/msnpN-two-users.pcap`.
