@@ -175,15 +175,20 @@ impl Dialects {
     }
 }
 
-/// The dialects an official client of version `version` (the `client-ver` parameter of CVR or
-/// CVQ, `7.0.0777`) speaks, by the version grid of [N grid]. `None` for versions msntap does
-/// not know (third-party clients use their own numbers).
-pub fn of_client_version(version: &str) -> Option<Dialects> {
+/// The dialects an official client named `client` (`MSNMSGR`, `MSMSGS`) of version `version`
+/// (the `client-lib` and `client-ver` parameters of CVR or CVQ, `7.0.0777`) speaks, by the
+/// version grid of [N grid]. Windows Messenger also calls itself `MSMSGS`, and its 4.7 to 5.1
+/// speak MSNP8 and later: those versions under that name get the wider range. `None` for
+/// versions msntap does not know (third-party clients use their own numbers).
+pub fn of_client_version(client: &str, version: &str) -> Option<Dialects> {
     let mut parts = version.split('.');
     let major: u32 = parts.next()?.parse().ok()?;
     let minor: u32 = parts.next().unwrap_or("0").parse().ok()?;
     let d = Dialect;
+    let windows_messenger = client.eq_ignore_ascii_case("MSMSGS");
     Some(match (major, minor) {
+        (4, 7..) if windows_messenger => range(d(4), d(10)),
+        (5, _) if windows_messenger => range(d(8), d(10)),
         (1, _) => range(d(2), d(2)),
         (2, 0) => range(d(2), d(3)),
         (2, _) => range(d(3), d(4)),
@@ -235,11 +240,16 @@ mod tests {
 
     #[test]
     fn client_versions_name_their_dialects() {
-        assert_eq!(of_client_version("7.0.0777"), Some(range(Dialect::P10, Dialect::P11)));
-        assert_eq!(of_client_version("5.0.0540"), Some(only(Dialect::P8)));
-        assert_eq!(of_client_version("8.0.0787"), Some(range(Dialect::P13, Dialect::P14)));
-        assert_eq!(of_client_version("1.0.0863"), Some(only(Dialect::P2)));
-        assert_eq!(of_client_version("banana"), None);
-        assert_eq!(of_client_version("99.1"), None);
+        let v = |version| of_client_version("MSNMSGR", version);
+        assert_eq!(v("7.0.0777"), Some(range(Dialect::P10, Dialect::P11)));
+        assert_eq!(v("5.0.0540"), Some(only(Dialect::P8)));
+        assert_eq!(v("8.0.0787"), Some(range(Dialect::P13, Dialect::P14)));
+        assert_eq!(of_client_version("MSMSGS", "1.0.0863"), Some(only(Dialect::P2)));
+        assert_eq!(v("banana"), None);
+        assert_eq!(v("99.1"), None);
+        // MSN Messenger 4.7 and Windows Messenger 4.7 both say MSMSGS 4.7: MSNP4 to MSNP8+.
+        assert_eq!(of_client_version("MSMSGS", "4.7.3001"), Some(range(Dialect(4), Dialect(10))));
+        assert_eq!(of_client_version("MSMSGS", "4.5.0121"), Some(range(Dialect(4), Dialect(7))));
+        assert_eq!(of_client_version("MSMSGS", "5.1.0701"), Some(range(Dialect(8), Dialect(10))));
     }
 }

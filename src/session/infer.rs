@@ -24,11 +24,20 @@ pub struct DialectState {
     pub notes: Vec<String>,
     /// The label as negotiated, when the server chose a name msntap does not know.
     pub named: Option<String>,
+    /// The named dialect was offered by the client but is not one msntap knows.
+    pub unknown_name: bool,
 }
 
 impl Default for DialectState {
     fn default() -> Self {
-        DialectState { span: Dialects::ALL, decided: false, evidence: Dialects::ALL, notes: Vec::new(), named: None }
+        DialectState {
+            span: Dialects::ALL,
+            decided: false,
+            evidence: Dialects::ALL,
+            notes: Vec::new(),
+            named: None,
+            unknown_name: false,
+        }
     }
 }
 
@@ -81,7 +90,8 @@ impl Connection {
             changed |= st.narrow(range, || format!("{verb} form ({})", range.label()));
         }
         if from_client && matches!(cmd.code, CVR | CVQ) {
-            if let Some(range) = cmd.args.get(5).and_then(|v| dialect::of_client_version(v)) {
+            let client = cmd.args.get(4).copied().unwrap_or("");
+            if let Some(range) = cmd.args.get(5).and_then(|v| dialect::of_client_version(client, v)) {
                 let version = cmd.args.get(5).copied().unwrap_or("");
                 if st.narrow(range, || format!("client version {version} ({})", range.label())) {
                     changed = true;
@@ -140,9 +150,12 @@ impl Connection {
             Some(d) => {
                 st.span = dialect::only(d);
                 st.named = None;
+                st.unknown_name = false;
             }
             None => {
                 st.span = Dialects::ALL;
+                // Offered but not one msntap knows (MSNP24), or not offered at all (S013).
+                st.unknown_name = offered_it;
                 st.named = Some(up);
             }
         }
@@ -173,6 +186,9 @@ impl Connection {
     pub fn dialect_reason(&self) -> Option<String> {
         let st = &self.st.dialect;
         match self.dialect_source {
+            Some(DialectSource::Negotiated) if st.unknown_name => {
+                Some("named by VER, a dialect msntap does not know".into())
+            }
             Some(DialectSource::Negotiated) if st.named.is_some() => Some("named by VER but not offered".into()),
             Some(DialectSource::Negotiated) => Some("VER".into()),
             Some(DialectSource::Inherited) => Some("the referral that led here".into()),

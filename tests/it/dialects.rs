@@ -252,3 +252,19 @@ fn secrets_of_the_other_schemes_are_redacted_in_every_output() {
         assert!(hidden.contains(kept), "{scheme}: {kept} missing");
     }
 }
+
+#[test]
+fn a_dialect_msntap_does_not_know_is_named_and_said_so() {
+    let evidence = |offer: &str, chosen: &str| {
+        let lines = [format!("> VER 1 {offer}"), format!("< VER 1 {chosen}"), "> INF 2".into(), "< INF 2 MD5".into()];
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let doc = analyze(&one_connection(&lines), Options::default());
+        let c = &doc["connections"][0];
+        (c["dialect"].as_str().unwrap_or("").to_string(), c["dialect_evidence"].as_str().unwrap_or("").to_string())
+    };
+    assert_eq!(
+        evidence("MSNP24 MSNP2 CVR0", "MSNP24"),
+        ("MSNP24".into(), "named by VER, a dialect msntap does not know".into())
+    );
+    assert_eq!(evidence("MSNP2 CVR0", "MSNP5"), ("MSNP5".into(), "named by VER but not offered".into()));
+}
