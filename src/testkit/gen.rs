@@ -335,3 +335,66 @@ pub fn generate<W: Write>(cfg: GenConfig, out: W) -> std::io::Result<u64> {
     w.finish()?.flush()?;
     Ok(written)
 }
+
+/// A capture for the hash-table benchmark: one MSNP2 notification session whose client sends
+/// `requests` CHG requests in windows of 50,000, each window pipelined (a thousand to a
+/// segment) before the server answers any of it, so the open-request table holds a whole
+/// window at once. Their TrIDs are ten-digit numbers `step` apart (the same ones again in every
+/// window): `step` 1 gives sequential ones, 65,536 ones whose low 16 bits are zero (what a weak
+/// hash of the TrID turns into one bucket). `None` when the TrIDs would not fit in 32 bits.
+pub fn trid_stress(requests: u32, step: u32) -> Option<Vec<u8>> {
+    const FIRST: u64 = 1_000_000_000;
+    const WINDOW: u32 = 50_000;
+    let step = u64::from(step.max(1));
+    let start = FIRST.div_ceil(step) * step;
+    let last = start.checked_add(u64::from(requests.min(WINDOW)).checked_mul(step)?)?;
+    if last > u64::from(u32::MAX) {
+        return None;
+    }
+    let mut s = Script::new(941_825_442_000_000_000, 7);
+    let client = SocketAddr::from((Ipv4Addr::new(203, 0, 113, 10), 40_002));
+    let server = SocketAddr::from((Ipv4Addr::new(198, 51, 100, 5), 1863));
+    let c = s.connect(client, server);
+    let l = |t: &str| format!("{t}\r\n").into_bytes();
+    s.send(c, true, &l("VER 1 MSNP2 CVR0"));
+    s.send(c, false, &l("VER 1 MSNP2"));
+    s.send(c, true, &l("INF 2"));
+    s.send(c, false, &l("INF 2 MD5"));
+    s.send(c, true, &l("USR 3 MD5 I alice@hotmail.com"));
+    s.send(c, false, &l("USR 3 MD5 S 1234567890.123456789"));
+    s.send(c, true, &l(&format!("USR 4 MD5 S {}", md5_response("1234567890.123456789", "wonderland"))));
+    s.send(c, false, &l("USR 4 OK alice@hotmail.com Alice"));
+    let mut left = requests;
+    while left > 0 {
+        let n = left.min(WINDOW);
+        left -= n;
+        let trids: Vec<u64> = (0..u64::from(n)).map(|i| start + i * step).collect();
+        for from_client in [true, false] {
+            for chunk in trids.chunks(1000) {
+                let lines: Vec<u8> = chunk.iter().flat_map(|t| l(&format!("CHG {t} NLN"))).collect();
+                s.send(c, from_client, &lines);
+            }
+        }
+    }
+    s.close(c, true);
+    Some(super::synth::pcap(&s.segs, Encap::Ethernet, None))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn trid_stress_captures_hold_their_windows_and_refuse_what_does_not_fit() {
+        let doc = crate::app::analyze_to_json(
+            &super::trid_stress(2_500, 65_536).unwrap_or_default(),
+            crate::session::Options::default(),
+            &[],
+            crate::reassembly::Limits::default(),
+        )
+        .expect("reads");
+        assert_eq!(doc["summary"]["transactions"]["ok"], 2_504);
+        assert_eq!(doc["summary"]["by_severity"], serde_json::json!({}));
+        // 50,000 TrIDs 100,000 apart pass 2^32; more requests reuse the window's TrIDs.
+        assert!(super::trid_stress(50_000, 100_000).is_none());
+        assert!(super::trid_stress(10, 100_000).is_some());
+    }
+}

@@ -95,7 +95,8 @@ pub enum Command {
     /// Start a server, the proxy in front of it and two scripted clients, and show the live
     /// transcript of their whole journey; ends by itself.
     Demo(DemoArgs),
-    /// Write a synthetic MSNP2 capture of many users, for benchmarks (deterministic from a seed).
+    /// Write a synthetic MSNP2 capture of many users, for benchmarks (deterministic from a seed),
+    /// or with --trid-stress one session of pipelined requests.
     Generate(GenerateArgs),
     /// Write a sample two-user capture (the ones in captures/: msnpN-two-users.pcap).
     Sample {
@@ -190,6 +191,12 @@ pub struct GenerateArgs {
     /// Share of data segments retransmitted.
     #[arg(long, default_value_t = 0.01)]
     pub retransmit: f64,
+    /// Instead: one session of N pipelined requests with ten-digit TrIDs (the hash benchmark).
+    #[arg(long, value_name = "N")]
+    pub trid_stress: Option<u32>,
+    /// The step between the stress capture's TrIDs (65536: low 16 bits all zero).
+    #[arg(long, default_value_t = 1, requires = "trid_stress")]
+    pub trid_step: u32,
 }
 
 /// Flags of `msntap demo`.

@@ -73,6 +73,14 @@ fn run(cli: Cli) -> Result<u8> {
             msntap::testkit::demo::demo(&config::demo(&args)?)?;
             Ok(0)
         }
+        Command::Generate(g) if g.trid_stress.is_some() => {
+            let n = g.trid_stress.unwrap_or(0);
+            let bytes = msntap::testkit::gen::trid_stress(n, g.trid_step)
+                .with_context(|| format!("{n} TrIDs {} apart do not fit in 32 bits", g.trid_step))?;
+            std::fs::write(&g.out, bytes).with_context(|| format!("cannot write {}", g.out.display()))?;
+            eprintln!("wrote {n} pipelined requests to {}", g.out.display());
+            Ok(0)
+        }
         Command::Generate(g) => {
             let cfg = msntap::testkit::gen::GenConfig {
                 packets: g.packets,
