@@ -11,7 +11,7 @@
 
 use crate::fasthash::FastMap;
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Seek, Write};
 
 /// Default bytes held in memory across all streams before the largest are moved to disk.
 pub const DEFAULT_BUDGET: usize = 4 << 20;
@@ -191,7 +191,8 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
         }
         if p.file != current {
             *slot = None;
-        } else if tf.file.set_len(0).is_ok() {
+        } else if tf.file.set_len(0).and_then(|()| tf.file.rewind()).is_ok() {
+            // Writes go where the cursor is: back to the start of the emptied file.
             tf.len = 0;
         }
     }
@@ -374,29 +375,35 @@ fn read_at(f: &File, buf: &mut [u8], at: u64) -> io::Result<()> {
     }
 }
 
-/// A new file in the temporary directory, removed from the directory at once (it lives while
-/// open). Writes go to its end.
+/// A new file in the temporary directory that no other user can open: made without a name
+/// where the system allows (`O_TMPFILE`), else under a random name with mode 0600 and removed
+/// from the directory at once; it lives while open, and nothing is left behind whatever
+/// happens to the process.
 fn temp_file() -> io::Result<File> {
-    let dir = std::env::temp_dir();
-    for attempt in 0..100u32 {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-        let path = dir.join(format!("msntap-spool-{}-{nanos}-{attempt}", std::process::id()));
-        match std::fs::OpenOptions::new().read(true).append(true).create_new(true).open(&path) {
-            Ok(f) => {
-                // Unlinked while open: nothing is left behind, whatever happens to the process.
-                let _ = std::fs::remove_file(&path);
-                return Ok(f);
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
+    let f = tempfile::tempfile()?;
+    #[cfg(unix)]
+    {
+        // O_TMPFILE files get the umask's mode; they should never be linked, but if one were,
+        // it would still be its owner's alone.
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     }
-    Err(io::Error::other("could not make a temporary file"))
+    Ok(f)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn spool_files_have_no_name_and_only_their_owner_may_open_them() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let f = temp_file().expect("a temporary file");
+        let m = f.metadata().expect("its metadata");
+        assert_eq!(m.permissions().mode() & 0o777, 0o600);
+        assert_eq!(m.nlink(), 0, "no directory entry names it");
+    }
 
     fn take(sp: &mut Spool<u32>, k: u32, ins: &[(u64, Vec<u8>)]) -> Vec<u8> {
         let mut out = Vec::new();
