@@ -471,7 +471,7 @@ fn extend_preview(preview: &mut Vec<u8>, bytes: &[u8]) {
     preview.extend_from_slice(&bytes[..room.min(bytes.len())]);
 }
 
-/// Position of the first `needle` in `hay`.
+/// Position of the first `needle` in `hay` (the memchr crate: SIMD where the machine has it).
 pub fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|b| *b == needle)
+    memchr::memchr(needle, hay)
 }
