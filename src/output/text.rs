@@ -21,16 +21,30 @@ use std::io::Write;
 /// Finished connections held back to keep id order.
 pub const MAX_HELD: usize = 1024;
 
-/// ANSI styles; empty strings when colour is off.
+/// Whether the transcript is coloured: each renderer is told, there is no global switch.
 #[derive(Clone, Copy)]
 struct Style {
     on: bool,
 }
 
+/// The transcript's styles (anstyle).
+mod styles {
+    use anstyle::{AnsiColor, Style};
+    pub const BOLD: Style = Style::new().bold();
+    pub const DIM: Style = Style::new().dimmed();
+    pub const ERROR: Style = AnsiColor::Red.on_default().bold();
+    pub const WARNING: Style = AnsiColor::Yellow.on_default();
+    pub const INFO: Style = AnsiColor::Blue.on_default();
+    pub const ERROR_LINE: Style = AnsiColor::Red.on_default();
+    pub const CLIENT: Style = AnsiColor::Cyan.on_default();
+    pub const SERVER: Style = AnsiColor::Green.on_default();
+    pub const ODD: Style = AnsiColor::Magenta.on_default();
+}
+
 impl Style {
-    fn paint(&self, code: &str, s: &str) -> String {
+    fn paint(&self, style: anstyle::Style, s: &str) -> String {
         if self.on {
-            format!("\x1b[{code}m{s}\x1b[0m")
+            format!("{}{s}{}", style.render(), style.render_reset())
         } else {
             s.to_string()
         }
@@ -225,7 +239,7 @@ impl<W: Write> TextReport<W> {
                         inserts.push((m.line_end, text.as_bytes().to_vec()));
                     } else {
                         let pad = " ".repeat(64usize.saturating_sub(m.width as usize));
-                        inserts.push((m.line_end, format!("{pad}{}", st.paint("2", text)).into_bytes()));
+                        inserts.push((m.line_end, format!("{pad}{}", st.paint(styles::DIM, text)).into_bytes()));
                     }
                 }
                 let lines: String = late_here.iter().map(|v| violation_line(v, st, "")).collect();
@@ -239,7 +253,7 @@ impl<W: Write> TextReport<W> {
     }
 }
 
-/// The colour reset that ends every painted span.
+/// The colour reset that ends every painted span (what anstyle's `render_reset` writes).
 const RESET: &str = "\x1b[0m";
 
 fn dir_arrow(d: Dir) -> &'static str {
@@ -254,15 +268,15 @@ fn ended_line(c: &Connection, st: Style) -> String {
     let how = c.close.map_or("open", |h| h.as_str());
     let events = c.base + c.events.len();
     let txns = c.outcome_counts().total();
-    format!("          {}\n", st.paint("2", &format!("ended: {how}, {events} events, {txns} transactions")))
+    format!("          {}\n", st.paint(styles::DIM, &format!("ended: {how}, {events} events, {txns} transactions")))
 }
 
 /// A violation as a transcript line.
 fn violation_line(v: &crate::rules::Violation, st: Style, tag: &str) -> String {
     let (mark, color) = match v.severity {
-        Severity::Error => ("✖", "31;1"),
-        Severity::Warning => ("⚠", "33"),
-        Severity::Info => ("ℹ", "34"),
+        Severity::Error => ("✖", styles::ERROR),
+        Severity::Warning => ("⚠", styles::WARNING),
+        Severity::Info => ("ℹ", styles::INFO),
     };
     let text = format!("{mark} {} {}: {} [{}]", v.rule, v.severity, sanitize(&v.message), v.cite());
     format!("{tag}          {}\n", st.paint(color, &text))
@@ -332,11 +346,11 @@ fn render_event(
         let (arrow_c, body) = match e.kind {
             EventKind::Command | EventKind::Error => {
                 let color = if e.kind == EventKind::Error {
-                    "31"
+                    styles::ERROR_LINE
                 } else if e.dir == Dir::C2S {
-                    "36"
+                    styles::CLIENT
                 } else {
-                    "32"
+                    styles::SERVER
                 };
                 (st.paint(color, arrow), st.paint(color, &sanitize(e.line.as_deref().unwrap_or(""))))
             }
@@ -346,11 +360,11 @@ fn render_event(
                 if let Some(n) = &e.note {
                     let _ = write!(b, "  ({n})");
                 }
-                (st.paint("35", arrow), st.paint("35", &b))
+                (st.paint(styles::ODD, arrow), st.paint(styles::ODD, &b))
             }
             EventKind::Gap | EventKind::Tcp | EventKind::Fin => {
                 let n = e.note.as_deref().unwrap_or("");
-                ("   ".to_string(), st.paint("2", n))
+                ("   ".to_string(), st.paint(styles::DIM, n))
             }
         };
         let mut line = format!("{tag}{t:>9.3} {arrow_c} {body}");
@@ -423,7 +437,7 @@ fn render_event(
             if width < 64 {
                 line.push_str(&" ".repeat(64 - width));
             }
-            line.push_str(&st.paint("2", &ann));
+            line.push_str(&st.paint(styles::DIM, &ann));
         }
         line_end = line.len();
         let _ = writeln!(s, "{line}");
@@ -450,7 +464,7 @@ fn connection_line(c: &Connection, st: Style) -> String {
     // One string written in place (a line per connection, thousands per capture).
     let mut s = String::with_capacity(192);
     if st.on {
-        s.push_str("\x1b[1m");
+        let _ = write!(s, "{}", styles::BOLD.render());
     }
     let _ = write!(
         s,
@@ -551,7 +565,7 @@ impl<W: Write> Report for TextReport<W> {
         {
             let st = Style { on: self.opts.color };
             let line = format!("── #{} opened {} → {}", conn.id, conn.client, conn.server);
-            self.write(&format!("{}\n", st.paint("1", &line)));
+            self.write(&format!("{}\n", st.paint(styles::BOLD, &line)));
         }
     }
 
@@ -593,7 +607,7 @@ impl<W: Write> Report for TextReport<W> {
     fn failure(&mut self, f: &crate::analysis::Failure) {
         let st = Style { on: self.opts.color };
         let text = format!("!! {} → {}: {}", f.client, sanitize(&f.target), sanitize(&f.reason));
-        self.write(&format!("{}\n", st.paint("31;1", &text)));
+        self.write(&format!("{}\n", st.paint(styles::ERROR, &text)));
         if self.error.is_none() {
             let _ = self.out.flush();
         }
@@ -604,7 +618,7 @@ impl<W: Write> Report for TextReport<W> {
             if self.opts.filter.connection(conn) && !self.opts.summary_only {
                 let st = Style { on: self.opts.color };
                 let how = conn.close.map_or("open", |k| k.as_str());
-                let mut s = format!("{}\n", st.paint("1", &format!("{} · ended {how}", header(conn, links))));
+                let mut s = format!("{}\n", st.paint(styles::BOLD, &format!("{} · ended {how}", header(conn, links))));
                 for (i, v) in &conn.late {
                     let text = format!(
                         "#{} event {i}: {} {}: {} [{}]",
@@ -614,7 +628,7 @@ impl<W: Write> Report for TextReport<W> {
                         sanitize(&v.message),
                         v.cite()
                     );
-                    s.push_str(&format!("          {}\n", st.paint("33", &text)));
+                    s.push_str(&format!("          {}\n", st.paint(styles::WARNING, &text)));
                 }
                 for l in links.iter().filter(|l| l.from.connection == conn.id) {
                     let to = l.to.map_or("(no connection yet)".to_string(), |t| format!("#{}", t.connection));
@@ -642,7 +656,7 @@ impl<W: Write> Report for TextReport<W> {
             Held::Text(connection_line(conn, st))
         } else {
             let inserts = self.inserts(conn, links);
-            let head = format!("{}\n", st.paint("1", &header(conn, links)));
+            let head = format!("{}\n", st.paint(styles::BOLD, &header(conn, links)));
             Held::Spooled { head, inserts, tail: ended_line(conn, st) }
         };
         self.held.insert(conn.id, held);
@@ -656,9 +670,9 @@ impl<W: Write> Report for TextReport<W> {
         if self.opts.summary_only {
             s.push_str(&summary_tables(summary));
         }
-        let _ = writeln!(s, "{}", st.paint("1", &summary_line(&self.label, summary)));
+        let _ = writeln!(s, "{}", st.paint(styles::BOLD, &summary_line(&self.label, summary)));
         if let Some(e) = &summary.input_error {
-            let _ = writeln!(s, "{}", st.paint("31;1", &format!("input error: {e}")));
+            let _ = writeln!(s, "{}", st.paint(styles::ERROR, &format!("input error: {e}")));
         }
         self.write(&s);
         if self.error.is_none() {
@@ -672,6 +686,14 @@ impl<W: Write> Report for TextReport<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_style_ends_in_the_reset_the_splicer_knows() {
+        use styles::*;
+        for st in [BOLD, DIM, ERROR, WARNING, INFO, ERROR_LINE, CLIENT, SERVER, ODD] {
+            assert_eq!(st.render_reset().to_string(), RESET);
+        }
+    }
     use crate::output::filter::Filter;
     use crate::session::Options;
 
@@ -693,7 +715,7 @@ mod tests {
             if !self.filter.connection(c) {
                 return;
             }
-            let mut s = format!("{}\n", self.st.paint("1", &header(c, links)));
+            let mut s = format!("{}\n", self.st.paint(styles::BOLD, &header(c, links)));
             for e in c.events.iter().filter(|e| self.filter.event(e)) {
                 let tx = e.transaction.and_then(|t| c.txn(t));
                 let no_answer = tx.is_some_and(|t| t.request == e.index && t.outcome == Outcome::Unanswered);

@@ -311,3 +311,45 @@ fn ndjson_in_streaming_mode_writes_every_link_once() {
     assert!(links.iter().all(|l| l["to"]["connection"].is_u64()));
     assert_eq!(recs.iter().filter(|r| r["type"] == "transaction").count(), 26);
 }
+
+/// `msntap read` of the sample in summary mode with `env` set, its stdout a pipe or (through
+/// util-linux `script`) a terminal; whether the output is coloured.
+fn coloured(env: &[(&str, &str)], terminal: bool) -> bool {
+    let bin = env!("CARGO_BIN_EXE_msntap");
+    let cap = root().join("captures/msnp2-two-users.pcap");
+    let mut cmd = if terminal {
+        let mut c = std::process::Command::new("script");
+        c.args(["-qec", &format!("{bin} read {} --summary", cap.display()), "/dev/null"]);
+        c
+    } else {
+        let mut c = std::process::Command::new(bin);
+        c.arg("read").arg(&cap).arg("--summary");
+        c
+    };
+    for v in ["NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "TERM"] {
+        cmd.env_remove(v);
+    }
+    cmd.env("TERM", "xterm");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("runs");
+    String::from_utf8_lossy(&out.stdout).contains("\x1b[1m")
+}
+
+#[test]
+fn colour_follows_no_color_clicolor_clicolor_force_and_term() {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: colour on a terminal needs util-linux `script`, not installed");
+        return;
+    }
+    // A terminal is coloured unless NO_COLOR, CLICOLOR=0 or TERM=dumb says otherwise.
+    assert!(coloured(&[], true));
+    assert!(!coloured(&[("NO_COLOR", "1")], true));
+    assert!(!coloured(&[("CLICOLOR", "0")], true));
+    assert!(!coloured(&[("TERM", "dumb")], true));
+    // A pipe is not, unless CLICOLOR_FORCE asks; NO_COLOR still wins.
+    assert!(!coloured(&[], false));
+    assert!(coloured(&[("CLICOLOR_FORCE", "1")], false));
+    assert!(!coloured(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], false));
+}

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 /// When to colour the transcript.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
-    /// When stdout is a terminal and NO_COLOR is unset.
+    /// When stdout is a terminal, unless NO_COLOR is set, CLICOLOR=0 or TERM=dumb (CLICOLOR_FORCE colours a pipe too).
     Auto,
     /// Always.
     Always,

@@ -17,14 +17,13 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-/// Whether to colour: `--color`, and for `auto` a terminal on stdout without `NO_COLOR`.
+/// Whether to colour: `--color`, and for `auto` what anstream decides for stdout: a terminal,
+/// unless `NO_COLOR` is set, `CLICOLOR=0` or `TERM=dumb`; `CLICOLOR_FORCE` colours even a pipe.
 pub fn color(c: ColorChoice) -> bool {
     match c {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
+        ColorChoice::Auto => anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
     }
 }
 
