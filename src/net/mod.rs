@@ -6,7 +6,7 @@
 //! any input.
 
 use crate::flow::LinkType;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 
 /// TCP flag bits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -185,145 +185,110 @@ fn ether_type(et: u16, b: &[u8], vlan: Option<u16>) -> Sliced<'_> {
     }
 }
 
+/// IPv4 through etherparse's lax slicer. A total length of 0 is what a capture on the
+/// sending host shows for segmentation-offloaded packets: like Wireshark, the captured bytes
+/// are then the packet. A total length beyond the captured bytes is snap-length truncation
+/// (`missing`); Ethernet padding beyond it is not payload.
 fn ipv4(b: &[u8], vlan: Option<u16>) -> Sliced<'_> {
-    if b.len() < 20 {
-        return Sliced::Malformed("IPv4 header cut short");
-    }
-    if b[0] >> 4 != 4 {
-        return Sliced::Malformed("IPv4 header with another version");
-    }
-    let ihl = ((b[0] & 0x0f) as usize) * 4;
-    let total = be16(b, 2) as usize;
-    if ihl < 20 || total < ihl {
+    let ip = match etherparse::LaxIpv4Slice::from_slice(b) {
+        Ok((ip, _)) => ip,
+        Err(etherparse::err::ipv4::HeaderSliceError::Len(_)) => return Sliced::Malformed("IPv4 header cut short"),
+        Err(etherparse::err::ipv4::HeaderSliceError::Content(e)) => {
+            return Sliced::Malformed(match e {
+                etherparse::err::ipv4::HeaderError::UnexpectedVersion { .. } => "IPv4 header with another version",
+                _ => "IPv4 header length fields inconsistent",
+            })
+        }
+    };
+    let h = ip.header();
+    let total = usize::from(h.total_len());
+    if total != 0 && total < h.slice().len() {
         return Sliced::Malformed("IPv4 header length fields inconsistent");
     }
-    if b.len() < ihl {
-        return Sliced::Malformed("IPv4 options cut short");
-    }
-    let src = IpAddr::V4(Ipv4Addr::new(b[12], b[13], b[14], b[15]));
-    let dst = IpAddr::V4(Ipv4Addr::new(b[16], b[17], b[18], b[19]));
-    let protocol = b[9];
-    let frag = be16(b, 6);
-    let more = frag & 0x2000 != 0;
-    let offset = ((frag & 0x1fff) as u32) * 8;
-    // Captured bytes of the IP payload; Ethernet padding beyond `total` is not payload.
-    let end = total.min(b.len());
-    let payload = &b[ihl..end];
-    let missing = (total - ihl).saturating_sub(payload.len()) as u32;
-    if more || offset > 0 {
+    let p = ip.payload();
+    let missing = total.saturating_sub(b.len()) as u32;
+    let (src, dst) = (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()));
+    if p.fragmented {
         return Sliced::Fragment(Fragment {
             src,
             dst,
-            id: be16(b, 4) as u32,
-            protocol,
-            offset,
-            more,
-            data: payload,
+            id: u32::from(h.identification()),
+            protocol: p.ip_number.0,
+            offset: u32::from(h.fragments_offset().byte_offset()),
+            more: h.more_fragments(),
+            data: p.payload,
             missing,
             vlan,
         });
     }
-    if protocol != 6 {
+    if p.ip_number != etherparse::IpNumber::TCP {
         return Sliced::Other;
     }
-    tcp(src, dst, payload, missing, vlan)
+    tcp(src, dst, p.payload, missing, vlan)
 }
 
+/// IPv6 and its extension headers through etherparse's lax slicer (a payload length of 0 is
+/// read as the captured bytes, as for IPv4).
 fn ipv6(b: &[u8], vlan: Option<u16>) -> Sliced<'_> {
-    if b.len() < 40 {
-        return Sliced::Malformed("IPv6 header cut short");
-    }
-    if b[0] >> 4 != 6 {
-        return Sliced::Malformed("IPv6 header with another version");
-    }
-    let plen = be16(b, 4) as usize;
-    let mut src = [0u8; 16];
-    src.copy_from_slice(&b[8..24]);
-    let mut dst = [0u8; 16];
-    dst.copy_from_slice(&b[24..40]);
-    let src = IpAddr::V6(Ipv6Addr::from(src));
-    let dst = IpAddr::V6(Ipv6Addr::from(dst));
-    let end = (40 + plen).min(b.len());
-    let mut rest = &b[40..end];
-    // Payload bytes on the wire still ahead of `rest`'s start.
-    let mut wire_left = plen;
-    let mut next = b[6];
-    loop {
-        match next {
-            // Hop-by-hop, routing, destination options: length in 8-byte units after the first 8.
-            0 | 43 | 60 => {
-                if rest.len() < 8 {
-                    return Sliced::Malformed("IPv6 extension header cut short");
-                }
-                let len = (rest[1] as usize + 1) * 8;
-                if rest.len() < len || wire_left < len {
-                    return Sliced::Malformed("IPv6 extension header cut short");
-                }
-                next = rest[0];
-                rest = &rest[len..];
-                wire_left -= len;
-            }
-            // Authentication header: length in 4-byte units, minus 2.
-            51 => {
-                if rest.len() < 8 {
-                    return Sliced::Malformed("IPv6 authentication header cut short");
-                }
-                let len = (rest[1] as usize + 2) * 4;
-                if rest.len() < len || wire_left < len {
-                    return Sliced::Malformed("IPv6 authentication header cut short");
-                }
-                next = rest[0];
-                rest = &rest[len..];
-                wire_left -= len;
-            }
-            44 => {
-                if rest.len() < 8 || wire_left < 8 {
-                    return Sliced::Malformed("IPv6 fragment header cut short");
-                }
-                let fo = be16(rest, 2);
-                let data = &rest[8..];
-                let on_wire = wire_left - 8;
-                return Sliced::Fragment(Fragment {
-                    src,
-                    dst,
-                    id: be32(rest, 4),
-                    protocol: rest[0],
-                    offset: ((fo >> 3) as u32) * 8,
-                    more: fo & 1 != 0,
-                    data,
-                    missing: on_wire.saturating_sub(data.len()) as u32,
-                    vlan,
-                });
-            }
-            6 => {
-                let missing = wire_left.saturating_sub(rest.len()) as u32;
-                return tcp(src, dst, rest, missing, vlan);
-            }
-            _ => return Sliced::Other,
+    let (ip, stop) = match etherparse::LaxIpv6Slice::from_slice(b) {
+        Ok(x) => x,
+        Err(etherparse::err::ipv6::HeaderSliceError::Len(_)) => return Sliced::Malformed("IPv6 header cut short"),
+        Err(etherparse::err::ipv6::HeaderSliceError::Content(_)) => {
+            return Sliced::Malformed("IPv6 header with another version")
         }
+    };
+    if stop.is_some() {
+        return Sliced::Malformed("IPv6 extension header cut short");
     }
+    let h = ip.header();
+    let (src, dst) = (IpAddr::V6(h.source_addr()), IpAddr::V6(h.destination_addr()));
+    let plen = usize::from(h.payload_length());
+    let missing = if plen == 0 { 0 } else { (40 + plen).saturating_sub(b.len()) as u32 };
+    let p = ip.payload();
+    if p.fragmented {
+        let frag = ip.extensions().clone().into_iter().find_map(|e| match e {
+            etherparse::Ipv6ExtensionSlice::Fragment(f) => Some(f),
+            _ => None,
+        });
+        let Some(f) = frag else { return Sliced::Malformed("IPv6 fragment header cut short") };
+        return Sliced::Fragment(Fragment {
+            src,
+            dst,
+            id: f.identification(),
+            protocol: p.ip_number.0,
+            offset: u32::from(f.fragment_offset().byte_offset()),
+            more: f.more_fragments(),
+            data: p.payload,
+            missing,
+            vlan,
+        });
+    }
+    if p.ip_number != etherparse::IpNumber::TCP {
+        return Sliced::Other;
+    }
+    tcp(src, dst, p.payload, missing, vlan)
 }
 
-/// Slices a TCP header off `b` (the captured part of the IP payload).
+/// Slices a TCP header off `b` (the captured part of the IP payload) with etherparse.
 pub fn tcp<'a>(src: IpAddr, dst: IpAddr, b: &'a [u8], missing: u32, vlan: Option<u16>) -> Sliced<'a> {
-    if b.len() < 20 {
-        return Sliced::Malformed("TCP header cut short");
-    }
-    let off = ((b[12] >> 4) as usize) * 4;
-    if off < 20 {
-        return Sliced::Malformed("TCP data offset below 20 bytes");
-    }
-    if b.len() < off {
-        return Sliced::Malformed("TCP options cut short");
-    }
+    let t = match etherparse::TcpSlice::from_slice(b) {
+        Ok(t) => t,
+        Err(etherparse::err::tcp::HeaderSliceError::Len(e)) if e.required_len <= 20 => {
+            return Sliced::Malformed("TCP header cut short")
+        }
+        Err(etherparse::err::tcp::HeaderSliceError::Len(_)) => return Sliced::Malformed("TCP options cut short"),
+        Err(etherparse::err::tcp::HeaderSliceError::Content(_)) => {
+            return Sliced::Malformed("TCP data offset below 20 bytes")
+        }
+    };
     Sliced::Tcp(Segment {
-        src: SocketAddr::new(src, be16(b, 0)),
-        dst: SocketAddr::new(dst, be16(b, 2)),
+        src: SocketAddr::new(src, t.source_port()),
+        dst: SocketAddr::new(dst, t.destination_port()),
         vlan,
-        seq: be32(b, 4),
-        ack: be32(b, 8),
-        flags: TcpFlags(b[13]),
-        payload: &b[off..],
+        seq: t.sequence_number(),
+        ack: t.acknowledgment_number(),
+        flags: TcpFlags(t.header_slice().get(13).copied().unwrap_or(0)),
+        payload: t.payload(),
         missing,
     })
 }

@@ -313,7 +313,8 @@ fn ndjson_in_streaming_mode_writes_every_link_once() {
 }
 
 /// `msntap read` of the sample in summary mode with `env` set, its stdout a pipe or (through
-/// util-linux `script`) a terminal; whether the output is coloured.
+/// util-linux `script`) a terminal; whether the output is coloured. `CI` is cleared: anstream
+/// colours a terminal under CI whatever TERM says.
 fn coloured(env: &[(&str, &str)], terminal: bool) -> bool {
     let bin = env!("CARGO_BIN_EXE_msntap");
     let cap = root().join("captures/msnp2-two-users.pcap");
@@ -326,7 +327,7 @@ fn coloured(env: &[(&str, &str)], terminal: bool) -> bool {
         c.arg("read").arg(&cap).arg("--summary");
         c
     };
-    for v in ["NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "TERM"] {
+    for v in ["NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "TERM", "CI"] {
         cmd.env_remove(v);
     }
     cmd.env("TERM", "xterm");

@@ -291,3 +291,86 @@ fn idle_connections_are_flushed_after_the_timeout() {
         doc["connections"].as_array().unwrap().iter().map(|c| c["close"].as_str().unwrap()).collect();
     assert_eq!(closes, ["idle", "fin"]);
 }
+
+/// The synthesiser's packets, byte for byte as etherparse's independent encoder writes them
+/// (the same header choices: IPv4 id 1, don't-fragment, TTL 64; window 65,535, no options).
+#[test]
+fn the_synthesisers_packets_are_what_etherparse_encodes() {
+    use etherparse::{IpHeaders, Ipv4Header, Ipv6Header, PacketBuilder};
+    use msntap::net::TcpFlags;
+    let mut segs = msntap::testkit::sample::script().segs;
+    // And IPv6 ones.
+    let mut s6 = Script::new(1_000_000_000, 9);
+    let c = s6.connect("[2001:db8::1]:40000".parse().unwrap(), "[2001:db8::2]:1863".parse().unwrap());
+    s6.send(c, true, b"VER 1 MSNP2 CVR0\r\n");
+    s6.close(c, true);
+    segs.extend(s6.segs);
+    for seg in &segs {
+        let header = match (seg.src.ip(), seg.dst.ip()) {
+            (std::net::IpAddr::V4(a), std::net::IpAddr::V4(b)) => {
+                let mut h = Ipv4Header::new(0, 64, etherparse::IpNumber::TCP, a.octets(), b.octets()).unwrap();
+                h.identification = 1;
+                IpHeaders::Ipv4(h, Default::default())
+            }
+            (std::net::IpAddr::V6(a), std::net::IpAddr::V6(b)) => IpHeaders::Ipv6(
+                Ipv6Header {
+                    hop_limit: 64,
+                    source: a.octets(),
+                    destination: b.octets(),
+                    next_header: etherparse::IpNumber::TCP,
+                    ..Default::default()
+                },
+                Default::default(),
+            ),
+            _ => unreachable!("the script uses one family per connection"),
+        };
+        let mut b = PacketBuilder::ip(header).tcp(seg.src.port(), seg.dst.port(), seg.seq, 65_535);
+        let f = TcpFlags(seg.flags);
+        if f.has(TcpFlags::SYN) {
+            b = b.syn();
+        }
+        if f.has(TcpFlags::FIN) {
+            b = b.fin();
+        }
+        if f.has(TcpFlags::RST) {
+            b = b.rst();
+        }
+        if f.has(TcpFlags::PSH) {
+            b = b.psh();
+        }
+        if f.has(TcpFlags::ACK) {
+            b = b.ack(seg.ack);
+        } else {
+            assert_eq!(seg.ack, 0, "an ack number without ACK");
+        }
+        let mut want = Vec::new();
+        b.write(&mut want, &seg.payload).unwrap();
+        assert_eq!(msntap::net::build::ip_packet(seg), want, "{seg:?}");
+    }
+}
+
+/// A capture taken on the client's own host with segmentation offload: its outgoing packets
+/// show an IPv4 total length of 0. They are read by their captured length, as Wireshark does.
+#[test]
+fn offloaded_packets_with_ip_length_zero_are_read_whole() {
+    let script = msntap::testkit::sample::script();
+    let frames: Vec<(i64, Vec<u8>)> = script
+        .segs
+        .iter()
+        .map(|seg| {
+            let mut f = msntap::net::build::frame(seg, Encap::Ethernet);
+            // Alice's machine captured her own packets before the NIC filled the length in.
+            if seg.src.ip().to_string() == "203.0.113.10" {
+                f[16] = 0;
+                f[17] = 0;
+            }
+            (seg.ts_ns, f)
+        })
+        .collect();
+    let tso = analyze(&synth::pcap_frames(&frames, Encap::Ethernet), Options::default());
+    let plain = analyze(&msntap::testkit::sample::pcap(), Options::default());
+    assert_eq!(rule_ids(&tso), Vec::<String>::new());
+    assert_eq!(tso["summary"]["tcp"]["gaps"], 0);
+    assert_eq!(tso["summary"]["malformed_packets"], 0);
+    assert_eq!(tso["connections"], plain["connections"]);
+}
