@@ -18,6 +18,8 @@ struct Interface {
     exp: u8,
     /// Seconds added to every timestamp (if_tsoffset).
     offset_s: i64,
+    /// The most bytes captured per packet (0: no limit); simple packet blocks need it.
+    snaplen: u32,
 }
 
 impl Interface {
@@ -163,7 +165,13 @@ impl<R: Read> PcapNgReader<R> {
                 reason: "interface description block shorter than 8 bytes".into(),
             });
         }
-        let mut iface = Interface { link: LinkType(self.u16(body, 0) as u32), binary: false, exp: 6, offset_s: 0 };
+        let mut iface = Interface {
+            link: LinkType(self.u16(body, 0) as u32),
+            binary: false,
+            exp: 6,
+            offset_s: 0,
+            snaplen: self.u32(body, 4),
+        };
         // Options: code u16, length u16, value padded to 4.
         let mut o = 8;
         while o + 4 <= body.len() {
@@ -217,12 +225,18 @@ impl<R: Read> PcapNgReader<R> {
                 let ts = ((self.u32(body, 4) as u64) << 32) | self.u32(body, 8) as u64;
                 Ok((self.u16(body, 0) as usize, Some(ts), self.u32(body, 12) as usize, self.u32(body, 16), 20))
             }
+            // A simple packet block: interface 0, no timestamp; it holds the packet up to the
+            // interface's snap length, padded to four bytes.
             _ => {
                 if body.len() < 4 {
                     return Err(short(4));
                 }
                 let orig = self.u32(body, 0);
-                let cap = (orig as usize).min(body.len() - 4);
+                let snap = match self.interfaces.first().map_or(0, |i| i.snaplen) {
+                    0 => u32::MAX,
+                    s => s,
+                };
+                let cap = (orig.min(snap) as usize).min(body.len() - 4);
                 Ok((0, None, cap, orig, 4))
             }
         }

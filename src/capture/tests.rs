@@ -160,3 +160,172 @@ fn packet_naming_an_undescribed_interface() {
     let b = w.finish().unwrap();
     assert!(matches!(collect(&b).1, Some(CaptureError::Corrupt { .. })));
 }
+
+/// A pcapng encoder for fixtures, in either byte order, independent of [`PcapNgWriter`].
+struct Ng {
+    be: bool,
+    out: Vec<u8>,
+}
+
+impl Ng {
+    fn new(be: bool) -> Ng {
+        let mut n = Ng { be, out: Vec::new() };
+        n.section(be);
+        n
+    }
+
+    fn u16(&self, v: u16) -> [u8; 2] {
+        if self.be {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    }
+
+    fn u32(&self, v: u32) -> [u8; 4] {
+        if self.be {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    }
+
+    fn block(&mut self, kind: u32, body: &[u8]) {
+        let len = 12 + body.len().div_ceil(4) * 4;
+        let (k, l) = (self.u32(kind), self.u32(len as u32));
+        self.out.extend_from_slice(&k);
+        self.out.extend_from_slice(&l);
+        self.out.extend_from_slice(body);
+        self.out.extend(std::iter::repeat_n(0u8, len - 12 - body.len()));
+        self.out.extend_from_slice(&l);
+    }
+
+    /// A new section in byte order `be` (its interfaces start again from 0).
+    fn section(&mut self, be: bool) {
+        self.be = be;
+        let mut body = self.u32(0x1A2B_3C4D).to_vec();
+        body.extend_from_slice(&self.u16(1));
+        body.extend_from_slice(&self.u16(0));
+        body.extend_from_slice(&[0xff; 8]);
+        self.block(0x0A0D_0D0A, &body);
+    }
+
+    /// An interface with these options (code, value), values in this byte order already.
+    fn interface(&mut self, link: u16, snaplen: u32, options: &[(u16, Vec<u8>)]) {
+        let mut body = self.u16(link).to_vec();
+        body.extend_from_slice(&[0, 0]);
+        body.extend_from_slice(&self.u32(snaplen));
+        for (code, v) in options {
+            body.extend_from_slice(&self.u16(*code));
+            body.extend_from_slice(&self.u16(v.len() as u16));
+            body.extend_from_slice(v);
+            body.extend(std::iter::repeat_n(0u8, v.len().div_ceil(4) * 4 - v.len()));
+        }
+        body.extend_from_slice(&[0, 0, 0, 0]);
+        self.block(1, &body);
+    }
+
+    fn ts_words(&self, units: u64) -> Vec<u8> {
+        [self.u32((units >> 32) as u32), self.u32(units as u32)].concat()
+    }
+
+    fn epb(&mut self, iface: u32, units: u64, data: &[u8], orig: u32) {
+        let mut body = self.u32(iface).to_vec();
+        body.extend(self.ts_words(units));
+        body.extend_from_slice(&self.u32(data.len() as u32));
+        body.extend_from_slice(&self.u32(orig));
+        body.extend_from_slice(data);
+        self.block(6, &body);
+    }
+
+    /// The obsolete packet block: a 16-bit interface id and a drop count.
+    fn opb(&mut self, iface: u16, units: u64, data: &[u8], orig: u32) {
+        let mut body = self.u16(iface).to_vec();
+        body.extend_from_slice(&self.u16(7));
+        body.extend(self.ts_words(units));
+        body.extend_from_slice(&self.u32(data.len() as u32));
+        body.extend_from_slice(&self.u32(orig));
+        body.extend_from_slice(data);
+        self.block(2, &body);
+    }
+
+    fn spb(&mut self, orig: u32, data: &[u8]) {
+        let mut body = self.u32(orig).to_vec();
+        body.extend_from_slice(data);
+        self.block(3, &body);
+    }
+
+    /// if_tsoffset: seconds, a signed 64-bit integer in the section's order.
+    fn tsoffset(&self, s: i64) -> (u16, Vec<u8>) {
+        (14, if self.be { s.to_be_bytes().to_vec() } else { s.to_le_bytes().to_vec() })
+    }
+}
+
+#[test]
+fn pcapng_binary_resolutions_are_powers_of_two() {
+    for be in [false, true] {
+        let mut n = Ng::new(be);
+        // 2^-20 s and 2^-30 s units; 10^-12 s (finer than a nanosecond).
+        n.interface(1, 0, &[(9, vec![0x80 | 20])]);
+        n.interface(1, 0, &[(9, vec![0x80 | 30])]);
+        n.interface(1, 0, &[(9, vec![12])]);
+        n.epb(0, 3 << 19, b"a", 1); // 1.5 s
+        n.epb(1, (1u64 << 30) * 1_000_000_000 + (1 << 29), b"b", 1); // 1e9 s + 0.5 s
+        n.epb(2, 2_000_000_000_123_456, b"c", 1); // 2000 s and 123.456 ns
+        let (p, e) = collect(&n.out);
+        assert!(e.is_none(), "{e:?}");
+        let ts: Vec<i64> = p.iter().map(|r| r.1).collect();
+        assert_eq!(ts, vec![1_500_000_000, 1_000_000_000_500_000_000, 2_000_000_000_123], "big-endian: {be}");
+    }
+}
+
+#[test]
+fn pcapng_tsoffset_in_either_byte_order() {
+    for be in [false, true] {
+        let mut n = Ng::new(be);
+        let (plus, minus) = (n.tsoffset(1_000_000_000), n.tsoffset(-5));
+        n.interface(1, 0, &[(9, vec![9]), plus]);
+        n.interface(1, 0, &[minus]);
+        n.epb(0, 250, b"x", 1);
+        n.epb(1, 7_000_000, b"y", 1);
+        let (p, e) = collect(&n.out);
+        assert!(e.is_none(), "{e:?}");
+        assert_eq!(p[0].1, 1_000_000_000_000_000_250, "big-endian: {be}");
+        assert_eq!(p[1].1, 2_000_000_000, "big-endian: {be}");
+    }
+}
+
+#[test]
+fn pcapng_big_endian_with_every_packet_block() {
+    let mut n = Ng::new(true);
+    n.interface(101, 3, &[(2, b"wan0".to_vec()), (9, vec![3])]);
+    n.interface(1, 0, &[]);
+    n.epb(1, 1_000_001, b"enhanced", 60);
+    n.opb(0, 42, b"obsolete", 8);
+    // Simple packet blocks belong to interface 0 and keep its snap length (3 here): the
+    // padding after a cut packet is not data.
+    n.spb(10, b"sim");
+    n.spb(2, b"ab");
+    let (p, e) = collect(&n.out);
+    assert!(e.is_none(), "{e:?}");
+    assert_eq!(p[0], (1, 1_000_001_000, 1, b"enhanced".to_vec(), 60));
+    assert_eq!(p[1], (2, 42_000_000, 101, b"obsolete".to_vec(), 8));
+    assert_eq!(p[2], (3, 0, 101, b"sim".to_vec(), 10));
+    assert_eq!(p[3], (4, 0, 101, b"ab".to_vec(), 2));
+}
+
+#[test]
+fn pcapng_sections_change_byte_order_and_interfaces() {
+    let mut n = Ng::new(false);
+    n.interface(1, 0, &[]);
+    n.epb(0, 1, b"le", 2);
+    n.section(true);
+    n.interface(113, 0, &[(9, vec![9])]);
+    n.epb(0, 5, b"be", 2);
+    n.opb(1, 5, b"no such interface", 17);
+    let (p, e) = collect(&n.out);
+    assert_eq!(p[0], (1, 1_000, 1, b"le".to_vec(), 2));
+    assert_eq!(p[1], (2, 5, 113, b"be".to_vec(), 2));
+    // The new section's table has one interface: the second packet names one not described.
+    assert!(matches!(e, Some(CaptureError::Corrupt { .. })), "{e:?}");
+}
