@@ -23,6 +23,14 @@ impl StreamDump {
         Ok(StreamDump { dir: dir.to_path_buf(), open: HashMap::new(), names: HashMap::new(), error: None })
     }
 
+    /// Keeps the first error (the one reported at the end) and logs it; writing stops.
+    fn fail(&mut self, e: std::io::Error) {
+        if self.error.is_none() {
+            tracing::debug!(dir = %crate::escape::sanitize(&self.dir.display().to_string()), error = %e, "cannot write --dump-streams files; dumping stops (reported at the end)");
+            self.error = Some(e);
+        }
+    }
+
     /// The file of a connection's direction: `0001_10.0.0.1.40000_10.0.0.2.1863_c2s.bin`
     /// (IPv6 colons become dashes).
     pub fn file_name(id: u64, client: SocketAddr, server: SocketAddr, dir: Dir) -> String {
@@ -33,7 +41,7 @@ impl StreamDump {
     pub(super) fn start(&mut self, id: u64, client: SocketAddr, server: SocketAddr) {
         for d in [Dir::C2S, Dir::S2C] {
             if let Err(e) = std::fs::File::create(self.dir.join(Self::file_name(id, client, server, d))) {
-                self.error.get_or_insert(e);
+                self.fail(e);
             }
         }
         self.names.insert(id, (client, server));
@@ -46,9 +54,10 @@ impl StreamDump {
         }
         if !self.open.contains_key(&(id, dir)) {
             if self.open.len() >= DUMP_OPEN_FILES {
-                for (_, mut w) in self.open.drain() {
+                let open = std::mem::take(&mut self.open);
+                for (_, mut w) in open {
                     if let Err(e) = w.flush() {
-                        self.error.get_or_insert(e);
+                        self.fail(e);
                     }
                 }
             }
@@ -61,14 +70,14 @@ impl StreamDump {
                     self.open.insert((id, dir), std::io::BufWriter::new(f));
                 }
                 Err(e) => {
-                    self.error = Some(e);
+                    self.fail(e);
                     return;
                 }
             }
         }
         if let Some(w) = self.open.get_mut(&(id, dir)) {
             if let Err(e) = w.write_all(bytes) {
-                self.error = Some(e);
+                self.fail(e);
             }
         }
     }
@@ -78,7 +87,7 @@ impl StreamDump {
         for d in [Dir::C2S, Dir::S2C] {
             if let Some(mut w) = self.open.remove(&(id, d)) {
                 if let Err(e) = w.flush() {
-                    self.error.get_or_insert(e);
+                    self.fail(e);
                 }
             }
         }

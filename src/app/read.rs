@@ -3,8 +3,10 @@
 
 use super::{analyse, AnalysisConfig, Error, Finished, Progress};
 use crate::capture::{CaptureReader, Format};
+use crate::escape::sanitize;
 use crate::output::json::{Source, SourceKind};
 use crate::output::outputs::OutputConfig;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -19,7 +21,7 @@ pub struct ReadConfig {
     pub analysis: AnalysisConfig,
     /// The outputs.
     pub output: OutputConfig,
-    /// Show progress on stderr (one file at a time only).
+    /// Show a progress bar per file on stderr while it is read (drawn only on a terminal).
     pub progress: bool,
 }
 
@@ -55,13 +57,11 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
 /// Reads every file; the outputs go to stdout (and the files the configuration names) in
 /// argument order.
 pub fn read(cfg: &ReadConfig) -> Result<Vec<FileResult>, Error> {
+    let bars = cfg.progress.then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
     if cfg.files.len() == 1 {
         let path = cfg.files[0].clone();
         let stdout = || -> Box<dyn Write> { Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout())) };
-        let result = read_one(&path, cfg, &stdout, cfg.progress);
-        if cfg.progress {
-            eprint!("\r\x1b[2K");
-        }
+        let result = read_one(&path, cfg, &stdout, bars.as_ref());
         return Ok(vec![FileResult { path, result }]);
     }
     let o = &cfg.output;
@@ -75,7 +75,7 @@ pub fn read(cfg: &ReadConfig) -> Result<Vec<FileResult>, Error> {
     let done = crate::analysis::jobs::in_parallel(&cfg.files, cfg.jobs, |path| {
         let buf = SharedBuf::default();
         let b = buf.clone();
-        let result = read_one(path, cfg, &move || Box::new(b.clone()), false);
+        let result = read_one(path, cfg, &move || Box::new(b.clone()), bars.as_ref());
         (buf.take(), result)
     });
     let mut out = std::io::stdout().lock();
@@ -92,28 +92,58 @@ fn read_one(
     file: &Path,
     cfg: &ReadConfig,
     stdout: &dyn Fn() -> Box<dyn Write>,
-    progress: bool,
+    bars: Option<&MultiProgress>,
 ) -> Result<Finished, Error> {
     let label = file.display().to_string();
-    let mut reader = CaptureReader::open(file).map_err(|e| Error::because(format!("cannot read {label}"), e))?;
+    let shown = sanitize(&label).into_owned();
+    let started = std::time::Instant::now();
+    let mut reader = CaptureReader::open(file).map_err(|e| {
+        tracing::debug!(file = %shown, error = %e, "cannot read");
+        Error::because(format!("cannot read {label}"), e)
+    })?;
     let format = match reader.format() {
         Format::Pcap => "pcap",
         Format::PcapNg => "pcapng",
     };
-    let source = Source { kind: SourceKind::Capture, path: Some(label.clone()), format: Some(format.into()) };
     let total = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-    let progress = progress.then(|| progress_line(total));
-    analyse(&cfg.analysis, &cfg.output, &label, source, stdout, progress, |analyzer, limits| {
+    tracing::debug!(file = %shown, format, bytes = total, "reading");
+    let source = Source { kind: SourceKind::Capture, path: Some(label.clone()), format: Some(format.into()) };
+    let bar = bars.map(|m| file_bar(m, &shown, total));
+    let progress = bar.clone().map(|b| -> Progress {
+        Box::new(move |bytes, packets, conns| {
+            b.set_position(bytes);
+            b.set_message(format!("{packets} packets, {conns} connections open"));
+        })
+    });
+    let result = analyse(&cfg.analysis, &cfg.output, &label, source, stdout, progress, |analyzer, limits| {
         analyzer.run_capture(&mut reader, limits).map(|e| e.to_string())
-    })
+    });
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    match &result {
+        Ok(f) => match &f.input_error {
+            Some(e) => {
+                tracing::debug!(file = %shown, packets = f.summary.packets, secs, error = %sanitize(e), "read in part")
+            }
+            None => tracing::debug!(file = %shown, packets = f.summary.packets, secs, "read"),
+        },
+        Err(e) => tracing::debug!(file = %shown, secs, error = %e, "analysis failed"),
+    }
+    result
 }
 
-/// The progress line: share of the file read, bytes, packets, open connections.
-fn progress_line(total: u64) -> Progress {
-    Box::new(move |bytes, packets, conns| {
-        let pct = if total > 0 { bytes as f64 * 100.0 / total as f64 } else { 0.0 };
-        eprint!("\r\x1b[2K{pct:5.1}% {:.1} MB, {packets} packets, {conns} connections open", bytes as f64 / 1e6);
-    })
+/// A file's bar: its name, bytes read of its size, rate, time left, packets and connections.
+fn file_bar(multi: &MultiProgress, name: &str, total: u64) -> ProgressBar {
+    let style = ProgressStyle::with_template(
+        "{prefix} {bar:24} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {wide_msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let bar = multi.add(ProgressBar::new(total).with_style(style).with_prefix(name.to_string()));
+    // Drawn at once: a small file may be read before the first update.
+    bar.tick();
+    bar
 }
 
 /// A writer into a shared buffer (one file's output while workers run).

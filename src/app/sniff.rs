@@ -81,7 +81,7 @@ pub fn sniff(cfg: &SniffConfig) -> Result<Finished, Error> {
             Ok((n, dropped)) => {
                 if dropped > 0 {
                     // Lost packets show up as gaps in the streams; this says why.
-                    eprintln!("msntap sniff: libpcap reports {dropped} packets dropped ({n} captured)");
+                    tracing::warn!(interface = %crate::escape::sanitize(&iface), dropped, captured = n, "libpcap dropped packets; they show as gaps");
                 }
                 None
             }

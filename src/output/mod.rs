@@ -71,31 +71,4 @@ impl LeftOut {
     }
 }
 
-/// Makes wire text safe for a terminal: control characters (C0, DEL, C1) become escapes.
-pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(is_control) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if is_control(c) {
-            match c {
-                '\t' => out.push_str("\\t"),
-                '\r' => out.push_str("\\r"),
-                '\n' => out.push_str("\\n"),
-                c => out.push_str(&format!("\\x{:02x}", c as u32)),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-fn is_control(c: char) -> bool {
-    let u = c as u32;
-    u < 0x20
-        || u == 0x7f
-        || (0x80..0xa0).contains(&u)
-        || matches!(u, 0x2028 | 0x2029 | 0x200e | 0x200f | 0x202a..=0x202e | 0x2066..=0x2069)
-}
+pub use crate::escape::sanitize;

@@ -51,6 +51,12 @@ impl OutputConfig {
         self.json == Some(Target::Stdout) || self.ndjson == Some(Target::Stdout)
     }
 
+    /// Whether stdout is written while an input is read (the transcript or a machine output),
+    /// not only at its end (the summary).
+    pub fn stdout_while_reading(&self) -> bool {
+        self.machine_on_stdout() || !self.summary
+    }
+
     /// Whether any output shows events (the analysis builds their display parts only then).
     pub fn shows_events(&self) -> bool {
         self.json.is_some() || self.ndjson.is_some() || !self.summary

@@ -138,13 +138,13 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
             let file = match current_file(&mut self.files, self.file_size) {
                 Ok(f) => f,
                 Err(e) => {
-                    self.disk_error = Some(e);
+                    self.disk_failed(e);
                     return;
                 }
             };
             if self.files.len() > started {
                 if let Err(e) = self.compact(file) {
-                    self.disk_error = Some(e);
+                    self.disk_failed(e);
                     return;
                 }
             }
@@ -154,7 +154,7 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
             };
             for b in &s.blocks {
                 if let Err(e) = tf.file.write_all(b) {
-                    self.disk_error = Some(e);
+                    self.disk_failed(e);
                     return;
                 }
             }
@@ -165,6 +165,12 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
             let blocks = std::mem::take(&mut s.blocks);
             self.give_back(blocks);
         }
+    }
+
+    /// Keeps streams in memory from now on: a temporary file could not be made or written.
+    fn disk_failed(&mut self, e: io::Error) {
+        tracing::warn!(error = %e, "cannot spool to a temporary file; the transcript is held in memory instead");
+        self.disk_error = Some(e);
     }
 
     /// Takes blocks back for reuse (as many as a quarter of the budget; the rest are freed).

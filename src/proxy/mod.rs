@@ -15,6 +15,7 @@ pub mod record;
 mod relay;
 pub mod rewrite;
 
+use crate::escape::sanitize;
 use crate::flow::{CloseKind, Dir};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -190,6 +191,7 @@ impl Proxy {
             advertise_ip,
             open: AtomicU64::new(0),
         });
+        tracing::info!(listener = %local_addr, upstream = %cfg.upstream, "proxy listening");
         let accept = tokio::spawn(accept_loop(listener, cfg.upstream.clone(), shared.clone()));
         Ok(Proxy { local_addr, shutdown: tx, shared, accept })
     }
@@ -217,10 +219,12 @@ impl Proxy {
 
 async fn accept_loop(listener: TcpListener, target: String, shared: Arc<Shared>) {
     let mut stop = shared.shutdown.clone();
+    let local = listener.local_addr().map_or_else(|_| "?".to_string(), |a| a.to_string());
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((sock, client)) => {
+                    tracing::debug!(listener = %local, %client, "connection accepted");
                     let shared = shared.clone();
                     let target = target.clone();
                     shared.open.fetch_add(1, Ordering::Relaxed);
@@ -230,11 +234,15 @@ async fn accept_loop(listener: TcpListener, target: String, shared: Arc<Shared>)
                     });
                 }
                 // Out of descriptors and the like: keep serving the others.
-                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                Err(e) => {
+                    tracing::warn!(listener = %local, error = %e, "accept failed; still listening");
+                    tokio::time::sleep(Duration::from_millis(10)).await
+                }
             },
             _ = stop.changed() => break,
         }
     }
+    tracing::debug!(listener = %local, "listener closed");
 }
 
 /// The advertised address for a referral target, opening its listener on first use.
@@ -244,13 +252,27 @@ fn listener_for(target: &str, shared: &Arc<Shared>) -> Option<String> {
         return Some(a.clone());
     }
     if map.len() >= shared.cfg.max_targets {
+        tracing::warn!(
+            target = %sanitize(target),
+            limit = shared.cfg.max_targets,
+            "referral not followed: the proxy already listens for as many targets as it may"
+        );
         return None;
     }
-    let std_listener = std::net::TcpListener::bind(SocketAddr::new(shared.cfg.listen.ip(), 0)).ok()?;
-    std_listener.set_nonblocking(true).ok()?;
-    let port = std_listener.local_addr().ok()?.port();
-    let listener = TcpListener::from_std(std_listener).ok()?;
+    let opened = std::net::TcpListener::bind(SocketAddr::new(shared.cfg.listen.ip(), 0)).and_then(|l| {
+        l.set_nonblocking(true)?;
+        let port = l.local_addr()?.port();
+        Ok((TcpListener::from_std(l)?, port))
+    });
+    let (listener, port) = match opened {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!(target = %sanitize(target), error = %e, "cannot open a listener for a referral target");
+            return None;
+        }
+    };
     let advertised = SocketAddr::new(shared.advertise_ip, port).to_string();
+    tracing::info!(target = %sanitize(target), listener = %advertised, "listening for a referral target");
     map.insert(target.to_string(), advertised.clone());
     tokio::spawn(accept_loop(listener, target.to_string(), shared.clone()));
     Some(advertised)

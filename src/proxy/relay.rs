@@ -5,6 +5,7 @@
 
 use super::rewrite::{Referral, Rewriter};
 use super::{listener_for, now_ns, ProxyEvent, Shared};
+use crate::escape::sanitize;
 use crate::flow::{CloseKind, Dir};
 use crate::msnp::address::with_default_port;
 use std::net::SocketAddr;
@@ -43,6 +44,7 @@ pub(super) async fn relay(client: TcpStream, client_addr: SocketAddr, target: St
     let id = shared.events.new_id();
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
+    tracing::debug!(id, client = %client_addr, server = %server_addr, "relaying");
     shared.events.send(ProxyEvent::Open { id, client: client_addr, server: server_addr, ts_ns: now_ns() }).await;
     let mut r = Relay {
         id,
@@ -62,6 +64,7 @@ pub(super) async fn relay(client: TcpStream, client_addr: SocketAddr, target: St
     }
     drop(r.client);
     drop(r.server);
+    tracing::debug!(id, how = how.as_str(), "relay ended");
     shared.events.send(ProxyEvent::Close { id, ts_ns: now_ns(), how }).await;
 }
 
@@ -75,8 +78,14 @@ async fn connect(
     let timeout = shared.cfg.connect_timeout;
     let reason = match tokio::time::timeout(timeout, TcpStream::connect(&target)).await {
         Ok(Ok(s)) => return Some(s),
-        Ok(Err(e)) => format!("cannot connect: {e}"),
-        Err(_) => format!("no answer within {timeout:?}"),
+        Ok(Err(e)) => {
+            tracing::warn!(client = %client_addr, target = %sanitize(&target), error = %e, "the server refused the connection; client reset");
+            format!("cannot connect: {e}")
+        }
+        Err(_) => {
+            tracing::warn!(client = %client_addr, target = %sanitize(&target), ?timeout, "the server did not answer in time; client reset");
+            format!("no answer within {timeout:?}")
+        }
     };
     shared.events.send(ProxyEvent::Failed { client: client_addr, target, reason, ts_ns: now_ns() }).await;
     reset_on_close(client);
@@ -180,6 +189,7 @@ impl Relay<'_> {
             shared.events.send(ProxyEvent::Failed { client, target, reason, ts_ns }).await;
         }
         for (kind, original, rewritten) in rewrites {
+            tracing::debug!(id = self.id, kind = kind.as_str(), original = %sanitize(&original), %rewritten, "referral rewritten");
             shared.events.send(ProxyEvent::Rewrite { id: self.id, kind, original, rewritten }).await;
         }
         if referral {

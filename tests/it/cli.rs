@@ -354,3 +354,43 @@ fn colour_follows_no_color_clicolor_clicolor_force_and_term() {
     assert!(coloured(&[("CLICOLOR_FORCE", "1")], false));
     assert!(!coloured(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")], false));
 }
+
+/// What `msntap read ARGS` writes to its terminal (through util-linux `script`, stdout and
+/// stderr both the terminal).
+fn on_terminal(args: &str) -> String {
+    let bin = env!("CARGO_BIN_EXE_msntap");
+    let out = std::process::Command::new("script")
+        .args(["-qec", &format!("{bin} read {args}"), "/dev/null"])
+        .current_dir(root())
+        .env_remove("RUST_LOG")
+        .env("TERM", "xterm")
+        .output()
+        .expect("runs");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn progress_bars_are_drawn_on_a_terminal_only() {
+    // stderr a pipe: nothing but the result.
+    let out = msntap()
+        .args(["read", "--summary", "captures/msnp2-two-users.pcap", "captures/msnp8-two-users.pcap"])
+        .current_dir(root())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: progress on a terminal needs util-linux `script`, not installed");
+        return;
+    }
+    // A terminal: a bar per file (bytes of the file's size), cleared when it is read.
+    let one = on_terminal("--summary captures/msnp2-two-users.pcap");
+    assert!(one.contains("ETA") && one.contains("/14.26 KiB"), "{one:?}");
+    let two = on_terminal("--summary -j 2 captures/msnp2-two-users.pcap captures/msnp8-two-users.pcap");
+    let bars: Vec<&str> = two.split(['\r', '\n']).filter(|l| l.contains("ETA")).collect();
+    assert!(bars.iter().any(|l| l.contains("msnp2-two-users")) && bars.iter().any(|l| l.contains("msnp8-two-users")));
+    // Not over a transcript scrolling on the same terminal, and not with -q.
+    assert!(!on_terminal("captures/msnp2-two-users.pcap").contains("ETA"));
+    assert!(!on_terminal("-q --summary captures/msnp2-two-users.pcap").contains("ETA"));
+}

@@ -106,6 +106,7 @@ pub fn spawn_msntap<S: AsRef<std::ffi::OsStr>>(
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_msntap"))
         .args(args)
+        .env_remove("RUST_LOG")
         .stdout(stdout)
         .stderr(std::process::Stdio::piped())
         .spawn()

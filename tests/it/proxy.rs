@@ -449,3 +449,84 @@ fn an_upstream_that_never_accepts_times_out_and_is_reported() {
     drop(fillers);
     drop(sock);
 }
+
+/// Runs `msntap proxy` with `env` and `flags` in front of an upstream that sends two referrals,
+/// one to a port that refuses and one whose address carries a terminal escape; follows the
+/// first. Returns the proxy's stdout and stderr.
+fn proxy_diagnostics(env: &[(&str, &str)], flags: &[&str]) -> (String, Vec<u8>) {
+    use std::io::{BufRead, Read, Write};
+    let refuser = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    refuser.bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    let closed = refuser.local_addr().unwrap().as_socket().unwrap();
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let up = upstream.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        if let Ok((mut c, _)) = upstream.accept() {
+            let _ = write!(c, "XFR 1 NS {closed} 0\r\nXFR 2 NS 127.0.0.1:9\x1b[2J 0\r\n");
+            std::thread::sleep(Duration::from_millis(1500));
+        }
+    });
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_msntap"));
+    cmd.args(["proxy", "--listen", "127.0.0.1:0", "--upstream", &up, "--duration", "2", "--color", "never"])
+        .args(flags)
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut err = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    let mut line = String::new();
+    while err.read_line(&mut line).unwrap() > 0 && !line.contains("msntap proxy: listening on ") {
+        seen.extend_from_slice(line.as_bytes());
+        line.clear();
+    }
+    seen.extend_from_slice(line.as_bytes());
+    let listen = line.split("listening on ").nth(1).and_then(|s| s.split(',').next()).expect(&line).to_string();
+    let mut c = std::net::TcpStream::connect(&listen).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while !got.ends_with(b"0\r\n") || got.iter().filter(|&&b| b == b'\n').count() < 2 {
+        match c.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&got).to_string();
+    let first = text.split_whitespace().nth(3).expect(&text).to_string();
+    // The proxy reaches for the refusing port and resets this client.
+    let mut follow = std::net::TcpStream::connect(&first).unwrap();
+    follow.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = follow.read(&mut buf);
+    let out = child.wait_with_output().unwrap();
+    err.read_to_end(&mut seen).unwrap();
+    (String::from_utf8_lossy(&out.stdout).to_string(), seen)
+}
+
+#[test]
+fn rust_log_debug_shows_refusals_and_rewrites_on_stderr_with_peer_bytes_escaped() {
+    let (stdout, stderr) = proxy_diagnostics(&[("RUST_LOG", "debug")], &[]);
+    let log = String::from_utf8_lossy(&stderr);
+    assert!(log.contains("WARN") && log.contains("the server refused the connection"), "{log}");
+    assert!(log.contains("DEBUG") && log.contains("referral rewritten"), "{log}");
+    assert!(log.contains("connection accepted") && log.contains("listening for a referral target"), "{log}");
+    // The escape the upstream sent is shown escaped, never as the byte.
+    assert!(log.contains("127.0.0.1:9\\x1b[2J"), "{log}");
+    assert!(!stderr.contains(&0x1b), "{log}");
+    // Logs are diagnostics: none reach stdout, where the live transcript goes.
+    assert!(stdout.contains("XFR 1 NS") && !stdout.contains("DEBUG") && !stdout.contains("WARN"), "{stdout}");
+}
+
+#[test]
+fn warnings_show_by_default_and_quiet_flags_remove_them() {
+    let (_, stderr) = proxy_diagnostics(&[], &[]);
+    let log = String::from_utf8_lossy(&stderr);
+    assert!(log.contains("the server refused the connection") && !log.contains("DEBUG"), "{log}");
+    let (_, stderr) = proxy_diagnostics(&[], &["-v"]);
+    let log = String::from_utf8_lossy(&stderr);
+    assert!(log.contains("INFO") && log.contains("listening for a referral target") && !log.contains("DEBUG"), "{log}");
+    let (_, stderr) = proxy_diagnostics(&[], &["-qq"]);
+    let log = String::from_utf8_lossy(&stderr);
+    assert!(!log.contains("refused") && !log.contains("WARN"), "{log}");
+}

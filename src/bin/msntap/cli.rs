@@ -68,6 +68,13 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// More diagnostics on stderr: -v what the proxy, sniffer and reader do, -vv debug, -vvv
+    /// trace (RUST_LOG, when set, decides instead).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Fewer: -q errors only and no progress bars, -qq no diagnostics at all.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "verbose")]
+    pub quiet: u8,
 }
 
 /// Subcommands.

@@ -78,16 +78,19 @@ fn output(a: &AnalysisArgs) -> Result<OutputConfig> {
     })
 }
 
-/// `read`'s configuration (directories expanded).
-pub fn read(args: &ReadArgs) -> Result<ReadConfig> {
+/// `read`'s configuration (directories expanded). Progress bars are drawn when stderr is a
+/// terminal and `quiet` is not asked for, except over a transcript scrolling on the same
+/// terminal (with several files, outputs are held until all are read, so bars are drawn then).
+pub fn read(args: &ReadArgs, quiet: bool) -> Result<ReadConfig> {
     let files = msntap::app::read::expand(&args.files)?;
+    let output = output(&args.common)?;
+    let scrolling = std::io::stdout().is_terminal() && output.stdout_while_reading() && files.len() == 1;
     Ok(ReadConfig {
         jobs: args.jobs.unwrap_or_else(msntap::analysis::jobs::default_jobs).max(1),
-        // Several files' progress lines would interleave.
-        progress: files.len() == 1 && std::io::stderr().is_terminal(),
+        progress: !quiet && !scrolling && std::io::stderr().is_terminal(),
         files,
         analysis: analysis(&args.common)?,
-        output: output(&args.common)?,
+        output,
     })
 }
 

@@ -5,6 +5,7 @@
 
 mod cli;
 mod config;
+mod logging;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    logging::init(cli.verbose, cli.quiet);
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -44,7 +46,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Read(args) => read(&args),
+        Command::Read(args) => read(&args, cli.quiet > 0),
         Command::Rules { markdown, json } => {
             let mut out = std::io::stdout().lock();
             if markdown {
@@ -118,8 +120,8 @@ fn status(label: &str, f: &app::Finished, fail_on: Option<cli::SeverityArg>) -> 
     0
 }
 
-fn read(args: &cli::ReadArgs) -> Result<u8> {
-    let cfg = config::read(args)?;
+fn read(args: &cli::ReadArgs, quiet: bool) -> Result<u8> {
+    let cfg = config::read(args, quiet)?;
     let results = app::read::read(&cfg)?;
     let one = results.len() == 1;
     let mut code = 0;
