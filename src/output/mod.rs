@@ -8,6 +8,7 @@
 pub mod compact;
 pub mod filter;
 pub mod json;
+pub mod ladder;
 pub mod ndjson;
 pub mod outputs;
 pub mod reindent;

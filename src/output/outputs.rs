@@ -4,6 +4,7 @@
 
 use super::filter::Filter;
 use super::json::{JsonReport, Source, SourceKind};
+use super::ladder::{LadderOptions, LadderReport};
 use super::ndjson::NdjsonReport;
 use super::text::{TextOptions, TextReport};
 use crate::analysis::{Report, Tee};
@@ -43,6 +44,9 @@ pub struct OutputConfig {
     pub ndjson: Option<Target>,
     /// What the transcript and exports show.
     pub filter: Filter,
+    /// Draw the ladder on stdout when the input ends (instead of the transcript, except in the
+    /// proxy, whose live transcript it follows). Its filter and colour are the ones above.
+    pub ladder: Option<LadderOptions>,
 }
 
 impl OutputConfig {
@@ -54,7 +58,7 @@ impl OutputConfig {
     /// Whether stdout is written while an input is read (the transcript or a machine output),
     /// not only at its end (the summary).
     pub fn stdout_while_reading(&self) -> bool {
-        self.machine_on_stdout() || !self.summary
+        self.machine_on_stdout() || (!self.summary && self.ladder.is_none())
     }
 
     /// Whether any output shows events (the analysis builds their display parts only then).
@@ -79,6 +83,7 @@ pub struct Outputs {
     text: TextReport<Box<dyn Write>>,
     json: Option<JsonReport<Box<dyn Write>>>,
     ndjson: Option<NdjsonReport<Box<dyn Write>>>,
+    ladder: Option<LadderReport<Box<dyn Write>>>,
     /// Whether a transcript that could not be written is an error (the proxy's live
     /// transcript is not: the proxy goes on relaying).
     transcript_matters: bool,
@@ -105,7 +110,13 @@ impl Outputs {
     ) -> Result<Outputs, OutputError> {
         let live = source.kind != SourceKind::Capture;
         let transcript_matters = source.kind != SourceKind::Proxy;
-        let text_out: Box<dyn Write> = if cfg.machine_on_stdout() { Box::new(std::io::sink()) } else { stdout() };
+        let ladder_replaces = cfg.ladder.is_some() && source.kind != SourceKind::Proxy;
+        let text_out: Box<dyn Write> =
+            if cfg.machine_on_stdout() || ladder_replaces { Box::new(std::io::sink()) } else { stdout() };
+        let ladder = cfg.ladder.as_ref().filter(|_| !cfg.machine_on_stdout()).map(|l| {
+            let opts = LadderOptions { color: cfg.color, filter: cfg.filter.clone(), ..l.clone() };
+            LadderReport::new(stdout(), opts, label)
+        });
         let text_opts = TextOptions {
             color: cfg.color,
             summary_only: cfg.summary,
@@ -121,7 +132,7 @@ impl Outputs {
             Some(t) => Some(NdjsonReport::new(sink(t, stdout)?, cfg.filter.clone()).flush_each(live)),
             None => None,
         };
-        Ok(Outputs { text, json, ndjson, transcript_matters })
+        Ok(Outputs { text, json, ndjson, ladder, transcript_matters })
     }
 
     /// Every report, to hand to the analysis.
@@ -132,6 +143,9 @@ impl Outputs {
         }
         if let Some(n) = self.ndjson.as_mut() {
             reports.push(n);
+        }
+        if let Some(l) = self.ladder.as_mut() {
+            reports.push(l);
         }
         Tee(reports)
     }
@@ -146,6 +160,9 @@ impl Outputs {
         }
         if let Some(e) = self.ndjson.as_mut().and_then(|j| j.error.take()) {
             return Err(OutputError::Write("NDJSON", e));
+        }
+        if let Some(e) = self.ladder.as_mut().and_then(|l| l.error.take()) {
+            return Err(OutputError::Write("the ladder", e));
         }
         Ok(())
     }

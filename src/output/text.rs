@@ -23,12 +23,12 @@ pub const MAX_HELD: usize = 1024;
 
 /// Whether the transcript is coloured: each renderer is told, there is no global switch.
 #[derive(Clone, Copy)]
-struct Style {
-    on: bool,
+pub(crate) struct Style {
+    pub(crate) on: bool,
 }
 
 /// The transcript's styles (anstyle).
-mod styles {
+pub(crate) mod styles {
     use anstyle::{AnsiColor, Style};
     pub const BOLD: Style = Style::new().bold();
     pub const DIM: Style = Style::new().dimmed();
@@ -42,7 +42,7 @@ mod styles {
 }
 
 impl Style {
-    fn paint(&self, style: anstyle::Style, s: &str) -> String {
+    pub(crate) fn paint(&self, style: anstyle::Style, s: &str) -> String {
         if self.on {
             format!("{}{s}{}", style.render(), style.render_reset())
         } else {
@@ -381,33 +381,7 @@ fn render_event(
             }
         }
         if let Some(p) = &e.payload {
-            let ct = p
-                .headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("Content-Type"))
-                .map(|(_, v)| v.as_str())
-                .unwrap_or(match () {
-                    // Only MIME payloads (MSG) should name their type; the others say their shape.
-                    _ if e.command.as_ref().is_some_and(|c| *c == "MSG") => "no content type",
-                    _ if p.length == 0 => "empty",
-                    _ if p.body == crate::session::REDACTED => "secret",
-                    _ if p.body.trim_start().starts_with('<') => "XML",
-                    _ => "data",
-                });
-            let first = p.body.lines().find(|l| !l.trim().is_empty()).map(str::to_string).unwrap_or_else(|| {
-                // No body: show the headers that say something (a profile's LoginTime, say).
-                p.headers
-                    .iter()
-                    .filter(|(k, _)| !k.eq_ignore_ascii_case("MIME-Version") && !k.eq_ignore_ascii_case("Content-Type"))
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            });
-            let first: String = first.chars().take(60).collect();
-            let _ = write!(ann, " [{}] {}", sanitize(ct), sanitize(&first));
-            if !p.complete {
-                ann.push_str(" (incomplete)");
-            }
+            let _ = write!(ann, " {}", payload_note(e, p));
         }
         if let Some(tx) = tx {
             if tx.request != e.index {
@@ -446,6 +420,33 @@ fn render_event(
         }
     }
     Rendered { text: s, line_end, width, ann: has_ann }
+}
+
+/// A payload in a few words: its type (or shape) in brackets and its first line, or the
+/// headers that say something when it has no body; terminal-safe.
+pub(crate) fn payload_note(e: &Event, p: &crate::session::PayloadInfo) -> String {
+    let ct = p.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("Content-Type")).map(|(_, v)| v.as_str()).unwrap_or(
+        match () {
+            // Only MIME payloads (MSG) should name their type; the others say their shape.
+            _ if e.command.as_ref().is_some_and(|c| *c == "MSG") => "no content type",
+            _ if p.length == 0 => "empty",
+            _ if p.body == crate::session::REDACTED => "secret",
+            _ if p.body.trim_start().starts_with('<') => "XML",
+            _ => "data",
+        },
+    );
+    let first = p.body.lines().find(|l| !l.trim().is_empty()).map(str::to_string).unwrap_or_else(|| {
+        // No body: show the headers that say something (a profile's LoginTime, say).
+        p.headers
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("MIME-Version") && !k.eq_ignore_ascii_case("Content-Type"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    });
+    let first: String = first.chars().take(60).collect();
+    let incomplete = if p.complete { "" } else { " (incomplete)" };
+    format!("[{}] {}{incomplete}", sanitize(ct), sanitize(&first))
 }
 
 /// One line describing a finished connection (`--summary`).

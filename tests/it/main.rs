@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod dialects;
 mod hostile;
+mod ladder;
 mod layout;
 mod proxy;
 mod reassembly;

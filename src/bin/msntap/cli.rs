@@ -82,6 +82,10 @@ pub struct Cli {
 pub enum Command {
     /// Read a pcap or pcapng capture and show every MSNP command of every connection.
     Read(Box<ReadArgs>),
+    /// Draw captures as a ladder: a column per endpoint (each user's client, each DS, NS and
+    /// SB), an arrow per line with its TrID, answers with their latency, referrals with the
+    /// connection they led to, violations with their rule ids.
+    Ladder(Box<LadderArgs>),
     /// Print the catalog of spec rules msntap checks, with the dialects each holds in.
     Rules {
         /// Print it as the Markdown table of docs/rules.md.
@@ -136,6 +140,12 @@ pub struct LiveOutput {
     /// Verify MD5 logins of HANDLE with SECRET; repeatable.
     #[arg(long = "password", value_name = "HANDLE=SECRET")]
     pub passwords: Vec<String>,
+    /// When it stops, draw the whole session as a ladder after the live transcript.
+    #[arg(long)]
+    pub ladder: bool,
+    /// The ladder's shape.
+    #[command(flatten)]
+    pub ladder_flags: LadderFlags,
 }
 
 /// Flags of `msntap proxy`.
@@ -230,6 +240,46 @@ pub struct ReadArgs {
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub jobs: Option<usize>,
     /// Outputs, filters and limits.
+    #[command(flatten)]
+    pub common: AnalysisArgs,
+}
+
+/// How a ladder is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LadderFormatArg {
+    /// Text that fits --width.
+    Text,
+    /// A Mermaid sequenceDiagram.
+    Mermaid,
+}
+
+/// Flags of the ladder shared by `ladder`, `proxy` and `demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LadderFlags {
+    /// Columns the text ladder fits in (default: the terminal's width, else 100).
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
+    /// Text, or Mermaid for issue trackers and documents.
+    #[arg(long, value_enum, default_value_t = LadderFormatArg::Text)]
+    pub format: LadderFormatArg,
+    /// The most lines drawn; the rest are counted and left out.
+    #[arg(long, default_value_t = 5000, value_name = "N")]
+    pub max_arrows: usize,
+}
+
+/// Flags of `msntap ladder`.
+#[derive(Debug, clap::Args)]
+pub struct LadderArgs {
+    /// Capture files, or directories of them (.pcap, .pcapng, .cap).
+    #[arg(required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// Files analysed at once (default: one per core). Output stays in argument order.
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub jobs: Option<usize>,
+    /// The ladder.
+    #[command(flatten)]
+    pub ladder: LadderFlags,
+    /// Filters, limits and other outputs (as `read` takes them).
     #[command(flatten)]
     pub common: AnalysisArgs,
 }

@@ -1,12 +1,16 @@
 //! Flags into the library's configuration, validated: every flag's value is checked here, once,
 //! so the library receives only configurations that make sense.
 
-use crate::cli::{AnalysisArgs, ColorChoice, DemoArgs, LiveOutput, ProxyArgs, ReadArgs, ServeArgs};
+use crate::cli::{
+    AnalysisArgs, ColorChoice, DemoArgs, LadderArgs, LadderFlags, LadderFormatArg, LiveOutput, ProxyArgs, ReadArgs,
+    ServeArgs,
+};
 use anyhow::{bail, Context, Result};
 use msntap::app::proxy::{LiveConfig, ProxyRun};
 use msntap::app::read::ReadConfig;
 use msntap::app::AnalysisConfig;
 use msntap::output::filter::Filter;
+use msntap::output::ladder::{LadderFormat, LadderOptions};
 use msntap::output::outputs::{OutputConfig, Target};
 use msntap::proxy::ProxyConfig;
 use msntap::reassembly::Limits;
@@ -75,7 +79,24 @@ fn output(a: &AnalysisArgs) -> Result<OutputConfig> {
             only_violations: a.only_violations,
             min_severity: a.min_severity.map(Into::into),
         },
+        ladder: None,
     })
+}
+
+/// The ladder's options (its filter and colour are set with the outputs').
+fn ladder(l: &LadderFlags) -> Result<LadderOptions> {
+    let width = match l.width {
+        Some(w) => w,
+        None => terminal_size::terminal_size().map_or(100, |(w, _)| w.0 as usize),
+    };
+    if width < 40 {
+        bail!("--width {width} is too narrow for a ladder (40 at least)");
+    }
+    let format = match l.format {
+        LadderFormatArg::Text => LadderFormat::Text,
+        LadderFormatArg::Mermaid => LadderFormat::Mermaid,
+    };
+    Ok(LadderOptions { format, width, max_arrows: l.max_arrows.max(1), ..LadderOptions::default() })
 }
 
 /// `read`'s configuration (directories expanded). Progress bars are drawn when stderr is a
@@ -92,6 +113,20 @@ pub fn read(args: &ReadArgs, quiet: bool) -> Result<ReadConfig> {
         analysis: analysis(&args.common)?,
         output,
     })
+}
+
+/// `ladder`'s configuration: `read`'s, with the ladder on stdout instead of the transcript.
+pub fn ladder_read(args: &LadderArgs, quiet: bool) -> Result<ReadConfig> {
+    if args.common.summary {
+        bail!("--summary does not go with the ladder (use msntap read --summary)");
+    }
+    let read_args = ReadArgs { files: args.files.clone(), jobs: args.jobs, common: args.common.clone() };
+    let mut cfg = read(&read_args, quiet)?;
+    if cfg.output.machine_on_stdout() {
+        bail!("the ladder uses stdout: give --json and --ndjson a file");
+    }
+    cfg.output.ladder = Some(ladder(&args.ladder)?);
+    Ok(cfg)
 }
 
 /// `sniff`'s configuration.
@@ -122,6 +157,7 @@ fn live(out: &LiveOutput) -> Result<LiveConfig> {
             color: color(out.color),
             json,
             ndjson: out.ndjson.as_deref().map(Target::parse),
+            ladder: if out.ladder { Some(ladder(&out.ladder_flags)?) } else { None },
             ..OutputConfig::default()
         },
         record: out.record.clone(),

@@ -46,7 +46,8 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Read(args) => read(&args, cli.quiet > 0),
+        Command::Read(args) => read(config::read(&args, cli.quiet > 0)?, args.common.fail_on),
+        Command::Ladder(args) => read(config::ladder_read(&args, cli.quiet > 0)?, args.common.fail_on),
         Command::Rules { markdown, json } => {
             let mut out = std::io::stdout().lock();
             if markdown {
@@ -120,15 +121,14 @@ fn status(label: &str, f: &app::Finished, fail_on: Option<cli::SeverityArg>) -> 
     0
 }
 
-fn read(args: &cli::ReadArgs, quiet: bool) -> Result<u8> {
-    let cfg = config::read(args, quiet)?;
+fn read(cfg: msntap::app::read::ReadConfig, fail_on: Option<cli::SeverityArg>) -> Result<u8> {
     let results = app::read::read(&cfg)?;
     let one = results.len() == 1;
     let mut code = 0;
     for r in results {
         let label = r.path.display().to_string();
         match r.result {
-            Ok(f) => code = code.max(status(&label, &f, args.common.fail_on)),
+            Ok(f) => code = code.max(status(&label, &f, fail_on)),
             // One file alone fails the way any command fails; among several, each says which.
             Err(e) if one => return Err(e.into()),
             Err(e) => {
