@@ -108,6 +108,16 @@ fn read_one(
     let total = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
     tracing::debug!(file = %shown, format, bytes = total, "reading");
     let source = Source { kind: SourceKind::Capture, path: Some(label.clone()), format: Some(format.into()) };
+    // Several captures' reports go into the directory given, each named after its capture.
+    let per_file;
+    let output = match &cfg.output.report {
+        Some(dir) if cfg.files.len() > 1 => {
+            let stem = file.file_stem().map_or("capture".into(), |s| s.to_string_lossy().into_owned());
+            per_file = OutputConfig { report: Some(dir.join(format!("{stem}.html"))), ..cfg.output.clone() };
+            &per_file
+        }
+        _ => &cfg.output,
+    };
     let bar = bars.map(|m| file_bar(m, &shown, total));
     let progress = bar.clone().map(|b| -> Progress {
         Box::new(move |bytes, packets, conns| {
@@ -115,7 +125,7 @@ fn read_one(
             b.set_message(format!("{packets} packets, {conns} connections open"));
         })
     });
-    let result = analyse(&cfg.analysis, &cfg.output, &label, source, stdout, progress, |analyzer, limits| {
+    let result = analyse(&cfg.analysis, output, &label, source, stdout, progress, |analyzer, limits| {
         analyzer.run_capture(&mut reader, limits).map(|e| e.to_string())
     });
     if let Some(b) = bar {

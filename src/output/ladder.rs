@@ -82,65 +82,86 @@ enum Shape {
 
 /// One line between a client and a server.
 #[derive(Debug, Clone)]
-struct Arrow {
-    ts: i64,
-    conn: u64,
-    index: usize,
-    dir: Dir,
+pub(crate) struct Arrow {
+    pub(crate) ts: i64,
+    pub(crate) conn: u64,
+    pub(crate) index: usize,
+    pub(crate) dir: Dir,
     shape: Shape,
     command: Option<ShortStr>,
     /// The line (or note) and its payload's summary, terminal-safe.
-    text: String,
+    pub(crate) text: String,
     /// What follows the text and is never cut: latency, no answer, the referral's target.
-    suffix: String,
-    rules: Vec<(&'static str, Severity)>,
+    pub(crate) suffix: String,
+    pub(crate) rules: Vec<(&'static str, Severity)>,
     link: Option<usize>,
+}
+
+impl Arrow {
+    /// Whether it is a note (a gap, FIN or reset) rather than a line.
+    pub(crate) fn is_note(&self) -> bool {
+        self.shape == Shape::Note
+    }
+
+    /// Its class for painting: `client`, `server`, `error`, `odd`, `note`, or `violation`.
+    pub(crate) fn class(&self) -> &'static str {
+        match (self.shape, self.dir) {
+            _ if !self.rules.is_empty() => "violation",
+            (Shape::Error, _) => "error",
+            (Shape::Malformed, _) => "odd",
+            (Shape::Note, _) => "note",
+            (_, Dir::C2S) => "client",
+            (_, Dir::S2C) => "server",
+        }
+    }
 }
 
 /// What the columns need of a connection.
 #[derive(Debug, Clone)]
-struct ConnInfo {
+pub(crate) struct ConnInfo {
     client: SocketAddr,
     server: SocketAddr,
     role: Role,
-    user: Option<String>,
+    /// The user of its client side.
+    pub(crate) user: Option<String>,
 }
 
 /// A column: who it stands for, and the connections drawn on it.
 #[derive(Debug)]
-struct Column {
-    name: String,
-    conns: Vec<u64>,
+pub(crate) struct Column {
+    /// Its name (a user, a client address, or a server's role and address), terminal-safe.
+    pub(crate) name: String,
+    /// The connections drawn on it.
+    pub(crate) conns: Vec<u64>,
 }
 
-/// The ladder report.
-pub struct LadderReport<W: Write> {
-    out: W,
-    opts: LadderOptions,
-    label: String,
-    /// Arrows of connections still open, in event order.
+/// The arrows of an input, collected as the analysis reports them: those of open connections
+/// in event order, then (once a connection ends and its late violations, unanswered requests
+/// and filter are known) those drawn. At most `max` are held; the rest are counted.
+pub(crate) struct Arrows {
+    filter: Filter,
+    max: usize,
     open: FastMap<u64, Vec<Arrow>>,
-    /// Arrows of connections that ended and are drawn.
     done: Vec<Arrow>,
-    /// Arrows held (open and done), against `max_arrows`.
     held: usize,
-    left_out: u64,
-    conns: BTreeMap<u64, ConnInfo>,
+    /// Lines not kept (beyond `max`).
+    pub(crate) left_out: u64,
+    /// What the columns need of each connection drawn.
+    pub(crate) conns: BTreeMap<u64, ConnInfo>,
     /// Link index → the connection it led to.
     link_to: FastMap<usize, u64>,
-    failures: Vec<String>,
-    base: Option<i64>,
-    /// The first write error.
-    pub error: Option<std::io::Error>,
+    /// Failed proxied connections, as lines.
+    pub(crate) failures: Vec<String>,
+    /// The time of the first packet.
+    pub(crate) base: Option<i64>,
 }
 
-impl<W: Write> LadderReport<W> {
-    /// A ladder written to `out` when the input ends; `label` names the input.
-    pub fn new(out: W, opts: LadderOptions, label: &str) -> Self {
-        LadderReport {
-            out,
-            opts,
-            label: label.to_string(),
+impl Arrows {
+    /// Collects what `filter` lets through, at most `max` arrows.
+    pub(crate) fn new(filter: Filter, max: usize) -> Self {
+        Arrows {
+            filter,
+            max,
             open: FastMap::default(),
             done: Vec::new(),
             held: 0,
@@ -149,42 +170,6 @@ impl<W: Write> LadderReport<W> {
             link_to: FastMap::default(),
             failures: Vec::new(),
             base: None,
-            error: None,
-        }
-    }
-
-    fn arrow(&self, conn: &Connection, e: &Event) -> Arrow {
-        let shape = match e.kind {
-            EventKind::Command => Shape::Command,
-            EventKind::Error => Shape::Error,
-            EventKind::Malformed => Shape::Malformed,
-            EventKind::Gap | EventKind::Tcp | EventKind::Fin => Shape::Note,
-        };
-        let mut text = sanitize(e.line.as_deref().or(e.note.as_deref()).unwrap_or("")).into_owned();
-        if let Some(name) = e.error_name {
-            let _ = write!(text, " {name}");
-        }
-        if let Some(p) = &e.payload {
-            let _ = write!(text, " {}", payload_note(e, p));
-        }
-        let tx = e.transaction.and_then(|t| conn.txn(t));
-        let mut suffix = String::new();
-        // The latency on the first answer only: the rest of a list came with it.
-        if let Some(ms) = tx.filter(|t| t.responses.first() == Some(&e.index)).and_then(|t| t.latency_ms) {
-            // Tenths below 10 ms (a loopback proxy answers in well under one).
-            let _ = if ms < 10.0 { write!(suffix, " ({ms:.1} ms)") } else { write!(suffix, " ({ms:.0} ms)") };
-        }
-        Arrow {
-            ts: e.ts,
-            conn: conn.id,
-            index: e.index,
-            dir: e.dir,
-            shape,
-            command: e.command.clone(),
-            text,
-            suffix,
-            rules: e.violations.iter().map(|v| (v.rule, v.severity)).collect(),
-            link: e.link,
         }
     }
 
@@ -199,29 +184,29 @@ impl<W: Write> LadderReport<W> {
         }
     }
 
-    fn write_out(&mut self, s: &str) {
-        if self.error.is_none() {
-            if let Err(e) = self.out.write_all(s.as_bytes()).and_then(|_| self.out.flush()) {
-                self.error = Some(e);
+    fn learn_links(&mut self, links: Links<'_>) {
+        for (i, l) in links.iter_indexed() {
+            if let Some(to) = l.to {
+                self.link_to.insert(i, to.connection);
             }
         }
     }
+
+    /// The input ended: the arrows drawn, in time order, referrals naming their targets.
+    pub(crate) fn finish(&mut self, links: Links<'_>) -> Vec<Arrow> {
+        self.learn_links(links);
+        let mut arrows = std::mem::take(&mut self.done);
+        arrows.sort_by_key(|a| (a.ts, a.conn, a.index));
+        for a in arrows.iter_mut() {
+            if let Some(to) = a.link.and_then(|l| self.link_to.get(&l)) {
+                let _ = write!(a.suffix, " ⇒ #{to}");
+            }
+        }
+        arrows
+    }
 }
 
-/// Whether an event's filter lets an arrow through (with the violations known at the end).
-fn shown(f: &Filter, a: &Arrow) -> bool {
-    if !f.commands.is_empty()
-        && !a.command.as_ref().is_some_and(|c| f.commands.iter().any(|w| w.eq_ignore_ascii_case(c)))
-    {
-        return false;
-    }
-    if f.only_violations && a.rules.is_empty() {
-        return false;
-    }
-    f.min_severity.is_none_or(|min| a.rules.iter().any(|(_, s)| *s >= min))
-}
-
-impl<W: Write> Report for LadderReport<W> {
+impl Report for Arrows {
     fn begin(&mut self, first_ts_ns: i64) {
         self.base.get_or_insert(first_ts_ns);
     }
@@ -229,11 +214,11 @@ impl<W: Write> Report for LadderReport<W> {
     fn events(&mut self, conn: &Connection, from: usize) {
         self.base.get_or_insert(conn.opened);
         for e in &conn.events[from..] {
-            if self.held >= self.opts.max_arrows {
+            if self.held >= self.max {
                 self.left_out += 1;
                 continue;
             }
-            let a = self.arrow(conn, e);
+            let a = arrow(conn, e);
             self.open.entry(conn.id).or_default().push(a);
             self.held += 1;
         }
@@ -249,14 +234,10 @@ impl<W: Write> Report for LadderReport<W> {
 
     fn connection(&mut self, conn: &Connection, links: Links<'_>) {
         self.mark_unanswered(conn.id, &conn.transactions);
-        for (i, l) in links.iter_indexed() {
-            if let Some(to) = l.to {
-                self.link_to.insert(i, to.connection);
-            }
-        }
+        self.learn_links(links);
         let mut arrows = self.open.remove(&conn.id).unwrap_or_default();
         self.held -= arrows.len();
-        if !self.opts.filter.connection(conn) {
+        if !self.filter.connection(conn) {
             return;
         }
         for (i, v) in &conn.late {
@@ -264,7 +245,7 @@ impl<W: Write> Report for LadderReport<W> {
                 arrows[k].rules.push((v.rule, v.severity));
             }
         }
-        arrows.retain(|a| shown(&self.opts.filter, a));
+        arrows.retain(|a| shown(&self.filter, a));
         if arrows.is_empty() {
             return;
         }
@@ -282,33 +263,125 @@ impl<W: Write> Report for LadderReport<W> {
         }
     }
 
+    fn finish(&mut self, _summary: &Summary, _links: Links<'_>) {}
+}
+
+/// An event as an arrow.
+fn arrow(conn: &Connection, e: &Event) -> Arrow {
+    let shape = match e.kind {
+        EventKind::Command => Shape::Command,
+        EventKind::Error => Shape::Error,
+        EventKind::Malformed => Shape::Malformed,
+        EventKind::Gap | EventKind::Tcp | EventKind::Fin => Shape::Note,
+    };
+    let mut text = sanitize(e.line.as_deref().or(e.note.as_deref()).unwrap_or("")).into_owned();
+    if let Some(name) = e.error_name {
+        let _ = write!(text, " {name}");
+    }
+    if let Some(p) = &e.payload {
+        let _ = write!(text, " {}", payload_note(e, p));
+    }
+    let tx = e.transaction.and_then(|t| conn.txn(t));
+    let mut suffix = String::new();
+    // The latency on the first answer only: the rest of a list came with it.
+    if let Some(ms) = tx.filter(|t| t.responses.first() == Some(&e.index)).and_then(|t| t.latency_ms) {
+        // Tenths below 10 ms (a loopback proxy answers in well under one).
+        let _ = if ms < 10.0 { write!(suffix, " ({ms:.1} ms)") } else { write!(suffix, " ({ms:.0} ms)") };
+    }
+    Arrow {
+        ts: e.ts,
+        conn: conn.id,
+        index: e.index,
+        dir: e.dir,
+        shape,
+        command: e.command.clone(),
+        text,
+        suffix,
+        rules: e.violations.iter().map(|v| (v.rule, v.severity)).collect(),
+        link: e.link,
+    }
+}
+
+/// Whether an event's filter lets an arrow through (with the violations known at the end).
+fn shown(f: &Filter, a: &Arrow) -> bool {
+    if !f.commands.is_empty()
+        && !a.command.as_ref().is_some_and(|c| f.commands.iter().any(|w| w.eq_ignore_ascii_case(c)))
+    {
+        return false;
+    }
+    if f.only_violations && a.rules.is_empty() {
+        return false;
+    }
+    f.min_severity.is_none_or(|min| a.rules.iter().any(|(_, s)| *s >= min))
+}
+
+/// The ladder report.
+pub struct LadderReport<W: Write> {
+    out: W,
+    opts: LadderOptions,
+    label: String,
+    arrows: Arrows,
+    /// The first write error.
+    pub error: Option<std::io::Error>,
+}
+
+impl<W: Write> LadderReport<W> {
+    /// A ladder written to `out` when the input ends; `label` names the input.
+    pub fn new(out: W, opts: LadderOptions, label: &str) -> Self {
+        let arrows = Arrows::new(opts.filter.clone(), opts.max_arrows);
+        LadderReport { out, opts, label: label.to_string(), arrows, error: None }
+    }
+
+    fn write_out(&mut self, s: &str) {
+        if self.error.is_none() {
+            if let Err(e) = self.out.write_all(s.as_bytes()).and_then(|_| self.out.flush()) {
+                self.error = Some(e);
+            }
+        }
+    }
+}
+
+impl<W: Write> Report for LadderReport<W> {
+    fn begin(&mut self, first_ts_ns: i64) {
+        self.arrows.begin(first_ts_ns);
+    }
+
+    fn events(&mut self, conn: &Connection, from: usize) {
+        self.arrows.events(conn, from);
+    }
+
+    fn settled(&mut self, conn: &Connection, txns: &[Transaction]) {
+        self.arrows.settled(conn, txns);
+    }
+
+    fn failure(&mut self, f: &Failure) {
+        self.arrows.failure(f);
+    }
+
+    fn connection(&mut self, conn: &Connection, links: Links<'_>) {
+        self.arrows.connection(conn, links);
+    }
+
+    fn retired(&mut self, index: usize, link: &Link) {
+        self.arrows.retired(index, link);
+    }
+
     fn finish(&mut self, summary: &Summary, links: Links<'_>) {
-        for (i, l) in links.iter_indexed() {
-            if let Some(to) = l.to {
-                self.link_to.insert(i, to.connection);
-            }
-        }
-        let mut arrows = std::mem::take(&mut self.done);
-        arrows.sort_by_key(|a| (a.ts, a.conn, a.index));
-        for a in arrows.iter_mut() {
-            if let Some(to) = a.link.and_then(|l| self.link_to.get(&l)) {
-                let _ = write!(a.suffix, " ⇒ #{to}");
-            }
-        }
-        let (columns, ends) = columns(&arrows, &self.conns);
+        let arrows = self.arrows.finish(links);
+        let (columns, ends) = columns(&arrows, &self.arrows.conns);
         let mut s = match self.opts.format {
-            LadderFormat::Text => text(&arrows, &columns, &ends, &self.opts, self.base.unwrap_or(0)),
+            LadderFormat::Text => text(&arrows, &columns, &ends, &self.opts, self.arrows.base.unwrap_or(0)),
             LadderFormat::Mermaid => mermaid(&arrows, &columns, &ends),
         };
         let mermaid = self.opts.format == LadderFormat::Mermaid;
         let mut tail = Vec::new();
-        if self.left_out > 0 {
+        if self.arrows.left_out > 0 {
             tail.push(format!(
                 "{} more lines left out after the first {} (narrow with --user, --conn or --command, or raise --max-arrows)",
-                self.left_out, self.opts.max_arrows
+                self.arrows.left_out, self.opts.max_arrows
             ));
         }
-        tail.append(&mut self.failures);
+        tail.append(&mut self.arrows.failures);
         tail.push(summary_line(&self.label, summary));
         if let Some(e) = &summary.input_error {
             tail.push(format!("input error: {}", sanitize(e)));
@@ -328,7 +401,10 @@ impl<W: Write> Report for LadderReport<W> {
 }
 
 /// The columns in order of first appearance, and each connection's (client, server) column.
-fn columns(arrows: &[Arrow], conns: &BTreeMap<u64, ConnInfo>) -> (Vec<Column>, FastMap<u64, (usize, usize)>) {
+pub(crate) fn columns(
+    arrows: &[Arrow],
+    conns: &BTreeMap<u64, ConnInfo>,
+) -> (Vec<Column>, FastMap<u64, (usize, usize)>) {
     let mut cols: Vec<Column> = Vec::new();
     let mut by_key: FastMap<String, usize> = FastMap::default();
     let mut ends: FastMap<u64, (usize, usize)> = FastMap::default();
@@ -359,7 +435,7 @@ fn columns(arrows: &[Arrow], conns: &BTreeMap<u64, ConnInfo>) -> (Vec<Column>, F
 }
 
 /// `s` cut to `width` display columns, with `…` where it was cut.
-fn fit(s: &str, width: usize) -> String {
+pub(crate) fn fit(s: &str, width: usize) -> String {
     if s.width() <= width {
         return s.to_string();
     }
@@ -462,13 +538,13 @@ fn text(
         let (from, to) = if a.dir == Dir::C2S { (ci, si) } else { (si, ci) };
         let (lo, hi) = (centres[from.min(to)], centres[from.max(to)]);
         let inner = hi - lo - 1;
-        let paint = match (a.shape, a.dir) {
-            _ if !a.rules.is_empty() => styles::ERROR,
-            (Shape::Error, _) => styles::ERROR_LINE,
-            (Shape::Malformed, _) => styles::ODD,
-            (Shape::Note, _) => styles::DIM,
-            (_, Dir::C2S) => styles::CLIENT,
-            (_, Dir::S2C) => styles::SERVER,
+        let paint = match a.class() {
+            "violation" => styles::ERROR,
+            "error" => styles::ERROR_LINE,
+            "odd" => styles::ODD,
+            "note" => styles::DIM,
+            "client" => styles::CLIENT,
+            _ => styles::SERVER,
         };
         let l = label(a, inner.saturating_sub(1));
         let text = format!(" {l}{}", " ".repeat(inner.saturating_sub(l.width() + 1)));

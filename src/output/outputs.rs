@@ -3,6 +3,7 @@
 //! showing what one filter lets through.
 
 use super::filter::Filter;
+use super::html::{HtmlOptions, HtmlReport};
 use super::json::{JsonReport, Source, SourceKind};
 use super::ladder::{LadderOptions, LadderReport};
 use super::ndjson::NdjsonReport;
@@ -47,6 +48,9 @@ pub struct OutputConfig {
     /// Draw the ladder on stdout when the input ends (instead of the transcript, except in the
     /// proxy, whose live transcript it follows). Its filter and colour are the ones above.
     pub ladder: Option<LadderOptions>,
+    /// Write the HTML report to this file when the input ends (instead of the transcript,
+    /// except in the proxy).
+    pub report: Option<PathBuf>,
 }
 
 impl OutputConfig {
@@ -58,7 +62,7 @@ impl OutputConfig {
     /// Whether stdout is written while an input is read (the transcript or a machine output),
     /// not only at its end (the summary).
     pub fn stdout_while_reading(&self) -> bool {
-        self.machine_on_stdout() || (!self.summary && self.ladder.is_none())
+        self.machine_on_stdout() || (!self.summary && self.ladder.is_none() && self.report.is_none())
     }
 
     /// Whether any output shows events (the analysis builds their display parts only then).
@@ -84,6 +88,7 @@ pub struct Outputs {
     json: Option<JsonReport<Box<dyn Write>>>,
     ndjson: Option<NdjsonReport<Box<dyn Write>>>,
     ladder: Option<LadderReport<Box<dyn Write>>>,
+    report: Option<HtmlReport<std::io::BufWriter<std::fs::File>>>,
     /// Whether a transcript that could not be written is an error (the proxy's live
     /// transcript is not: the proxy goes on relaying).
     transcript_matters: bool,
@@ -110,7 +115,15 @@ impl Outputs {
     ) -> Result<Outputs, OutputError> {
         let live = source.kind != SourceKind::Capture;
         let transcript_matters = source.kind != SourceKind::Proxy;
-        let ladder_replaces = cfg.ladder.is_some() && source.kind != SourceKind::Proxy;
+        let ladder_replaces = (cfg.ladder.is_some() || cfg.report.is_some()) && source.kind != SourceKind::Proxy;
+        let report = match &cfg.report {
+            Some(p) => {
+                let f = std::fs::File::create(p).map_err(|e| OutputError::Create(p.display().to_string(), e))?;
+                let opts = HtmlOptions { filter: cfg.filter.clone(), ..HtmlOptions::default() };
+                Some(HtmlReport::new(std::io::BufWriter::with_capacity(1 << 16, f), opts, label, source.clone()))
+            }
+            None => None,
+        };
         let text_out: Box<dyn Write> =
             if cfg.machine_on_stdout() || ladder_replaces { Box::new(std::io::sink()) } else { stdout() };
         let ladder = cfg.ladder.as_ref().filter(|_| !cfg.machine_on_stdout()).map(|l| {
@@ -132,7 +145,7 @@ impl Outputs {
             Some(t) => Some(NdjsonReport::new(sink(t, stdout)?, cfg.filter.clone()).flush_each(live)),
             None => None,
         };
-        Ok(Outputs { text, json, ndjson, ladder, transcript_matters })
+        Ok(Outputs { text, json, ndjson, ladder, report, transcript_matters })
     }
 
     /// Every report, to hand to the analysis.
@@ -146,6 +159,9 @@ impl Outputs {
         }
         if let Some(l) = self.ladder.as_mut() {
             reports.push(l);
+        }
+        if let Some(r) = self.report.as_mut() {
+            reports.push(r);
         }
         Tee(reports)
     }
@@ -163,6 +179,9 @@ impl Outputs {
         }
         if let Some(e) = self.ladder.as_mut().and_then(|l| l.error.take()) {
             return Err(OutputError::Write("the ladder", e));
+        }
+        if let Some(e) = self.report.as_mut().and_then(|r| r.error.take()) {
+            return Err(OutputError::Write("the HTML report", e));
         }
         Ok(())
     }

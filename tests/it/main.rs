@@ -10,5 +10,6 @@ mod layout;
 mod proxy;
 mod reassembly;
 mod regressions;
+mod report;
 mod rules;
 mod sniff;

@@ -86,6 +86,9 @@ pub enum Command {
     /// SB), an arrow per line with its TrID, answers with their latency, referrals with the
     /// connection they led to, violations with their rule ids.
     Ladder(Box<LadderArgs>),
+    /// Write one self-contained HTML report per capture: overview, violations by rule, latency
+    /// per verb, a ladder per user journey, and the transcript with filters and search.
+    Report(Box<ReportArgs>),
     /// Print the catalog of spec rules msntap checks, with the dialects each holds in.
     Rules {
         /// Print it as the Markdown table of docs/rules.md.
@@ -143,6 +146,9 @@ pub struct LiveOutput {
     /// When it stops, draw the whole session as a ladder after the live transcript.
     #[arg(long)]
     pub ladder: bool,
+    /// When it stops, write the session's HTML report to FILE.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     /// The ladder's shape.
     #[command(flatten)]
     pub ladder_flags: LadderFlags,
@@ -279,6 +285,24 @@ pub struct LadderArgs {
     /// The ladder.
     #[command(flatten)]
     pub ladder: LadderFlags,
+    /// Filters, limits and other outputs (as `read` takes them).
+    #[command(flatten)]
+    pub common: AnalysisArgs,
+}
+
+/// Flags of `msntap report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Capture files, or directories of them (.pcap, .pcapng, .cap).
+    #[arg(required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
+    /// The report file; with several captures, a directory (each report named after its
+    /// capture).
+    #[arg(short = 'o', long = "output", value_name = "FILE.html|DIR", required = true)]
+    pub output: PathBuf,
+    /// Files analysed at once (default: one per core).
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub jobs: Option<usize>,
     /// Filters, limits and other outputs (as `read` takes them).
     #[command(flatten)]
     pub common: AnalysisArgs,

@@ -3,7 +3,7 @@
 
 use crate::cli::{
     AnalysisArgs, ColorChoice, DemoArgs, LadderArgs, LadderFlags, LadderFormatArg, LiveOutput, ProxyArgs, ReadArgs,
-    ServeArgs,
+    ReportArgs, ServeArgs,
 };
 use anyhow::{bail, Context, Result};
 use msntap::app::proxy::{LiveConfig, ProxyRun};
@@ -80,6 +80,7 @@ fn output(a: &AnalysisArgs) -> Result<OutputConfig> {
             min_severity: a.min_severity.map(Into::into),
         },
         ladder: None,
+        report: None,
     })
 }
 
@@ -129,6 +130,24 @@ pub fn ladder_read(args: &LadderArgs, quiet: bool) -> Result<ReadConfig> {
     Ok(cfg)
 }
 
+/// `report`'s configuration: `read`'s, with the HTML report instead of the transcript. With
+/// several captures the output is a directory (created if needed).
+pub fn report_read(args: &ReportArgs, quiet: bool) -> Result<ReadConfig> {
+    if args.common.summary {
+        bail!("--summary does not go with the report (the report holds the summary)");
+    }
+    let read_args = ReadArgs { files: args.files.clone(), jobs: args.jobs, common: args.common.clone() };
+    let mut cfg = read(&read_args, quiet)?;
+    if cfg.files.len() > 1 {
+        std::fs::create_dir_all(&args.output)
+            .with_context(|| format!("{} must be a directory for several captures", args.output.display()))?;
+    } else if args.output.is_dir() {
+        bail!("{} is a directory; give the report's file name", args.output.display());
+    }
+    cfg.output.report = Some(args.output.clone());
+    Ok(cfg)
+}
+
 /// `sniff`'s configuration.
 #[cfg(feature = "live")]
 pub fn sniff(args: &crate::cli::SniffArgs) -> Result<msntap::app::sniff::SniffConfig> {
@@ -158,6 +177,7 @@ fn live(out: &LiveOutput) -> Result<LiveConfig> {
             json,
             ndjson: out.ndjson.as_deref().map(Target::parse),
             ladder: if out.ladder { Some(ladder(&out.ladder_flags)?) } else { None },
+            report: out.report.clone(),
             ..OutputConfig::default()
         },
         record: out.record.clone(),

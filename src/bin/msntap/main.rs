@@ -48,6 +48,7 @@ fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Read(args) => read(config::read(&args, cli.quiet > 0)?, args.common.fail_on),
         Command::Ladder(args) => read(config::ladder_read(&args, cli.quiet > 0)?, args.common.fail_on),
+        Command::Report(args) => read(config::report_read(&args, cli.quiet > 0)?, args.common.fail_on),
         Command::Rules { markdown, json } => {
             let mut out = std::io::stdout().lock();
             if markdown {
