@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds msntap in release and prints one table: `msntap read` in summary mode, with the
-# transcript to /dev/null, with --ndjson and with --json (packets/s, MB/s, peak RSS), the same
+# transcript to /dev/null, with --ndjson and with --json, the ladder and the HTML report
+# (packets/s, MB/s, peak RSS; the report's size and time against --summary), the same
 # capture through tshark -q -Y msnms and tshark -T json, the ratios, then the proxy's figures.
 #   bench/run.sh                      1-million-packet capture
 #   SIZES="1000000 10000000" bench/run.sh    also 10 million (tshark -T json skipped there)
@@ -46,6 +47,10 @@ for n in $SIZES; do
   run "msntap read (transcript)" "$n" "$bytes" "$BIN" read "$cap" --color never
   run "msntap read --summary --ndjson" "$n" "$bytes" "$BIN" read "$cap" --summary --ndjson /dev/null; t_ndjson=$(cat "$DIR/last.txt")
   run "msntap read --summary --json" "$n" "$bytes" "$BIN" read "$cap" --summary --json /dev/null
+  run "msntap ladder" "$n" "$bytes" "$BIN" ladder "$cap" --width 120 --color never
+  run "msntap report" "$n" "$bytes" "$BIN" report "$cap" -o "$DIR/report.html"; t_report=$(cat "$DIR/last.txt")
+  awk -v a="$t_report" -v b="$t_summary" -v s="$(stat -c %s "$DIR/report.html")" 'BEGIN {
+    printf "report: %.1f MB, %.1f times the time of --summary (targets: under 25 MiB, at most 5)\n", s / 1e6, a / b }'
   if command -v tshark > /dev/null; then
     run "tshark -q -Y msnms" "$n" "$bytes" tshark -r "$cap" -q -Y msnms; t_tq=$(cat "$DIR/last.txt")
     if [ "$n" -le 1000000 ]; then

@@ -510,8 +510,12 @@ fn text(
         s.push_str("(no MSNP lines to draw)\n");
         return s;
     }
-    let n = cols.len();
+    let all_cols = cols.len();
+    // As many columns as the width holds; lines to endpoints beyond are counted.
+    let n = cols.len().min((opts.width.saturating_sub(MARGIN) / MIN_COLUMN).max(2));
+    let cols = &cols[..n];
     let colw = (opts.width.saturating_sub(MARGIN) / n).max(MIN_COLUMN);
+    let mut beyond = 0u64;
     let centres: Vec<usize> = (0..n).map(|k| MARGIN + k * colw + colw / 2).collect();
     // Headers: each column's name and its connections, centred on the lifeline.
     for line in 0..2 {
@@ -535,6 +539,10 @@ fn text(
     s.push_str(&row(&" ".repeat(MARGIN), &centres, None, st, styles::DIM));
     for a in arrows {
         let Some(&(ci, si)) = ends.get(&a.conn) else { continue };
+        if ci >= n || si >= n {
+            beyond += 1;
+            continue;
+        }
         let (from, to) = if a.dir == Dir::C2S { (ci, si) } else { (si, ci) };
         let (lo, hi) = (centres[from.min(to)], centres[from.max(to)]);
         let inner = hi - lo - 1;
@@ -560,6 +568,14 @@ fn text(
         s.push_str(&row(&" ".repeat(MARGIN), &centres, Some((lo, hi, &line)), st, paint));
     }
     s.push_str(&row(&" ".repeat(MARGIN), &centres, None, st, styles::DIM));
+    if beyond > 0 {
+        let more = all_cols - n;
+        let _ = writeln!(
+            s,
+            "{beyond} lines to {more} more endpoints are not drawn: {} columns fit in {} (narrow with --user or --conn, or widen --width)",
+            n, opts.width
+        );
+    }
     s
 }
 

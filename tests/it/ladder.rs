@@ -201,3 +201,16 @@ fn the_proxy_draws_the_whole_session_when_it_stops() {
     assert!(ladder.iter().any(|l| l.contains("XFR 10 SB")) && ladder.iter().any(|l| l.contains("RNG")));
     assert!(ladder.iter().all(|l| l.width() <= 100 || l.starts_with("msntap demo")));
 }
+
+#[test]
+fn many_endpoints_still_fit_and_what_does_not_is_said() {
+    let cap = tmp("many-users.pcap");
+    let st = msntap().arg("generate").arg(&cap).args(["--packets", "20000"]).output().unwrap();
+    assert!(st.status.success());
+    let (code, out) = ladder(&[cap.to_str().unwrap(), "--width", "100"]);
+    assert_eq!(code, Some(0));
+    for l in out.lines().filter(|l| l.contains('│')) {
+        assert!(l.width() <= 100, "{l}");
+    }
+    assert!(out.contains("more endpoints are not drawn: 15 columns fit in 100"), "{out}");
+}
