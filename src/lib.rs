@@ -32,6 +32,7 @@ macro_rules! spelled {
 pub mod analysis;
 pub mod app;
 pub mod capture;
+pub mod check;
 pub mod escape;
 pub mod fasthash;
 pub mod flow;

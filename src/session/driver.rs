@@ -190,7 +190,10 @@ impl Connection {
         if checked {
             self.check(&cmd, dir, idx, body, opts, &mut v);
         }
-        let transaction = if checked { self.pair(&cmd, dir, ts, idx, &mut v) } else { None };
+        // A client's unknown command still holds a TrID: the error the server answers it with
+        // pairs with it (it answers something, not nothing).
+        let unknown_request = !known && !cut_by_gap && from_client && cmd.trid.is_some();
+        let transaction = if checked || unknown_request { self.pair(&cmd, dir, ts, idx, &mut v) } else { None };
 
         // Secrets are redacted in the exported line and arguments.
         let (line, args) = if opts.terse {

@@ -59,6 +59,8 @@ impl Connection {
         let ack_mode = (cmd.code == MSG).then(|| cmd.args.first().and_then(|m| m.chars().next())).flatten();
         let expects = match ack_mode {
             Some('U') | Some('N') => false,
+            // An unknown command may want no reply; an error that answers it still pairs.
+            _ if cmd.spec.is_none() => false,
             _ => cmd.code != OUT,
         };
         let t = self.new_txn(Some(trid), verb, idx, ts, expects, ack_mode);

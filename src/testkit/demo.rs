@@ -18,6 +18,8 @@ pub struct ServeConfig {
     pub sb: std::net::SocketAddr,
     /// The accounts (each lists every other).
     pub accounts: Vec<server::Account>,
+    /// A deliberate fault (`--fault`), for trying check-server.
+    pub fault: Option<server::Fault>,
 }
 
 /// What `demo` does.
@@ -36,7 +38,7 @@ pub fn serve(cfg: &ServeConfig) -> Result<(), Error> {
     let rt = runtime()?;
     rt.block_on(async {
         let names: Vec<String> = cfg.accounts.iter().map(|a| a.handle.clone()).collect();
-        let a = server::start(cfg.ds, cfg.ns, cfg.sb, cfg.accounts.clone(), None)
+        let a = server::start_with(cfg.ds, cfg.ns, cfg.sb, cfg.accounts.clone(), None, cfg.fault)
             .await
             .map_err(|e| Error::because("cannot open the server's listeners", e))?;
         eprintln!(

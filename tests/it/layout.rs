@@ -77,7 +77,8 @@ fn modules_use_only_what_lies_below_them() {
         ("session", &["capture", "proxy", "analysis", "output", "app", "testkit"]),
         ("analysis", &["output", "proxy", "app", "testkit"]),
         ("output", &["capture", "proxy", "app", "testkit"]),
-        ("proxy", &["output", "app", "testkit"]),
+        ("proxy", &["output", "check", "app", "testkit"]),
+        ("check", &["output", "app", "testkit"]),
         ("app", &["testkit"]),
     ];
     let src = super::common::root().join("src");

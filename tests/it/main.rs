@@ -1,6 +1,7 @@
 //! The integration test crate (one binary, modules by theme).
 
 mod captures;
+mod check;
 mod cli;
 mod common;
 mod dialects;

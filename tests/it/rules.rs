@@ -711,3 +711,16 @@ fn raw_utf8_names_are_flagged_in_msnp2_only_and_bytes_that_are_not_utf8_everywhe
     let ids = rule_ids(&analyze(&latin1_connection(&session("Fr~d")), Options::default()));
     assert_eq!(ids, ["MSNP-S003"]);
 }
+
+/// A client's unknown command is flagged, and the error the server answers it with pairs with
+/// it (T004 would say the error answers nothing); unanswered, it is not T006 either.
+#[test]
+fn an_unknown_command_answered_with_an_error_is_paired() {
+    let doc = analyze(
+        &one_connection(&["> VER 1 MSNP2", "< VER 1 MSNP2", "> ZZZ 5", "< 200 5", "> QQQ 6"]),
+        Options::default(),
+    );
+    assert_eq!(rule_ids(&doc), ["MSNP-F001", "MSNP-F001"]);
+    let txns = doc["connections"][0]["transactions"].as_array().unwrap();
+    assert!(txns.iter().any(|t| t["command"] == "ZZZ" && t["outcome"] == "error"), "{txns:?}");
+}

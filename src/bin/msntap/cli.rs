@@ -89,6 +89,10 @@ pub enum Command {
     /// Write one self-contained HTML report per capture: overview, violations by rule, latency
     /// per verb, a ladder per user journey, and the transcript with filters and search.
     Report(Box<ReportArgs>),
+    /// Test a server case by case, as a client (two where a case needs two users): each case's
+    /// id, citation, what was sent, expected and received, and the verdict; every server line
+    /// also goes through the analysis.
+    CheckServer(Box<CheckArgs>),
     /// Print the catalog of spec rules msntap checks, with the dialects each holds in.
     Rules {
         /// Print it as the Markdown table of docs/rules.md.
@@ -195,6 +199,12 @@ pub struct ServeArgs {
     /// A file of accounts, one HANDLE:PASSWORD[:NAME] per line.
     #[arg(long, value_name = "FILE")]
     pub users_file: Option<PathBuf>,
+    /// Break exactly one behaviour on purpose (see --list-faults), to try check-server.
+    #[arg(long, value_name = "NAME")]
+    pub fault: Option<String>,
+    /// List the faults --fault takes, one a line, name first, and exit.
+    #[arg(long)]
+    pub list_faults: bool,
 }
 
 /// Flags of `msntap generate`.
@@ -306,6 +316,44 @@ pub struct ReportArgs {
     /// Filters, limits and other outputs (as `read` takes them).
     #[command(flatten)]
     pub common: AnalysisArgs,
+}
+
+/// Flags of `msntap check-server`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The server, HOST:PORT: a dispatch server, or a notification server with none in front.
+    #[arg(required_unless_present = "list")]
+    pub target: Option<String>,
+    /// An account, HANDLE:PASSWORD; repeat for the cases that need two users.
+    #[arg(long = "user", value_name = "HANDLE:PASSWORD")]
+    pub users: Vec<String>,
+    /// The dialect checked (cases exist for MSNP2 so far).
+    #[arg(long, default_value_t = 2)]
+    pub dialect: u8,
+    /// Run only the cases whose ids match (globs, comma-separated or repeated).
+    #[arg(short = 's', long = "select", value_name = "CASE-GLOB", value_delimiter = ',')]
+    pub select: Vec<String>,
+    /// Write JUnit XML to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the results as JSON to FILE (`-` for stdout, instead of the table).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<String>,
+    /// A file of case ids (globs, one a line, `#` comments) expected to fail.
+    #[arg(long, value_name = "FILE")]
+    pub known_failures: Option<PathBuf>,
+    /// A rule violation (error or warning) in the server's lines fails the case.
+    #[arg(long)]
+    pub strict: bool,
+    /// Seconds each wait may take.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    pub timeout: u64,
+    /// List the cases and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// With --list: the Markdown table of docs/check-server.md.
+    #[arg(long, requires = "list")]
+    pub markdown: bool,
 }
 
 /// Flags of `msntap sniff`.

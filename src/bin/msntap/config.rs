@@ -148,6 +148,36 @@ pub fn report_read(args: &ReportArgs, quiet: bool) -> Result<ReadConfig> {
     Ok(cfg)
 }
 
+/// `check-server`'s configuration.
+pub fn check(args: &crate::cli::CheckArgs) -> Result<msntap::check::CheckConfig> {
+    if args.dialect != 2 {
+        bail!("check-server has cases for MSNP2 only so far (--dialect 2)");
+    }
+    let mut users = Vec::new();
+    for u in &args.users {
+        let Some((h, p)) = u.split_once(':') else { bail!("--user takes HANDLE:PASSWORD, got {u:?}") };
+        users.push((h.to_string(), p.to_string()));
+    }
+    let mut known_failures = Vec::new();
+    if let Some(f) = &args.known_failures {
+        let text = std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?;
+        known_failures.extend(
+            text.lines()
+                .map(|l| l.split('#').next().unwrap_or("").trim())
+                .filter(|l| !l.is_empty())
+                .map(str::to_string),
+        );
+    }
+    Ok(msntap::check::CheckConfig {
+        target: args.target.clone().unwrap_or_default(),
+        users,
+        select: args.select.clone(),
+        known_failures,
+        strict: args.strict,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+    })
+}
+
 /// `sniff`'s configuration.
 #[cfg(feature = "live")]
 pub fn sniff(args: &crate::cli::SniffArgs) -> Result<msntap::app::sniff::SniffConfig> {
@@ -224,5 +254,12 @@ pub fn serve(args: &ServeArgs) -> Result<ServeConfig> {
         server::befriend(&mut out);
         out
     };
-    Ok(ServeConfig { ds: args.ds, ns: args.ns, sb: args.sb, accounts })
+    let fault = match &args.fault {
+        Some(name) => Some(
+            server::Fault::named(name)
+                .with_context(|| format!("no fault named {name:?} (msntap serve --list-faults shows them)"))?,
+        ),
+        None => None,
+    };
+    Ok(ServeConfig { ds: args.ds, ns: args.ns, sb: args.sb, accounts, fault })
 }

@@ -69,6 +69,13 @@ fn run(cli: Cli) -> Result<u8> {
             app::proxy::proxy(&config::proxy(&args)?)?;
             Ok(0)
         }
+        Command::Serve(args) if args.list_faults => {
+            for (_, name, what, case) in msntap::testkit::server::FAULTS {
+                println!("{name:<24} {what} (caught by {case})");
+            }
+            Ok(0)
+        }
+        Command::CheckServer(args) => check_server(&args),
         Command::Serve(args) => {
             msntap::testkit::demo::serve(&config::serve(&args)?)?;
             Ok(0)
@@ -139,6 +146,48 @@ fn read(cfg: msntap::app::read::ReadConfig, fail_on: Option<cli::SeverityArg>) -
         }
     }
     Ok(code)
+}
+
+/// `check-server`: 0 when every case passed (known failures allowed), 1 on a failure, 2 on a
+/// usage or connection error.
+fn check_server(args: &cli::CheckArgs) -> Result<u8> {
+    if args.list {
+        if args.markdown {
+            print!("{}", msntap::check::print::markdown());
+        } else {
+            for c in msntap::check::cases::CASES {
+                println!("{:<40} {:<18} {}", c.id, c.cite, c.title);
+            }
+        }
+        return Ok(0);
+    }
+    let cfg = match config::check(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("msntap: {e:#}");
+            return Ok(2);
+        }
+    };
+    let run = match msntap::check::run(&cfg) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("msntap: {e}");
+            return Ok(2);
+        }
+    };
+    if let Some(p) = &args.junit {
+        std::fs::write(p, msntap::check::print::junit(&run)).with_context(|| format!("writing {}", p.display()))?;
+    }
+    let json = serde_json::to_string_pretty(&run)? + "\n";
+    match args.json.as_deref() {
+        Some("-") => print!("{json}"),
+        Some(f) => {
+            std::fs::write(f, &json).with_context(|| format!("writing {f}"))?;
+            print!("{}", msntap::check::print::text(&run));
+        }
+        None => print!("{}", msntap::check::print::text(&run)),
+    }
+    Ok(if run.ok() { 0 } else { 1 })
 }
 
 #[cfg(feature = "live")]

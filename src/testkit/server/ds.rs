@@ -11,7 +11,7 @@ pub(super) async fn dispatch(mut c: LineConn, ctx: &Ctx) -> std::io::Result<()> 
     while let Some(m) = c.recv().await? {
         match m.verb() {
             "VER" | "INF" | "CVR" => {
-                if !common(&mut c, &m, &mut flavor).await? {
+                if !common(&mut c, &m, &mut flavor, ctx).await? {
                     break;
                 }
             }

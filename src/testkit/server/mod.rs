@@ -8,8 +8,11 @@
 //! three share: accounts, who is online, switchboard sessions and cookies.
 
 mod ds;
+pub mod fault;
 mod ns;
 mod sb;
+
+pub use fault::{Fault, FAULTS};
 
 use super::conn::{LineConn, Logs, Msg};
 use super::flavor::Flavor;
@@ -100,6 +103,14 @@ struct Ctx {
     state: Mutex<State>,
     addrs: Addrs,
     logs: Option<Logs>,
+    fault: Option<Fault>,
+}
+
+impl Ctx {
+    /// Whether the server was told to have `f`.
+    fn has(&self, f: Fault) -> bool {
+        self.fault == Some(f)
+    }
 }
 
 /// Starts a server with the three listeners (port 0 picks free ports). Runs until the runtime
@@ -111,6 +122,18 @@ pub async fn start(
     accounts: Vec<Account>,
     logs: Option<Logs>,
 ) -> std::io::Result<Addrs> {
+    start_with(ds, ns, sb, accounts, logs, None).await
+}
+
+/// [`start`], with one deliberate fault (see [`FAULTS`]).
+pub async fn start_with(
+    ds: SocketAddr,
+    ns: SocketAddr,
+    sb: SocketAddr,
+    accounts: Vec<Account>,
+    logs: Option<Logs>,
+    fault: Option<Fault>,
+) -> std::io::Result<Addrs> {
     let (dl, nl, sl) = (TcpListener::bind(ds).await?, TcpListener::bind(ns).await?, TcpListener::bind(sb).await?);
     let addrs = Addrs { ds: dl.local_addr()?, ns: nl.local_addr()?, sb: sl.local_addr()? };
     let state = State {
@@ -120,7 +143,7 @@ pub async fn start(
         cookies: HashMap::new(),
         next: 1,
     };
-    let ctx = Arc::new(Ctx { state: Mutex::new(state), addrs, logs });
+    let ctx = Arc::new(Ctx { state: Mutex::new(state), addrs, logs, fault });
     for (l, role) in [(dl, 0u8), (nl, 1), (sl, 2)] {
         let ctx = ctx.clone();
         tokio::spawn(async move {
@@ -161,7 +184,7 @@ fn cookie(n: u64) -> String {
 
 /// VER, CVR and INF, shared by DS and NS, answered in the connection's dialect (`flavor`, which
 /// VER sets to the newest the client offers); returns false when the connection should end.
-async fn common(c: &mut LineConn, m: &Msg, flavor: &mut Flavor) -> std::io::Result<bool> {
+async fn common(c: &mut LineConn, m: &Msg, flavor: &mut Flavor, ctx: &Ctx) -> std::io::Result<bool> {
     let t = m.arg(1);
     match m.verb() {
         "VER" => {
@@ -171,6 +194,7 @@ async fn common(c: &mut LineConn, m: &Msg, flavor: &mut Flavor) -> std::io::Resu
                     *flavor = f;
                     c.send(&format!("VER {t} {}", f.name())).await?;
                 }
+                None if ctx.has(Fault::VerIgnoresOffer) => c.send(&format!("VER {t} MSNP2")).await?,
                 None => {
                     c.send(&format!("VER {t} 0")).await?;
                     return Ok(false);

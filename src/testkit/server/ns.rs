@@ -3,7 +3,7 @@
 //! messages (UUX, UBX), list edits (ADD, REM), switchboard referrals (XFR SB), pings, and
 //! sign-out, each in the connection's dialect.
 
-use super::{common, cookie, lock, next_command, visible, Ctx, Online, State, Tx};
+use super::{common, cookie, lock, next_command, visible, Ctx, Fault, Online, State, Tx};
 use crate::msnp::auth::qry_response;
 use crate::testkit::conn::{LineConn, Msg};
 use crate::testkit::flavor::{Flavor, Lists};
@@ -61,7 +61,9 @@ impl Notification {
                     if let Some(o) = st.online.get_mut(&h) {
                         o.state = "FLN".into();
                     }
-                    notify_watchers(&st, &h);
+                    if !self.ctx.has(Fault::NoFln) {
+                        notify_watchers(&st, &h);
+                    }
                     st.online.remove(&h);
                 }
             }
@@ -89,7 +91,7 @@ impl Notification {
         let f = self.flavor;
         match m.verb() {
             "VER" | "INF" | "CVR" => {
-                if !common(&mut self.c, m, &mut self.flavor).await? {
+                if !common(&mut self.c, m, &mut self.flavor, &self.ctx).await? {
                     return Ok(Next::End);
                 }
             }
@@ -112,7 +114,7 @@ impl Notification {
                 self.c.send(&format!("302 {t}")).await?;
             }
             "SYN" if f.syn(0).is_some() => {
-                let lines = syn_batch(&*lock(&self.ctx)?, f, self.me.as_deref().unwrap_or(""), &t, m.arg(2));
+                let lines = syn_batch(&self.ctx, &*lock(&self.ctx)?, f, self.me.as_deref().unwrap_or(""), &t, m.arg(2));
                 self.c.send_raw(lines.as_bytes()).await?;
             }
             "CHG" => self.chg(&t, m.arg(2)).await?,
@@ -143,6 +145,7 @@ impl Notification {
                 let reply = list_edit(&self.ctx, self.me.as_deref().unwrap_or(""), m);
                 self.c.send(&reply).await?;
             }
+            "PNG" if self.ctx.has(Fault::DropOnPng) => return Ok(Next::End),
             "PNG" => self.c.send(f.qng()).await?,
             "OUT" => {
                 self.c.send("OUT").await?;
@@ -177,6 +180,10 @@ impl Notification {
                 .get(&handle)
                 .map(|a| (f.answer(&self.challenge, &a.password) == response, a.name.clone(), a.password.clone()))
         };
+        let ok = match ok {
+            Some((_, name, password)) if self.ctx.has(Fault::WrongMd5Accepted) => Some((true, name, password)),
+            other => other,
+        };
         let Some((true, name, password)) = ok else {
             self.c.send(&format!("911 {t}")).await?;
             return Ok(Next::End);
@@ -204,7 +211,12 @@ impl Notification {
             return self.c.send(&format!("201 {t}")).await;
         }
         let f = self.flavor;
-        let mut out = format!("{}\r\n", f.chg(t, state));
+        let shown_t = if self.ctx.has(Fault::WrongTrid) {
+            t.parse::<u64>().map_or(t.to_string(), |n| (n + 1).to_string())
+        } else {
+            t.to_string()
+        };
+        let mut out = format!("{}\r\n", f.chg(&shown_t, state));
         if let Ok(mut st) = self.ctx.state.lock() {
             if self.first_chg {
                 let fl = st.accounts.get(&handle).map(|a| a.fl.clone()).unwrap_or_default();
@@ -247,10 +259,10 @@ impl Notification {
 
 /// The SYN reply: the serial alone when the client is up to date, else the batch with GTC, BLP
 /// and the four lists (FL and AL: the contacts; RL: everyone who lists this user).
-fn syn_batch(st: &State, f: Flavor, handle: &str, t: &str, client_serial: &str) -> String {
+fn syn_batch(ctx: &Ctx, st: &State, f: Flavor, handle: &str, t: &str, client_serial: &str) -> String {
     let Some(a) = st.accounts.get(handle) else { return format!("SYN {t} 0\r\n") };
     let serial = 1 + a.fl.len() as u64;
-    if client_serial == serial.to_string() {
+    if client_serial == serial.to_string() && !ctx.has(Fault::ListsOnCurrentSerial) {
         return format!("SYN {t} {serial}\r\n");
     }
     let name_of = |h: &str| st.accounts.get(h).map_or_else(|| h.to_string(), |a| a.name.clone());
@@ -260,7 +272,15 @@ fn syn_batch(st: &State, f: Flavor, handle: &str, t: &str, client_serial: &str) 
     let fl: Vec<(String, String)> = a.fl.iter().map(|h| (h.clone(), name_of(h))).collect();
     let rl: Vec<(String, String)> = rl.iter().map(|h| (h.clone(), name_of(h))).collect();
     let lists = Lists { fl: pairs(&fl), al: pairs(&fl), bl: Vec::new(), rl: pairs(&rl) };
-    f.syn_batch(t, serial, &a.name, &lists)
+    let batch = f.syn_batch(t, serial, &a.name, &lists);
+    if ctx.has(Fault::SynOutOfOrder) {
+        // The lists first, GTC and BLP after them.
+        let (settings, rest): (Vec<&str>, Vec<&str>) =
+            batch.split_inclusive('\n').partition(|l| l.starts_with("GTC ") || l.starts_with("BLP "));
+        let (head, lists): (Vec<&str>, Vec<&str>) = rest.into_iter().partition(|l| l.starts_with("SYN "));
+        return [head, lists, settings].concat().concat();
+    }
+    batch
 }
 
 /// Borrowed pairs of owned (handle, name) pairs.

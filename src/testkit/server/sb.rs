@@ -2,7 +2,7 @@
 //! cookie and session id of its RNG (answered by the IRO roster and ANS OK), CAL, MSG with ACK
 //! and NAK by ack mode, JOI when someone joins and BYE when someone leaves.
 
-use super::{cookie, lock, next_command, visible, Ctx, Session, State, HANGUP};
+use super::{cookie, lock, next_command, visible, Ctx, Fault, Session, State, HANGUP};
 use crate::testkit::conn::{LineConn, Msg};
 use crate::testkit::flavor::Flavor;
 use std::collections::{BTreeMap, HashMap};
@@ -138,10 +138,15 @@ impl Switchboard {
             return Ok(Next::End);
         };
         let mut out = String::new();
+        if self.ctx.has(Fault::AnsOkBeforeIro) {
+            out.push_str(&format!("ANS {t} OK\r\n"));
+        }
         for (i, (h, n)) in roster.iter().enumerate() {
             out.push_str(&format!("{}\r\n", flavor.iro(t, i + 1, roster.len(), h, n)));
         }
-        out.push_str(&format!("ANS {t} OK\r\n"));
+        if !self.ctx.has(Fault::AnsOkBeforeIro) {
+            out.push_str(&format!("ANS {t} OK\r\n"));
+        }
         self.c.send_raw(out.as_bytes()).await?;
         self.me = Some(Member { handle: handle.to_string(), name, session: sid });
         Ok(Next::Go)
@@ -167,7 +172,12 @@ impl Switchboard {
                         s.invited.insert(callee.to_string(), k.clone());
                     }
                     let sb = self.ctx.addrs.sb.to_string();
-                    let ring = format!("{}\r\n", nf.rng(&sid.to_string(), &sb, &k, &me.handle, &me.name));
+                    let shown_sid =
+                        if self.ctx.has(Fault::HexSessionId) { format!("{sid:x}") } else { sid.to_string() };
+                    let mut ring = format!("{}\r\n", nf.rng(&shown_sid, &sb, &k, &me.handle, &me.name));
+                    if self.ctx.has(Fault::RngWithoutCookie) {
+                        ring = ring.replace(&format!(" CKI {k}"), "");
+                    }
                     let _ = ntx.send(ring.into_bytes());
                     format!("CAL {t} RINGING {sid}")
                 }
@@ -203,7 +213,13 @@ impl Switchboard {
             }
             n
         };
+        if self.ctx.has(Fault::MsgEcho) {
+            let mut b = format!("MSG {} {} {}\r\n", me.handle, me.name, payload.len()).into_bytes();
+            b.extend_from_slice(&payload);
+            self.c.send_raw(&b).await?;
+        }
         match (m.arg(2), delivered > 0) {
+            ("N", true) if self.ctx.has(Fault::AckForModeN) => self.c.send(&format!("ACK {t}")).await,
             ("A", true) => self.c.send(&format!("ACK {t}")).await,
             ("A" | "N", false) => self.c.send(&format!("NAK {t}")).await,
             _ => Ok(()),
