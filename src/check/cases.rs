@@ -219,6 +219,22 @@ pub static CASES: &[Case] = &[
     ),
     case!("msnp2/7.8/rem-absent-216", "REM of a handle not in the list is refused (216)", "[D §7.8]", 1, rem_absent),
     case!("msnp2/7.8/add-invalid-201", "ADD of a handle that is not one is refused (201)", "[D §7.8]", 1, add_invalid),
+    case!("msnp2/7.6/blp", "BLP to BL and back to AL is echoed with the serial", "[D §7.6]", 1, blp),
+    case!(
+        "msnp2/7.6/blp-invalid-201",
+        "BLP to a mode that does not exist is refused (201)",
+        "[D §7.6]",
+        1,
+        blp_invalid
+    ),
+    case!("msnp2/7.6/gtc", "GTC to N and back to A is echoed with the serial", "[D §7.6]", 1, gtc),
+    case!(
+        "msnp2/7.6/gtc-invalid-201",
+        "GTC to a setting that does not exist is refused (201)",
+        "[D §7.6]",
+        1,
+        gtc_invalid
+    ),
     case!("msnp2/7.9/presence-nln", "a contact going online is seen as NLN", "[D §7.9]", 2, presence_nln),
     case!(
         "msnp2/7.9/presence-iln",
@@ -492,6 +508,42 @@ async fn add_invalid(ctx: &Ctx) -> Result<(), Stop> {
     c.send("ADD 9 FL not-a-handle not-a-handle").await?;
     let r = c.reply("9").await?;
     want(r.verb() == "201", "201 9 (invalid parameter)", &r)
+}
+
+/// Sets `verb` to each of `values` and back; each echoed with its TrID and a serial.
+async fn setting(ctx: &Ctx, verb: &str, values: [&str; 2]) -> Result<(), Stop> {
+    let mut c = login(ctx, 0).await?;
+    for (i, v) in values.iter().enumerate() {
+        let t = (30 + i).to_string();
+        c.send(&format!("{verb} {t} {v}")).await?;
+        let r = c.reply(&t).await?;
+        let serial = r.arg(2).parse::<u64>().is_ok();
+        want(r.verb() == verb && serial && r.arg(3) == *v, &format!("{verb} {t} serial {v}"), &r)?;
+    }
+    Ok(())
+}
+
+async fn blp(ctx: &Ctx) -> Result<(), Stop> {
+    setting(ctx, "BLP", ["BL", "AL"]).await
+}
+
+async fn gtc(ctx: &Ctx) -> Result<(), Stop> {
+    setting(ctx, "GTC", ["N", "A"]).await
+}
+
+async fn refused(ctx: &Ctx, line: &str) -> Result<(), Stop> {
+    let mut c = login(ctx, 0).await?;
+    c.send(line).await?;
+    let r = c.reply("9").await?;
+    want(r.verb() == "201", "201 9 (invalid parameter)", &r)
+}
+
+async fn blp_invalid(ctx: &Ctx) -> Result<(), Stop> {
+    refused(ctx, "BLP 9 XX").await
+}
+
+async fn gtc_invalid(ctx: &Ctx) -> Result<(), Stop> {
+    refused(ctx, "GTC 9 X").await
 }
 
 async fn presence_nln(ctx: &Ctx) -> Result<(), Stop> {

@@ -140,6 +140,10 @@ impl Notification {
             "ADL" if f.adl() => self.c.send(&format!("ADL {t} OK")).await?,
             "BLP" if f.adl() => self.c.send(&format!("BLP {t} {}", m.arg(2))).await?,
             "PRP" if f.adl() => self.c.send(&format!("PRP {t} {} {}", m.arg(2), m.arg(3))).await?,
+            "BLP" | "GTC" => {
+                let reply = setting(&self.ctx, self.me.as_deref().unwrap_or(""), m);
+                self.c.send(&reply).await?
+            }
             "XFR" if m.arg(2) == "SB" => self.xfr_sb(&t).await?,
             "ADD" | "REM" => {
                 let reply = list_edit(&self.ctx, self.me.as_deref().unwrap_or(""), m);
@@ -309,6 +313,18 @@ fn notify_watchers(st: &State, handle: &str) {
         };
         let _ = o.tx.send(line.into_bytes());
     });
+}
+
+/// `BLP` (AL or BL) or `GTC` (A or N) of the MSNP2 family, echoed with the list serial, or 201
+/// for a value that is neither.
+fn setting(ctx: &Ctx, me: &str, m: &Msg) -> String {
+    let (t, value) = (m.arg(1), m.arg(2));
+    let valid = if m.verb() == "BLP" { ["AL", "BL"].contains(&value) } else { ["A", "N"].contains(&value) };
+    if !valid {
+        return format!("201 {t}");
+    }
+    let serial = ctx.state.lock().ok().and_then(|st| st.accounts.get(me).map(|a| 1 + a.fl.len())).unwrap_or(1);
+    format!("{} {t} {serial} {value}", m.verb())
 }
 
 /// `ADD` or `REM` on a list, with the draft's errors (201, 215, 216).
