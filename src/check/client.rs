@@ -72,7 +72,14 @@ pub struct CaseLog {
     /// Events in the order they happened.
     pub events: Vec<ProxyEvent>,
     next: u64,
+    /// Bytes kept so far; beyond [`MAX_LOGGED`] data is counted, not kept.
+    bytes: usize,
+    /// Bytes not kept.
+    pub cut: u64,
 }
+
+/// Bytes of a case's traffic kept for the analysis (a server flooding a case is cut there).
+const MAX_LOGGED: usize = 8 << 20;
 
 /// The shared log of a case.
 pub type Log = Arc<Mutex<CaseLog>>;
@@ -152,6 +159,13 @@ impl Client {
 
     fn note_event(&self, ev: ProxyEvent) {
         if let Ok(mut l) = self.log.lock() {
+            if let ProxyEvent::Data { bytes, .. } = &ev {
+                if l.bytes + bytes.len() > MAX_LOGGED {
+                    l.cut += bytes.len() as u64;
+                    return;
+                }
+                l.bytes += bytes.len();
+            }
             l.events.push(ev);
         }
     }
@@ -175,6 +189,11 @@ impl Client {
         }
         let deadline = tokio::time::Instant::now() + wait;
         loop {
+            // A server that never stops sending has a ready socket: the deadline is checked
+            // here, not only by the read's timer.
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
             while let Some(f) = self.decoder.next_frame() {
                 // Gaps and junk are the analysis's to report.
                 if let Frame::Line { line, payload, .. } = f {

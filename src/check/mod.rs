@@ -223,7 +223,7 @@ async fn run_case(case: &'static Case, cfg: &CheckConfig, known: &globset::GlobS
     let ctx = Ctx { target: cfg.target.clone(), users: cfg.users.clone(), timeout: cfg.timeout, log: log.clone() };
     let started = Instant::now();
     // The whole case is bounded too: a server that trickles lines cannot hold it forever.
-    let bound = cfg.timeout * 4 + Duration::from_secs(2);
+    let bound = cfg.timeout.saturating_mul(4).saturating_add(Duration::from_secs(2));
     let outcome = if case.users > cfg.users.len() {
         Err(Stop::Skip(format!("needs {} accounts (--user HANDLE:PASSWORD)", case.users)))
     } else {

@@ -59,8 +59,10 @@ fn xml(s: &str) -> String {
             '\'' => out.push_str("&apos;"),
             // XML 1.0 cannot hold other control characters at all (the text was escaped
             // for terminals before; this is a second line of defence).
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
+            // XML 1.0 cannot hold other control characters, nor U+FFFE and U+FFFF (the text
+            // was escaped for terminals before; this is the second line of defence).
+            c if ((c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{fffe}' | '\u{ffff}') => {
+                let _ = write!(out, "\\x{{{:x}}}", c as u32);
             }
             c => out.push(c),
         }
@@ -153,7 +155,7 @@ pub fn markdown() -> String {
 mod tests {
     #[test]
     fn xml_escapes_markup_and_controls() {
-        assert_eq!(super::xml("a<b>&\"'\u{1b}"), "a&lt;b&gt;&amp;&quot;&apos;\\x1b");
+        assert_eq!(super::xml("a<b>&\"'\u{1b}\u{ffff}"), "a&lt;b&gt;&amp;&quot;&apos;\\x{1b}\\x{ffff}");
     }
 
     #[test]

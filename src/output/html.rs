@@ -301,7 +301,13 @@ impl<W: Write> HtmlReport<W> {
             left_out.push(format!("{} users after the first {MAX_USERS} are not listed", self.users_left));
         }
         let drawn_users = journeys.len();
-        let all_users = self.arrows.conns.values().filter_map(|c| c.user.as_ref()).collect::<BTreeSet<_>>().len();
+        let all_users = self
+            .arrows
+            .conns
+            .values()
+            .filter_map(|c| c.user.as_ref().map(|u| u.to_ascii_lowercase()))
+            .collect::<BTreeSet<_>>()
+            .len();
         if drawn_users < all_users {
             left_out.push(format!(
                 "journeys of {} users after the first {drawn_users} are not drawn",
@@ -451,8 +457,8 @@ impl<W: Write> Report for HtmlReport<W> {
             self.conns_left += 1;
         }
         for (i, v) in &conn.late {
-            if let Some((_, vs)) = rows.iter_mut().find(|(r, _)| r.index == *i) {
-                vs.push(v.clone());
+            if let Ok(k) = rows.binary_search_by_key(i, |(r, _)| r.index) {
+                rows[k].1.push(v.clone());
             }
         }
         for (mut row, vs) in rows {

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::net::SocketAddr;
-use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+use unicode_width::UnicodeWidthStr;
 
 /// How the ladder is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -61,6 +61,9 @@ impl Default for LadderOptions {
 
 /// Arrows kept by default.
 pub const DEFAULT_MAX_ARROWS: usize = 5000;
+
+/// Failed proxied connections listed at most.
+const MAX_FAILURES: usize = 1000;
 
 /// Narrowest column drawn; below it the ladder grows past the width.
 const MIN_COLUMN: usize = 6;
@@ -148,10 +151,14 @@ pub(crate) struct Arrows {
     pub(crate) left_out: u64,
     /// What the columns need of each connection drawn.
     pub(crate) conns: BTreeMap<u64, ConnInfo>,
-    /// Link index → the connection it led to.
+    /// Link index → the connection it led to, for the links of arrows kept.
     link_to: FastMap<usize, u64>,
-    /// Failed proxied connections, as lines.
+    /// Links of arrows kept.
+    wanted: crate::fasthash::FastSet<usize>,
+    /// Failed proxied connections, as lines (at most [`MAX_FAILURES`]).
     pub(crate) failures: Vec<String>,
+    /// Failed proxied connections not kept.
+    pub(crate) failures_left: u64,
     /// The time of the first packet.
     pub(crate) base: Option<i64>,
 }
@@ -168,7 +175,9 @@ impl Arrows {
             left_out: 0,
             conns: BTreeMap::new(),
             link_to: FastMap::default(),
+            wanted: Default::default(),
             failures: Vec::new(),
+            failures_left: 0,
             base: None,
         }
     }
@@ -184,9 +193,10 @@ impl Arrows {
         }
     }
 
+    /// Learns where the wanted links that `links` still holds led.
     fn learn_links(&mut self, links: Links<'_>) {
-        for (i, l) in links.iter_indexed() {
-            if let Some(to) = l.to {
+        for &i in &self.wanted {
+            if let Some(to) = links.get(i).and_then(|l| l.to) {
                 self.link_to.insert(i, to.connection);
             }
         }
@@ -213,6 +223,11 @@ impl Report for Arrows {
 
     fn events(&mut self, conn: &Connection, from: usize) {
         self.base.get_or_insert(conn.opened);
+        // Connection ids are known at once (roles and users only at the end): lines of
+        // connections not asked for take no room.
+        if !self.filter.conns.is_empty() && !self.filter.conns.contains(&conn.id) {
+            return;
+        }
         for e in &conn.events[from..] {
             if self.held >= self.max {
                 self.left_out += 1;
@@ -229,12 +244,15 @@ impl Report for Arrows {
     }
 
     fn failure(&mut self, f: &Failure) {
-        self.failures.push(format!("!! {} → {}: {}", f.client, sanitize(&f.target), sanitize(&f.reason)));
+        if self.failures.len() < MAX_FAILURES {
+            self.failures.push(format!("!! {} → {}: {}", f.client, sanitize(&f.target), sanitize(&f.reason)));
+        } else {
+            self.failures_left += 1;
+        }
     }
 
     fn connection(&mut self, conn: &Connection, links: Links<'_>) {
         self.mark_unanswered(conn.id, &conn.transactions);
-        self.learn_links(links);
         let mut arrows = self.open.remove(&conn.id).unwrap_or_default();
         self.held -= arrows.len();
         if !self.filter.connection(conn) {
@@ -250,6 +268,12 @@ impl Report for Arrows {
             return;
         }
         self.held += arrows.len();
+        for i in arrows.iter().filter_map(|a| a.link) {
+            self.wanted.insert(i);
+            if let Some(to) = links.get(i).and_then(|l| l.to) {
+                self.link_to.insert(i, to.connection);
+            }
+        }
         self.conns.insert(
             conn.id,
             ConnInfo { client: conn.client, server: conn.server, role: conn.role, user: conn.user.clone() },
@@ -258,7 +282,7 @@ impl Report for Arrows {
     }
 
     fn retired(&mut self, index: usize, link: &Link) {
-        if let Some(to) = link.to {
+        if let Some(to) = link.to.filter(|_| self.wanted.contains(&index)) {
             self.link_to.insert(index, to.connection);
         }
     }
@@ -382,6 +406,9 @@ impl<W: Write> Report for LadderReport<W> {
             ));
         }
         tail.append(&mut self.arrows.failures);
+        if self.arrows.failures_left > 0 {
+            tail.push(format!("!! {} more failed connections not listed", self.arrows.failures_left));
+        }
         tail.push(summary_line(&self.label, summary));
         if let Some(e) = &summary.input_error {
             tail.push(format!("input error: {}", sanitize(e)));
@@ -389,7 +416,7 @@ impl<W: Write> Report for LadderReport<W> {
         let st = Style { on: self.opts.color && !mermaid };
         for t in tail {
             if mermaid {
-                let _ = writeln!(s, "    %% {}", t.replace('\n', " "));
+                let _ = writeln!(s, "    %% {}", mermaid_text(&t));
             } else {
                 let style =
                     if t.starts_with("input error") || t.starts_with("!!") { styles::ERROR } else { styles::BOLD };
@@ -440,14 +467,13 @@ pub(crate) fn fit(s: &str, width: usize) -> String {
         return s.to_string();
     }
     let mut out = String::new();
-    let mut w = 0;
     for c in s.chars() {
-        let cw = c.width().unwrap_or(0);
-        if w + cw + 1 > width {
+        // Measured as a whole: a variation selector can widen the character before it.
+        out.push(c);
+        if out.width() + 1 > width {
+            out.pop();
             break;
         }
-        out.push(c);
-        w += cw;
     }
     if width > 0 {
         out.push('…');
@@ -557,7 +583,8 @@ fn text(
         let l = label(a, inner.saturating_sub(1));
         let text = format!(" {l}{}", " ".repeat(inner.saturating_sub(l.width() + 1)));
         let t = (a.ts - base) as f64 / 1e9;
-        let time = fit(&format!("{t:>9.3}"), MARGIN - 1);
+        // Past 99,999 s (a proxy running for days) whole seconds still fit.
+        let time = if t < 99_999.0 { format!("{t:>9.3}") } else { fit(&format!("{t:>9.0}"), MARGIN - 1) };
         let margin = format!("{time:<9} ");
         s.push_str(&row(&margin, &centres, Some((lo, hi, &text)), st, paint));
         let line = match a.shape {
@@ -585,7 +612,9 @@ fn text(
 fn mermaid_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if c.is_alphanumeric() || " .,:%@_-+=/()[]*!?'$€…✖⇒↩".contains(c) {
+        // `$` is not let through: Mermaid draws `$$...$$` as a formula; `%` and `{` could
+        // start a directive.
+        if c.is_alphanumeric() || " .,:@_-+=/()[]*!?'€…✖⇒↩".contains(c) {
             out.push(c);
         } else {
             let _ = write!(out, "#{};", c as u32);
@@ -630,6 +659,9 @@ mod tests {
         assert_eq!(fit("abcdef", 4), "abc…");
         assert_eq!(fit("日本語です", 5), "日本…");
         assert_eq!(fit("abc", 0), "");
+        // A variation selector widens the heart before it: measured as a whole.
+        let hearts = fit("❤\u{fe0f}❤\u{fe0f}❤\u{fe0f}x", 5);
+        assert!(hearts.width() <= 5, "{hearts:?}");
     }
 
     #[test]

@@ -154,6 +154,23 @@ fn hostile_servers_fail_cases_and_never_hang_the_run() {
     let mut huge = vec![b'A'; 2 << 20];
     huge.extend_from_slice(b"\r\n");
     let garbage: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
+    // A server that never stops sending lines that answer nothing: each wait still ends at
+    // its own deadline.
+    let flood = rt.block_on(async {
+        use tokio::io::AsyncWriteExt;
+        let l = tokio::net::TcpListener::bind(SocketAddr::from(ANY)).await.unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move { while s.write_all(b"NLN NLN x@hotmail.com X\r\n").await.is_ok() {} });
+            }
+        });
+        addr
+    });
+    let (code, run) = check(&flood, &["-s", "msnp2/7.2/inf-md5", "--timeout", "1"]);
+    assert_eq!(code, Some(1));
+    let actual = run["cases"][0]["actual"].as_str().unwrap_or("");
+    assert!(actual.contains("waiting for the reply to TrID 1"), "{actual}");
     for (target, what) in
         [(silent, "silent"), (hostile(&rt, huge), "megabyte line"), (hostile(&rt, garbage), "garbage")]
     {

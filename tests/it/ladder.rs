@@ -149,6 +149,15 @@ fn a_users_journey_and_a_command_filter() {
 }
 
 #[test]
+fn connections_not_asked_for_take_no_room() {
+    // Connection 2 starts after connection 1's lines would fill ten arrows.
+    let (_, out) = ladder(&[SAMPLE, "--conn", "2", "--max-arrows", "10", "--width", "100"]);
+    let arrows = out.lines().filter(|l| l.contains('─') || l.contains('┄')).count();
+    assert_eq!(arrows, 10, "{out}");
+    assert!(out.contains("VER 4 MSNP2") && !out.contains("VER 1 MSNP2"), "{out}");
+}
+
+#[test]
 fn wire_text_stays_text_in_both_formats() {
     let cap =
         one_connection(&["> VER 1 MSNP2", "< VER 1 MSNP2", "> CAL 2 <script>alert(1)</script>;#x\x1b[2J", "< 217 2"]);

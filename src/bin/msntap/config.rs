@@ -90,13 +90,15 @@ fn ladder(l: &LadderFlags) -> Result<LadderOptions> {
         Some(w) => w,
         None => terminal_size::terminal_size().map_or(100, |(w, _)| w.0 as usize),
     };
-    if width < 40 {
-        bail!("--width {width} is too narrow for a ladder (40 at least)");
-    }
     let format = match l.format {
         LadderFormatArg::Text => LadderFormat::Text,
         LadderFormatArg::Mermaid => LadderFormat::Mermaid,
     };
+    if format == LadderFormat::Text && l.width.is_some() && !(40..=1000).contains(&width) {
+        bail!("--width {width}: a ladder takes 40 to 1000 columns");
+    }
+    // A terminal's width, whatever it is, within what a ladder can use.
+    let width = width.clamp(40, 1000);
     Ok(LadderOptions { format, width, max_arrows: l.max_arrows.max(1), ..LadderOptions::default() })
 }
 
@@ -174,7 +176,7 @@ pub fn check(args: &crate::cli::CheckArgs) -> Result<msntap::check::CheckConfig>
         select: args.select.clone(),
         known_failures,
         strict: args.strict,
-        timeout: Duration::from_secs(args.timeout.max(1)),
+        timeout: Duration::from_secs(args.timeout.clamp(1, 3600)),
     })
 }
 

@@ -216,7 +216,7 @@ impl Notification {
         }
         let f = self.flavor;
         let shown_t = if self.ctx.has(Fault::WrongTrid) {
-            t.parse::<u64>().map_or(t.to_string(), |n| (n + 1).to_string())
+            t.parse::<u64>().map_or(t.to_string(), |n| n.wrapping_add(1).to_string())
         } else {
             t.to_string()
         };
