@@ -111,24 +111,48 @@ async fn online(ctx: &Ctx, who: usize) -> Result<Client, Stop> {
     Ok(c)
 }
 
+/// `XFR 10 SB` on a notification connection: the reply (`XFR 10 SB host:port CKI cookie`).
+async fn refer_sb(ns: &mut Client) -> Result<Line, Stop> {
+    ns.send("XFR 10 SB").await?;
+    ns.reply("10").await
+}
+
+/// User 0 opens a switchboard session through `ns`: (the referral, the switchboard
+/// connection, the reply to its `USR 1` with the referral's cookie).
+async fn caller_sb(ctx: &Ctx, ns: &mut Client) -> Result<(Line, Client, Line), Stop> {
+    let (handle, _) = ctx.user(0)?;
+    let r = refer_sb(ns).await?;
+    let mut sb = ctx.connect(r.arg(3)).await?;
+    sb.send(&format!("USR 1 {handle} {}", r.arg(5))).await?;
+    let usr = sb.reply("1").await?;
+    Ok((r, sb, usr))
+}
+
+/// `CAL 2` user 1 from the switchboard `sb`: (the reply to the CAL, the RNG user 1's `callee`
+/// notification connection receives, or an empty line when the CAL was refused).
+async fn ring(ctx: &Ctx, sb: &mut Client, callee: &mut Client) -> Result<(Line, Line), Stop> {
+    let (b_handle, _) = ctx.user(1)?;
+    sb.send(&format!("CAL 2 {b_handle}")).await?;
+    let cal = sb.reply("2").await?;
+    if cal.verb() != "CAL" {
+        // Refused: nothing rings; the caller judges the reply.
+        return Ok((cal, Line::default()));
+    }
+    let rng = callee.wait_for("RNG", |l| l.verb() == "RNG").await?;
+    Ok((cal, rng))
+}
+
 /// Two users online and in one switchboard session: (caller's NS, callee's NS, caller's SB,
 /// callee's SB), after the callee's ANS and the caller's JOI.
 async fn conversation(ctx: &Ctx) -> Result<(Client, Client, Client, Client), Stop> {
-    let (a_handle, _) = ctx.user(0)?;
     let (b_handle, _) = ctx.user(1)?;
     let mut a = online(ctx, 0).await?;
     let mut b = online(ctx, 1).await?;
-    a.send("XFR 10 SB").await?;
-    let r = a.reply("10").await?;
+    let (r, mut asb, u) = caller_sb(ctx, &mut a).await?;
     want(r.verb() == "XFR" && r.arg(2) == "SB" && r.arg(4) == "CKI", "XFR 10 SB host:port CKI cookie", &r)?;
-    let mut asb = ctx.connect(r.arg(3)).await?;
-    asb.send(&format!("USR 1 {a_handle} {}", r.arg(5))).await?;
-    let u = asb.reply("1").await?;
     want(u.verb() == "USR" && u.arg(2) == "OK", "USR 1 OK", &u)?;
-    asb.send(&format!("CAL 2 {b_handle}")).await?;
-    let c = asb.reply("2").await?;
+    let (c, rng) = ring(ctx, &mut asb, &mut b).await?;
     want(c.verb() == "CAL" && c.arg(2) == "RINGING", "CAL 2 RINGING session", &c)?;
-    let rng = b.wait_for("RNG", |l| l.verb() == "RNG").await?;
     want(rng.arg(3) == "CKI", "RNG session host:port CKI cookie caller name", &rng)?;
     let mut bsb = ctx.connect(rng.arg(2)).await?;
     bsb.send(&format!("ANS 1 {b_handle} {} {}", rng.arg(4), rng.arg(1))).await?;
@@ -598,8 +622,7 @@ async fn out_ns(ctx: &Ctx) -> Result<(), Stop> {
 
 async fn xfr_sb(ctx: &Ctx) -> Result<(), Stop> {
     let mut c = online(ctx, 0).await?;
-    c.send("XFR 10 SB").await?;
-    let r = c.reply("10").await?;
+    let r = refer_sb(&mut c).await?;
     let (host, port) = crate::msnp::address::parse_address(r.arg(3));
     want(
         r.verb() == "XFR"
@@ -616,8 +639,7 @@ async fn xfr_sb(ctx: &Ctx) -> Result<(), Stop> {
 async fn sb_wrong_cookie(ctx: &Ctx) -> Result<(), Stop> {
     let (handle, _) = ctx.user(0)?;
     let mut c = online(ctx, 0).await?;
-    c.send("XFR 10 SB").await?;
-    let r = c.reply("10").await?;
+    let r = refer_sb(&mut c).await?;
     let mut sb = ctx.connect(r.arg(3)).await?;
     sb.send(&format!("USR 1 {handle} 999.999.999")).await?;
     let u = sb.reply("1").await?;
@@ -625,14 +647,9 @@ async fn sb_wrong_cookie(ctx: &Ctx) -> Result<(), Stop> {
 }
 
 async fn cal_offline(ctx: &Ctx) -> Result<(), Stop> {
-    let (a_handle, _) = ctx.user(0)?;
     let (b_handle, _) = ctx.user(1)?;
     let mut a = online(ctx, 0).await?;
-    a.send("XFR 10 SB").await?;
-    let r = a.reply("10").await?;
-    let mut sb = ctx.connect(r.arg(3)).await?;
-    sb.send(&format!("USR 1 {a_handle} {}", r.arg(5))).await?;
-    sb.reply("1").await?;
+    let (_, mut sb, _) = caller_sb(ctx, &mut a).await?;
     sb.send(&format!("CAL 2 {b_handle}")).await?;
     let c = sb.reply("2").await?;
     want(c.verb() == "217", "217 2 (user not online)", &c)
@@ -640,18 +657,11 @@ async fn cal_offline(ctx: &Ctx) -> Result<(), Stop> {
 
 async fn cal_rng(ctx: &Ctx) -> Result<(), Stop> {
     let (a_handle, _) = ctx.user(0)?;
-    let (b_handle, _) = ctx.user(1)?;
     let mut a = online(ctx, 0).await?;
     let mut b = online(ctx, 1).await?;
-    a.send("XFR 10 SB").await?;
-    let r = a.reply("10").await?;
-    let mut sb = ctx.connect(r.arg(3)).await?;
-    sb.send(&format!("USR 1 {a_handle} {}", r.arg(5))).await?;
-    sb.reply("1").await?;
-    sb.send(&format!("CAL 2 {b_handle}")).await?;
-    let c = sb.reply("2").await?;
+    let (_, mut sb, _) = caller_sb(ctx, &mut a).await?;
+    let (c, rng) = ring(ctx, &mut sb, &mut b).await?;
     want(c.verb() == "CAL" && c.arg(2) == "RINGING", "CAL 2 RINGING session", &c)?;
-    let rng = b.wait_for("RNG", |l| l.verb() == "RNG").await?;
     let decimal = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     want(decimal(rng.arg(1)), "a decimal session id", &rng)?;
     want(rng.arg(1) == c.arg(3), &format!("the session id CAL gave ({})", c.arg(3)), &rng)?;
@@ -664,14 +674,8 @@ async fn ans_iro(ctx: &Ctx) -> Result<(), Stop> {
     let (b_handle, _) = ctx.user(1)?;
     let mut a = online(ctx, 0).await?;
     let mut b = online(ctx, 1).await?;
-    a.send("XFR 10 SB").await?;
-    let r = a.reply("10").await?;
-    let mut asb = ctx.connect(r.arg(3)).await?;
-    asb.send(&format!("USR 1 {a_handle} {}", r.arg(5))).await?;
-    asb.reply("1").await?;
-    asb.send(&format!("CAL 2 {b_handle}")).await?;
-    asb.reply("2").await?;
-    let rng = b.wait_for("RNG", |l| l.verb() == "RNG").await?;
+    let (_, mut asb, _) = caller_sb(ctx, &mut a).await?;
+    let (_, rng) = ring(ctx, &mut asb, &mut b).await?;
     let mut bsb = ctx.connect(rng.arg(2)).await?;
     bsb.send(&format!("ANS 1 {b_handle} {} {}", rng.arg(4), rng.arg(1))).await?;
     let first = bsb.reply("1").await?;

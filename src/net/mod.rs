@@ -208,14 +208,30 @@ fn ipv4(b: &[u8], vlan: Option<u16>) -> Sliced<'_> {
     let p = ip.payload();
     let missing = total.saturating_sub(b.len()) as u32;
     let (src, dst) = (IpAddr::V4(h.source_addr()), IpAddr::V4(h.destination_addr()));
-    if p.fragmented {
+    let frag = p
+        .fragmented
+        .then(|| (u32::from(h.identification()), u32::from(h.fragments_offset().byte_offset()), h.more_fragments()));
+    carried(src, dst, p, frag, missing, vlan)
+}
+
+/// What an IP packet carries: a fragment (`frag`: id, byte offset, more to come), a TCP
+/// segment, or something msntap does not decode.
+fn carried<'a>(
+    src: IpAddr,
+    dst: IpAddr,
+    p: &etherparse::LaxIpPayloadSlice<'a>,
+    frag: Option<(u32, u32, bool)>,
+    missing: u32,
+    vlan: Option<u16>,
+) -> Sliced<'a> {
+    if let Some((id, offset, more)) = frag {
         return Sliced::Fragment(Fragment {
             src,
             dst,
-            id: u32::from(h.identification()),
+            id,
             protocol: p.ip_number.0,
-            offset: u32::from(h.fragments_offset().byte_offset()),
-            more: h.more_fragments(),
+            offset,
+            more,
             data: p.payload,
             missing,
             vlan,
@@ -245,28 +261,16 @@ fn ipv6(b: &[u8], vlan: Option<u16>) -> Sliced<'_> {
     let plen = usize::from(h.payload_length());
     let missing = if plen == 0 { 0 } else { (40 + plen).saturating_sub(b.len()) as u32 };
     let p = ip.payload();
+    let mut frag = None;
     if p.fragmented {
-        let frag = ip.extensions().clone().into_iter().find_map(|e| match e {
+        let header = ip.extensions().clone().into_iter().find_map(|e| match e {
             etherparse::Ipv6ExtensionSlice::Fragment(f) => Some(f),
             _ => None,
         });
-        let Some(f) = frag else { return Sliced::Malformed("IPv6 fragment header cut short") };
-        return Sliced::Fragment(Fragment {
-            src,
-            dst,
-            id: f.identification(),
-            protocol: p.ip_number.0,
-            offset: u32::from(f.fragment_offset().byte_offset()),
-            more: f.more_fragments(),
-            data: p.payload,
-            missing,
-            vlan,
-        });
+        let Some(f) = header else { return Sliced::Malformed("IPv6 fragment header cut short") };
+        frag = Some((f.identification(), u32::from(f.fragment_offset().byte_offset()), f.more_fragments()));
     }
-    if p.ip_number != etherparse::IpNumber::TCP {
-        return Sliced::Other;
-    }
-    tcp(src, dst, p.payload, missing, vlan)
+    carried(src, dst, p, frag, missing, vlan)
 }
 
 /// Slices a TCP header off `b` (the captured part of the IP payload) with etherparse.

@@ -246,15 +246,23 @@ pub struct DemoArgs {
     pub out: LiveOutput,
 }
 
-/// Flags of `msntap read`.
-#[derive(Debug, clap::Args)]
-pub struct ReadArgs {
+/// The captures `read`, `ladder` and `report` take.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Inputs {
     /// Capture files, or directories of them (.pcap, .pcapng, .cap).
     #[arg(required = true, num_args = 1..)]
     pub files: Vec<PathBuf>,
     /// Files analysed at once (default: one per core). Output stays in argument order.
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub jobs: Option<usize>,
+}
+
+/// Flags of `msntap read`.
+#[derive(Debug, clap::Args)]
+pub struct ReadArgs {
+    /// The captures.
+    #[command(flatten)]
+    pub inputs: Inputs,
     /// Outputs, filters and limits.
     #[command(flatten)]
     pub common: AnalysisArgs,
@@ -286,12 +294,9 @@ pub struct LadderFlags {
 /// Flags of `msntap ladder`.
 #[derive(Debug, clap::Args)]
 pub struct LadderArgs {
-    /// Capture files, or directories of them (.pcap, .pcapng, .cap).
-    #[arg(required = true, num_args = 1..)]
-    pub files: Vec<PathBuf>,
-    /// Files analysed at once (default: one per core). Output stays in argument order.
-    #[arg(short = 'j', long = "jobs", value_name = "N")]
-    pub jobs: Option<usize>,
+    /// The captures.
+    #[command(flatten)]
+    pub inputs: Inputs,
     /// The ladder.
     #[command(flatten)]
     pub ladder: LadderFlags,
@@ -303,16 +308,13 @@ pub struct LadderArgs {
 /// Flags of `msntap report`.
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// Capture files, or directories of them (.pcap, .pcapng, .cap).
-    #[arg(required = true, num_args = 1..)]
-    pub files: Vec<PathBuf>,
+    /// The captures.
+    #[command(flatten)]
+    pub inputs: Inputs,
     /// The report file; with several captures, a directory (each report named after its
     /// capture).
     #[arg(short = 'o', long = "output", value_name = "FILE.html|DIR", required = true)]
     pub output: PathBuf,
-    /// Files analysed at once (default: one per core).
-    #[arg(short = 'j', long = "jobs", value_name = "N")]
-    pub jobs: Option<usize>,
     /// Filters, limits and other outputs (as `read` takes them).
     #[command(flatten)]
     pub common: AnalysisArgs,

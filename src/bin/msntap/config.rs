@@ -2,7 +2,7 @@
 //! so the library receives only configurations that make sense.
 
 use crate::cli::{
-    AnalysisArgs, ColorChoice, DemoArgs, LadderArgs, LadderFlags, LadderFormatArg, LiveOutput, ProxyArgs, ReadArgs,
+    AnalysisArgs, ColorChoice, DemoArgs, Inputs, LadderArgs, LadderFlags, LadderFormatArg, LiveOutput, ProxyArgs,
     ReportArgs, ServeArgs,
 };
 use anyhow::{bail, Context, Result};
@@ -105,15 +105,15 @@ fn ladder(l: &LadderFlags) -> Result<LadderOptions> {
 /// `read`'s configuration (directories expanded). Progress bars are drawn when stderr is a
 /// terminal and `quiet` is not asked for, except over a transcript scrolling on the same
 /// terminal (with several files, outputs are held until all are read, so bars are drawn then).
-pub fn read(args: &ReadArgs, quiet: bool) -> Result<ReadConfig> {
-    let files = msntap::app::read::expand(&args.files)?;
-    let output = output(&args.common)?;
+pub fn read(inputs: &Inputs, common: &AnalysisArgs, quiet: bool) -> Result<ReadConfig> {
+    let files = msntap::app::read::expand(&inputs.files)?;
+    let output = output(common)?;
     let scrolling = std::io::stdout().is_terminal() && output.stdout_while_reading() && files.len() == 1;
     Ok(ReadConfig {
-        jobs: args.jobs.unwrap_or_else(msntap::analysis::jobs::default_jobs).max(1),
+        jobs: inputs.jobs.unwrap_or_else(msntap::analysis::jobs::default_jobs).max(1),
         progress: !quiet && !scrolling && std::io::stderr().is_terminal(),
         files,
-        analysis: analysis(&args.common)?,
+        analysis: analysis(common)?,
         output,
     })
 }
@@ -123,8 +123,7 @@ pub fn ladder_read(args: &LadderArgs, quiet: bool) -> Result<ReadConfig> {
     if args.common.summary {
         bail!("--summary does not go with the ladder (use msntap read --summary)");
     }
-    let read_args = ReadArgs { files: args.files.clone(), jobs: args.jobs, common: args.common.clone() };
-    let mut cfg = read(&read_args, quiet)?;
+    let mut cfg = read(&args.inputs, &args.common, quiet)?;
     if cfg.output.machine_on_stdout() {
         bail!("the ladder uses stdout: give --json and --ndjson a file");
     }
@@ -138,8 +137,7 @@ pub fn report_read(args: &ReportArgs, quiet: bool) -> Result<ReadConfig> {
     if args.common.summary {
         bail!("--summary does not go with the report (the report holds the summary)");
     }
-    let read_args = ReadArgs { files: args.files.clone(), jobs: args.jobs, common: args.common.clone() };
-    let mut cfg = read(&read_args, quiet)?;
+    let mut cfg = read(&args.inputs, &args.common, quiet)?;
     if cfg.files.len() > 1 {
         std::fs::create_dir_all(&args.output)
             .with_context(|| format!("{} must be a directory for several captures", args.output.display()))?;

@@ -46,7 +46,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Read(args) => read(config::read(&args, cli.quiet > 0)?, args.common.fail_on),
+        Command::Read(args) => read(config::read(&args.inputs, &args.common, cli.quiet > 0)?, args.common.fail_on),
         Command::Ladder(args) => read(config::ladder_read(&args, cli.quiet > 0)?, args.common.fail_on),
         Command::Report(args) => read(config::report_read(&args, cli.quiet > 0)?, args.common.fail_on),
         Command::Rules { markdown, json } => {
