@@ -76,6 +76,8 @@ pub struct CaseLog {
     bytes: usize,
     /// Bytes not kept.
     pub cut: u64,
+    /// The dialect the server chose (the last VER answered).
+    pub dialect: Option<u8>,
 }
 
 /// Bytes of a case's traffic kept for the analysis (a server flooding a case is cut there).
@@ -115,6 +117,16 @@ pub struct Client {
     /// Lines read but not yet taken.
     pending: std::collections::VecDeque<Line>,
     closed: bool,
+    /// The dialect VER settled on (2 until then).
+    pub dialect: u8,
+    /// The friendly name `USR OK` gave (up to MSNP9), or "".
+    pub name: String,
+    /// Answer the server's challenges (`CHL 0 challenge`) with `QRY`, as a client must.
+    pub answer_challenges: bool,
+    /// The TrID of the last automatic `QRY`.
+    qry_trid: u32,
+    /// The automatic `QRY` not yet answered.
+    qry_wait: Option<u32>,
 }
 
 impl Client {
@@ -147,6 +159,11 @@ impl Client {
             log: log.clone(),
             pending: Default::default(),
             closed: false,
+            dialect: 2,
+            name: String::new(),
+            answer_challenges: true,
+            qry_trid: 900,
+            qry_wait: None,
         })
     }
 
@@ -184,16 +201,22 @@ impl Client {
 
     /// The next line, waiting at most `wait`; `Ok(None)` when nothing came in time.
     pub async fn recv_within(&mut self, wait: Duration) -> Result<Option<Line>, Stop> {
-        if let Some(l) = self.pending.pop_front() {
-            return Ok(Some(l));
-        }
         let deadline = tokio::time::Instant::now() + wait;
         loop {
+            // While an automatic QRY is unanswered, lines are held back, so that a case never
+            // ends with it open.
+            if self.qry_wait.is_none() {
+                if let Some(l) = self.pending.pop_front() {
+                    return Ok(Some(l));
+                }
+            }
             // A server that never stops sending has a ready socket: the deadline is checked
             // here, not only by the read's timer.
             if tokio::time::Instant::now() >= deadline {
-                return Ok(None);
+                self.qry_wait = None;
+                return Ok(self.pending.pop_front());
             }
+            let mut decoded = false;
             while let Some(f) = self.decoder.next_frame() {
                 // Gaps and junk are the analysis's to report.
                 if let Frame::Line { line, payload, .. } = f {
@@ -203,13 +226,33 @@ impl Client {
                         PayloadState::Some(p) => Some(p.bytes),
                         _ => None,
                     };
-                    return Ok(Some(Line { tokens, payload }));
+                    let line = Line { tokens, payload };
+                    if self.qry_wait.is_some_and(|t| line.arg(1) == t.to_string()) {
+                        self.qry_wait = None;
+                    }
+                    if line.verb() == "CHL" && self.answer_challenges {
+                        self.answer_challenge(line.arg(2)).await?;
+                        self.qry_wait = Some(self.qry_trid);
+                    }
+                    self.pending.push_back(line);
+                    if self.pending.len() > 100_000 {
+                        self.qry_wait = None;
+                    }
+                    decoded = true;
+                    break;
                 }
+            }
+            if decoded {
+                continue;
             }
             let read = tokio::time::timeout_at(deadline, self.stream.read(&mut self.buf)).await;
             let n = match read {
-                Err(_) => return Ok(None),
+                Err(_) => continue,
                 Ok(Err(e)) => return Err(Stop::Io(format!("reading: {e}"))),
+                Ok(Ok(0)) if !self.pending.is_empty() => {
+                    self.qry_wait = None;
+                    continue;
+                }
                 Ok(Ok(0)) => {
                     self.note_event(ProxyEvent::HalfClose { id: self.id, dir: Dir::S2C, ts_ns: now_ns() });
                     return Err(Stop::Closed("the server closed the connection".into()));
@@ -220,6 +263,15 @@ impl Client {
             self.note_event(ev);
             self.decoder.push(&self.buf[..n]);
         }
+    }
+
+    /// Answers a challenge with `QRY t product 32` and the response of the dialect's official
+    /// client (when its key is public).
+    pub async fn answer_challenge(&mut self, challenge: &str) -> Result<(), Stop> {
+        let Some(product) = crate::msnp::auth::client_product(self.dialect) else { return Ok(()) };
+        let Some(response) = crate::msnp::auth::qry_response(challenge, product) else { return Ok(()) };
+        self.qry_trid += 1;
+        self.send_payload(&format!("QRY {} {product}", self.qry_trid), response.as_bytes()).await
     }
 
     /// The next line within the case's deadline.

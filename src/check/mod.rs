@@ -33,6 +33,9 @@ pub struct CheckConfig {
     pub strict: bool,
     /// Every wait's deadline.
     pub timeout: Duration,
+    /// Speak only this dialect (and run only the cases that apply to it); each case offers all
+    /// of its own when `None`.
+    pub dialect: Option<u8>,
 }
 
 /// A case's verdict.
@@ -83,6 +86,8 @@ pub struct CaseResult {
     pub title: &'static str,
     /// Its citation.
     pub cite: &'static str,
+    /// The dialect the server chose for it (`MSNP11`), once VER was answered.
+    pub dialect: Option<String>,
     /// The verdict.
     pub verdict: Verdict,
     /// What was expected (failures).
@@ -126,8 +131,8 @@ pub enum CheckError {
     #[error("{0:?} is not a case glob: {1}")]
     Glob(String, String),
     /// No case matched the selection.
-    #[error("no case matches {0:?} (msntap check-server --list shows them)")]
-    NoCase(Vec<String>),
+    #[error("no case matches {0:?}{1} (msntap check-server --list shows them)")]
+    NoCase(Vec<String>, String),
     /// The runtime could not start.
     #[error("starting the async runtime: {0}")]
     Runtime(std::io::Error),
@@ -148,12 +153,15 @@ fn globs(patterns: &[String]) -> Result<globset::GlobSet, CheckError> {
     b.build().map_err(|e| CheckError::Glob(patterns.join(","), e.to_string()))
 }
 
-/// The cases `select` names (all when empty), in catalog order.
-pub fn selected(select: &[String]) -> Result<Vec<&'static Case>, CheckError> {
+/// The cases `select` names (all when empty) that apply to `dialect` (any when `None`), in
+/// catalog order.
+pub fn selected(select: &[String], dialect: Option<u8>) -> Result<Vec<&'static Case>, CheckError> {
     let set = globs(select)?;
-    let chosen: Vec<&Case> = CASES.iter().filter(|c| select.is_empty() || set.is_match(c.id)).collect();
+    let applies = |c: &Case| dialect.is_none_or(|d| (c.dialects.0..=c.dialects.1).contains(&d));
+    let chosen: Vec<&Case> = CASES.iter().filter(|c| (select.is_empty() || set.is_match(c.id)) && applies(c)).collect();
     if chosen.is_empty() {
-        return Err(CheckError::NoCase(select.to_vec()));
+        let within = dialect.map(|d| format!(" in MSNP{d}")).unwrap_or_default();
+        return Err(CheckError::NoCase(select.to_vec(), within));
     }
     Ok(chosen)
 }
@@ -220,7 +228,9 @@ fn analyse(log: CaseLog, port: u16) -> (Vec<String>, Vec<Seen>) {
 
 async fn run_case(case: &'static Case, cfg: &CheckConfig, known: &globset::GlobSet) -> CaseResult {
     let log = Arc::new(Mutex::new(CaseLog::default()));
-    let ctx = Ctx { target: cfg.target.clone(), users: cfg.users.clone(), timeout: cfg.timeout, log: log.clone() };
+    let dialects = cfg.dialect.map_or(case.dialects, |d| (d, d));
+    let ctx =
+        Ctx { target: cfg.target.clone(), users: cfg.users.clone(), timeout: cfg.timeout, log: log.clone(), dialects };
     let started = Instant::now();
     // The whole case is bounded too: a server that trickles lines cannot hold it forever.
     let bound = cfg.timeout.saturating_mul(4).saturating_add(Duration::from_secs(2));
@@ -239,6 +249,7 @@ async fn run_case(case: &'static Case, cfg: &CheckConfig, known: &globset::GlobS
         |l| l.lock().map(|mut g| std::mem::take(&mut *g)).unwrap_or_default(),
         |m| m.into_inner().unwrap_or_default(),
     );
+    let dialect = log.dialect.map(|d| format!("MSNP{d}"));
     let port = crate::msnp::address::parse_address(&cfg.target).1;
     let (transcript, violations) = analyse(log, port);
     let (mut verdict, expected, actual) = match outcome {
@@ -266,6 +277,7 @@ async fn run_case(case: &'static Case, cfg: &CheckConfig, known: &globset::GlobS
         id: case.id,
         title: case.title,
         cite: case.cite,
+        dialect,
         verdict,
         expected,
         actual,
@@ -277,7 +289,7 @@ async fn run_case(case: &'static Case, cfg: &CheckConfig, known: &globset::GlobS
 
 /// Runs the selected cases one after another against the server.
 pub fn run(cfg: &CheckConfig) -> Result<Run, CheckError> {
-    let chosen = selected(&cfg.select)?;
+    let chosen = selected(&cfg.select, cfg.dialect)?;
     let known = globs(&cfg.known_failures)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(CheckError::Runtime)?;
     rt.block_on(async {

@@ -9,6 +9,24 @@ pub fn md5_response(challenge: &str, password: &str) -> String {
     hex::encode(h.finalize())
 }
 
+/// The public product id the official clients of MSNP`dialect` answer challenges (`CHL`) with:
+/// `msmsgs@msnmsgr.com` for MSNP7 to 10, then the MSNP11 and MSNP13 clients' ids [Y cmd/qry].
+pub fn client_product(dialect: u8) -> Option<&'static str> {
+    match dialect {
+        ..=6 => None,
+        7..=10 => Some("msmsgs@msnmsgr.com"),
+        11..=12 => Some("PROD0090YUAUV{2B"),
+        _ => Some("PROD01065C%ZFN6F"),
+    }
+}
+
+/// The Passport ticket msntap's own server issues locally (no Passport service) for a policy
+/// string and password, in the form the real service gave (`t=...&p=...`): what `check-server`
+/// sends to a server that issues tickets this way.
+pub fn local_ticket(policy: &str, password: &str) -> String {
+    format!("t={}&p={}", md5_response(policy, password), md5_response(password, policy))
+}
+
 /// The algorithm a product's challenge responses use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChallengeAlgorithm {

@@ -209,6 +209,17 @@ pub fn of_client_version(client: &str, version: &str) -> Option<Dialects> {
     })
 }
 
+/// The client capabilities the official clients of MSNP`dialect` send with `CHG` (MSNP8+; the
+/// testkit and `check-server` send them too) [Y cmd/chg].
+pub fn client_caps(dialect: u8) -> Option<&'static str> {
+    match dialect {
+        ..=7 => None,
+        8..=10 => Some("0"),
+        11 => Some("1073791020"),
+        _ => Some("1342554172"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

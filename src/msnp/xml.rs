@@ -54,6 +54,30 @@ pub fn check_ml(body: &[u8]) -> Result<Vec<Contact>, String> {
     Ok(out)
 }
 
+/// The `ADL` payload that puts `handles` in the forward and allow lists as Messenger users
+/// (`l="3" t="1"`), grouped by domain in first-seen order [Y cmd/adl].
+pub fn ml_payload(handles: &[&str]) -> String {
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;");
+    let mut domains: Vec<(&str, Vec<&str>)> = Vec::new();
+    for h in handles {
+        let (local, domain) = h.split_once('@').unwrap_or((h, ""));
+        match domains.iter_mut().find(|(d, _)| *d == domain) {
+            Some((_, ls)) => ls.push(local),
+            None => domains.push((domain, vec![local])),
+        }
+    }
+    let mut s = String::from("<ml l=\"1\">");
+    for (d, locals) in domains {
+        s.push_str(&format!("<d n=\"{}\">", esc(d)));
+        for l in locals {
+            s.push_str(&format!("<c n=\"{}\" l=\"3\" t=\"1\" />", esc(l)));
+        }
+        s.push_str("</d>");
+    }
+    s.push_str("</ml>");
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! buffer, reads whole frames with the library's own wire decoder, and logs every byte sent
 //! and received so tests can check that a proxy changed nothing it should not.
 
-use crate::msnp::wire::{Decoder, Frame, PayloadState, WireLimits};
+use crate::msnp::wire::{Decoder, Frame, JunkReason, PayloadState, WireLimits};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -108,6 +108,10 @@ impl LineConn {
     pub async fn recv(&mut self) -> std::io::Result<Option<Msg>> {
         loop {
             while let Some(f) = self.decoder.next_frame() {
+                if let Frame::Junk { reason: JunkReason::LineTooLong, .. } = f {
+                    // A line longer than any command: the connection ends, as MSN's did.
+                    return Ok(None);
+                }
                 if let Frame::Line { line, payload, .. } = f {
                     let text = String::from_utf8_lossy(&line);
                     let tokens = text.split(' ').filter(|t| !t.is_empty()).map(str::to_string).collect();

@@ -31,7 +31,32 @@ pub struct Lists<'a> {
     pub bl: Vec<Contact<'a>>,
     /// Reverse list.
     pub rl: Vec<Contact<'a>>,
+    /// Groups (MSNP7+): id and URL-encoded name; none means the one default group.
+    pub groups: Vec<(u32, &'a str)>,
+    /// The GTC and BLP settings; empty means the defaults, `A` and `AL`.
+    pub gtc: &'a str,
+    /// See `gtc`.
+    pub blp: &'a str,
 }
+
+impl Lists<'_> {
+    fn settings(&self) -> (&str, &str) {
+        let gtc = if self.gtc.is_empty() { "A" } else { self.gtc };
+        let blp = if self.blp.is_empty() { "AL" } else { self.blp };
+        (gtc, blp)
+    }
+
+    fn groups(&self) -> Vec<(u32, &str)> {
+        if self.groups.is_empty() {
+            vec![(0, DEFAULT_GROUP)]
+        } else {
+            self.groups.clone()
+        }
+    }
+}
+
+/// The name of the group every contact starts in.
+pub const DEFAULT_GROUP: &str = "Other%20Contacts";
 
 /// The group every contact is in (MSNP7+): id 0, or this GUID once the address book is
 /// migrated (MSNP10+).
@@ -156,7 +181,7 @@ impl Flavor {
     /// The testkit's Passport ticket for a policy string and password, in the form the real
     /// service gave (`t=...&p=...`).
     pub fn ticket(policy: &str, password: &str) -> String {
-        format!("t={}&p={}", md5_response(policy, password), md5_response(password, policy))
+        crate::msnp::auth::local_ticket(policy, password)
     }
 
     /// The login's success: `USR t OK handle` with the name (up to MSNP9), the verified flag
@@ -211,6 +236,8 @@ impl Flavor {
             out.push_str(&s);
             out.push_str("\r\n");
         };
+        let (gtc, blp) = lists.settings();
+        let groups = lists.groups();
         if self.0 >= 8 {
             // One LST per contact with its lists as bits: FL 1, AL 2, BL 4, RL 8.
             let mut contacts: Vec<(Contact<'_>, u32)> = Vec::new();
@@ -223,18 +250,23 @@ impl Flavor {
                 }
             }
             let n = contacts.len();
+            let g = groups.len();
             if self.0 >= 10 {
-                line(format!("SYN {t} {LIST_TIME} {LIST_TIME} {n} 1"));
+                line(format!("SYN {t} {LIST_TIME} {LIST_TIME} {n} {g}"));
             } else {
-                line(format!("SYN {t} {serial} {n} 1"));
+                line(format!("SYN {t} {serial} {n} {g}"));
             }
-            line("GTC A".into());
-            line("BLP AL".into());
+            line(format!("GTC {gtc}"));
+            line(format!("BLP {blp}"));
             if self.0 >= 10 {
                 line(format!("PRP MFN {me}"));
-                line(format!("LSG Other%20Contacts {GROUP_GUID}"));
-            } else {
-                line("LSG 0 Other%20Contacts 0".into());
+            }
+            for (id, name) in &groups {
+                if self.0 >= 10 {
+                    line(format!("LSG {name} {}", group_guid(*id)));
+                } else {
+                    line(format!("LSG {id} {name} 0"));
+                }
             }
             for ((h, name), bits) in contacts {
                 let group = if bits & 1 != 0 {
@@ -255,8 +287,8 @@ impl Flavor {
             return out;
         }
         line(format!("SYN {t} {serial}"));
-        line(format!("GTC {t} {serial} A"));
-        line(format!("BLP {t} {serial} AL"));
+        line(format!("GTC {t} {serial} {gtc}"));
+        line(format!("BLP {t} {serial} {blp}"));
         if self.0 >= 5 {
             line(format!("PRP {t} {serial} PHH 1%20(555)%20010%200100"));
             for p in ["PHW", "PHM"] {
@@ -267,7 +299,9 @@ impl Flavor {
             }
         }
         if self.0 >= 7 {
-            line(format!("LSG {t} {serial} 1 1 0 Other%20Contacts 0"));
+            for (i, (id, name)) in groups.iter().enumerate() {
+                line(format!("LSG {t} {serial} {} {} {id} {name} 0", i + 1, groups.len()));
+            }
         }
         for (name, list) in [("FL", &lists.fl), ("AL", &lists.al), ("BL", &lists.bl), ("RL", &lists.rl)] {
             if list.is_empty() {
@@ -289,12 +323,7 @@ impl Flavor {
 
     /// The client capabilities sent with presence (MSNP8+).
     fn caps(self) -> Option<&'static str> {
-        match self.0 {
-            ..=7 => None,
-            8..=10 => Some("0"),
-            11 => Some("1073791020"),
-            _ => Some("1342554172"),
-        }
+        crate::msnp::dialect::client_caps(self.0)
     }
 
     /// ` caps` when the dialect sends them, else nothing.
@@ -319,12 +348,7 @@ impl Flavor {
 
     /// The public product id and key the client answers challenges with (MSNP6+) [Y cmd/qry].
     pub fn product(self) -> Option<&'static str> {
-        match self.0 {
-            ..=6 => None,
-            7..=10 => Some("msmsgs@msnmsgr.com"),
-            11..=12 => Some("PROD0090YUAUV{2B"),
-            _ => Some("PROD01065C%ZFN6F"),
-        }
+        crate::msnp::auth::client_product(self.0)
     }
 
     /// The challenge the server sends after the first CHG (`CHL 0 challenge`), when the
@@ -395,24 +419,8 @@ impl Flavor {
     /// The ADL payload for the forward list `fl` (all in FL and AL: `l="3"`, Messenger
     /// users: `t="1"`) [Y cmd/adl].
     pub fn ml(fl: &[Contact<'_>]) -> String {
-        let mut domains: Vec<(&str, Vec<&str>)> = Vec::new();
-        for (h, _) in fl {
-            let (local, domain) = h.split_once('@').unwrap_or((h, ""));
-            match domains.iter_mut().find(|(d, _)| *d == domain) {
-                Some((_, ls)) => ls.push(local),
-                None => domains.push((domain, vec![local])),
-            }
-        }
-        let mut s = String::from("<ml l=\"1\">");
-        for (d, locals) in domains {
-            s.push_str(&format!("<d n=\"{d}\">"));
-            for l in locals {
-                s.push_str(&format!("<c n=\"{l}\" l=\"3\" t=\"1\" />"));
-            }
-            s.push_str("</d>");
-        }
-        s.push_str("</ml>");
-        s
+        let handles: Vec<&str> = fl.iter().map(|(h, _)| *h).collect();
+        crate::msnp::xml::ml_payload(&handles)
     }
 
     /// Whether the server says the user's status (`SBS 0 null`) after USR OK (MSNP11+).
@@ -454,8 +462,21 @@ impl Flavor {
 
 /// The contact id (a GUID) the MSNP10+ address book gives `handle`: derived from it, so the
 /// same contact keeps the same id.
-fn contact_id(handle: &str) -> String {
-    let h = md5_response(handle, "contact");
+pub fn contact_id(handle: &str) -> String {
+    guid(&md5_response(handle, "contact"))
+}
+
+/// The GUID of group `id` (MSNP10+): the default group's is fixed, the others derived.
+pub fn group_guid(id: u32) -> String {
+    if id == 0 {
+        GROUP_GUID.to_string()
+    } else {
+        guid(&md5_response(&id.to_string(), "group"))
+    }
+}
+
+/// 32 hex digits as a GUID.
+fn guid(h: &str) -> String {
     format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
@@ -503,6 +524,7 @@ mod tests {
             al: vec![("bob@hotmail.com", "Bob")],
             bl: vec![],
             rl: vec![("bob@hotmail.com", "Bob")],
+            ..Lists::default()
         };
         let two = Flavor::MSNP2.syn_batch("8", 12, "Alice", &lists);
         assert!(two.starts_with("SYN 8 12\r\nGTC 8 12 A\r\nBLP 8 12 AL\r\nLST 8 FL 12 1 1 bob@hotmail.com Bob\r\n"));

@@ -228,7 +228,13 @@ pub fn script_in(f: Flavor) -> Script {
             password: ALICE_PASSWORD,
             challenge: "1234567890.123456789",
             n: 1,
-            lists: Lists { fl: vec![bob_c, carol_c], al: vec![bob_c, carol_c], bl: vec![], rl: vec![bob_c] },
+            lists: Lists {
+                fl: vec![bob_c, carol_c],
+                al: vec![bob_c, carol_c],
+                bl: vec![],
+                rl: vec![bob_c],
+                ..Lists::default()
+            },
         },
     );
     s.send(ans, true, &l(&f.chg(&at.to_string(), "NLN")));
@@ -251,7 +257,7 @@ pub fn script_in(f: Flavor) -> Script {
             password: BOB_PASSWORD,
             challenge: "9876543210.987654321",
             n: 2,
-            lists: Lists { fl: vec![alice_c], al: vec![alice_c], bl: vec![], rl: vec![alice_c] },
+            lists: Lists { fl: vec![alice_c], al: vec![alice_c], bl: vec![], rl: vec![alice_c], ..Lists::default() },
         },
     );
     let bt_s = bt.to_string();

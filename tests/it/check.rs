@@ -14,9 +14,20 @@ fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
-/// A testkit server with `fault` (and the default accounts); its dispatch address.
+/// Three accounts, each in the others' lists.
+fn accounts() -> Vec<server::Account> {
+    let mut accounts: Vec<server::Account> =
+        ["alice@hotmail.com:wonderland:Alice", "bob@hotmail.com:builder:Bob", "carol@hotmail.com:lighthouse:Carol"]
+            .iter()
+            .filter_map(|s| server::Account::parse(s))
+            .collect();
+    server::befriend(&mut accounts);
+    accounts
+}
+
+/// A testkit server with `fault` (and the three accounts); its dispatch address.
 fn server_with(rt: &tokio::runtime::Runtime, fault: Option<Fault>) -> SocketAddr {
-    let accounts = msntap::testkit::demo::default_accounts();
+    let accounts = accounts();
     rt.block_on(server::start_with(ANY.into(), ANY.into(), ANY.into(), accounts, None, fault)).unwrap().ds
 }
 
@@ -24,6 +35,7 @@ fn server_with(rt: &tokio::runtime::Runtime, fault: Option<Fault>) -> SocketAddr
 fn check(target: &str, extra: &[&str]) -> (Option<i32>, Value) {
     let out = Command::new(env!("CARGO_BIN_EXE_msntap"))
         .args(["check-server", target, "--user", "alice@hotmail.com:wonderland", "--user", "bob@hotmail.com:builder"])
+        .args(["--user", "carol@hotmail.com:lighthouse"])
         .args(["--json", "-"])
         .args(if extra.contains(&"--timeout") { &[][..] } else { &["--timeout", "2"][..] })
         .args(extra)
@@ -70,8 +82,7 @@ fn the_clean_testkit_server_passes_every_case_with_no_violation() {
 #[test]
 fn a_notification_server_without_dispatch_is_checked_too() {
     let rt = rt();
-    let accounts = msntap::testkit::demo::default_accounts();
-    let ns = rt.block_on(server::start(ANY.into(), ANY.into(), ANY.into(), accounts, None)).unwrap().ns.to_string();
+    let ns = rt.block_on(server::start(ANY.into(), ANY.into(), ANY.into(), accounts(), None)).unwrap().ns.to_string();
     let (code, run) = check(&ns, &[]);
     let v = verdicts(&run);
     assert_eq!(code, Some(0), "{v:?}");
@@ -124,7 +135,48 @@ fn known_failures_junit_and_exit_statuses() {
     refuser.bind(&SocketAddr::from(ANY).into()).unwrap();
     let closed = refuser.local_addr().unwrap().as_socket().unwrap().to_string();
     assert_eq!(check(&closed, &[]).0, Some(2));
-    assert_eq!(check(&ds, &["-s", "msnp9/*"]).0, Some(2));
+    assert_eq!(check(&ds, &["-s", "msnp99/*"]).0, Some(2));
+    assert_eq!(check(&ds, &["--dialect", "19"]).0, Some(2));
+    assert_eq!(check(&ds, &["--dialect", "2", "-s", "msnp8/*"]).0, Some(2));
+}
+
+#[test]
+fn each_case_speaks_the_dialect_the_server_picks_or_the_one_named() {
+    let rt = rt();
+    let ds = server_with(&rt, None).to_string();
+    // Offered every dialect it applies to, a case speaks the newest the testkit has.
+    let (code, run) = check(&ds, &["-s", "msnp7/*,msnp8/*,msnp10/*,msnp13/*"]);
+    assert_eq!(code, Some(0), "{run}");
+    let spoken = |run: &Value, id: &str| -> String {
+        run["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .map(|c| c["dialect"].to_string())
+            .unwrap_or_default()
+    };
+    assert_eq!(spoken(&run, "msnp7/rmg/default-group-230"), "\"MSNP8\"");
+    assert_eq!(spoken(&run, "msnp7/adg/add-rename-remove"), "\"MSNP11\"");
+    assert_eq!(spoken(&run, "msnp8/syn/totals"), "\"MSNP11\"");
+    assert_eq!(spoken(&run, "msnp10/adc/forward-list"), "\"MSNP11\"");
+    assert_eq!(spoken(&run, "msnp13/adl/contacts"), "\"MSNP13\"");
+    // --dialect N offers MSNP<N> alone and runs only the cases that hold there (MSNP7: the
+    // groups with numbers and versions; MSNP13: ADL), each passing with no violation.
+    for (d, at_least) in [("7", 6), ("8", 10), ("11", 12), ("13", 9)] {
+        let (code, run) = check(&ds, &["--dialect", d, "--strict"]);
+        assert_eq!(code, Some(0), "MSNP{d}: {run}");
+        let cases = run["cases"].as_array().unwrap();
+        assert!(cases.len() >= at_least, "MSNP{d}: {run}");
+        let name = format!("MSNP{d}");
+        assert!(cases.iter().all(|c| c["dialect"] == name.as_str() && c["verdict"] == "pass"), "{run}");
+        assert!(cases.iter().all(|c| !c["id"].as_str().unwrap().starts_with("msnp2/")));
+    }
+    // A dialect the server does not speak skips the case, saying so.
+    let (code, run) = check(&ds, &["--dialect", "9", "-s", "msnp8/cvr/*"]);
+    assert_eq!(code, Some(0), "{run}");
+    assert_eq!(run["cases"][0]["verdict"], "skip");
+    assert!(run["cases"][0]["actual"].as_str().unwrap().contains("MSNP9"), "{run}");
 }
 
 /// A server that answers every connection with `reply` (and then holds it open).

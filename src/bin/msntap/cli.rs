@@ -329,9 +329,10 @@ pub struct CheckArgs {
     /// An account, HANDLE:PASSWORD; repeat for the cases that need two users.
     #[arg(long = "user", value_name = "HANDLE:PASSWORD")]
     pub users: Vec<String>,
-    /// The dialect checked (cases exist for MSNP2 so far).
-    #[arg(long, default_value_t = 2)]
-    pub dialect: u8,
+    /// Speak only MSNP<N> (2 to 18) and run only the cases that apply to it (default: each case
+    /// offers every dialect it applies to and speaks the one the server picks).
+    #[arg(long, value_name = "N")]
+    pub dialect: Option<u8>,
     /// Run only the cases whose ids match (globs, comma-separated or repeated).
     #[arg(short = 's', long = "select", value_name = "CASE-GLOB", value_delimiter = ',')]
     pub select: Vec<String>,

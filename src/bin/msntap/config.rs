@@ -150,8 +150,8 @@ pub fn report_read(args: &ReportArgs, quiet: bool) -> Result<ReadConfig> {
 
 /// `check-server`'s configuration.
 pub fn check(args: &crate::cli::CheckArgs) -> Result<msntap::check::CheckConfig> {
-    if args.dialect != 2 {
-        bail!("check-server has cases for MSNP2 only so far (--dialect 2)");
+    if let Some(d) = args.dialect.filter(|d| !(2..=18).contains(d)) {
+        bail!("--dialect takes 2 to 18 (MSNP2 to MSNP18), got {d}");
     }
     let mut users = Vec::new();
     for u in &args.users {
@@ -175,6 +175,7 @@ pub fn check(args: &crate::cli::CheckArgs) -> Result<msntap::check::CheckConfig>
         known_failures,
         strict: args.strict,
         timeout: Duration::from_secs(args.timeout.clamp(1, 3600)),
+        dialect: args.dialect,
     })
 }
 

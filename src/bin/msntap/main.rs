@@ -156,7 +156,7 @@ fn check_server(args: &cli::CheckArgs) -> Result<u8> {
             print!("{}", msntap::check::print::markdown());
         } else {
             for c in msntap::check::cases::CASES {
-                println!("{:<40} {:<18} {}", c.id, c.cite, c.title);
+                println!("{:<44} {:<10} {:<24} {}", c.id, c.dialect_range(), c.cite, c.title);
             }
         }
         return Ok(0);

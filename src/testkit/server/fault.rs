@@ -29,6 +29,14 @@ pub enum Fault {
     NoFln,
     /// VER with no dialect in common is answered MSNP2 anyway.
     VerIgnoresOffer,
+    /// BLP and GTC to the value already set are echoed instead of refused (218).
+    SameModeAccepted,
+    /// A contact is added to the allow list while in the block list (no 219).
+    OppositeListAccepted,
+    /// Any answer to a challenge is taken (no 540).
+    QryUnchecked,
+    /// The default group can be removed (no 230).
+    DefaultGroupRemovable,
 }
 
 /// Every fault: (fault, name, what it breaks, the check-server case that catches it).
@@ -59,6 +67,25 @@ pub const FAULTS: &[(Fault, &str, &str, &str)] = &[
         "ver-ignores-offer",
         "VER with no dialect in common is answered MSNP2",
         "msnp2/7.1/ver-no-common-dialect",
+    ),
+    (
+        Fault::SameModeAccepted,
+        "same-mode-accepted",
+        "BLP to the mode already set is echoed, not 218",
+        "msnp2/7.6/blp-same-218",
+    ),
+    (
+        Fault::OppositeListAccepted,
+        "opposite-list-accepted",
+        "a contact in the allow list is put in the block list too (no 219)",
+        "msnp2/7.8/add-al-bl-219",
+    ),
+    (Fault::QryUnchecked, "qry-unchecked", "a wrong answer to CHL is taken (no 540)", "msnp7/qry/wrong-answer-540"),
+    (
+        Fault::DefaultGroupRemovable,
+        "default-group-removable",
+        "RMG removes the default group (no 230)",
+        "msnp7/rmg/default-group-230",
     ),
 ];
 

@@ -9,6 +9,7 @@
 
 mod ds;
 pub mod fault;
+mod lists;
 mod ns;
 mod sb;
 
@@ -33,6 +34,18 @@ pub struct Account {
     pub name: String,
     /// Forward list (contacts watched).
     pub fl: Vec<String>,
+    /// Allow list.
+    pub al: Vec<String>,
+    /// Block list.
+    pub bl: Vec<String>,
+    /// GTC and BLP settings.
+    pub gtc: String,
+    /// See `gtc`.
+    pub blp: String,
+    /// Groups (MSNP7+): id and URL-encoded name; group 0 always exists.
+    pub groups: Vec<(u32, String)>,
+    /// The list version: raised by every change (0: not yet set, the server starts it).
+    pub serial: u64,
 }
 
 impl Account {
@@ -47,6 +60,12 @@ impl Account {
             password,
             name: name.replace(' ', "%20"),
             fl: Vec::new(),
+            al: Vec::new(),
+            bl: Vec::new(),
+            gtc: "A".into(),
+            blp: "AL".into(),
+            groups: vec![(0, super::flavor::DEFAULT_GROUP.to_string())],
+            serial: 0,
         })
     }
 }
@@ -56,6 +75,7 @@ pub fn befriend(accounts: &mut [Account]) {
     let all: Vec<String> = accounts.iter().map(|a| a.handle.clone()).collect();
     for a in accounts.iter_mut() {
         a.fl = all.iter().filter(|h| **h != a.handle).cloned().collect();
+        a.al = a.fl.clone();
     }
 }
 
@@ -137,7 +157,15 @@ pub async fn start_with(
     let (dl, nl, sl) = (TcpListener::bind(ds).await?, TcpListener::bind(ns).await?, TcpListener::bind(sb).await?);
     let addrs = Addrs { ds: dl.local_addr()?, ns: nl.local_addr()?, sb: sl.local_addr()? };
     let state = State {
-        accounts: accounts.into_iter().map(|a| (a.handle.clone(), a)).collect(),
+        accounts: accounts
+            .into_iter()
+            .map(|mut a| {
+                if a.serial == 0 {
+                    a.serial = 1 + a.fl.len() as u64;
+                }
+                (a.handle.clone(), a)
+            })
+            .collect(),
         online: HashMap::new(),
         sessions: HashMap::new(),
         cookies: HashMap::new(),

@@ -3,10 +3,10 @@
 //! messages (UUX, UBX), list edits (ADD, REM), switchboard referrals (XFR SB), pings, and
 //! sign-out, each in the connection's dialect.
 
-use super::{common, cookie, lock, next_command, visible, Ctx, Fault, Online, State, Tx};
+use super::{common, cookie, lists, lock, next_command, visible, Ctx, Fault, Online, State, Tx};
 use crate::msnp::auth::qry_response;
 use crate::testkit::conn::{LineConn, Msg};
-use crate::testkit::flavor::{Flavor, Lists};
+use crate::testkit::flavor::Flavor;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -114,7 +114,8 @@ impl Notification {
                 self.c.send(&format!("302 {t}")).await?;
             }
             "SYN" if f.syn(0).is_some() => {
-                let lines = syn_batch(&self.ctx, &*lock(&self.ctx)?, f, self.me.as_deref().unwrap_or(""), &t, m.arg(2));
+                let lines =
+                    lists::syn_batch(&self.ctx, &*lock(&self.ctx)?, f, self.me.as_deref().unwrap_or(""), &t, m.arg(2));
                 self.c.send_raw(lines.as_bytes()).await?;
             }
             "CHG" => self.chg(&t, m.arg(2)).await?,
@@ -137,16 +138,29 @@ impl Notification {
                     });
                 }
             }
-            "ADL" if f.adl() => self.c.send(&format!("ADL {t} OK")).await?,
+            "ADL" if f.adl() => self.c.send(&lists::adl(m)).await?,
             "BLP" if f.adl() => self.c.send(&format!("BLP {t} {}", m.arg(2))).await?,
             "PRP" if f.adl() => self.c.send(&format!("PRP {t} {} {}", m.arg(2), m.arg(3))).await?,
             "BLP" | "GTC" => {
-                let reply = setting(&self.ctx, self.me.as_deref().unwrap_or(""), m);
+                let reply = lists::setting(&self.ctx, self.me.as_deref().unwrap_or(""), m);
                 self.c.send(&reply).await?
             }
+            "ADG" | "RMG" | "REG" if (7..13).contains(&f.number()) => {
+                let reply = lists::group_edit(&self.ctx, self.me.as_deref().unwrap_or(""), m, f);
+                self.c.send(&reply).await?
+            }
+            "ADC" if (10..13).contains(&f.number()) => {
+                let reply = lists::adc(&self.ctx, self.me.as_deref().unwrap_or(""), m);
+                self.c.send(&reply).await?
+            }
+            "REM" if (10..13).contains(&f.number()) => {
+                let reply = lists::rem_by_id(&self.ctx, self.me.as_deref().unwrap_or(""), m);
+                self.c.send(&reply).await?
+            }
+            "REA" if f.number() < 10 => self.rea(m).await?,
             "XFR" if m.arg(2) == "SB" => self.xfr_sb(&t).await?,
-            "ADD" | "REM" => {
-                let reply = list_edit(&self.ctx, self.me.as_deref().unwrap_or(""), m);
+            "ADD" | "REM" if f.number() < 10 => {
+                let reply = lists::add_rem(&self.ctx, self.me.as_deref().unwrap_or(""), m, f);
                 self.c.send(&reply).await?;
             }
             "PNG" if self.ctx.has(Fault::DropOnPng) => return Ok(Next::End),
@@ -164,7 +178,7 @@ impl Notification {
     async fn qry(&mut self, t: &str, m: &Msg) -> std::io::Result<Next> {
         let answer = m.payload.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
         let want = self.chl.take().and_then(|c| qry_response(&c, m.arg(2)));
-        if want.is_some_and(|w| w == answer) {
+        if want.is_some_and(|w| w == answer) || self.ctx.has(Fault::QryUnchecked) {
             self.c.send(&format!("QRY {t}")).await?;
             Ok(Next::Go)
         } else {
@@ -206,6 +220,22 @@ impl Notification {
             st.online.insert(handle, Online { state: "FLN".into(), name, tx: self.tx.clone(), flavor: f });
         }
         Ok(Next::Go)
+    }
+
+    /// `REA t handle name`: the reply; a new name of the user's own is told to its watchers.
+    async fn rea(&mut self, m: &Msg) -> std::io::Result<()> {
+        let me = self.me.clone().unwrap_or_default();
+        let (reply, renamed) = lists::rea(&self.ctx, &me, m);
+        self.c.send(&reply).await?;
+        if let Some(name) = renamed {
+            if let Ok(mut st) = self.ctx.state.lock() {
+                if let Some(o) = st.online.get_mut(&me) {
+                    o.name = name;
+                }
+                notify_watchers(&st, &me);
+            }
+        }
+        Ok(())
     }
 
     /// `CHG t state`: the new state, and after the first CHG the contacts online (ILN).
@@ -261,37 +291,6 @@ impl Notification {
     }
 }
 
-/// The SYN reply: the serial alone when the client is up to date, else the batch with GTC, BLP
-/// and the four lists (FL and AL: the contacts; RL: everyone who lists this user).
-fn syn_batch(ctx: &Ctx, st: &State, f: Flavor, handle: &str, t: &str, client_serial: &str) -> String {
-    let Some(a) = st.accounts.get(handle) else { return format!("SYN {t} 0\r\n") };
-    let serial = 1 + a.fl.len() as u64;
-    if client_serial == serial.to_string() && !ctx.has(Fault::ListsOnCurrentSerial) {
-        return format!("SYN {t} {serial}\r\n");
-    }
-    let name_of = |h: &str| st.accounts.get(h).map_or_else(|| h.to_string(), |a| a.name.clone());
-    let mut rl: Vec<String> =
-        st.accounts.values().filter(|o| o.fl.iter().any(|f| f == handle)).map(|o| o.handle.clone()).collect();
-    rl.sort();
-    let fl: Vec<(String, String)> = a.fl.iter().map(|h| (h.clone(), name_of(h))).collect();
-    let rl: Vec<(String, String)> = rl.iter().map(|h| (h.clone(), name_of(h))).collect();
-    let lists = Lists { fl: pairs(&fl), al: pairs(&fl), bl: Vec::new(), rl: pairs(&rl) };
-    let batch = f.syn_batch(t, serial, &a.name, &lists);
-    if ctx.has(Fault::SynOutOfOrder) {
-        // The lists first, GTC and BLP after them.
-        let (settings, rest): (Vec<&str>, Vec<&str>) =
-            batch.split_inclusive('\n').partition(|l| l.starts_with("GTC ") || l.starts_with("BLP "));
-        let (head, lists): (Vec<&str>, Vec<&str>) = rest.into_iter().partition(|l| l.starts_with("SYN "));
-        return [head, lists, settings].concat().concat();
-    }
-    batch
-}
-
-/// Borrowed pairs of owned (handle, name) pairs.
-fn pairs(v: &[(String, String)]) -> Vec<(&str, &str)> {
-    v.iter().map(|(h, n)| (h.as_str(), n.as_str())).collect()
-}
-
 /// Calls `each` with every online user who watches `handle` (lists it in FL).
 fn for_watchers(st: &State, handle: &str, mut each: impl FnMut(&Online)) {
     for (h, o) in &st.online {
@@ -313,42 +312,4 @@ fn notify_watchers(st: &State, handle: &str) {
         };
         let _ = o.tx.send(line.into_bytes());
     });
-}
-
-/// `BLP` (AL or BL) or `GTC` (A or N) of the MSNP2 family, echoed with the list serial, or 201
-/// for a value that is neither.
-fn setting(ctx: &Ctx, me: &str, m: &Msg) -> String {
-    let (t, value) = (m.arg(1), m.arg(2));
-    let valid = if m.verb() == "BLP" { ["AL", "BL"].contains(&value) } else { ["A", "N"].contains(&value) };
-    if !valid {
-        return format!("201 {t}");
-    }
-    let serial = ctx.state.lock().ok().and_then(|st| st.accounts.get(me).map(|a| 1 + a.fl.len())).unwrap_or(1);
-    format!("{} {t} {serial} {value}", m.verb())
-}
-
-/// `ADD` or `REM` on a list, with the draft's errors (201, 215, 216).
-fn list_edit(ctx: &Ctx, me: &str, m: &Msg) -> String {
-    let (t, list, who) = (m.arg(1), m.arg(2), m.arg(3));
-    let Ok(mut st) = ctx.state.lock() else { return format!("500 {t}") };
-    if !["FL", "AL", "BL"].contains(&list) || !who.contains('@') {
-        return format!("201 {t}");
-    }
-    let Some(a) = st.accounts.get_mut(me) else { return format!("500 {t}") };
-    let present = a.fl.iter().any(|f| f == who);
-    let serial = 1 + a.fl.len();
-    match (m.verb(), list, present) {
-        ("ADD", "FL", false) => {
-            a.fl.push(who.to_string());
-            format!("ADD {t} FL {} {who} {}", serial + 1, m.arg(4))
-        }
-        ("REM", "FL", true) => {
-            a.fl.retain(|f| f != who);
-            format!("REM {t} FL {} {who}", serial - 1)
-        }
-        ("ADD", _, true) => format!("215 {t}"),
-        ("REM", _, false) => format!("216 {t}"),
-        ("ADD", _, false) => format!("ADD {t} {list} {serial} {who} {}", m.arg(4)),
-        _ => format!("REM {t} {list} {serial} {who}"),
-    }
 }

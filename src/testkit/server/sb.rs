@@ -153,7 +153,8 @@ impl Switchboard {
     }
 
     /// `CAL t handle`: the callee is rung (RNG on its notification connection), or the
-    /// call fails: 215 when already in the session, 217 when offline.
+    /// call fails: 208 for what is not a handle, 215 when already in the session, 217 when
+    /// offline.
     async fn cal(&mut self, t: &str, callee: &str) -> std::io::Result<()> {
         let Some(me) = &self.me else { return Ok(()) };
         let reply = {
@@ -162,8 +163,10 @@ impl Switchboard {
             let k = cookie(st.next);
             let sid = me.session;
             let in_session = st.sessions.get(&sid).is_some_and(|s| s.members.contains_key(callee));
+            let valid = super::lists::valid_handle(callee);
             let target = st.online.get(callee).filter(|o| visible(&o.state)).map(|o| (o.tx.clone(), o.flavor));
             match (in_session, target) {
+                _ if !valid => format!("208 {t}"),
                 (true, _) => format!("215 {t}"),
                 (false, None) => format!("217 {t}"),
                 (false, Some((ntx, nf))) => {
