@@ -123,11 +123,19 @@ pub struct Client {
     pub name: String,
     /// Answer the server's challenges (`CHL 0 challenge`) with `QRY`, as a client must.
     pub answer_challenges: bool,
-    /// The TrID of the last automatic `QRY`.
+    /// The TrID of the last `QRY` sent by [`Client::answer_challenge`].
     qry_trid: u32,
     /// The automatic `QRY` not yet answered.
     qry_wait: Option<u32>,
+    /// Bytes of the lines in `pending`.
+    held: usize,
+    /// The login's profile said the address book is migrated (`ABCHMigrated: 1`): groups and
+    /// contacts have GUIDs (MSNP10; always from MSNP11).
+    pub abch_migrated: bool,
 }
+
+/// Bytes of lines held back while an automatic `QRY` is unanswered.
+const MAX_HELD: usize = 8 << 20;
 
 impl Client {
     /// Connects to `addr` within `timeout`.
@@ -164,6 +172,8 @@ impl Client {
             answer_challenges: true,
             qry_trid: 900,
             qry_wait: None,
+            held: 0,
+            abch_migrated: false,
         })
     }
 
@@ -199,7 +209,10 @@ impl Client {
         self.send_raw(&b).await
     }
 
-    /// The next line, waiting at most `wait`; `Ok(None)` when nothing came in time.
+    /// The next line, waiting at most `wait`; `Ok(None)` when nothing came in time. While an
+    /// automatic `QRY` is unanswered, the lines after the challenge are held back (up to
+    /// `wait`, and at most [`MAX_HELD`] bytes of them) so that its answer is read before the
+    /// case goes on.
     pub async fn recv_within(&mut self, wait: Duration) -> Result<Option<Line>, Stop> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
@@ -207,6 +220,9 @@ impl Client {
             // ends with it open.
             if self.qry_wait.is_none() {
                 if let Some(l) = self.pending.pop_front() {
+                    if self.pending.is_empty() {
+                        self.held = 0;
+                    }
                     return Ok(Some(l));
                 }
             }
@@ -214,6 +230,9 @@ impl Client {
             // here, not only by the read's timer.
             if tokio::time::Instant::now() >= deadline {
                 self.qry_wait = None;
+                if self.pending.len() <= 1 {
+                    self.held = 0;
+                }
                 return Ok(self.pending.pop_front());
             }
             let mut decoded = false;
@@ -230,12 +249,19 @@ impl Client {
                     if self.qry_wait.is_some_and(|t| line.arg(1) == t.to_string()) {
                         self.qry_wait = None;
                     }
-                    if line.verb() == "CHL" && self.answer_challenges {
-                        self.answer_challenge(line.arg(2)).await?;
-                        self.qry_wait = Some(self.qry_trid);
-                    }
+                    let challenge = (line.verb() == "CHL" && self.answer_challenges && self.qry_wait.is_none())
+                        .then(|| line.arg(2).to_string());
+                    self.held +=
+                        line.tokens.iter().map(String::len).sum::<usize>() + line.payload.as_ref().map_or(0, Vec::len);
                     self.pending.push_back(line);
-                    if self.pending.len() > 100_000 {
+                    if let Some(chl) = challenge {
+                        // One answer at a time, sent within the wait; a send that fails is the
+                        // next read's to report.
+                        if let Ok(Ok(Some(t))) = tokio::time::timeout_at(deadline, self.answer_challenge(&chl)).await {
+                            self.qry_wait = Some(t);
+                        }
+                    }
+                    if self.held > MAX_HELD {
                         self.qry_wait = None;
                     }
                     decoded = true;
@@ -266,12 +292,13 @@ impl Client {
     }
 
     /// Answers a challenge with `QRY t product 32` and the response of the dialect's official
-    /// client (when its key is public).
-    pub async fn answer_challenge(&mut self, challenge: &str) -> Result<(), Stop> {
-        let Some(product) = crate::msnp::auth::client_product(self.dialect) else { return Ok(()) };
-        let Some(response) = crate::msnp::auth::qry_response(challenge, product) else { return Ok(()) };
-        self.qry_trid += 1;
-        self.send_payload(&format!("QRY {} {product}", self.qry_trid), response.as_bytes()).await
+    /// client, when its key is public: the QRY's TrID, or `None` when nothing was sent.
+    pub async fn answer_challenge(&mut self, challenge: &str) -> Result<Option<u32>, Stop> {
+        let Some(product) = crate::msnp::auth::client_product(self.dialect) else { return Ok(None) };
+        let Some(response) = crate::msnp::auth::qry_response(challenge, product) else { return Ok(None) };
+        self.qry_trid = self.qry_trid.wrapping_add(1);
+        self.send_payload(&format!("QRY {} {product}", self.qry_trid), response.as_bytes()).await?;
+        Ok(Some(self.qry_trid))
     }
 
     /// The next line within the case's deadline.

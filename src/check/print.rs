@@ -149,7 +149,9 @@ pub fn markdown() -> String {
          (`t=` MD5 of policy and password, `&p=` MD5 of password and policy). `users` is the number of\n\
          accounts (`--user`) a case needs; cases that need more than were given are skipped. Cases that\n\
          change lists, groups, names or settings put them back, except `add-present-215` and\n\
-         `add-al-bl-219`, which leave the second account in the first one's forward and allow lists.\n\n\
+         `add-al-bl-219`, which leave the second account in the first one's forward and allow lists,\n\
+         and the MSNP13 cases, whose ADL lists the other accounts (in FL and AL) as a client does.\n\
+         A server that refuses the locally issued ticket (911) skips the later cases that log in.\n\n\
          | id | checks | citation | dialects | users |\n|---|---|---|---|---|\n",
     );
     for c in CASES {

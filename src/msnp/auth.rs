@@ -10,11 +10,11 @@ pub fn md5_response(challenge: &str, password: &str) -> String {
 }
 
 /// The public product id the official clients of MSNP`dialect` answer challenges (`CHL`) with:
-/// `msmsgs@msnmsgr.com` for MSNP7 to 10, then the MSNP11 and MSNP13 clients' ids [Y cmd/qry].
+/// `msmsgs@msnmsgr.com` for MSNP6 to 10, then the MSNP11 and MSNP13 clients' ids [Y cmd/qry].
 pub fn client_product(dialect: u8) -> Option<&'static str> {
     match dialect {
-        ..=6 => None,
-        7..=10 => Some("msmsgs@msnmsgr.com"),
+        ..=5 => None,
+        6..=10 => Some("msmsgs@msnmsgr.com"),
         11..=12 => Some("PROD0090YUAUV{2B"),
         _ => Some("PROD01065C%ZFN6F"),
     }

@@ -31,7 +31,8 @@ pub struct Lists<'a> {
     pub bl: Vec<Contact<'a>>,
     /// Reverse list.
     pub rl: Vec<Contact<'a>>,
-    /// Groups (MSNP7+): id and URL-encoded name; none means the one default group.
+    /// Groups (MSNP7+): id and URL-encoded name; none means the one default group (a SYN
+    /// batch always lists at least one).
     pub groups: Vec<(u32, &'a str)>,
     /// The GTC and BLP settings; empty means the defaults, `A` and `AL`.
     pub gtc: &'a str,
@@ -221,8 +222,8 @@ impl Flavor {
     /// The client's SYN (`None` from MSNP13, where the lists come over SOAP).
     pub fn syn(self, t: u32) -> Option<String> {
         match self.0 {
-            ..=10 => Some(format!("SYN {t} 0")),
-            11..=12 => Some(format!("SYN {t} 0 0")),
+            ..=9 => Some(format!("SYN {t} 0")),
+            10..=12 => Some(format!("SYN {t} 0 0")),
             _ => None,
         }
     }

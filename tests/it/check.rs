@@ -249,3 +249,26 @@ fn the_case_document_is_generated_from_the_catalog() {
     assert_eq!(text.lines().count(), FAULTS.len());
     assert!(FAULTS.len() >= 10 && text.lines().all(|l| FAULTS.iter().any(|f| l.starts_with(f.1))));
 }
+
+#[test]
+fn a_server_that_refuses_the_local_ticket_skips_the_later_logins() {
+    let rt = rt();
+    let ds = server_with(&rt, None).to_string();
+    // A password the server does not have stands for a ticket it did not issue.
+    let out = Command::new(env!("CARGO_BIN_EXE_msntap"))
+        .args(["check-server", &ds, "--user", "alice@hotmail.com:not-this", "--user", "bob@hotmail.com:builder"])
+        .args(["--dialect", "11", "--timeout", "2", "--json", "-"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let run: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = verdicts(&run);
+    assert_eq!(out.status.code(), Some(1), "{v:?}");
+    let of = |id: &str| v.iter().find(|(i, _)| i == id).map(|(_, x)| x.as_str()).unwrap_or("");
+    assert_eq!(of("msnp8/usr/twn-local-ticket"), "fail");
+    assert_eq!(of("msnp8/usr/twn-wrong-ticket-911"), "pass");
+    assert_eq!(of("msnp8/cvr/reply"), "pass");
+    assert_eq!(of("msnp10/adc/forward-list"), "skip");
+    let skip = run["cases"].as_array().unwrap().iter().find(|c| c["id"] == "msnp8/syn/totals").unwrap();
+    assert!(skip["actual"].as_str().unwrap().contains("locally issued ticket"), "{skip}");
+}

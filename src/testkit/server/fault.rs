@@ -31,7 +31,7 @@ pub enum Fault {
     VerIgnoresOffer,
     /// BLP and GTC to the value already set are echoed instead of refused (218).
     SameModeAccepted,
-    /// A contact is added to the allow list while in the block list (no 219).
+    /// A contact in one of the allow and block lists is added to the other too (no 219).
     OppositeListAccepted,
     /// Any answer to a challenge is taken (no 540).
     QryUnchecked,

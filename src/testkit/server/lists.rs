@@ -12,6 +12,8 @@ use crate::testkit::flavor::{contact_id, group_guid, Flavor, Lists};
 const MAX_GROUPS: usize = 30;
 /// The longest group name ADG takes, URL-encoded [Y cmd/adg].
 const MAX_GROUP_NAME: usize = 61;
+/// The longest group name REG takes, URL-encoded [Y cmd/reg].
+const MAX_GROUP_RENAME: usize = 127;
 /// The longest friendly name, URL-encoded [D §5.5].
 const MAX_NAME: usize = 387;
 
@@ -271,7 +273,7 @@ pub(super) fn group_edit(ctx: &Ctx, me: &str, m: &Msg, f: Flavor) -> String {
         _ => {
             let (key, name) = (m.arg(2), m.arg(3));
             let Some(at) = find(a, key) else { return format!("224 {t}") };
-            if name.is_empty() || name.len() > MAX_GROUP_NAME {
+            if name.is_empty() || name.len() > MAX_GROUP_RENAME {
                 return format!("229 {t}");
             }
             a.groups[at].1 = name.to_string();
@@ -289,12 +291,9 @@ pub(super) fn group_edit(ctx: &Ctx, me: &str, m: &Msg, f: Flavor) -> String {
 /// or is empty, 241 for one the client may not send (reverse or pending list bits) [Y cmd/adl].
 pub(super) fn adl(m: &Msg) -> String {
     let t = m.arg(1);
-    let body = m.payload.as_deref().unwrap_or_default();
-    // The first list of a login (`l="1"`) may be empty: the user has no contacts yet.
-    let initial = body.starts_with(b"<ml l=\"1\"");
-    match crate::msnp::xml::check_ml(body) {
+    match crate::msnp::xml::check_ml(m.payload.as_deref().unwrap_or_default()) {
         Err(_) => format!("240 {t}"),
-        Ok(c) if c.is_empty() && !initial => format!("240 {t}"),
+        Ok(c) if c.is_empty() => format!("240 {t}"),
         Ok(c) if c.iter().any(|c| c.lists.unwrap_or(0) & !7 != 0) => format!("241 {t}"),
         Ok(_) => format!("ADL {t} OK"),
     }

@@ -1,11 +1,12 @@
 //! A small but faithful server of the testkit's dialects ([`Flavor`]: MSNP2, 5, 7, 8, 11, 13),
 //! answering each client in the newest one it offers: a dispatch ([`ds`]), a notification
 //! ([`ns`]) and a switchboard ([`sb`]) listener on separate ports, accounts with passwords, MD5
-//! or Passport (TWN) login, SYN with lists or ADL, presence (CHG, ILN, NLN, FLN), challenges
-//! (CHL, QRY), personal messages (UUX, UBX), switchboard referrals (XFR SB) and invitations
-//! (RNG), CAL/ANS/IRO/JOI/BYE, MSG with ACK/NAK, and the errors the specification gives. Used
-//! by the tests, the benchmarks, `msntap serve` and `msntap demo`. This file holds what the
-//! three share: accounts, who is online, switchboard sessions and cookies.
+//! or Passport (TWN) login, SYN with lists or ADL, the lists, groups and settings ([`lists`]),
+//! presence (CHG, ILN, NLN, FLN), challenges (CHL, QRY), personal messages (UUX, UBX),
+//! switchboard referrals (XFR SB) and invitations (RNG), CAL/ANS/IRO/JOI/BYE, MSG with ACK/NAK,
+//! and the errors the specification gives; [`fault`] breaks one behaviour on purpose. Used by
+//! the tests, the benchmarks, `msntap serve`, `msntap demo` and `check-server`'s tests. This
+//! file holds what the three share: accounts, who is online, switchboard sessions and cookies.
 
 mod ds;
 pub mod fault;
@@ -42,7 +43,8 @@ pub struct Account {
     pub gtc: String,
     /// See `gtc`.
     pub blp: String,
-    /// Groups (MSNP7+): id and URL-encoded name; group 0 always exists.
+    /// Groups (MSNP7+): id and URL-encoded name; group 0 is there from the start (and stays,
+    /// unless the `default-group-removable` fault lets RMG take it).
     pub groups: Vec<(u32, String)>,
     /// The list version: raised by every change (0: not yet set, the server starts it).
     pub serial: u64,

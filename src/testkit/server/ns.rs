@@ -1,6 +1,7 @@
 //! The notification server: MD5 or Passport login, SYN with the lists (ADL from MSNP13),
 //! presence (CHG, ILN, NLN, FLN), challenges (CHL, QRY), the shields policy (GCF), personal
-//! messages (UUX, UBX), list edits (ADD, REM), switchboard referrals (XFR SB), pings, and
+//! messages (UUX, UBX), the list, group and setting commands (ADD, REM, ADC, REA, ADG, RMG,
+//! REG, BLP, GTC, ADL; answered by [`super::lists`]), switchboard referrals (XFR SB), pings, and
 //! sign-out, each in the connection's dialect.
 
 use super::{common, cookie, lists, lock, next_command, visible, Ctx, Fault, Online, State, Tx};
