@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds msntap in release and prints one table: `msntap read` in summary mode, with the
-# transcript to /dev/null, with --ndjson and with --json, the ladder and the HTML report
-# (packets/s, MB/s, peak RSS; the report's size and time against --summary), the same
-# capture through tshark -q -Y msnms and tshark -T json, the ratios, then the proxy's figures.
+# Builds msntap in release and prints one table: `msntap read` in summary mode (and with -j 1),
+# with the transcript to /dev/null, with --ndjson and with --json, the ladder and the HTML
+# report (packets/s, MB/s, peak RSS; the report's size and time against --summary), the same
+# capture through capinfos -c (the floor of reading it), tshark -q -Y msnms, tshark -T json and
+# tshark -V, each ratio with its target (issue 17), then the proxy's figures.
 #   bench/run.sh                      1-million-packet capture
 #   SIZES="1000000 10000000" bench/run.sh    also 10 million (tshark -T json skipped there)
 set -euo pipefail
@@ -44,20 +45,30 @@ for n in $SIZES; do
   echo "| run                                | packets/s  | MB/s     | seconds  | peak RSS MiB | runs |"
   echo "|---|---|---|---|---|---|"
   run "msntap read --summary" "$n" "$bytes" "$BIN" read "$cap" --summary --color never; t_summary=$(cat "$DIR/last.txt")
-  run "msntap read (transcript)" "$n" "$bytes" "$BIN" read "$cap" --color never
+  run "msntap read --summary -j 1" "$n" "$bytes" "$BIN" read "$cap" --summary --color never -j 1
+  run "msntap read (transcript)" "$n" "$bytes" "$BIN" read "$cap" --color never; t_text=$(cat "$DIR/last.txt")
   run "msntap read --summary --ndjson" "$n" "$bytes" "$BIN" read "$cap" --summary --ndjson /dev/null; t_ndjson=$(cat "$DIR/last.txt")
-  run "msntap read --summary --json" "$n" "$bytes" "$BIN" read "$cap" --summary --json /dev/null
+  run "msntap read --summary --json" "$n" "$bytes" "$BIN" read "$cap" --summary --json /dev/null; t_json=$(cat "$DIR/last.txt")
   run "msntap ladder" "$n" "$bytes" "$BIN" ladder "$cap" --width 120 --color never
   run "msntap report" "$n" "$bytes" "$BIN" report "$cap" -o "$DIR/report.html"; t_report=$(cat "$DIR/last.txt")
   awk -v a="$t_report" -v b="$t_summary" -v s="$(stat -c %s "$DIR/report.html")" 'BEGIN {
     printf "report: %.1f MB, %.1f times the time of --summary (targets: under 25 MiB, at most 5)\n", s / 1e6, a / b }'
+  # ratio NAME A B TARGET: "NAME: A/B (target TARGET)".
+  ratio() { awk -v n="$1" -v a="$2" -v b="$3" -v t="$4" 'BEGIN { if (b < 0.01) b = 0.01; printf "ratio: %s %.1f (target %s)\n", n, a / b, t }'; }
+  if command -v capinfos > /dev/null; then
+    run "capinfos -c (reading the file)" "$n" "$bytes" capinfos -c "$cap"; t_cap=$(cat "$DIR/last.txt")
+    ratio "--summary takes capinfos -c times" "$t_summary" "$t_cap" "at most 2.5"
+  fi
   if command -v tshark > /dev/null; then
     run "tshark -q -Y msnms" "$n" "$bytes" tshark -r "$cap" -q -Y msnms; t_tq=$(cat "$DIR/last.txt")
+    ratio "tshark -q -Y msnms / --summary" "$t_tq" "$t_summary" "at least 25"
     if [ "$n" -le 1000000 ]; then
       REPS=1 run "tshark -T json" "$n" "$bytes" tshark -r "$cap" -T json; t_tj=$(cat "$DIR/last.txt")
-      awk -v a="$t_tj" -v b="$t_ndjson" 'BEGIN { printf "ratio: --ndjson is %.1f times as fast as tshark -T json (target 50)\n", a / b }'
+      REPS=1 run "tshark -V" "$n" "$bytes" tshark -r "$cap" -V; t_tv=$(cat "$DIR/last.txt")
+      ratio "tshark -T json / --ndjson" "$t_tj" "$t_ndjson" "at least 60"
+      ratio "tshark -T json / --json" "$t_tj" "$t_json" "at least 20"
+      ratio "tshark -V / transcript" "$t_tv" "$t_text" "at least 20"
     fi
-    awk -v a="$t_tq" -v b="$t_summary" 'BEGIN { printf "ratio: --summary is %.1f times as fast as tshark -q -Y msnms (target 10)\n", a / b }'
   else
     echo "(tshark not installed: no comparison)"
   fi
