@@ -20,7 +20,8 @@ impl Analyzer<'_> {
         if notices.is_empty() {
             return;
         }
-        let (user, dialect, public) = (conn.user.clone(), (conn.dialects(), conn.dialect_decided()), conn.id);
+        let (user, dialect, public, client) =
+            (conn.user.clone(), (conn.dialects(), conn.dialect_decided()), conn.id, conn.client.ip());
         for n in notices {
             match n {
                 Notice::Referral(r) => {
@@ -38,7 +39,7 @@ impl Analyzer<'_> {
                     self.next_link += 1;
                     self.conn_links.entry(public).or_default().push(li);
                     match (r.kind, &r.cookie) {
-                        (ReferralKind::XfrNs, _) => self.pending_ns.entry(port).or_default().push(li),
+                        (ReferralKind::XfrNs, _) => self.pending_ns.entry(port).or_default().push((li, client)),
                         (kind, Some(cookie)) => {
                             self.pending_sb.insert((kind, cookie.clone()), li);
                             if kind == ReferralKind::Rng {

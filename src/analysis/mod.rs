@@ -57,8 +57,9 @@ pub struct Analyzer<'r> {
     progress: Option<ProgressFn>,
     /// Every flow is MSNP (the proxy's case).
     pub all_msnp: bool,
-    /// NS referrals not yet followed, by announced port.
-    pending_ns: HashMap<u16, Vec<usize>>,
+    /// NS referrals not yet followed, by announced port: the link and the address of the
+    /// client it was sent to (only that client's next connection follows it).
+    pending_ns: HashMap<u16, Vec<(usize, IpAddr)>>,
     /// Switchboard referrals not yet followed, by kind and cookie.
     pending_sb: HashMap<(ReferralKind, String), usize>,
     /// Users (by hash) whose XFR SB referrals were captured; whether any RNG was.
@@ -174,18 +175,20 @@ impl<'r> Analyzer<'r> {
                 ..crate::session::Event::new(info.opened_ns, Dir::C2S, crate::session::EventKind::Gap)
             });
         }
-        // An NS referral leads to the first connection to its address after it.
+        // An NS referral leads to the first connection from the client it was sent to, to its
+        // address, after it (another client's connection there is not its follow-up).
         let pending = self.pending_ns.get_mut(&info.server.port());
         let found = pending.and_then(|v| {
             let links = &self.links;
-            v.retain(|li| links.contains_key(li));
-            let at = v.iter().position(|li| {
-                links.get(li).is_some_and(|l| {
-                    let (h, _) = crate::msnp::address::parse_address(&l.address);
-                    h.parse::<IpAddr>().map_or(true, |ip| ip == info.server.ip())
-                })
+            v.retain(|(li, _)| links.contains_key(li));
+            let at = v.iter().position(|(li, client)| {
+                *client == info.client.ip()
+                    && links.get(li).is_some_and(|l| {
+                        let (h, _) = crate::msnp::address::parse_address(&l.address);
+                        h.parse::<IpAddr>().map_or(true, |ip| ip == info.server.ip())
+                    })
             })?;
-            Some(v.remove(at))
+            Some(v.remove(at).0)
         });
         if let Some(li) = found {
             let user = self.links.get_mut(&li).and_then(|l| {

@@ -374,3 +374,42 @@ fn offloaded_packets_with_ip_length_zero_are_read_whole() {
     assert_eq!(tso["summary"]["malformed_packets"], 0);
     assert_eq!(tso["connections"], plain["connections"]);
 }
+
+/// Two clients referred to the same notification server by the dispatch server; the second
+/// connects first. Each referral leads to its own client's connection, not to the first one
+/// that reaches the address.
+#[test]
+fn a_referral_is_followed_by_its_own_clients_connection() {
+    let mut s = Script::new(941_825_442_000_000_000, 7);
+    let ds: std::net::SocketAddr = "198.51.100.1:1863".parse().unwrap();
+    let ns: std::net::SocketAddr = "198.51.100.5:1863".parse().unwrap();
+    let (alice, bob): (std::net::IpAddr, std::net::IpAddr) =
+        ("203.0.113.10".parse().unwrap(), "203.0.113.20".parse().unwrap());
+    for (ip, who) in [(alice, "alice"), (bob, "bob")] {
+        let c = s.connect(std::net::SocketAddr::new(ip, 40000), ds);
+        s.send(c, true, b"VER 1 MSNP2 CVR0\r\n");
+        s.send(c, false, b"VER 1 MSNP2\r\n");
+        s.send(c, true, format!("USR 2 MD5 I {who}@hotmail.com\r\n").as_bytes());
+        s.send(c, false, b"XFR 2 NS 198.51.100.5:1863\r\n");
+        s.close(c, false);
+    }
+    // Bob's notification connection comes first.
+    for (ip, who) in [(bob, "bob"), (alice, "alice")] {
+        let c = s.connect(std::net::SocketAddr::new(ip, 40001), ns);
+        s.send(c, true, b"VER 1 MSNP2 CVR0\r\n");
+        s.send(c, false, b"VER 1 MSNP2\r\n");
+        s.send(c, true, format!("USR 2 MD5 I {who}@hotmail.com\r\n").as_bytes());
+        s.close(c, true);
+    }
+    let doc = analyze(&synth::pcap(&s.segs, Encap::Ethernet, None), Options::default());
+    let conns = doc["connections"].as_array().unwrap();
+    let client_of =
+        |id: &Value| conns.iter().find(|c| c["id"] == *id).map(|c| c["client"].as_str().unwrap().to_string());
+    let links: Vec<&Value> = doc["links"].as_array().unwrap().iter().filter(|l| l["kind"] == "XFR NS").collect();
+    assert_eq!(links.len(), 2, "{doc}");
+    for l in links {
+        let from = client_of(&l["from"]["connection"]).unwrap();
+        let to = client_of(&l["to"]["connection"]).expect("followed");
+        assert_eq!(from.rsplit_once(':').unwrap().0, to.rsplit_once(':').unwrap().0, "{l}");
+    }
+}
