@@ -49,6 +49,15 @@ impl Style {
             s.to_string()
         }
     }
+
+    /// [`Style::paint`], appended to `out`.
+    pub(crate) fn paint_into(&self, out: &mut String, style: anstyle::Style, s: &str) {
+        if self.on {
+            let _ = write!(out, "{}{s}{}", style.render(), style.render_reset());
+        } else {
+            out.push_str(s);
+        }
+    }
 }
 
 /// Options of the transcript.
@@ -343,7 +352,13 @@ fn render_event(
     {
         let t = (e.ts - base) as f64 / 1e9;
         let arrow = dir_arrow(e.dir);
-        let (arrow_c, body) = match e.kind {
+        let mut line = String::with_capacity(96);
+        let _ = write!(line, "{tag}{t:>9.3} ");
+        // The width the line shows before its annotations, counted from its parts: the time,
+        // the arrow and the line (or note), whatever colours and notes the line itself has.
+        let shown = sanitize(e.line.as_deref().unwrap_or(e.note.as_deref().unwrap_or("")));
+        let visible = line.chars().count() + arrow.chars().count() + 1 + shown.chars().count();
+        match e.kind {
             EventKind::Command | EventKind::Error => {
                 let color = if e.kind == EventKind::Error {
                     styles::ERROR_LINE
@@ -352,24 +367,28 @@ fn render_event(
                 } else {
                     styles::SERVER
                 };
-                (st.paint(color, arrow), st.paint(color, &sanitize(e.line.as_deref().unwrap_or(""))))
+                st.paint_into(&mut line, color, arrow);
+                line.push(' ');
+                if e.line.is_some() {
+                    st.paint_into(&mut line, color, &shown);
+                } else {
+                    st.paint_into(&mut line, color, "");
+                }
             }
             EventKind::Malformed => {
-                let line = e.line.as_deref().unwrap_or("");
-                let mut b = sanitize(line).into_owned();
+                let mut b = sanitize(e.line.as_deref().unwrap_or("")).into_owned();
                 if let Some(n) = &e.note {
                     let _ = write!(b, "  ({n})");
                 }
-                (st.paint(styles::ODD, arrow), st.paint(styles::ODD, &b))
+                st.paint_into(&mut line, styles::ODD, arrow);
+                line.push(' ');
+                st.paint_into(&mut line, styles::ODD, &b);
             }
             EventKind::Gap | EventKind::Tcp | EventKind::Fin => {
-                let n = e.note.as_deref().unwrap_or("");
-                ("   ".to_string(), st.paint(styles::DIM, n))
+                line.push_str("    ");
+                st.paint_into(&mut line, styles::DIM, e.note.as_deref().unwrap_or(""));
             }
-        };
-        let mut line = format!("{tag}{t:>9.3} {arrow_c} {body}");
-        let visible =
-            format!("{tag}{t:>9.3} {arrow} {}", sanitize(e.line.as_deref().unwrap_or(e.note.as_deref().unwrap_or(""))));
+        }
         let mut ann = String::new();
         if let Some(name) = e.error_name {
             let _ = write!(ann, " {name}");
@@ -405,7 +424,7 @@ fn render_event(
                 }
             }
         }
-        width = visible.chars().count();
+        width = visible;
         has_ann = !ann.is_empty();
         if has_ann {
             if width < 64 {
