@@ -469,6 +469,14 @@ pub static CASES: &[Case] = &[
         2,
         add_al_bl
     ),
+    case!(
+        M2,
+        "msnp2/7.8/al-bl-move",
+        "REM from the allow list, ADD to and REM from the block list, each echoed with a new serial",
+        "[D §7.8]",
+        2,
+        al_bl_move
+    ),
     case!(M2, "msnp2/5.4/handle-129-bytes", "a handle of 129 bytes is taken as a handle", "[D §5.4]", 1, handle_129),
     case!(M2, "msnp2/5.4/handle-130-bytes-201", "a handle of 130 bytes is refused (201)", "[D §5.4]", 1, handle_130),
     case!(

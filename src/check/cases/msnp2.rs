@@ -621,3 +621,18 @@ pub(super) async fn iro_three(ctx: &Ctx) -> Result<(), Stop> {
     }
     Ok(())
 }
+
+pub(super) async fn al_bl_move(ctx: &Ctx) -> Result<(), Stop> {
+    let (other, _) = ctx.user(1)?;
+    let mut c = login(ctx, 0).await?;
+    let serial: u64 = syn_lines(&mut c).await?[0].arg(2).parse().unwrap_or(0);
+    // Into the allow list first (already there is fine), then across to the block list and back.
+    c.send(&format!("ADD 8 AL {other} {other}")).await?;
+    let r = c.reply("8").await?;
+    want(r.verb() == "ADD" || r.verb() == "215", &format!("ADD 8 AL serial {other} name, or 215 8"), &r)?;
+    let serial = if r.verb() == "ADD" { r.arg(3).parse().unwrap_or(serial) } else { serial };
+    let s = list_change(&mut c, &format!("REM 9 AL {other}"), serial).await?;
+    let s = list_change(&mut c, &format!("ADD 10 BL {other} {other}"), s).await?;
+    let s = list_change(&mut c, &format!("REM 11 BL {other}"), s).await?;
+    list_change(&mut c, &format!("ADD 12 AL {other} {other}"), s).await.map(|_| ())
+}
