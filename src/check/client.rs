@@ -127,7 +127,7 @@ pub struct Client {
     qry_trid: u32,
     /// The automatic `QRY` not yet answered.
     qry_wait: Option<u32>,
-    /// Bytes of the lines in `pending`.
+    /// Bytes of the lines held back since the automatic `QRY` was sent.
     held: usize,
     /// The login's profile said the address book is migrated (`ABCHMigrated: 1`): groups and
     /// contacts have GUIDs (MSNP10; always from MSNP11).
@@ -220,9 +220,6 @@ impl Client {
             // ends with it open.
             if self.qry_wait.is_none() {
                 if let Some(l) = self.pending.pop_front() {
-                    if self.pending.is_empty() {
-                        self.held = 0;
-                    }
                     return Ok(Some(l));
                 }
             }
@@ -230,9 +227,6 @@ impl Client {
             // here, not only by the read's timer.
             if tokio::time::Instant::now() >= deadline {
                 self.qry_wait = None;
-                if self.pending.len() <= 1 {
-                    self.held = 0;
-                }
                 return Ok(self.pending.pop_front());
             }
             let mut decoded = false;
@@ -251,14 +245,17 @@ impl Client {
                     }
                     let challenge = (line.verb() == "CHL" && self.answer_challenges && self.qry_wait.is_none())
                         .then(|| line.arg(2).to_string());
-                    self.held +=
-                        line.tokens.iter().map(String::len).sum::<usize>() + line.payload.as_ref().map_or(0, Vec::len);
+                    if self.qry_wait.is_some() {
+                        self.held += line.tokens.iter().map(String::len).sum::<usize>()
+                            + line.payload.as_ref().map_or(0, Vec::len);
+                    }
                     self.pending.push_back(line);
                     if let Some(chl) = challenge {
                         // One answer at a time, sent within the wait; a send that fails is the
                         // next read's to report.
                         if let Ok(Ok(Some(t))) = tokio::time::timeout_at(deadline, self.answer_challenge(&chl)).await {
                             self.qry_wait = Some(t);
+                            self.held = 0;
                         }
                     }
                     if self.held > MAX_HELD {

@@ -78,14 +78,8 @@ pub(super) async fn syn_totals(ctx: &Ctx) -> Result<(), Stop> {
 async fn challenged(ctx: &Ctx) -> Result<(Client, Line), Stop> {
     let mut c = login(ctx, 0).await?;
     c.answer_challenges = false;
-    let d = c.dialect;
-    if d >= 13 {
-        c.send_payload("ADL 5", contacts_ml(ctx, 0).as_bytes()).await?;
-    } else {
-        c.send(&syn_line(d, "5")).await?;
-    }
-    c.reply("5").await?;
-    c.send(&chg_line(d, "6", "NLN")).await?;
+    get_lists(ctx, &mut c, 0).await?;
+    c.send(&chg_line(c.dialect, "6", "NLN")).await?;
     match c.sees_within(ctx.timeout, |l| l.verb() == "CHL").await? {
         Some(chl) => Ok((c, chl)),
         None => Err(Stop::Skip(format!("no CHL came within {:?} of going online", ctx.timeout))),
@@ -312,9 +306,7 @@ pub(super) async fn adc_fl(ctx: &Ctx) -> Result<(), Stop> {
 }
 
 pub(super) async fn adc_no_account(ctx: &Ctx) -> Result<(), Stop> {
-    let mut c = login(ctx, 0).await?;
-    c.send("ADC 20 FL N=msntap-no-such-account-7f3a@hotmail.com F=nobody").await?;
-    let r = c.reply("20").await?;
+    let r = after_login(ctx, "ADC 20 FL N=msntap-no-such-account-7f3a@hotmail.com F=nobody").await?;
     want(r.verb() == "208", "208 20 (no such user; 205 before MSNP10)", &r)
 }
 

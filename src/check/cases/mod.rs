@@ -198,6 +198,23 @@ async fn login(ctx: &Ctx, who: usize) -> Result<Client, Stop> {
     Ok(c)
 }
 
+/// The reply to `line` (its TrID is its second token) after the login of user 0.
+async fn after_login(ctx: &Ctx, line: &str) -> Result<Line, Stop> {
+    let mut c = login(ctx, 0).await?;
+    c.send(line).await?;
+    c.reply(line.split(' ').nth(1).unwrap_or("")).await
+}
+
+/// The server closes `c` within `wait` (and sends nothing more first).
+async fn closes(c: &mut Client, wait: Duration) -> Result<(), Stop> {
+    match c.recv_within(wait).await {
+        Err(Stop::Closed(_)) => Ok(()),
+        Ok(Some(l)) => Err(fail("the connection closed", l.shown())),
+        Ok(None) => Err(fail("the connection closed", "still open")),
+        Err(e) => Err(e),
+    }
+}
+
 /// The other accounts as an MSNP13 contact list (ADL's payload): each in FL and AL.
 fn contacts_ml(ctx: &Ctx, who: usize) -> String {
     let handles: Vec<&str> =
@@ -208,9 +225,18 @@ fn contacts_ml(ctx: &Ctx, who: usize) -> String {
 /// Logs in, gets the lists (SYN; ADL from MSNP13) and goes online (NLN).
 async fn online(ctx: &Ctx, who: usize) -> Result<Client, Stop> {
     let mut c = login(ctx, who).await?;
+    get_lists(ctx, &mut c, who).await?;
+    c.send(&chg_line(c.dialect, "6", "NLN")).await?;
+    let r = c.wait_for("CHG 6 NLN", |l| l.verb() == "CHG" && l.arg(1) == "6").await?;
+    want(r.arg(2) == "NLN", "CHG 6 NLN", &r)?;
+    Ok(c)
+}
+
+/// The lists after the login of user `who`, with TrID 5: `SYN` up to MSNP12, from MSNP13 an
+/// `ADL` making the other accounts contacts (a client with none sends no list).
+async fn get_lists(ctx: &Ctx, c: &mut Client, who: usize) -> Result<(), Stop> {
     let d = c.dialect;
     if d >= 13 {
-        // The other accounts become contacts (a client with none sends no list).
         if ctx.users.len() > 1 {
             c.send_payload("ADL 5", contacts_ml(ctx, who).as_bytes()).await?;
             let r = c.reply("5").await?;
@@ -221,10 +247,7 @@ async fn online(ctx: &Ctx, who: usize) -> Result<Client, Stop> {
         let r = c.reply("5").await?;
         want(r.verb() == "SYN", "SYN 5 ...", &r)?;
     }
-    c.send(&chg_line(d, "6", "NLN")).await?;
-    let r = c.wait_for("CHG 6 NLN", |l| l.verb() == "CHG" && l.arg(1) == "6").await?;
-    want(r.arg(2) == "NLN", "CHG 6 NLN", &r)?;
-    Ok(c)
+    Ok(())
 }
 
 /// `SYN t 0`, with the second (settings) version from MSNP10.

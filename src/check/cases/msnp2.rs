@@ -22,12 +22,7 @@ pub(super) async fn ver_none(ctx: &Ctx) -> Result<(), Stop> {
     c.send("VER 3 MSNP99").await?;
     let r = c.reply("3").await?;
     want(r.verb() == "VER" && r.arg(2) == "0", "VER 3 0", &r)?;
-    match c.recv_within(ctx.timeout).await {
-        Err(Stop::Closed(_)) => Ok(()),
-        Ok(Some(l)) => Err(fail("the connection closed", l.shown())),
-        Ok(None) => Err(fail("the connection closed", "still open")),
-        Err(e) => Err(e),
-    }
+    closes(&mut c, ctx.timeout).await
 }
 
 pub(super) async fn inf_md5(ctx: &Ctx) -> Result<(), Stop> {
@@ -173,10 +168,7 @@ pub(super) async fn chg_states(ctx: &Ctx) -> Result<(), Stop> {
 }
 
 pub(super) async fn chg_invalid(ctx: &Ctx) -> Result<(), Stop> {
-    let mut c = login(ctx, 0).await?;
-    c.send("CHG 9 XYZ").await?;
-    let r = c.reply("9").await?;
-    want(r.verb() == "201", "201 9 (invalid parameter)", &r)
+    refused(ctx, "CHG 9 XYZ").await
 }
 
 /// `verb t list handle [name]` on `c`, expecting the echo with a serial above `above`: the
@@ -228,17 +220,8 @@ pub(super) async fn add_present(ctx: &Ctx) -> Result<(), Stop> {
 }
 
 pub(super) async fn rem_absent(ctx: &Ctx) -> Result<(), Stop> {
-    let mut c = login(ctx, 0).await?;
-    c.send("REM 9 FL nobody-here@example.com").await?;
-    let r = c.reply("9").await?;
+    let r = after_login(ctx, "REM 9 FL nobody-here@example.com").await?;
     want(r.verb() == "216", "216 9 (not in the list)", &r)
-}
-
-/// The reply to `line` (TrID 9) after the login of user 0.
-async fn after_login(ctx: &Ctx, line: &str) -> Result<Line, Stop> {
-    let mut c = login(ctx, 0).await?;
-    c.send(line).await?;
-    c.reply("9").await
 }
 
 pub(super) async fn add_invalid(ctx: &Ctx) -> Result<(), Stop> {
@@ -366,10 +349,9 @@ pub(super) async fn gtc(ctx: &Ctx) -> Result<(), Stop> {
     setting(ctx, "GTC", ["N", "A"]).await
 }
 
-pub(super) async fn refused(ctx: &Ctx, line: &str) -> Result<(), Stop> {
-    let mut c = login(ctx, 0).await?;
-    c.send(line).await?;
-    let r = c.reply("9").await?;
+/// `line` (TrID 9) after the login is refused with 201.
+async fn refused(ctx: &Ctx, line: &str) -> Result<(), Stop> {
+    let r = after_login(ctx, line).await?;
     want(r.verb() == "201", "201 9 (invalid parameter)", &r)
 }
 
@@ -423,12 +405,7 @@ pub(super) async fn out_ns(ctx: &Ctx) -> Result<(), Stop> {
     c.send("OUT").await?;
     let r = c.wait_for("OUT", |l| l.verb() == "OUT").await?;
     want(r.verb() == "OUT", "OUT", &r)?;
-    match c.recv_within(ctx.timeout).await {
-        Err(Stop::Closed(_)) => Ok(()),
-        Ok(Some(l)) => Err(fail("the connection closed", l.shown())),
-        Ok(None) => Err(fail("the connection closed", "still open")),
-        Err(e) => Err(e),
-    }
+    closes(&mut c, ctx.timeout).await
 }
 
 pub(super) async fn xfr_sb(ctx: &Ctx) -> Result<(), Stop> {

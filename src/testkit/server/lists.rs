@@ -17,6 +17,20 @@ const MAX_GROUP_RENAME: usize = 127;
 /// The longest friendly name, URL-encoded [D §5.5].
 const MAX_NAME: usize = 387;
 
+/// The reply to a list, group or setting command (`BLP`, `GTC`, `ADD`, `REM`, `ADC`, `ADG`,
+/// `RMG`, `REG`) in dialect `f`, or `None` when the dialect has no such command.
+pub(super) fn answer(ctx: &Ctx, me: &str, m: &Msg, f: Flavor) -> Option<String> {
+    let n = f.number();
+    Some(match m.verb() {
+        "BLP" | "GTC" => setting(ctx, me, m),
+        "ADD" | "REM" if n < 10 => add_rem(ctx, me, m, f),
+        "REM" if n < 13 => rem_by_id(ctx, me, m),
+        "ADC" if (10..13).contains(&n) => adc(ctx, me, m),
+        "ADG" | "RMG" | "REG" if (7..13).contains(&n) => group_edit(ctx, me, m, f),
+        _ => return None,
+    })
+}
+
 /// Whether `h` is a handle: `local@domain` in RFC 822's characters, at most 129 bytes [D §5.4].
 pub(super) fn valid_handle(h: &str) -> bool {
     let Some((local, domain)) = h.split_once('@') else { return false };
@@ -27,6 +41,16 @@ pub(super) fn valid_handle(h: &str) -> bool {
 /// Borrowed pairs of owned (handle, name) pairs.
 fn pairs(v: &[(String, String)]) -> Vec<(&str, &str)> {
     v.iter().map(|(h, n)| (h.as_str(), n.as_str())).collect()
+}
+
+/// Whether `who` is in the list opposite `list` (the block list for the allow list, and back).
+fn in_opposite(a: &Account, list: &str, who: &str) -> bool {
+    let other = match list {
+        "AL" => &a.bl,
+        "BL" => &a.al,
+        _ => return false,
+    };
+    other.iter().any(|h| h == who)
 }
 
 /// The list `name` of an account.
@@ -75,7 +99,7 @@ pub(super) fn syn_batch(ctx: &Ctx, st: &State, f: Flavor, handle: &str, t: &str,
 
 /// `BLP` (AL or BL) or `GTC` (A or N), echoed with the new serial; 201 for a value that is
 /// neither, 218 for the value already set [D §7.6].
-pub(super) fn setting(ctx: &Ctx, me: &str, m: &Msg) -> String {
+fn setting(ctx: &Ctx, me: &str, m: &Msg) -> String {
     let (t, value) = (m.arg(1), m.arg(2));
     let valid = if m.verb() == "BLP" { ["AL", "BL"].contains(&value) } else { ["A", "N"].contains(&value) };
     if !valid {
@@ -96,7 +120,7 @@ pub(super) fn setting(ctx: &Ctx, me: &str, m: &Msg) -> String {
 /// draft's errors: 201 (no such list, or not a handle), 205 (no such account), 206 (no
 /// domain), 215 (already there), 216 (not there), 219 (in the opposite list), and 224 (no such
 /// group, MSNP7+) [D §7.8], [Y cmd/add, cmd/rem].
-pub(super) fn add_rem(ctx: &Ctx, me: &str, m: &Msg, f: Flavor) -> String {
+fn add_rem(ctx: &Ctx, me: &str, m: &Msg, f: Flavor) -> String {
     let (t, list, who) = (m.arg(1), m.arg(2), m.arg(3));
     let Ok(mut st) = ctx.state.lock() else { return format!("500 {t}") };
     if !["FL", "AL", "BL"].contains(&list) {
@@ -120,11 +144,7 @@ pub(super) fn add_rem(ctx: &Ctx, me: &str, m: &Msg, f: Flavor) -> String {
         }
     }
     let tail = group.map(|g| format!(" {g}")).unwrap_or_default();
-    let opposite = match list {
-        "AL" => a.bl.iter().any(|h| h == who),
-        "BL" => a.al.iter().any(|h| h == who),
-        _ => false,
-    };
+    let opposite = in_opposite(a, list, who);
     let Some(l) = list_mut(a, list) else { return format!("201 {t}") };
     let present = l.iter().any(|h| h == who);
     if add {
@@ -155,7 +175,7 @@ pub(super) fn add_rem(ctx: &Ctx, me: &str, m: &Msg, f: Flavor) -> String {
 
 /// `ADC t list N=handle [F=name]` (MSNP10-12): the contact added, FL answered with its contact
 /// id (`C=`); 201 (not a handle), 208 (no such account), 215, 219 [Y cmd/adc].
-pub(super) fn adc(ctx: &Ctx, me: &str, m: &Msg) -> String {
+fn adc(ctx: &Ctx, me: &str, m: &Msg) -> String {
     let (t, list) = (m.arg(1), m.arg(2));
     let Ok(mut st) = ctx.state.lock() else { return format!("500 {t}") };
     let Some(who) = m.arg(3).strip_prefix("N=") else { return format!("201 {t}") };
@@ -164,11 +184,7 @@ pub(super) fn adc(ctx: &Ctx, me: &str, m: &Msg) -> String {
     }
     let exists = st.accounts.contains_key(who);
     let Some(a) = st.accounts.get_mut(me) else { return format!("500 {t}") };
-    let opposite = match list {
-        "AL" => a.bl.iter().any(|h| h == who),
-        "BL" => a.al.iter().any(|h| h == who),
-        _ => false,
-    };
+    let opposite = in_opposite(a, list, who);
     let Some(l) = list_mut(a, list) else { return format!("201 {t}") };
     if l.iter().any(|h| h == who) {
         return format!("215 {t}");
@@ -191,7 +207,7 @@ pub(super) fn adc(ctx: &Ctx, me: &str, m: &Msg) -> String {
 
 /// `REM t FL contact-id` or `REM t AL|BL handle` (MSNP10-12), echoed; 216 when not there
 /// [Y cmd/rem].
-pub(super) fn rem_by_id(ctx: &Ctx, me: &str, m: &Msg) -> String {
+fn rem_by_id(ctx: &Ctx, me: &str, m: &Msg) -> String {
     let (t, list, id) = (m.arg(1), m.arg(2), m.arg(3));
     let Ok(mut st) = ctx.state.lock() else { return format!("500 {t}") };
     let Some(a) = st.accounts.get_mut(me) else { return format!("500 {t}") };
@@ -230,7 +246,7 @@ pub(super) fn rea(ctx: &Ctx, me: &str, m: &Msg) -> (String, Option<String>) {
 /// list version up to MSNP9, GUIDs and no version from MSNP10; 223 (more than 30 groups), 224
 /// (no such group), 229 (name too long), 230 (the default group cannot go) [Y cmd/adg, cmd/rmg,
 /// cmd/reg].
-pub(super) fn group_edit(ctx: &Ctx, me: &str, m: &Msg, f: Flavor) -> String {
+fn group_edit(ctx: &Ctx, me: &str, m: &Msg, f: Flavor) -> String {
     let t = m.arg(1);
     let Ok(mut st) = ctx.state.lock() else { return format!("500 {t}") };
     let Some(a) = st.accounts.get_mut(me) else { return format!("500 {t}") };

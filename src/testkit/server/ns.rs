@@ -142,28 +142,12 @@ impl Notification {
             "ADL" if f.adl() => self.c.send(&lists::adl(m)).await?,
             "BLP" if f.adl() => self.c.send(&format!("BLP {t} {}", m.arg(2))).await?,
             "PRP" if f.adl() => self.c.send(&format!("PRP {t} {} {}", m.arg(2), m.arg(3))).await?,
-            "BLP" | "GTC" => {
-                let reply = lists::setting(&self.ctx, self.me.as_deref().unwrap_or(""), m);
-                self.c.send(&reply).await?
-            }
-            "ADG" | "RMG" | "REG" if (7..13).contains(&f.number()) => {
-                let reply = lists::group_edit(&self.ctx, self.me.as_deref().unwrap_or(""), m, f);
-                self.c.send(&reply).await?
-            }
-            "ADC" if (10..13).contains(&f.number()) => {
-                let reply = lists::adc(&self.ctx, self.me.as_deref().unwrap_or(""), m);
-                self.c.send(&reply).await?
-            }
-            "REM" if (10..13).contains(&f.number()) => {
-                let reply = lists::rem_by_id(&self.ctx, self.me.as_deref().unwrap_or(""), m);
-                self.c.send(&reply).await?
+            "BLP" | "GTC" | "ADD" | "REM" | "ADC" | "ADG" | "RMG" | "REG" => {
+                let reply = lists::answer(&self.ctx, self.me.as_deref().unwrap_or(""), m, f);
+                self.c.send(&reply.unwrap_or_else(|| format!("200 {t}"))).await?;
             }
             "REA" if f.number() < 10 => self.rea(m).await?,
             "XFR" if m.arg(2) == "SB" => self.xfr_sb(&t).await?,
-            "ADD" | "REM" if f.number() < 10 => {
-                let reply = lists::add_rem(&self.ctx, self.me.as_deref().unwrap_or(""), m, f);
-                self.c.send(&reply).await?;
-            }
             "PNG" if self.ctx.has(Fault::DropOnPng) => return Ok(Next::End),
             "PNG" => self.c.send(f.qng()).await?,
             "OUT" => {
