@@ -73,7 +73,7 @@ fn session_analysis(b: divan::Bencher) {
 struct Null;
 
 impl StreamSink for Null {
-    fn accept(&mut self, _: SocketAddr, _: SocketAddr, _: bool) -> Accept {
+    fn accept(&mut self, _: SocketAddr, _: SocketAddr, _: bool, _: std::net::IpAddr) -> Accept {
         Accept::Track { server: None }
     }
     fn open(&mut self, _: &ConnInfo) {}

@@ -145,6 +145,9 @@ pub struct ConnInfo {
     pub syn_seen: bool,
     /// First packet time, ns since the epoch.
     pub opened_ns: i64,
+    /// The client machine the flow belongs to, as decided before reassembly (see
+    /// `analysis::affinity`): connections with the same affinity can be linked.
+    pub affinity: IpAddr,
 }
 
 /// What the consumer decides about a new flow.
@@ -162,7 +165,7 @@ pub enum Accept {
 /// Receives reassembled streams. Implemented by the analyzer and by tests.
 pub trait StreamSink {
     /// A packet starts a flow not yet tracked: should it be?
-    fn accept(&mut self, src: SocketAddr, dst: SocketAddr, syn: bool) -> Accept;
+    fn accept(&mut self, src: SocketAddr, dst: SocketAddr, syn: bool, affinity: IpAddr) -> Accept;
     /// A connection is now tracked.
     fn open(&mut self, info: &ConnInfo);
     /// In-order bytes of one direction.

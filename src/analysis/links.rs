@@ -20,8 +20,8 @@ impl Analyzer<'_> {
         if notices.is_empty() {
             return;
         }
-        let (user, dialect, public, client) =
-            (conn.user.clone(), (conn.dialects(), conn.dialect_decided()), conn.id, conn.client.ip());
+        let (user, dialect, public) = (conn.user.clone(), (conn.dialects(), conn.dialect_decided()), conn.id);
+        let aff = self.affinity.get(&id).copied().unwrap_or(conn.client.ip());
         for n in notices {
             match n {
                 Notice::Referral(r) => {
@@ -29,23 +29,23 @@ impl Analyzer<'_> {
                     let role = r.kind.role();
                     match host.parse::<IpAddr>() {
                         Ok(ip) => {
-                            self.announced.insert(SocketAddr::new(ip, port), role);
+                            self.announced.insert((aff, SocketAddr::new(ip, port)), role);
                         }
                         Err(_) => {
-                            self.announced_ports.insert(port);
+                            self.announced_ports.insert((aff, port));
                         }
                     }
                     let li = self.next_link;
                     self.next_link += 1;
                     self.conn_links.entry(public).or_default().push(li);
                     match (r.kind, &r.cookie) {
-                        (ReferralKind::XfrNs, _) => self.pending_ns.entry(port).or_default().push((li, client)),
+                        (ReferralKind::XfrNs, _) => self.pending_ns.entry((aff, port)).or_default().push(li),
                         (kind, Some(cookie)) => {
-                            self.pending_sb.insert((kind, cookie.clone()), li);
+                            self.pending_sb.insert((aff, kind, cookie.clone()), li);
                             if kind == ReferralKind::Rng {
-                                self.rng_seen = true;
+                                self.rng_seen.insert(aff);
                             } else if let Some(u) = &user {
-                                self.sb_referred_users.insert(hash_str(u));
+                                self.sb_referred_users.insert((aff, hash_str(u)));
                             }
                         }
                         _ => {}
@@ -81,13 +81,15 @@ impl Analyzer<'_> {
 
     fn link_switchboard(&mut self, id: ConnId, auth: SbAuth) {
         let want = auth.answers;
-        let found = self.pending_sb.get(&(want, auth.cookie.clone())).copied().filter(|li| {
+        let Some(aff) = self.conns.get(&id).map(|c| self.affinity_of(id, c)) else { return };
+        let key = (aff, want, auth.cookie.clone());
+        let found = self.pending_sb.get(&key).copied().filter(|li| {
             self.links.get(li).is_some_and(|l| {
                 l.to.is_none() && (want != ReferralKind::Rng || l.session.as_deref() == auth.session.as_deref())
             })
         });
         if found.is_some() {
-            self.pending_sb.remove(&(want, auth.cookie.clone()));
+            self.pending_sb.remove(&key);
         }
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
@@ -116,9 +118,9 @@ impl Analyzer<'_> {
             None => {
                 // Only a violation when that user's referrals were captured and none fits.
                 let user_seen = if want == ReferralKind::Rng {
-                    self.rng_seen
+                    self.rng_seen.contains(&aff)
                 } else {
-                    self.sb_referred_users.contains(&hash_str(&auth.handle))
+                    self.sb_referred_users.contains(&(aff, hash_str(&auth.handle)))
                 };
                 conn.set_role_hint(Role::SB);
                 if user_seen {
@@ -170,20 +172,25 @@ impl Analyzer<'_> {
     }
 }
 
-/// A user's connections from one client address: they speak one dialect.
+/// A user's connections from one client machine (affinity): they speak one dialect.
 pub(super) type Journey = (IpAddr, u64);
 
 impl Analyzer<'_> {
+    /// A connection's affinity (its client's address where none was recorded).
+    pub(super) fn affinity_of(&self, id: ConnId, c: &Connection) -> IpAddr {
+        self.affinity.get(&id).copied().unwrap_or(c.client.ip())
+    }
+
     /// The journey a connection belongs to, once its user is known.
-    fn journey_of(c: &Connection) -> Option<Journey> {
+    fn journey_of(&self, id: ConnId, c: &Connection) -> Option<Journey> {
         let user = c.user.as_deref()?;
-        Some((c.client.ip(), hash_str(&user.to_ascii_lowercase())))
+        Some((self.affinity_of(id, c), hash_str(&user.to_ascii_lowercase())))
     }
 
     /// What the connection says of its dialect joins what its user's other connections say.
     pub(super) fn join_journey(&mut self, id: ConnId) {
         let Some(c) = self.conns.get(&id) else { return };
-        let Some(key) = Self::journey_of(c) else { return };
+        let Some(key) = self.journey_of(id, c) else { return };
         let own = if c.dialect_decided() { c.dialects() } else { c.dialect_evidence() };
         let entry = self.journeys.entry(key).or_insert(crate::msnp::dialect::Dialects::ALL);
         if let Some(both) = entry.intersect(own) {
@@ -194,8 +201,12 @@ impl Analyzer<'_> {
     /// A connection ending takes what its user's connections together say of the dialect.
     pub(super) fn settle_journey(&mut self, id: ConnId) {
         self.join_journey(id);
-        let Some(c) = self.conns.get_mut(&id) else { return };
-        if let Some(range) = Self::journey_of(c).and_then(|k| self.journeys.get(&k).copied()) {
+        let Some(range) =
+            self.conns.get(&id).and_then(|c| self.journey_of(id, c)).and_then(|k| self.journeys.get(&k).copied())
+        else {
+            return;
+        };
+        if let Some(c) = self.conns.get_mut(&id) {
             c.narrow_by_user(range);
         }
     }

@@ -5,12 +5,14 @@
 //! flows are MSNP ([`probe`]), makes the links across connections ([`links`]), keeps the counts
 //! ([`summary`]), dumps streams ([`dump`]) and runs several inputs at once ([`jobs`]).
 
+pub mod affinity;
 pub mod dump;
 pub mod jobs;
 mod links;
 pub mod pipeline;
 pub mod probe;
 pub mod report;
+mod shard;
 pub mod summary;
 
 pub use dump::StreamDump;
@@ -32,10 +34,13 @@ pub struct Analyzer<'r> {
     opts: Options,
     ports: HashSet<u16>,
     conns: crate::fasthash::FastMap<ConnId, Connection>,
-    /// Addresses announced by referrals, with the role they lead to.
-    announced: crate::fasthash::FastMap<SocketAddr, Role>,
-    /// Ports announced with a host name (address unknown).
-    announced_ports: HashSet<u16>,
+    /// Addresses announced by referrals to each client machine (affinity), with the role they
+    /// lead to.
+    announced: crate::fasthash::FastMap<(IpAddr, SocketAddr), Role>,
+    /// Ports announced with a host name (address unknown), by affinity.
+    announced_ports: HashSet<(IpAddr, u16)>,
+    /// The affinity of each connection analysed.
+    affinity: crate::fasthash::FastMap<ConnId, IpAddr>,
     links: BTreeMap<usize, Link>,
     next_link: usize,
     /// Links each connection (by public id) announced.
@@ -57,20 +62,23 @@ pub struct Analyzer<'r> {
     progress: Option<ProgressFn>,
     /// Every flow is MSNP (the proxy's case).
     pub all_msnp: bool,
-    /// NS referrals not yet followed, by announced port: the link and the address of the
-    /// client it was sent to (only that client's next connection follows it).
-    pending_ns: HashMap<u16, Vec<(usize, IpAddr)>>,
-    /// Switchboard referrals not yet followed, by kind and cookie.
-    pending_sb: HashMap<(ReferralKind, String), usize>,
-    /// Users (by hash) whose XFR SB referrals were captured; whether any RNG was.
-    sb_referred_users: crate::fasthash::FastSet<u64>,
-    rng_seen: bool,
+    /// NS referrals not yet followed, by the affinity they were sent to and the announced
+    /// port (only that client machine's next connection follows one).
+    pending_ns: HashMap<(IpAddr, u16), Vec<usize>>,
+    /// Switchboard referrals not yet followed, by affinity, kind and cookie.
+    pending_sb: HashMap<(IpAddr, ReferralKind, String), usize>,
+    /// Users (affinity and handle hash) whose XFR SB referrals were captured; affinities that
+    /// were sent any RNG.
+    sb_referred_users: crate::fasthash::FastSet<(IpAddr, u64)>,
+    rng_seen: crate::fasthash::FastSet<IpAddr>,
     /// Connections by public id (for the links, which name connections that way).
     by_public: crate::fasthash::FastMap<u64, ConnId>,
     /// What each user journey's connections together say of its dialect.
     journeys: crate::fasthash::FastMap<links::Journey, crate::msnp::dialect::Dialects>,
     /// Referral rewrites not yet matched to their referral line: id → (kind, original, new).
     rewrites: HashMap<ConnId, Vec<(ReferralKind, String, String)>>,
+    /// A worker of sharded analysis hands connections on here instead of reporting them.
+    shard: Option<shard::ShardLog>,
 }
 
 /// Called now and then while reading: (bytes read, packets, connections open).
@@ -87,6 +95,7 @@ impl<'r> Analyzer<'r> {
             conns: Default::default(),
             announced: Default::default(),
             announced_ports: HashSet::new(),
+            affinity: Default::default(),
             links: BTreeMap::new(),
             next_link: 0,
             conn_links: Default::default(),
@@ -104,10 +113,11 @@ impl<'r> Analyzer<'r> {
             pending_ns: HashMap::new(),
             pending_sb: HashMap::new(),
             sb_referred_users: Default::default(),
-            rng_seen: false,
+            rng_seen: Default::default(),
             rewrites: HashMap::new(),
             by_public: Default::default(),
             journeys: Default::default(),
+            shard: None,
         }
     }
 
@@ -151,11 +161,11 @@ impl<'r> Analyzer<'r> {
         self.dump.as_mut().and_then(|d| d.error.take())
     }
 
-    fn known_endpoint(&self, a: SocketAddr) -> bool {
+    fn known_endpoint(&self, a: SocketAddr, affinity: IpAddr) -> bool {
         self.all_msnp
-            || self.announced.contains_key(&a)
-            || self.announced_ports.contains(&a.port())
             || self.ports.contains(&a.port())
+            || self.announced.contains_key(&(affinity, a))
+            || self.announced_ports.contains(&(affinity, a.port()))
     }
 
     /// Starts the analysis of a connection known (or found) to be MSNP.
@@ -164,7 +174,7 @@ impl<'r> Analyzer<'r> {
         self.next_public += 1;
         let mut c =
             Connection::new(public, info.client, info.server, info.vlan, info.syn_seen, info.opened_ns, &self.opts);
-        if let Some(role) = self.role_of(info.server) {
+        if let Some(role) = self.announced.get(&(info.affinity, info.server)).copied() {
             c.set_role_hint(role);
         }
         if !info.syn_seen {
@@ -177,18 +187,17 @@ impl<'r> Analyzer<'r> {
         }
         // An NS referral leads to the first connection from the client it was sent to, to its
         // address, after it (another client's connection there is not its follow-up).
-        let pending = self.pending_ns.get_mut(&info.server.port());
+        let pending = self.pending_ns.get_mut(&(info.affinity, info.server.port()));
         let found = pending.and_then(|v| {
             let links = &self.links;
-            v.retain(|(li, _)| links.contains_key(li));
-            let at = v.iter().position(|(li, client)| {
-                *client == info.client.ip()
-                    && links.get(li).is_some_and(|l| {
-                        let (h, _) = crate::msnp::address::parse_address(&l.address);
-                        h.parse::<IpAddr>().map_or(true, |ip| ip == info.server.ip())
-                    })
+            v.retain(|li| links.contains_key(li));
+            let at = v.iter().position(|li| {
+                links.get(li).is_some_and(|l| {
+                    let (h, _) = crate::msnp::address::parse_address(&l.address);
+                    h.parse::<IpAddr>().map_or(true, |ip| ip == info.server.ip())
+                })
             })?;
-            Some(v.remove(at).0)
+            Some(v.remove(at))
         });
         if let Some(li) = found {
             let user = self.links.get_mut(&li).and_then(|l| {
@@ -202,6 +211,10 @@ impl<'r> Analyzer<'r> {
             d.start(public, info.client, info.server);
         }
         self.by_public.insert(public, info.id);
+        self.affinity.insert(info.id, info.affinity);
+        if let Some(log) = self.shard.as_mut() {
+            log.push(info.id, shard::Item::Started(public));
+        }
         self.report.opened(&c);
         summary::emit(&mut c, &mut self.summary, &mut self.verbs, &mut *self.report, self.opts.stream_events);
         self.conns.insert(info.id, c);
@@ -231,10 +244,6 @@ impl<'r> Analyzer<'r> {
                 *n = 0;
             }
         }
-    }
-
-    fn role_of(&self, addr: SocketAddr) -> Option<Role> {
-        self.announced.get(&addr).copied()
     }
 
     fn after_event(&mut self, id: ConnId) {
@@ -268,11 +277,11 @@ impl<'r> Analyzer<'r> {
 }
 
 impl StreamSink for Analyzer<'_> {
-    fn accept(&mut self, src: SocketAddr, dst: SocketAddr, _syn: bool) -> Accept {
-        if self.known_endpoint(dst) {
+    fn accept(&mut self, src: SocketAddr, dst: SocketAddr, _syn: bool, affinity: IpAddr) -> Accept {
+        if self.known_endpoint(dst, affinity) {
             return Accept::Track { server: Some(dst) };
         }
-        if self.known_endpoint(src) {
+        if self.known_endpoint(src, affinity) {
             return Accept::Track { server: Some(src) };
         }
         if self.probe_content {
@@ -282,7 +291,7 @@ impl StreamSink for Analyzer<'_> {
     }
 
     fn open(&mut self, info: &ConnInfo) {
-        if self.known_endpoint(info.server) || self.known_endpoint(info.client) {
+        if self.known_endpoint(info.server, info.affinity) || self.known_endpoint(info.client, info.affinity) {
             self.start_connection(info);
         } else {
             self.probes.insert(info.id, Probe { info: info.clone(), bufs: [Vec::new(), Vec::new()] });
@@ -379,15 +388,21 @@ impl StreamSink for Analyzer<'_> {
         self.after_event(id);
         self.settle_journey(id);
         self.rewrites.remove(&id);
+        self.affinity.remove(&id);
         if let Some(c) = self.conns.remove(&id) {
             self.by_public.remove(&c.id);
             if let Some(d) = self.dump.as_mut() {
                 d.finish_connection(c.id);
             }
-            self.tally(&c);
-            self.report.connection(&c, Links(&self.links));
+            if self.shard.is_none() {
+                self.tally(&c);
+                self.report.connection(&c, Links(&self.links));
+            }
             if self.opts.stream_events {
                 self.retire_links(&c);
+            }
+            if let Some(log) = self.shard.as_mut() {
+                log.push(id, shard::Item::Ended(Box::new(c)));
             }
         }
     }

@@ -14,6 +14,9 @@ use std::io::Read;
 /// The packet-level state of a packet source: TCP reassembly and IP defragmentation.
 pub struct Pipeline {
     pub(super) reasm: Reassembler,
+    /// Made at the first packet, from the analyzer's server ports.
+    affinity: Option<super::affinity::Affinity>,
+    limits: Limits,
     defrag: crate::net::defrag::Defrag,
     last_ts: i64,
     last_progress: std::time::Instant,
@@ -24,6 +27,8 @@ impl Pipeline {
     pub fn new(limits: Limits) -> Self {
         Pipeline {
             reasm: Reassembler::new(limits),
+            affinity: None,
+            limits,
             defrag: Default::default(),
             last_ts: 0,
             last_progress: std::time::Instant::now(),
@@ -66,12 +71,13 @@ impl Analyzer<'_> {
             }
         }
         pipe.last_ts = ts_ns;
+        let k = self.summary.packets;
         match net::slice(link, data) {
-            Sliced::Tcp(seg) => pipe.reasm.segment(&seg, ts_ns, self),
+            Sliced::Tcp(seg) => self.segment(pipe, &seg, ts_ns, k),
             Sliced::Fragment(f) => {
                 if let Some(d) = pipe.defrag.push(&f, ts_ns) {
                     match d.tcp() {
-                        Sliced::Tcp(seg) => pipe.reasm.segment(&seg, ts_ns, self),
+                        Sliced::Tcp(seg) => self.segment(pipe, &seg, ts_ns, k),
                         Sliced::Malformed(_) => self.summary.malformed_packets += 1,
                         _ => self.summary.non_tcp += 1,
                     }
@@ -80,6 +86,17 @@ impl Analyzer<'_> {
             Sliced::Other | Sliced::UnsupportedLink(_) => self.summary.non_tcp += 1,
             Sliced::Malformed(_) => self.summary.malformed_packets += 1,
         }
+    }
+
+    /// One TCP segment of packet `k`: a flow it starts takes `k` as its id (ids then follow
+    /// packet order whoever analyses the flow, see [`super::shard`]).
+    fn segment(&mut self, pipe: &mut Pipeline, seg: &net::Segment<'_>, ts_ns: i64, k: u64) {
+        let limits = pipe.limits;
+        let ports = &self.ports;
+        let table = pipe.affinity.get_or_insert_with(|| super::affinity::Affinity::new(ports, limits.idle_timeout_ns));
+        let affinity = table.of(seg, ts_ns);
+        pipe.reasm.tick(ts_ns, self);
+        pipe.reasm.segment_as(seg, ts_ns, k, Some(affinity), self);
     }
 
     /// Ends a packet source: every connection still open is flushed and reported.

@@ -130,7 +130,46 @@ pub struct Failure {
     pub reason: String,
 }
 
+impl Latency {
+    /// Adds what `other` recorded.
+    fn absorb(&mut self, other: &Latency) {
+        for (b, n) in &other.buckets {
+            *self.buckets.entry(*b).or_default() += n;
+        }
+        self.count += other.count;
+        self.max_ms = self.max_ms.max(other.max_ms);
+    }
+}
+
+fn add_counts(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
+    for (k, n) in from {
+        match into.get_mut(k) {
+            Some(m) => *m += n,
+            None => {
+                into.insert(k.clone(), *n);
+            }
+        }
+    }
+}
+
 impl Summary {
+    /// Adds the counts a worker of sharded analysis kept: its events and transactions settled
+    /// early, and its reassembly (the merge counts packets and connections itself).
+    pub(super) fn absorb(&mut self, w: &Summary) {
+        self.commands += w.commands;
+        add_counts(&mut self.by_command, &w.by_command);
+        add_counts(&mut self.transactions, &w.transactions);
+        add_counts(&mut self.by_severity, &w.by_severity);
+        add_counts(&mut self.by_rule, &w.by_rule);
+        self.latency.absorb(&w.latency);
+        let (t, o) = (&mut self.tcp, &w.tcp);
+        t.segments += o.segments;
+        t.retransmissions += o.retransmissions;
+        t.out_of_order += o.out_of_order;
+        t.gaps += o.gaps;
+        t.gap_bytes += o.gap_bytes;
+    }
+
     /// Counts a connection that ended: its role, the violations found on its events after they
     /// were handed on (the events themselves were counted then), and its transactions.
     pub(super) fn connection(&mut self, c: &Connection) {

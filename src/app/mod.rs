@@ -141,3 +141,30 @@ pub fn analyze_to_json(
         reason: format!("internal: JSON document did not parse: {e}"),
     })
 }
+
+/// The summary `read --summary` prints for a capture held in memory, its flows analysed by
+/// `workers` threads (1: one thread, as every other mode). For tests and tools that compare
+/// the two.
+pub fn summary_text(
+    capture: &[u8],
+    opts: crate::session::Options,
+    limits: Limits,
+    workers: usize,
+) -> Result<Vec<u8>, crate::capture::CaptureError> {
+    use crate::output::text::{TextOptions, TextReport};
+    let mut reader = crate::capture::CaptureReader::new(capture)?;
+    let mut out = Vec::new();
+    {
+        let text_opts = TextOptions { color: false, summary_only: true, filter: Default::default(), live: false };
+        let mut report = TextReport::new(&mut out, text_opts, "capture");
+        let opts = crate::session::Options { stream_events: true, terse: true, ..opts };
+        let mut analyzer = Analyzer::new(opts, &[], &mut report);
+        if workers > 1 {
+            analyzer.run_capture_sharded(&mut reader, limits, workers);
+        } else {
+            analyzer.run_capture(&mut reader, limits);
+        }
+        analyzer.finish();
+    }
+    Ok(out)
+}

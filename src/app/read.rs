@@ -125,8 +125,14 @@ fn read_one(
             b.set_message(format!("{packets} packets, {conns} connections open"));
         })
     });
+    let workers = analysis_workers(cfg);
     let result = analyse(&cfg.analysis, output, &label, source, stdout, progress, |analyzer, limits| {
-        analyzer.run_capture(&mut reader, limits).map(|e| e.to_string())
+        if workers > 1 {
+            analyzer.run_capture_sharded(&mut reader, limits, workers)
+        } else {
+            analyzer.run_capture(&mut reader, limits)
+        }
+        .map(|e| e.to_string())
     });
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -142,6 +148,24 @@ fn read_one(
         Err(e) => tracing::debug!(file = %shown, secs, error = %e, "analysis failed"),
     }
     result
+}
+
+/// Analysis workers within one file: `-j` when one file is read and only the summary is
+/// shown (what it prints of a connection is decided when the connection ends, which sharded
+/// analysis hands on); one otherwise.
+fn analysis_workers(cfg: &ReadConfig) -> usize {
+    let o = &cfg.output;
+    let summary_only = o.summary
+        && o.json.is_none()
+        && o.ndjson.is_none()
+        && o.ladder.is_none()
+        && o.report.is_none()
+        && cfg.analysis.dump_streams.is_none();
+    if cfg.files.len() == 1 && summary_only {
+        cfg.jobs
+    } else {
+        1
+    }
 }
 
 /// A file's bar: its name, bytes read of its size, rate, time left, packets and connections.

@@ -40,7 +40,15 @@ pub fn apply(analyzer: &mut Analyzer<'_>, ev: ProxyEvent, first: &mut bool) {
     }
     match ev {
         ProxyEvent::Open { id, client, server, ts_ns } => {
-            analyzer.open(&ConnInfo { id, client, server, vlan: None, syn_seen: true, opened_ns: ts_ns });
+            analyzer.open(&ConnInfo {
+                id,
+                client,
+                server,
+                vlan: None,
+                syn_seen: true,
+                opened_ns: ts_ns,
+                affinity: client.ip(),
+            });
         }
         ProxyEvent::Data { id, dir, ts_ns, bytes } => analyzer.data(id, dir, ts_ns, &bytes),
         ProxyEvent::HalfClose { id, dir, ts_ns } => analyzer.half_close(id, dir, ts_ns),

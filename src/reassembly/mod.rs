@@ -149,8 +149,9 @@ struct Conn {
     last_ns: i64,
 }
 
+/// A flow's addresses in either direction, as one key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FlowKey {
+pub(crate) struct FlowKey {
     vlan: Option<u16>,
     lo: SocketAddr,
     hi: SocketAddr,
@@ -173,7 +174,7 @@ impl std::hash::Hash for FlowKey {
 }
 
 impl FlowKey {
-    fn new(a: SocketAddr, b: SocketAddr, vlan: Option<u16>) -> Self {
+    pub(crate) fn new(a: SocketAddr, b: SocketAddr, vlan: Option<u16>) -> Self {
         if a <= b {
             FlowKey { vlan, lo: a, hi: b }
         } else {
@@ -225,11 +226,34 @@ impl Reassembler {
         self.conns.len() + self.closed.len()
     }
 
-    /// Feeds one segment captured at `ts_ns`.
+    /// Feeds one segment captured at `ts_ns`: a new flow gets the next id and the affinity of
+    /// the side it decides is the client.
     pub fn segment(&mut self, seg: &Segment<'_>, ts_ns: i64, sink: &mut dyn StreamSink) {
+        self.tick(ts_ns, sink);
+        let id = self.next_id;
+        self.segment_as(seg, ts_ns, id, None, sink);
+    }
+
+    /// The clock of the captured segment at `ts_ns`: connections idle past the timeout are
+    /// flushed now and then. Every segment of the input ticks, whoever owns its flow (sharded
+    /// analysis ticks every shard's table with every segment so that all flush at one point).
+    pub fn tick(&mut self, ts_ns: i64, sink: &mut dyn StreamSink) {
         if ts_ns > self.last_sweep_ns.saturating_add(self.limits.idle_timeout_ns / 4) {
             self.sweep(ts_ns, sink);
         }
+    }
+
+    /// Feeds one segment without ticking the clock ([`Reassembler::tick`] comes first). A flow
+    /// it starts takes `new_id` (it must exceed every id given before: flows are closed in id
+    /// order) and `affinity` (by default the client side's address).
+    pub fn segment_as(
+        &mut self,
+        seg: &Segment<'_>,
+        ts_ns: i64,
+        new_id: ConnId,
+        affinity: Option<std::net::IpAddr>,
+        sink: &mut dyn StreamSink,
+    ) {
         let key = FlowKey::new(seg.src, seg.dst, seg.vlan);
         let syn = seg.flags.has(crate::net::TcpFlags::SYN);
         let ack = seg.flags.has(crate::net::TcpFlags::ACK);
@@ -267,13 +291,16 @@ impl Reassembler {
             if !syn && seg.payload.is_empty() && seg.missing == 0 {
                 return;
             }
-            let server = match sink.accept(seg.src, seg.dst, syn && !ack) {
+            let guess = affinity.unwrap_or_else(|| decide_sides(seg, syn, ack, None).0.ip());
+            let server = match sink.accept(seg.src, seg.dst, syn && !ack, guess) {
                 Accept::Ignore => return,
                 Accept::Track { server } => server,
             };
             let (client, server) = decide_sides(seg, syn, ack, server);
-            let info = ConnInfo { id: self.next_id, client, server, vlan: seg.vlan, syn_seen: syn, opened_ns: ts_ns };
-            self.next_id += 1;
+            let affinity = affinity.unwrap_or(guess);
+            let info =
+                ConnInfo { id: new_id, client, server, vlan: seg.vlan, syn_seen: syn, opened_ns: ts_ns, affinity };
+            self.next_id = new_id.max(self.next_id).saturating_add(1);
             sink.open(&info);
             self.conns.insert(key, Conn { info, halves: [Half::default(), Half::default()], last_ns: ts_ns });
         }

@@ -15,7 +15,7 @@ struct Rec {
 }
 
 impl StreamSink for Rec {
-    fn accept(&mut self, _src: SocketAddr, dst: SocketAddr, _syn: bool) -> Accept {
+    fn accept(&mut self, _src: SocketAddr, dst: SocketAddr, _syn: bool, _affinity: std::net::IpAddr) -> Accept {
         Accept::Track { server: (dst.port() == 1863).then_some(dst) }
     }
     fn open(&mut self, info: &ConnInfo) {

@@ -13,4 +13,5 @@ mod reassembly;
 mod regressions;
 mod report;
 mod rules;
+mod shards;
 mod sniff;

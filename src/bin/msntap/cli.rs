@@ -252,7 +252,8 @@ pub struct Inputs {
     /// Capture files, or directories of them (.pcap, .pcapng, .cap).
     #[arg(required = true, num_args = 1..)]
     pub files: Vec<PathBuf>,
-    /// Files analysed at once (default: one per core). Output stays in argument order.
+    /// Threads (default: one per core): files analysed at once, output in argument order; one
+    /// file with --summary alone is analysed on N workers, with the same result as on one.
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub jobs: Option<usize>,
 }

@@ -1,0 +1,427 @@
+//! One capture on several cores: the calling thread reads, slices and defragments packets and
+//! decides each TCP segment's affinity ([`super::affinity`]); workers, one per shard of
+//! affinities, each run a reassembler and an analyzer over their flows; the calling thread
+//! merges what they decide back into the order one thread would have decided it, so the
+//! result is byte-identical to [`Analyzer::run_capture`].
+//!
+//! Why the order can be restored: every link joins connections of one affinity, so nothing a
+//! worker decides depends on another's flows. Every worker sees every segment's time, so all
+//! flush idle flows at the same packet. A flow takes the number of the packet that started it
+//! as its id, so idle flows (flushed in id order) and the flows closed at the end order alike
+//! across workers. What a worker hands on (a connection started, a connection ended) carries
+//! the key (packet, phase, flow, sequence) that orders it as one thread would have met it.
+//!
+//! Only the summary is sharded so far: what it prints of a connection is decided when the
+//! connection ends, so a worker hands on the connection then and the merge gives it its id.
+//! Outputs that stream events keep one thread (`docs/performance.md` says what they need).
+//! The reassembler's bounds act per worker: past them (more than 65,536 flows closed within
+//! four minutes, or as many unfollowed referrals) the result may differ from one thread's.
+
+use super::summary::Summary;
+use super::{Analyzer, Report};
+use crate::capture::{CaptureError, CaptureReader};
+use crate::flow::ConnId;
+use crate::net::{self, Segment, Sliced, TcpFlags};
+use crate::reassembly::{Limits, Reassembler};
+use crate::session::Connection;
+use std::io::Read;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::Arc;
+
+/// Segments per batch handed to the workers.
+const BATCH: usize = 2048;
+/// Batches read ahead of the merge (bounds memory and lets workers run while the reader reads).
+const AHEAD: usize = 4;
+
+/// One TCP segment, owned (its payload in its batch's buffer).
+struct Seg {
+    k: u64,
+    ts: i64,
+    shard: usize,
+    affinity: IpAddr,
+    src: SocketAddr,
+    dst: SocketAddr,
+    vlan: Option<u16>,
+    seq: u32,
+    ack: u32,
+    flags: TcpFlags,
+    missing: u32,
+    at: usize,
+    len: usize,
+}
+
+#[derive(Default)]
+struct Batch {
+    segs: Vec<Seg>,
+    payload: Vec<u8>,
+}
+
+impl Batch {
+    fn push(&mut self, seg: &Segment<'_>, k: u64, ts: i64, shard: usize, affinity: IpAddr) {
+        let at = self.payload.len();
+        self.payload.extend_from_slice(seg.payload);
+        self.segs.push(Seg {
+            k,
+            ts,
+            shard,
+            affinity,
+            src: seg.src,
+            dst: seg.dst,
+            vlan: seg.vlan,
+            seq: seg.seq,
+            ack: seg.ack,
+            flags: seg.flags,
+            missing: seg.missing,
+            at,
+            len: seg.payload.len(),
+        });
+    }
+}
+
+enum ToWorker {
+    Batch(Arc<Batch>),
+    End { last_ts: i64 },
+}
+
+enum FromWorker {
+    Items(Vec<Keyed>),
+    Done(Vec<Keyed>, Box<Summary>),
+}
+
+/// When, in one thread's order, a worker decided something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Key {
+    /// The packet being handled (`u64::MAX` at the end of the input).
+    pub k: u64,
+    /// 0: idle flows flushed by its time; 1: its segment; 2: the end of the input.
+    pub phase: u8,
+    /// In phases 0 and 2, the flow being flushed (flows are flushed in id order); else 0.
+    pub flow: ConnId,
+    /// Order within the worker.
+    pub seq: u64,
+}
+
+/// What a worker hands on.
+pub(super) enum Item {
+    /// A connection started, with the id the worker gave it.
+    Started(u64),
+    /// A connection ended (its id is still the worker's).
+    Ended(Box<Connection>),
+}
+
+/// An item and its key.
+pub(super) struct Keyed(pub Key, pub Item);
+
+/// A worker analyzer's record of what it hands on.
+#[derive(Default)]
+pub(super) struct ShardLog {
+    pub items: Vec<Keyed>,
+    /// The packet and phase being handled.
+    pub at: (u64, u8),
+    seq: u64,
+}
+
+impl ShardLog {
+    /// Records `item` about flow `flow`.
+    pub fn push(&mut self, flow: ConnId, item: Item) {
+        let (k, phase) = self.at;
+        let flow = if phase == 1 { 0 } else { flow };
+        self.seq += 1;
+        self.items.push(Keyed(Key { k, phase, flow, seq: self.seq }, item));
+    }
+}
+
+/// The shard of an affinity.
+fn shard_of(ip: IpAddr, shards: usize) -> usize {
+    let x = match ip {
+        IpAddr::V4(v) => u64::from(u32::from(v)),
+        IpAddr::V6(v) => {
+            let n = u128::from(v);
+            (n as u64) ^ ((n >> 64) as u64)
+        }
+    };
+    // A multiplicative hash: neighbouring addresses spread over the shards.
+    ((x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % shards as u64) as usize
+}
+
+/// A worker: its flows' reassembly and analysis, everyone's clock.
+fn worker(
+    me: usize,
+    mut analyzer: Analyzer<'_>,
+    limits: Limits,
+    rx: Receiver<ToWorker>,
+    tx: Sender<FromWorker>,
+    open: &AtomicUsize,
+) {
+    let mut reasm = Reassembler::new(limits);
+    analyzer.shard = Some(ShardLog::default());
+    let take = |a: &mut Analyzer<'_>| a.shard.as_mut().map(|l| std::mem::take(&mut l.items)).unwrap_or_default();
+    for msg in rx {
+        match msg {
+            ToWorker::Batch(b) => {
+                for s in &b.segs {
+                    analyzer.at(s.k, 0);
+                    reasm.tick(s.ts, &mut analyzer);
+                    if s.shard == me {
+                        let payload = b.payload.get(s.at..s.at + s.len).unwrap_or_default();
+                        let seg = Segment {
+                            src: s.src,
+                            dst: s.dst,
+                            vlan: s.vlan,
+                            seq: s.seq,
+                            ack: s.ack,
+                            flags: s.flags,
+                            payload,
+                            missing: s.missing,
+                        };
+                        analyzer.at(s.k, 1);
+                        reasm.segment_as(&seg, s.ts, s.k, Some(s.affinity), &mut analyzer);
+                    }
+                }
+                open.store(reasm.open_connections(), Ordering::Relaxed);
+                // Let go of the batch first: the reader takes its buffers back once merged.
+                drop(b);
+                if tx.send(FromWorker::Items(take(&mut analyzer))).is_err() {
+                    return;
+                }
+            }
+            ToWorker::End { last_ts } => {
+                analyzer.at(u64::MAX, 2);
+                reasm.finish(last_ts, &mut analyzer);
+                let items = take(&mut analyzer);
+                analyzer.fold_verbs();
+                let mut summary = std::mem::take(&mut analyzer.summary);
+                summary.tcp = reasm.stats();
+                let _ = tx.send(FromWorker::Done(items, Box::new(summary)));
+                return;
+            }
+        }
+    }
+}
+
+/// Reports nothing (a worker's analyzer hands on through its [`ShardLog`]).
+struct Nothing;
+
+impl Report for Nothing {
+    fn connection(&mut self, _: &Connection, _: super::Links<'_>) {}
+    fn finish(&mut self, _: &Summary, _: super::Links<'_>) {}
+}
+
+/// The workers' ends of the channels, and the ids they gave connections now known by the
+/// merge's.
+struct Merge {
+    to: Vec<SyncSender<ToWorker>>,
+    from: Vec<Receiver<FromWorker>>,
+    ids: crate::fasthash::FastMap<(usize, u64), u64>,
+    /// Batches handed out whose results are not merged yet.
+    in_flight: std::collections::VecDeque<Arc<Batch>>,
+    /// Batches merged, their buffers kept for reuse (each allocated by this thread once).
+    spare: Vec<Batch>,
+}
+
+impl Merge {
+    fn fresh(&mut self) -> Batch {
+        self.spare
+            .pop()
+            .unwrap_or_else(|| Batch { segs: Vec::with_capacity(BATCH), payload: Vec::with_capacity(BATCH * 256) })
+    }
+}
+
+impl Analyzer<'_> {
+    /// Sets the packet and phase a worker analyzer is handling.
+    fn at(&mut self, k: u64, phase: u8) {
+        if let Some(l) = self.shard.as_mut() {
+            l.at = (k, phase);
+        }
+    }
+
+    /// Reads a whole capture as [`Analyzer::run_capture`] does, its flows analysed by
+    /// `workers` threads; only for reports that use what is decided when a connection ends
+    /// (the summary). The result is the same as one thread's.
+    pub fn run_capture_sharded<R: Read>(
+        &mut self,
+        reader: &mut CaptureReader<R>,
+        limits: Limits,
+        workers: usize,
+    ) -> Option<CaptureError> {
+        let workers = workers.max(1);
+        let ports: Vec<u16> = self.ports.iter().copied().collect();
+        let open: Vec<AtomicUsize> = (0..workers).map(|_| AtomicUsize::new(0)).collect();
+        let mut affinity = super::affinity::Affinity::new(&self.ports, limits.idle_timeout_ns);
+        let mut defrag = net::defrag::Defrag::default();
+        let mut last_progress = std::time::Instant::now();
+        let (opts, probe_content, all_msnp) = (self.opts.clone(), self.probe_content, self.all_msnp);
+        std::thread::scope(|scope| {
+            let mut merge = Merge {
+                to: Vec::new(),
+                from: Vec::new(),
+                ids: Default::default(),
+                in_flight: Default::default(),
+                spare: Vec::new(),
+            };
+            for (me, open) in open.iter().enumerate() {
+                let (to, rx) = sync_channel(AHEAD);
+                let (tx, from) = channel();
+                merge.to.push(to);
+                merge.from.push(from);
+                let (opts, ports) = (opts.clone(), ports.clone());
+                scope.spawn(move || {
+                    let mut nothing = Nothing;
+                    let mut a = Analyzer::new(opts, &ports, &mut nothing);
+                    a.probe_content = probe_content;
+                    a.all_msnp = all_msnp;
+                    worker(me, a, limits, rx, tx, open);
+                });
+            }
+            let mut batch = merge.fresh();
+            let mut last_ts = 0;
+            let error = loop {
+                let p = match reader.next_packet() {
+                    Ok(Some(p)) => p,
+                    Ok(None) => break None,
+                    Err(e) => break Some(e),
+                };
+                if self.summary.packets == 0 {
+                    self.report.begin(p.ts_ns);
+                }
+                self.summary.packets += 1;
+                let k = self.summary.packets;
+                if k % 4096 == 0 && self.progress.is_some() {
+                    let now = std::time::Instant::now();
+                    if now.duration_since(last_progress).as_millis() >= 200 {
+                        last_progress = now;
+                        let conns = open.iter().map(|o| o.load(Ordering::Relaxed)).sum();
+                        if let Some(f) = self.progress.as_mut() {
+                            f(p.file_offset, k, conns);
+                        }
+                    }
+                }
+                last_ts = p.ts_ns;
+                let ts = p.ts_ns;
+                let mut add = |seg: &Segment<'_>| {
+                    let aff = affinity.of(seg, ts);
+                    batch.push(seg, k, ts, shard_of(aff, workers), aff);
+                };
+                match net::slice(p.link, p.data) {
+                    Sliced::Tcp(seg) => add(&seg),
+                    Sliced::Fragment(f) => {
+                        if let Some(d) = defrag.push(&f, ts) {
+                            match d.tcp() {
+                                Sliced::Tcp(seg) => add(&seg),
+                                Sliced::Malformed(_) => self.summary.malformed_packets += 1,
+                                _ => self.summary.non_tcp += 1,
+                            }
+                        }
+                    }
+                    Sliced::Other | Sliced::UnsupportedLink(_) => self.summary.non_tcp += 1,
+                    Sliced::Malformed(_) => self.summary.malformed_packets += 1,
+                }
+                if batch.segs.len() >= BATCH {
+                    let full = std::mem::replace(&mut batch, merge.fresh());
+                    if !self.hand_out(&mut merge, full) {
+                        break Some(lost());
+                    }
+                }
+            };
+            let mut error = error;
+            if !batch.segs.is_empty() && !self.hand_out(&mut merge, batch) {
+                error.get_or_insert_with(lost);
+            }
+            while !merge.in_flight.is_empty() {
+                if !self.merge_one(&mut merge) {
+                    error.get_or_insert_with(lost);
+                    break;
+                }
+            }
+            for to in &merge.to {
+                let _ = to.send(ToWorker::End { last_ts });
+            }
+            let mut items = Vec::new();
+            let mut summaries = Vec::new();
+            for (w, from) in merge.from.iter().enumerate() {
+                match from.recv() {
+                    Ok(FromWorker::Done(i, s)) => {
+                        items.extend(i.into_iter().map(|k| (w, k)));
+                        summaries.push(s);
+                    }
+                    _ => {
+                        error.get_or_insert_with(lost);
+                    }
+                }
+            }
+            self.apply(&mut merge, items);
+            self.summary.fragments = defrag.stats();
+            for s in summaries {
+                self.summary.absorb(&s);
+            }
+            self.summary.bytes = reader.offset();
+            self.summary.input_error = error.as_ref().map(|e| e.to_string());
+            error
+        })
+    }
+
+    /// Hands a batch to every worker, merging the oldest results once enough are in flight.
+    /// False when a worker is gone.
+    fn hand_out(&mut self, merge: &mut Merge, batch: Batch) -> bool {
+        let batch = Arc::new(batch);
+        for to in &merge.to {
+            if to.send(ToWorker::Batch(batch.clone())).is_err() {
+                return false;
+            }
+        }
+        merge.in_flight.push_back(batch);
+        while merge.in_flight.len() > AHEAD {
+            if !self.merge_one(merge) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Merges the oldest batch's results from every worker. False when a worker is gone.
+    fn merge_one(&mut self, merge: &mut Merge) -> bool {
+        let mut items = Vec::new();
+        for (w, from) in merge.from.iter().enumerate() {
+            match from.recv() {
+                Ok(FromWorker::Items(i)) => items.extend(i.into_iter().map(|k| (w, k))),
+                _ => return false,
+            }
+        }
+        if let Some(done) = merge.in_flight.pop_front() {
+            // Every worker is done with it: its buffers serve again.
+            if let Ok(mut b) = Arc::try_unwrap(done) {
+                b.segs.clear();
+                b.payload.clear();
+                merge.spare.push(b);
+            }
+        }
+        self.apply(merge, items);
+        true
+    }
+
+    /// Applies items in one thread's order: a start takes the next id, an end is counted and
+    /// reported under it.
+    fn apply(&mut self, merge: &mut Merge, mut items: Vec<(usize, Keyed)>) {
+        items.sort_unstable_by_key(|(_, Keyed(key, _))| *key);
+        for (w, Keyed(_, item)) in items {
+            match item {
+                Item::Started(local) => {
+                    merge.ids.insert((w, local), self.next_public);
+                    self.next_public += 1;
+                }
+                Item::Ended(mut c) => {
+                    c.id = merge.ids.remove(&(w, c.id)).unwrap_or(0);
+                    self.tally(&c);
+                    self.report.connection(&c, super::Links(&self.links));
+                }
+            }
+        }
+    }
+}
+
+/// The error given when a worker stopped (it cannot, short of a bug).
+fn lost() -> CaptureError {
+    CaptureError::Corrupt { offset: 0, reason: "internal: an analysis worker stopped".into() }
+}
