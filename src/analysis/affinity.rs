@@ -19,7 +19,9 @@ pub const MAX_FLOWS: usize = 1 << 18;
 pub struct Affinity {
     ports: HashSet<u16>,
     flows: FastMap<FlowKey, (IpAddr, i64)>,
-    /// Entries unseen this long are forgotten (longer than the reassembler remembers a flow).
+    /// Entries unseen this long are forgotten: past it the reassembler has forgotten the flow
+    /// too (an open flow idle for its timeout, a closed one after TIME-WAIT, each swept within a
+    /// quarter of the idle timeout), so no flow changes affinity while it is tracked.
     keep_ns: i64,
     last_sweep_ns: i64,
 }
@@ -31,7 +33,7 @@ impl Affinity {
         Affinity {
             ports: ports.clone(),
             flows: FastMap::default(),
-            keep_ns: idle_timeout_ns.max(0).saturating_add(TIME_WAIT_NS).saturating_mul(2),
+            keep_ns: idle_timeout_ns.max(TIME_WAIT_NS).saturating_add(idle_timeout_ns.max(0) / 2),
             last_sweep_ns: i64::MIN,
         }
     }
@@ -92,5 +94,65 @@ impl Affinity {
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
         self.flows.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    fn seg(src: &str, dst: &str, flags: u8) -> Segment<'static> {
+        Segment {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            vlan: None,
+            seq: 1,
+            ack: 0,
+            flags: TcpFlags(flags),
+            payload: b"",
+            missing: 0,
+        }
+    }
+
+    fn table() -> Affinity {
+        Affinity::new(&HashSet::from([1863]), 600_000_000_000)
+    }
+
+    fn ip(a: &str) -> IpAddr {
+        a.parse::<SocketAddr>().unwrap().ip()
+    }
+
+    #[test]
+    fn the_syn_decides_and_the_decision_is_kept_for_the_flow() {
+        let mut t = table();
+        let (client, server) = ("10.0.0.1:1100", "10.0.0.9:7001");
+        // A low client port against a higher server port: the SYN still names the client.
+        assert_eq!(t.of(&seg(client, server, TcpFlags::SYN), 0), ip(client));
+        assert_eq!(t.of(&seg(server, client, TcpFlags::SYN | TcpFlags::ACK), 1), ip(client));
+        assert_eq!(t.of(&seg(server, client, TcpFlags::ACK), 2), ip(client));
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn without_a_syn_the_server_port_then_the_higher_port_decides() {
+        let mut t = table();
+        assert_eq!(t.of(&seg("10.0.0.9:1863", "10.0.0.1:1100", TcpFlags::ACK), 0), ip("10.0.0.1:1100"));
+        assert_eq!(t.of(&seg("10.0.0.9:1864", "10.0.0.2:50000", TcpFlags::ACK), 0), ip("10.0.0.2:50000"));
+        assert_eq!(t.of(&seg("10.0.0.3:50000", "10.0.0.9:1864", TcpFlags::ACK), 0), ip("10.0.0.3:50000"));
+        // The SYN-ACK's receiver is the client.
+        assert_eq!(t.of(&seg("10.0.0.9:9", "10.0.0.4:8", TcpFlags::SYN | TcpFlags::ACK), 0), ip("10.0.0.4:8"));
+    }
+
+    #[test]
+    fn a_flow_unseen_past_the_keeping_time_is_decided_anew() {
+        let mut t = table();
+        let keep = t.keep_ns;
+        assert_eq!(t.of(&seg("10.0.0.1:1100", "10.0.0.9:7001", TcpFlags::SYN), 0), ip("10.0.0.1:1100"));
+        // Seen within the keeping time: kept, whatever this packet would say.
+        assert_eq!(t.of(&seg("10.0.0.9:7001", "10.0.0.1:1100", TcpFlags::ACK), keep - 1), ip("10.0.0.1:1100"));
+        // Unseen for longer: forgotten, and this ACK decides by the ports (7001 is higher).
+        let later = 2 * keep + 1;
+        assert_eq!(t.of(&seg("10.0.0.9:7001", "10.0.0.1:1100", TcpFlags::ACK), later), ip("10.0.0.9:7001"));
     }
 }

@@ -29,10 +29,12 @@ impl Analyzer<'_> {
                     let role = r.kind.role();
                     match host.parse::<IpAddr>() {
                         Ok(ip) => {
-                            self.announced.insert((aff, SocketAddr::new(ip, port)), role);
+                            let e = self.announced.entry((aff, SocketAddr::new(ip, port))).or_insert((role, 0));
+                            *e = (role, e.1.saturating_add(1));
                         }
                         Err(_) => {
-                            self.announced_ports.insert((aff, port));
+                            let n = self.announced_ports.entry((aff, port)).or_insert(0);
+                            *n = n.saturating_add(1);
                         }
                     }
                     let li = self.next_link;

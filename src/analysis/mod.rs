@@ -35,10 +35,12 @@ pub struct Analyzer<'r> {
     ports: HashSet<u16>,
     conns: crate::fasthash::FastMap<ConnId, Connection>,
     /// Addresses announced by referrals to each client machine (affinity), with the role they
-    /// lead to.
-    announced: crate::fasthash::FastMap<(IpAddr, SocketAddr), Role>,
-    /// Ports announced with a host name (address unknown), by affinity.
-    announced_ports: HashSet<(IpAddr, u16)>,
+    /// lead to and how many referrals no connection has followed yet (each connection there
+    /// follows one; the entry goes with the last, so the table holds what is pending).
+    announced: crate::fasthash::FastMap<(IpAddr, SocketAddr), (Role, u32)>,
+    /// Ports announced with a host name (address unknown), by affinity, with the count of
+    /// referrals not yet followed.
+    announced_ports: HashMap<(IpAddr, u16), u32>,
     /// The affinity of each connection analysed.
     affinity: crate::fasthash::FastMap<ConnId, IpAddr>,
     links: BTreeMap<usize, Link>,
@@ -94,7 +96,7 @@ impl<'r> Analyzer<'r> {
             ports,
             conns: Default::default(),
             announced: Default::default(),
-            announced_ports: HashSet::new(),
+            announced_ports: HashMap::new(),
             affinity: Default::default(),
             links: BTreeMap::new(),
             next_link: 0,
@@ -165,7 +167,27 @@ impl<'r> Analyzer<'r> {
         self.all_msnp
             || self.ports.contains(&a.port())
             || self.announced.contains_key(&(affinity, a))
-            || self.announced_ports.contains(&(affinity, a.port()))
+            || self.announced_ports.contains_key(&(affinity, a.port()))
+    }
+
+    /// The role a referral announced for the connection's server address, and the referral
+    /// counted as followed.
+    fn follow_announced(&mut self, info: &ConnInfo) -> Option<Role> {
+        let port_key = (info.affinity, info.server.port());
+        if let Some(n) = self.announced_ports.get_mut(&port_key) {
+            *n -= 1;
+            if *n == 0 {
+                self.announced_ports.remove(&port_key);
+            }
+        }
+        let key = (info.affinity, info.server);
+        let (role, n) = self.announced.get_mut(&key)?;
+        let role = *role;
+        *n -= 1;
+        if *n == 0 {
+            self.announced.remove(&key);
+        }
+        Some(role)
     }
 
     /// Starts the analysis of a connection known (or found) to be MSNP.
@@ -174,7 +196,7 @@ impl<'r> Analyzer<'r> {
         self.next_public += 1;
         let mut c =
             Connection::new(public, info.client, info.server, info.vlan, info.syn_seen, info.opened_ns, &self.opts);
-        if let Some(role) = self.announced.get(&(info.affinity, info.server)).copied() {
+        if let Some(role) = self.follow_announced(info) {
             c.set_role_hint(role);
         }
         if !info.syn_seen {
@@ -187,7 +209,8 @@ impl<'r> Analyzer<'r> {
         }
         // An NS referral leads to the first connection from the client it was sent to, to its
         // address, after it (another client's connection there is not its follow-up).
-        let pending = self.pending_ns.get_mut(&(info.affinity, info.server.port()));
+        let ns_key = (info.affinity, info.server.port());
+        let pending = self.pending_ns.get_mut(&ns_key);
         let found = pending.and_then(|v| {
             let links = &self.links;
             v.retain(|li| links.contains_key(li));
@@ -199,6 +222,9 @@ impl<'r> Analyzer<'r> {
             })?;
             Some(v.remove(at))
         });
+        if self.pending_ns.get(&ns_key).is_some_and(|v| v.is_empty()) {
+            self.pending_ns.remove(&ns_key);
+        }
         if let Some(li) = found {
             let user = self.links.get_mut(&li).and_then(|l| {
                 l.to = Some(LinkTo { connection: public });
