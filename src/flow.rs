@@ -183,4 +183,8 @@ pub trait StreamSink {
     fn keep(&self, _id: ConnId) -> bool {
         true
     }
+    /// The reassembler flushed the flows idle since `now_ns - idle_timeout_ns`. It sweeps at
+    /// the same segments however its flows are shared out, so state dropped here is dropped
+    /// alike in one thread and in several.
+    fn swept(&mut self, _now_ns: i64, _idle_timeout_ns: i64) {}
 }

@@ -12,7 +12,7 @@ use crate::reassembly::{FlowKey, TIME_WAIT_NS};
 use std::collections::HashSet;
 use std::net::IpAddr;
 
-/// Flows remembered at most (the least recently seen half is forgotten past it).
+/// Flows remembered at most (past it, new flows are decided by their addresses alone).
 pub const MAX_FLOWS: usize = 1 << 18;
 
 /// The affinity of every flow seen lately.
@@ -50,10 +50,13 @@ impl Affinity {
             *seen = ts_ns;
             return *ip;
         }
-        let ip = self.decide(seg);
         if self.flows.len() >= MAX_FLOWS {
-            self.forget_oldest_half();
+            // Full (a flood of flows): new flows are decided by their addresses alone, the same
+            // for every packet of theirs, and not remembered; no remembered flow is forgotten
+            // before its time, so none changes affinity while it is tracked.
+            return self.by_ports(seg);
         }
+        let ip = self.decide(seg);
         self.flows.insert(key, (ip, ts_ns));
         ip
     }
@@ -64,12 +67,20 @@ impl Affinity {
         if syn {
             return if ack { seg.dst.ip() } else { seg.src.ip() };
         }
-        match (self.ports.contains(&seg.src.port()), self.ports.contains(&seg.dst.port())) {
+        self.by_ports(seg)
+    }
+
+    /// The side not on a server port, else the side with the higher port, else the higher
+    /// address: the same in both directions.
+    fn by_ports(&self, seg: &Segment<'_>) -> IpAddr {
+        let (s, d) = (seg.src.port(), seg.dst.port());
+        match (self.ports.contains(&s), self.ports.contains(&d)) {
             (true, false) => seg.dst.ip(),
             (false, true) => seg.src.ip(),
             // Ephemeral client ports are usually higher than service ports.
-            _ if seg.src.port() < seg.dst.port() => seg.dst.ip(),
-            _ => seg.src.ip(),
+            _ if s < d => seg.dst.ip(),
+            _ if s > d => seg.src.ip(),
+            _ => seg.src.ip().max(seg.dst.ip()),
         }
     }
 
@@ -77,13 +88,6 @@ impl Affinity {
         self.last_sweep_ns = now_ns;
         let limit = now_ns.saturating_sub(self.keep_ns);
         self.flows.retain(|_, (_, seen)| *seen >= limit);
-    }
-
-    fn forget_oldest_half(&mut self) {
-        let mut times: Vec<i64> = self.flows.values().map(|(_, t)| *t).collect();
-        let mid = times.len() / 2;
-        let cut = *times.select_nth_unstable(mid).1;
-        self.flows.retain(|_, (_, t)| *t > cut);
     }
 
     /// Flows remembered now.

@@ -12,7 +12,7 @@ use crate::session::{Connection, Notice, SbAuth};
 use std::net::{IpAddr, SocketAddr};
 
 impl Analyzer<'_> {
-    pub(super) fn handle_notices(&mut self, id: ConnId) {
+    pub(super) fn handle_notices(&mut self, id: ConnId, ts_ns: i64) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
@@ -29,12 +29,10 @@ impl Analyzer<'_> {
                     let role = r.kind.role();
                     match host.parse::<IpAddr>() {
                         Ok(ip) => {
-                            let e = self.announced.entry((aff, SocketAddr::new(ip, port))).or_insert((role, 0));
-                            *e = (role, e.1.saturating_add(1));
+                            self.announced.insert((aff, SocketAddr::new(ip, port)), (role, ts_ns));
                         }
                         Err(_) => {
-                            let n = self.announced_ports.entry((aff, port)).or_insert(0);
-                            *n = n.saturating_add(1);
+                            self.announced_ports.insert((aff, port), ts_ns);
                         }
                     }
                     let li = self.next_link;

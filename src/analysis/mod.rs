@@ -35,12 +35,12 @@ pub struct Analyzer<'r> {
     ports: HashSet<u16>,
     conns: crate::fasthash::FastMap<ConnId, Connection>,
     /// Addresses announced by referrals to each client machine (affinity), with the role they
-    /// lead to and how many referrals no connection has followed yet (each connection there
-    /// follows one; the entry goes with the last, so the table holds what is pending).
-    announced: crate::fasthash::FastMap<(IpAddr, SocketAddr), (Role, u32)>,
-    /// Ports announced with a host name (address unknown), by affinity, with the count of
-    /// referrals not yet followed.
-    announced_ports: HashMap<(IpAddr, u16), u32>,
+    /// lead to and the time of the latest such referral (entries older than the idle timeout go
+    /// at the reassembler's sweeps: a client connects within seconds of its referral).
+    announced: crate::fasthash::FastMap<(IpAddr, SocketAddr), (Role, i64)>,
+    /// Ports announced with a host name (address unknown), by affinity, with the time of the
+    /// latest such referral.
+    announced_ports: HashMap<(IpAddr, u16), i64>,
     /// The affinity of each connection analysed.
     affinity: crate::fasthash::FastMap<ConnId, IpAddr>,
     links: BTreeMap<usize, Link>,
@@ -170,33 +170,13 @@ impl<'r> Analyzer<'r> {
             || self.announced_ports.contains_key(&(affinity, a.port()))
     }
 
-    /// The role a referral announced for the connection's server address, and the referral
-    /// counted as followed.
-    fn follow_announced(&mut self, info: &ConnInfo) -> Option<Role> {
-        let port_key = (info.affinity, info.server.port());
-        if let Some(n) = self.announced_ports.get_mut(&port_key) {
-            *n -= 1;
-            if *n == 0 {
-                self.announced_ports.remove(&port_key);
-            }
-        }
-        let key = (info.affinity, info.server);
-        let (role, n) = self.announced.get_mut(&key)?;
-        let role = *role;
-        *n -= 1;
-        if *n == 0 {
-            self.announced.remove(&key);
-        }
-        Some(role)
-    }
-
     /// Starts the analysis of a connection known (or found) to be MSNP.
     fn start_connection(&mut self, info: &ConnInfo) {
         let public = self.next_public;
         self.next_public += 1;
         let mut c =
             Connection::new(public, info.client, info.server, info.vlan, info.syn_seen, info.opened_ns, &self.opts);
-        if let Some(role) = self.follow_announced(info) {
+        if let Some((role, _)) = self.announced.get(&(info.affinity, info.server)).copied() {
             c.set_role_hint(role);
         }
         if !info.syn_seen {
@@ -253,7 +233,7 @@ impl<'r> Analyzer<'r> {
             }
             c.data(dir, ts_ns, bytes, &self.opts);
         }
-        self.after_event(id);
+        self.after_event(id, ts_ns);
     }
 
     /// Counters so far.
@@ -272,8 +252,8 @@ impl<'r> Analyzer<'r> {
         }
     }
 
-    fn after_event(&mut self, id: ConnId) {
-        self.handle_notices(id);
+    fn after_event(&mut self, id: ConnId, ts_ns: i64) {
+        self.handle_notices(id, ts_ns);
         // Hand new events to streaming reports, count them, and drop them if nobody needs more.
         if let Some(c) = self.conns.get_mut(&id) {
             summary::emit(c, &mut self.summary, &mut self.verbs, &mut *self.report, self.opts.stream_events);
@@ -363,6 +343,20 @@ impl StreamSink for Analyzer<'_> {
         !self.dropped.contains(&id)
     }
 
+    fn swept(&mut self, now_ns: i64, idle_timeout_ns: i64) {
+        // Referral state no connection will follow any more: announced addresses older than the
+        // idle timeout, referrals whose link has gone (followed, or retired past MAX_LINKS).
+        let old = now_ns.saturating_sub(idle_timeout_ns);
+        self.announced.retain(|_, (_, at)| *at >= old);
+        self.announced_ports.retain(|_, at| *at >= old);
+        let links = &self.links;
+        self.pending_ns.retain(|_, v| {
+            v.retain(|li| links.contains_key(li));
+            !v.is_empty()
+        });
+        self.pending_sb.retain(|_, li| links.get(li).is_some_and(|l| l.to.is_none()));
+    }
+
     fn gap(&mut self, id: ConnId, dir: Dir, ts_ns: i64, offset: u64, len: u64, reason: GapReason) {
         if self.probes.remove(&id).is_some() {
             // A flow whose first line was not captured cannot be recognised.
@@ -372,14 +366,14 @@ impl StreamSink for Analyzer<'_> {
         if let Some(c) = self.conns.get_mut(&id) {
             c.gap(dir, ts_ns, offset, len, reason, &self.opts);
         }
-        self.after_event(id);
+        self.after_event(id, ts_ns);
     }
 
     fn half_close(&mut self, id: ConnId, dir: Dir, ts_ns: i64) {
         if let Some(c) = self.conns.get_mut(&id) {
             c.half_close(dir, ts_ns, &self.opts);
         }
-        self.after_event(id);
+        self.after_event(id, ts_ns);
     }
 
     fn anomaly(&mut self, id: ConnId, dir: Dir, ts_ns: i64, anomaly: TcpAnomaly) {
@@ -411,7 +405,7 @@ impl StreamSink for Analyzer<'_> {
         if let Some(c) = self.conns.get_mut(&id) {
             c.close(ts_ns, how, &self.opts);
         }
-        self.after_event(id);
+        self.after_event(id, ts_ns);
         self.settle_journey(id);
         self.rewrites.remove(&id);
         self.affinity.remove(&id);

@@ -14,8 +14,9 @@
 //! Only the summary is sharded so far: what it prints of a connection is decided when the
 //! connection ends, so a worker hands on the connection then and the merge gives it its id.
 //! Outputs that stream events keep one thread (`docs/performance.md` says what they need).
-//! The reassembler's bounds act per worker: past them (more than 65,536 flows closed within
-//! four minutes, or as many unfollowed referrals) the result may differ from one thread's.
+//! Bounds that act on all flows together act per worker: past them (65,536 flows closed
+//! within four minutes, 65,536 links held, the affinity table full) or with capture times
+//! going back by more than the idle timeout, the result may differ from one thread's.
 
 use super::summary::Summary;
 use super::{Analyzer, Report};
@@ -30,8 +31,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
-/// Segments per batch handed to the workers.
+/// Segments per batch handed to the workers, and payload bytes at most (a batch is handed on
+/// when either is reached: captures of offloaded traffic hold 64 KiB segments).
 const BATCH: usize = 2048;
+const BATCH_BYTES: usize = 1 << 20;
 /// Batches read ahead of the merge (bounds memory and lets workers run while the reader reads).
 const AHEAD: usize = 4;
 
@@ -225,7 +228,7 @@ impl Merge {
     fn fresh(&mut self) -> Batch {
         self.spare
             .pop()
-            .unwrap_or_else(|| Batch { segs: Vec::with_capacity(BATCH), payload: Vec::with_capacity(BATCH * 256) })
+            .unwrap_or_else(|| Batch { segs: Vec::with_capacity(BATCH), payload: Vec::with_capacity(BATCH_BYTES) })
     }
 }
 
@@ -268,11 +271,15 @@ impl Analyzer<'_> {
                 merge.from.push(from);
                 let (opts, ports) = (opts.clone(), ports.clone());
                 scope.spawn(move || {
-                    let mut nothing = Nothing;
-                    let mut a = Analyzer::new(opts, &ports, &mut nothing);
-                    a.probe_content = probe_content;
-                    a.all_msnp = all_msnp;
-                    worker(me, a, limits, rx, tx, open);
+                    // A worker that panics (a bug) drops its channels: the merge then stops with
+                    // an error instead of the scope panicking the whole process.
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        let mut nothing = Nothing;
+                        let mut a = Analyzer::new(opts, &ports, &mut nothing);
+                        a.probe_content = probe_content;
+                        a.all_msnp = all_msnp;
+                        worker(me, a, limits, rx, tx, open);
+                    }));
                 });
             }
             let mut batch = merge.fresh();
@@ -318,7 +325,7 @@ impl Analyzer<'_> {
                     Sliced::Other | Sliced::UnsupportedLink(_) => self.summary.non_tcp += 1,
                     Sliced::Malformed(_) => self.summary.malformed_packets += 1,
                 }
-                if batch.segs.len() >= BATCH {
+                if batch.segs.len() >= BATCH || batch.payload.len() >= BATCH_BYTES {
                     let full = std::mem::replace(&mut batch, merge.fresh());
                     if !self.hand_out(&mut merge, full) {
                         break Some(lost());
@@ -352,6 +359,7 @@ impl Analyzer<'_> {
                 }
             }
             self.apply(&mut merge, items);
+            defrag.finish();
             self.summary.fragments = defrag.stats();
             for s in summaries {
                 self.summary.absorb(&s);
@@ -394,6 +402,7 @@ impl Analyzer<'_> {
             if let Ok(mut b) = Arc::try_unwrap(done) {
                 b.segs.clear();
                 b.payload.clear();
+                b.payload.shrink_to(2 * BATCH_BYTES);
                 merge.spare.push(b);
             }
         }
@@ -421,7 +430,7 @@ impl Analyzer<'_> {
     }
 }
 
-/// The error given when a worker stopped (it cannot, short of a bug).
+/// The error given when a worker stopped (it panicked: a bug; the panic is printed on stderr).
 fn lost() -> CaptureError {
     CaptureError::Corrupt { offset: 0, reason: "internal: an analysis worker stopped".into() }
 }

@@ -226,8 +226,8 @@ impl Reassembler {
         self.conns.len() + self.closed.len()
     }
 
-    /// Feeds one segment captured at `ts_ns`: a new flow gets the next id and the affinity of
-    /// the side it decides is the client.
+    /// Feeds one segment captured at `ts_ns`: a new flow gets the next id, and as affinity the
+    /// SYN's sender (the SYN-ACK's receiver), else the side with the higher port.
     pub fn segment(&mut self, seg: &Segment<'_>, ts_ns: i64, sink: &mut dyn StreamSink) {
         self.tick(ts_ns, sink);
         let id = self.next_id;
@@ -425,6 +425,7 @@ impl Reassembler {
         for (_, key, last) in idle {
             self.close_key(&key, last, CloseKind::Idle, sink);
         }
+        sink.swept(now_ns, self.limits.idle_timeout_ns);
         let quiet = now_ns.saturating_sub(TIME_WAIT_NS);
         self.closed.retain(|_, t| *t >= quiet);
         let closed = &self.closed;

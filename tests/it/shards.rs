@@ -103,3 +103,41 @@ proptest! {
         prop_assert_eq!(one, many);
     }
 }
+
+/// IP fragments are reassembled on the reading thread; a datagram still incomplete at the end
+/// counts as dropped in both (the sharded path once forgot to finish the defragmenter).
+#[test]
+fn fragmented_captures_summarise_alike_with_an_incomplete_last_datagram() {
+    use msntap::testkit::synth::{fragment_frames, pcap_frames, Encap, Script};
+    let mut s = Script::new(1_000_000_000, 7);
+    for (i, client) in ["10.1.0.1:40000", "10.1.0.2:40001", "10.1.0.3:40002"].iter().enumerate() {
+        let c = s.connect(client.parse().unwrap(), "10.1.0.9:1863".parse().unwrap());
+        s.send(c, true, format!("VER {i} MSNP8 CVR0\r\n").as_bytes());
+        s.send(c, false, format!("VER {i} MSNP8\r\n").as_bytes());
+        s.send(
+            c,
+            true,
+            format!("CVR {} 0x0409 winnt 5.1 i386 MSNMSGR 6.0.0602 MSMSGS user{i}@example.com\r\n", i + 1).as_bytes(),
+        );
+    }
+    let mut frames = Vec::new();
+    let mut last_fragment = None;
+    for (n, seg) in s.segs.iter().enumerate() {
+        if seg.payload.is_empty() {
+            frames.push((seg.ts_ns, msntap::testkit::synth::frame(seg, Encap::Ethernet)));
+        } else {
+            let parts = fragment_frames(seg, Encap::Ethernet, 16, n as u32);
+            frames.extend(parts.into_iter().map(|f| (seg.ts_ns, f)));
+            last_fragment = Some(frames.len() - 1);
+        }
+    }
+    // The last datagram loses its last fragment.
+    frames.remove(last_fragment.unwrap());
+    let bytes = pcap_frames(&frames, Encap::Ethernet);
+    let one = summary(&bytes, Limits::default(), 1);
+    assert!(one.contains("1 dropped"), "{one}");
+    assert!(one.contains("3 connections"), "{one}");
+    for workers in [2, 3] {
+        assert_eq!(one, summary(&bytes, Limits::default(), workers), "{workers} workers");
+    }
+}

@@ -23,8 +23,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// not this one; its index in mimalloc.h's `mi_option_e`).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// mimalloc's `arena_eager_commit` option (index 4 in `mi_option_e`, not named by
-/// [`libmimalloc_sys`] either).
+/// mimalloc's `arena_eager_commit` option (index 4 in `mi_option_e` of the v2 and v3 headers
+/// of libmimalloc-sys 0.1.49, the version Cargo.lock pins; not named by [`libmimalloc_sys`]).
+/// Set here, it overrides `MIMALLOC_ARENA_EAGER_COMMIT` in the environment.
 const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 
 /// Arena memory is committed as it is used, not the whole arena at once: on Linux, whose
@@ -33,7 +34,7 @@ const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 /// speed (docs/performance.md). It must run before the first allocation makes the first
 /// arena, so it runs as an ELF constructor, before the Rust runtime starts.
 #[cfg(target_os = "linux")]
-extern "C" fn commit_arenas_lazily() {
+extern "C" fn commit_arenas_lazily(_argc: i32, _argv: *const *const u8, _envp: *const *const u8) {
     // SAFETY: sets one of mimalloc's documented options to a documented value; options may be
     // set at any time.
     #[allow(unsafe_code)]
@@ -58,7 +59,7 @@ fn return_freed_memory_at_once() {
 #[cfg(target_os = "linux")]
 #[used]
 #[unsafe(link_section = ".init_array")]
-static COMMIT_ARENAS_LAZILY: extern "C" fn() = commit_arenas_lazily;
+static COMMIT_ARENAS_LAZILY: extern "C" fn(i32, *const *const u8, *const *const u8) = commit_arenas_lazily;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
