@@ -40,6 +40,9 @@ pub fn apply(analyzer: &mut Analyzer<'_>, ev: ProxyEvent, first: &mut bool) {
     }
     match ev {
         ProxyEvent::Open { id, client, server, ts_ns } => {
+            // No reassembler sweeps here: referral state older than its idle timeout goes as
+            // connections open, so a long-running proxy's tables stay bounded.
+            analyzer.swept(ts_ns, crate::reassembly::Limits::default().idle_timeout_ns);
             analyzer.open(&ConnInfo {
                 id,
                 client,
