@@ -186,3 +186,56 @@ pub fn rewrite(data: &[u8]) {
     assert_eq!(run(&[&rest[..cut], &rest[cut..]], false), rest, "pass-through changed bytes");
     assert_eq!(run(&[rest], true), run(&[&rest[..cut], &rest[cut..]], true), "rewriting depends on the split at {cut}");
 }
+
+/// Sharded analysis: the input as a capture file, and spread over several clients' dispatch,
+/// notification and switchboard connections (with referrals between them, idle gaps that make
+/// flows time out and come back mid-stream), summarised on one thread and on two and three
+/// workers, with the default and a 5-second idle timeout: the same summary every time.
+pub fn shards(data: &[u8]) {
+    let same = |capture: &[u8]| {
+        let short = Limits { idle_timeout_ns: 5_000_000_000, ..Limits::default() };
+        for limits in [Limits::default(), short] {
+            let one = crate::app::summary_text(capture, Options::default(), limits, 1).ok();
+            for workers in [2, 3] {
+                let many = crate::app::summary_text(capture, Options::default(), limits, workers).ok();
+                assert!(one == many, "{workers} workers summarise differently");
+            }
+        }
+    };
+    same(data);
+    let addr = |s: &str| s.parse().unwrap_or(crate::flow::DEFAULT_ADDR);
+    let mut s = Script::new(1_000_000_000, 3);
+    let mut conns = Vec::new();
+    for n in 0..4u8 {
+        let client = addr(&format!("10.9.0.{}:{}", n + 1, 3000 + u16::from(n)));
+        let sb_client = addr(&format!("10.9.0.{}:{}", n + 1, 3100 + u16::from(n)));
+        let ns = s.connect(client, addr("10.9.0.100:1863"));
+        s.send(ns, true, format!("VER 1 MSNP7 CVR0\r\nUSR 2 MD5 I user{n}@x.test\r\n").as_bytes());
+        s.send(
+            ns,
+            false,
+            format!(
+                "XFR 3 SB 10.9.0.200:7001 CKI {n}.{n}\r\nRNG 9{n} 10.9.0.200:7001 CKI 7.{n} user{}@x.test\r\n",
+                (n + 1) % 4
+            )
+            .as_bytes(),
+        );
+        let sb = s.connect(sb_client, addr("10.9.0.200:7001"));
+        s.send(sb, true, format!("USR 1 user{n}@x.test {n}.{n}\r\n").as_bytes());
+        conns.push(ns);
+        conns.push(sb);
+    }
+    for chunk in data.chunks(29) {
+        let sel = chunk.first().copied().unwrap_or(0);
+        let pause = chunk.get(1).copied().unwrap_or(0);
+        let c = conns[usize::from(sel) % conns.len()];
+        s.advance_ms(u64::from(pause) * 50);
+        s.send(c, sel & 0x80 == 0, chunk);
+    }
+    for (i, c) in conns.iter().enumerate() {
+        if data.get(i).is_some_and(|b| b & 1 == 1) {
+            s.close(*c, i % 2 == 0);
+        }
+    }
+    same(&synth::pcap(&s.segs, Encap::Ethernet, None));
+}

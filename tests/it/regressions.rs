@@ -32,6 +32,7 @@ fn fuzz_regressions_replay() {
         ("capture", replay("capture", msntap::testkit::fuzzing::capture)),
         ("pipeline", replay("pipeline", msntap::testkit::fuzzing::pipeline)),
         ("rewrite", replay("rewrite", msntap::testkit::fuzzing::rewrite)),
+        ("shards", replay("shards", msntap::testkit::fuzzing::shards)),
     ];
     for (t, n) in counts {
         assert!(n > 0, "no inputs for {t}");
