@@ -2,6 +2,7 @@
 //! the reassembler hands the streams to the [`Analyzer`]. Drives captures read from files, live
 //! interfaces, and captures held in memory.
 
+use super::affinity::Affinity;
 use super::report::Report;
 use super::summary::Summary;
 use super::Analyzer;
@@ -56,47 +57,55 @@ impl Analyzer<'_> {
 
     /// Analyses one captured frame (from a file or a live interface).
     pub fn packet(&mut self, pipe: &mut Pipeline, link: crate::flow::LinkType, ts_ns: i64, data: &[u8], offset: u64) {
+        let reasm = &pipe.reasm;
+        let k = self.count_frame(ts_ns, offset, &mut pipe.last_progress, || reasm.open_connections());
+        pipe.last_ts = ts_ns;
+        let Pipeline { reasm, affinity, defrag, limits, .. } = pipe;
+        let held = slice_frame(link, data, ts_ns, defrag, |seg| {
+            let table = affinity.get_or_insert_with(|| Affinity::new(&self.ports, limits.idle_timeout_ns));
+            let affinity = table.of(seg, ts_ns);
+            // A flow it starts takes the packet's number as its id: ids then follow packet
+            // order whoever analyses the flow (see `super::shard`).
+            reasm.tick(ts_ns, self);
+            reasm.segment_as(seg, ts_ns, k, Some(affinity), self);
+        });
+        self.count_held(held);
+    }
+
+    /// Counts a captured frame (the first one starts the reports' clock) and reports progress
+    /// now and then; returns the frame's number.
+    pub(super) fn count_frame(
+        &mut self,
+        ts_ns: i64,
+        offset: u64,
+        last_progress: &mut std::time::Instant,
+        open: impl FnOnce() -> usize,
+    ) -> u64 {
         if self.summary.packets == 0 {
             self.report.begin(ts_ns);
         }
         self.summary.packets += 1;
-        if self.summary.packets % 4096 == 0 && self.progress.is_some() {
-            let now = std::time::Instant::now();
-            if now.duration_since(pipe.last_progress).as_millis() >= 200 {
-                pipe.last_progress = now;
-                let open = pipe.reasm.open_connections();
-                if let Some(f) = self.progress.as_mut() {
-                    f(offset, self.summary.packets, open);
-                }
-            }
-        }
-        pipe.last_ts = ts_ns;
         let k = self.summary.packets;
-        match net::slice(link, data) {
-            Sliced::Tcp(seg) => self.segment(pipe, &seg, ts_ns, k),
-            Sliced::Fragment(f) => {
-                if let Some(d) = pipe.defrag.push(&f, ts_ns) {
-                    match d.tcp() {
-                        Sliced::Tcp(seg) => self.segment(pipe, &seg, ts_ns, k),
-                        Sliced::Malformed(_) => self.summary.malformed_packets += 1,
-                        _ => self.summary.non_tcp += 1,
-                    }
+        if k % 4096 == 0 && self.progress.is_some() {
+            let now = std::time::Instant::now();
+            if now.duration_since(*last_progress).as_millis() >= 200 {
+                *last_progress = now;
+                let open = open();
+                if let Some(f) = self.progress.as_mut() {
+                    f(offset, k, open);
                 }
             }
-            Sliced::Other | Sliced::UnsupportedLink(_) => self.summary.non_tcp += 1,
-            Sliced::Malformed(_) => self.summary.malformed_packets += 1,
         }
+        k
     }
 
-    /// One TCP segment of packet `k`: a flow it starts takes `k` as its id (ids then follow
-    /// packet order whoever analyses the flow, see [`super::shard`]).
-    fn segment(&mut self, pipe: &mut Pipeline, seg: &net::Segment<'_>, ts_ns: i64, k: u64) {
-        let limits = pipe.limits;
-        let ports = &self.ports;
-        let table = pipe.affinity.get_or_insert_with(|| super::affinity::Affinity::new(ports, limits.idle_timeout_ns));
-        let affinity = table.of(seg, ts_ns);
-        pipe.reasm.tick(ts_ns, self);
-        pipe.reasm.segment_as(seg, ts_ns, k, Some(affinity), self);
+    /// Counts what a frame held that was not a TCP segment.
+    pub(super) fn count_held(&mut self, held: Held) {
+        match held {
+            Held::NotTcp => self.summary.non_tcp += 1,
+            Held::Malformed => self.summary.malformed_packets += 1,
+            Held::Tcp | Held::Fragment => {}
+        }
     }
 
     /// Ends a packet source: every connection still open is flushed and reported.
@@ -106,6 +115,42 @@ impl Analyzer<'_> {
         pipe.reasm.finish(pipe.last_ts, self);
         self.summary.tcp = pipe.reasm.stats();
     }
+}
+
+/// What a captured frame held.
+pub(super) enum Held {
+    /// A TCP segment (or the last fragment of a datagram carrying one).
+    Tcp,
+    /// A fragment of a datagram not yet whole.
+    Fragment,
+    /// Not TCP, or not IP.
+    NotTcp,
+    /// Could not be sliced.
+    Malformed,
+}
+
+/// Slices a frame, defragmenting IP datagrams; a TCP segment goes to `on_tcp`.
+pub(super) fn slice_frame(
+    link: crate::flow::LinkType,
+    data: &[u8],
+    ts_ns: i64,
+    defrag: &mut crate::net::defrag::Defrag,
+    mut on_tcp: impl FnMut(&net::Segment<'_>),
+) -> Held {
+    match net::slice(link, data) {
+        Sliced::Tcp(seg) => on_tcp(&seg),
+        Sliced::Fragment(f) => match defrag.push(&f, ts_ns) {
+            None => return Held::Fragment,
+            Some(d) => match d.tcp() {
+                Sliced::Tcp(seg) => on_tcp(&seg),
+                Sliced::Malformed(_) => return Held::Malformed,
+                _ => return Held::NotTcp,
+            },
+        },
+        Sliced::Other | Sliced::UnsupportedLink(_) => return Held::NotTcp,
+        Sliced::Malformed(_) => return Held::Malformed,
+    }
+    Held::Tcp
 }
 
 /// Analyses a capture held in memory into `report`, returning the summary, or the error that

@@ -22,7 +22,7 @@ use super::summary::Summary;
 use super::{Analyzer, Report};
 use crate::capture::{CaptureError, CaptureReader};
 use crate::flow::ConnId;
-use crate::net::{self, Segment, Sliced, TcpFlags};
+use crate::net::{self, Segment, TcpFlags};
 use crate::reassembly::{Limits, Reassembler};
 use crate::session::Connection;
 use std::io::Read;
@@ -290,41 +290,16 @@ impl Analyzer<'_> {
                     Ok(None) => break None,
                     Err(e) => break Some(e),
                 };
-                if self.summary.packets == 0 {
-                    self.report.begin(p.ts_ns);
-                }
-                self.summary.packets += 1;
-                let k = self.summary.packets;
-                if k % 4096 == 0 && self.progress.is_some() {
-                    let now = std::time::Instant::now();
-                    if now.duration_since(last_progress).as_millis() >= 200 {
-                        last_progress = now;
-                        let conns = open.iter().map(|o| o.load(Ordering::Relaxed)).sum();
-                        if let Some(f) = self.progress.as_mut() {
-                            f(p.file_offset, k, conns);
-                        }
-                    }
-                }
+                let k = self.count_frame(p.ts_ns, p.file_offset, &mut last_progress, || {
+                    open.iter().map(|o| o.load(Ordering::Relaxed)).sum()
+                });
                 last_ts = p.ts_ns;
                 let ts = p.ts_ns;
-                let mut add = |seg: &Segment<'_>| {
+                let held = super::pipeline::slice_frame(p.link, p.data, ts, &mut defrag, |seg| {
                     let aff = affinity.of(seg, ts);
                     batch.push(seg, k, ts, shard_of(aff, workers), aff);
-                };
-                match net::slice(p.link, p.data) {
-                    Sliced::Tcp(seg) => add(&seg),
-                    Sliced::Fragment(f) => {
-                        if let Some(d) = defrag.push(&f, ts) {
-                            match d.tcp() {
-                                Sliced::Tcp(seg) => add(&seg),
-                                Sliced::Malformed(_) => self.summary.malformed_packets += 1,
-                                _ => self.summary.non_tcp += 1,
-                            }
-                        }
-                    }
-                    Sliced::Other | Sliced::UnsupportedLink(_) => self.summary.non_tcp += 1,
-                    Sliced::Malformed(_) => self.summary.malformed_packets += 1,
-                }
+                });
+                self.count_held(held);
                 if batch.segs.len() >= BATCH || batch.payload.len() >= BATCH_BYTES {
                     let full = std::mem::replace(&mut batch, merge.fresh());
                     if !self.hand_out(&mut merge, full) {
