@@ -413,3 +413,40 @@ fn a_referral_is_followed_by_its_own_clients_connection() {
         assert_eq!(from.rsplit_once(':').unwrap().0, to.rsplit_once(':').unwrap().0, "{l}");
     }
 }
+
+/// An announced switchboard address on a port msntap does not know is MSNP for the client the
+/// referral went to, for the idle timeout after the referral: with the content probe off,
+/// that client's connection there is analysed, another client's is not, and the same client's
+/// after the timeout (a sweep between) is not either.
+#[test]
+fn an_announced_address_is_known_to_its_client_for_the_idle_timeout() {
+    let mut s = Script::new(941_825_442_000_000_000, 11);
+    let ns: std::net::SocketAddr = "198.51.100.5:1863".parse().unwrap();
+    let sb: std::net::SocketAddr = "198.51.100.9:7001".parse().unwrap();
+    let (alice, bob): (std::net::IpAddr, std::net::IpAddr) =
+        ("203.0.113.10".parse().unwrap(), "203.0.113.20".parse().unwrap());
+    let n = s.connect(std::net::SocketAddr::new(alice, 40001), ns);
+    s.send(n, true, b"VER 1 MSNP2 CVR0\r\n");
+    s.send(n, false, b"VER 1 MSNP2\r\n");
+    s.send(n, true, b"XFR 2 SB\r\n");
+    s.send(n, false, b"XFR 2 SB 198.51.100.9:7001 CKI 17.42\r\n");
+    for (ip, port, wait_s) in [(alice, 40002, 1), (bob, 40003, 1), (alice, 40004, 30)] {
+        s.advance_ms(wait_s * 1000);
+        // Traffic elsewhere meanwhile: the reassembler sweeps on it.
+        s.send(n, true, b"PNG\r\n");
+        let c = s.connect(std::net::SocketAddr::new(ip, port), sb);
+        s.send(c, true, b"USR 1 alice@hotmail.com 17.42\r\n");
+        s.close(c, true);
+    }
+    let file = tmp("announced.pcap");
+    std::fs::write(&file, synth::pcap(&s.segs, Encap::Ethernet, None)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_msntap"))
+        .args(["read", "--summary", "--color", "never", "--no-content-probe", "--idle-timeout", "10"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let sb_lines: Vec<&str> = text.lines().filter(|l| l.contains("→ 198.51.100.9:7001")).collect();
+    assert_eq!(sb_lines.len(), 1, "{text}");
+    assert!(sb_lines[0].contains("203.0.113.10:40002"), "{text}");
+}
