@@ -25,7 +25,7 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// mimalloc's `arena_eager_commit` option (index 4 in `mi_option_e` of the v2 and v3 headers
 /// of libmimalloc-sys 0.1.49, the version Cargo.lock pins; not named by [`libmimalloc_sys`]).
-/// Set here, it overrides `MIMALLOC_ARENA_EAGER_COMMIT` in the environment.
+/// `MIMALLOC_ARENA_EAGER_COMMIT` in the environment, when set, decides instead.
 const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 
 /// Arena memory is committed as it is used, not the whole arena at once: on Linux, whose
@@ -34,11 +34,26 @@ const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 /// speed (docs/performance.md). It must run before the first allocation makes the first
 /// arena, so it runs as an ELF constructor, before the Rust runtime starts.
 #[cfg(target_os = "linux")]
-extern "C" fn commit_arenas_lazily(_argc: i32, _argv: *const *const u8, _envp: *const *const u8) {
-    // SAFETY: sets one of mimalloc's documented options to a documented value; options may be
-    // set at any time.
+extern "C" fn commit_arenas_lazily(_argc: i32, _argv: *const *const u8, envp: *const *const u8) {
+    const NAME: &[u8] = b"MIMALLOC_ARENA_EAGER_COMMIT=";
+    // SAFETY: `envp` is the NULL-terminated array of NUL-terminated strings the C runtime
+    // passes to `.init_array` functions; each is read up to its NUL or the name's length.
+    // Then one of mimalloc's documented options is set to a documented value.
     #[allow(unsafe_code)]
     unsafe {
+        let mut p = envp;
+        while !p.is_null() && !(*p).is_null() {
+            let var = *p;
+            let mut i = 0;
+            while i < NAME.len() && *var.add(i) == NAME[i] {
+                i += 1;
+            }
+            if i == NAME.len() {
+                // The environment decides.
+                return;
+            }
+            p = p.add(1);
+        }
         libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0);
     }
 }
