@@ -20,8 +20,8 @@ impl Analyzer<'_> {
         if notices.is_empty() {
             return;
         }
-        let (user, dialect, public) = (conn.user.clone(), (conn.dialects(), conn.dialect_decided()), conn.id);
-        let aff = self.affinity.get(&id).copied().unwrap_or(conn.client.ip());
+        let (user, dialect, public, aff) =
+            (conn.user.clone(), (conn.dialects(), conn.dialect_decided()), conn.id, conn.affinity);
         for n in notices {
             match n {
                 Notice::Referral(r) => {
@@ -81,7 +81,7 @@ impl Analyzer<'_> {
 
     fn link_switchboard(&mut self, id: ConnId, auth: SbAuth) {
         let want = auth.answers;
-        let Some(aff) = self.conns.get(&id).map(|c| self.affinity_of(id, c)) else { return };
+        let Some(aff) = self.conns.get(&id).map(|c| c.affinity) else { return };
         let key = (aff, want, auth.cookie.clone());
         let found = self.pending_sb.get(&key).copied().filter(|li| {
             self.links.get(li).is_some_and(|l| {
@@ -176,21 +176,16 @@ impl Analyzer<'_> {
 pub(super) type Journey = (IpAddr, u64);
 
 impl Analyzer<'_> {
-    /// A connection's affinity (its client's address where none was recorded).
-    pub(super) fn affinity_of(&self, id: ConnId, c: &Connection) -> IpAddr {
-        self.affinity.get(&id).copied().unwrap_or(c.client.ip())
-    }
-
     /// The journey a connection belongs to, once its user is known.
-    fn journey_of(&self, id: ConnId, c: &Connection) -> Option<Journey> {
+    fn journey_of(c: &Connection) -> Option<Journey> {
         let user = c.user.as_deref()?;
-        Some((self.affinity_of(id, c), hash_str(&user.to_ascii_lowercase())))
+        Some((c.affinity, hash_str(&user.to_ascii_lowercase())))
     }
 
     /// What the connection says of its dialect joins what its user's other connections say.
     pub(super) fn join_journey(&mut self, id: ConnId) {
         let Some(c) = self.conns.get(&id) else { return };
-        let Some(key) = self.journey_of(id, c) else { return };
+        let Some(key) = Self::journey_of(c) else { return };
         let own = if c.dialect_decided() { c.dialects() } else { c.dialect_evidence() };
         let entry = self.journeys.entry(key).or_insert(crate::msnp::dialect::Dialects::ALL);
         if let Some(both) = entry.intersect(own) {
@@ -201,12 +196,8 @@ impl Analyzer<'_> {
     /// A connection ending takes what its user's connections together say of the dialect.
     pub(super) fn settle_journey(&mut self, id: ConnId) {
         self.join_journey(id);
-        let Some(range) =
-            self.conns.get(&id).and_then(|c| self.journey_of(id, c)).and_then(|k| self.journeys.get(&k).copied())
-        else {
-            return;
-        };
-        if let Some(c) = self.conns.get_mut(&id) {
+        let Some(c) = self.conns.get_mut(&id) else { return };
+        if let Some(range) = Self::journey_of(c).and_then(|k| self.journeys.get(&k).copied()) {
             c.narrow_by_user(range);
         }
     }

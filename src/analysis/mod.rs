@@ -41,8 +41,6 @@ pub struct Analyzer<'r> {
     /// Ports announced with a host name (address unknown), by affinity, with the time of the
     /// latest such referral.
     announced_ports: HashMap<(IpAddr, u16), i64>,
-    /// The affinity of each connection analysed.
-    affinity: crate::fasthash::FastMap<ConnId, IpAddr>,
     links: BTreeMap<usize, Link>,
     next_link: usize,
     /// Links each connection (by public id) announced.
@@ -97,7 +95,6 @@ impl<'r> Analyzer<'r> {
             conns: Default::default(),
             announced: Default::default(),
             announced_ports: HashMap::new(),
-            affinity: Default::default(),
             links: BTreeMap::new(),
             next_link: 0,
             conn_links: Default::default(),
@@ -176,6 +173,7 @@ impl<'r> Analyzer<'r> {
         self.next_public += 1;
         let mut c =
             Connection::new(public, info.client, info.server, info.vlan, info.syn_seen, info.opened_ns, &self.opts);
+        c.affinity = info.affinity;
         if let Some((role, _)) = self.announced.get(&(info.affinity, info.server)).copied() {
             c.set_role_hint(role);
         }
@@ -189,8 +187,7 @@ impl<'r> Analyzer<'r> {
         }
         // An NS referral leads to the first connection from the client it was sent to, to its
         // address, after it (another client's connection there is not its follow-up).
-        let ns_key = (info.affinity, info.server.port());
-        let pending = self.pending_ns.get_mut(&ns_key);
+        let pending = self.pending_ns.get_mut(&(info.affinity, info.server.port()));
         let found = pending.and_then(|v| {
             let links = &self.links;
             v.retain(|li| links.contains_key(li));
@@ -202,9 +199,6 @@ impl<'r> Analyzer<'r> {
             })?;
             Some(v.remove(at))
         });
-        if self.pending_ns.get(&ns_key).is_some_and(|v| v.is_empty()) {
-            self.pending_ns.remove(&ns_key);
-        }
         if let Some(li) = found {
             let user = self.links.get_mut(&li).and_then(|l| {
                 l.to = Some(LinkTo { connection: public });
@@ -217,7 +211,6 @@ impl<'r> Analyzer<'r> {
             d.start(public, info.client, info.server);
         }
         self.by_public.insert(public, info.id);
-        self.affinity.insert(info.id, info.affinity);
         if let Some(log) = self.shard.as_mut() {
             log.push(info.id, shard::Item::Started(public));
         }
@@ -408,7 +401,6 @@ impl StreamSink for Analyzer<'_> {
         self.after_event(id, ts_ns);
         self.settle_journey(id);
         self.rewrites.remove(&id);
-        self.affinity.remove(&id);
         if let Some(c) = self.conns.remove(&id) {
             self.by_public.remove(&c.id);
             if let Some(d) = self.dump.as_mut() {

@@ -16,7 +16,18 @@ pub fn drive<W: Write>(
     mut recorder: Option<&mut Recorder<W>>,
 ) {
     let mut first = true;
+    // No reassembler sweeps here: referral state older than the idle timeout goes as
+    // connections open, at the reassembler's cadence, so a long-running proxy's tables stay
+    // bounded.
+    let idle = crate::reassembly::Limits::default().idle_timeout_ns;
+    let mut last_sweep = i64::MIN;
     while let Some(ev) = rx.blocking_recv() {
+        if let ProxyEvent::Open { ts_ns, .. } = &ev {
+            if *ts_ns > last_sweep.saturating_add(idle / 4) {
+                last_sweep = *ts_ns;
+                analyzer.swept(*ts_ns, idle);
+            }
+        }
         if let Some(r) = recorder.as_deref_mut() {
             r.record(&ev);
         }
@@ -40,9 +51,6 @@ pub fn apply(analyzer: &mut Analyzer<'_>, ev: ProxyEvent, first: &mut bool) {
     }
     match ev {
         ProxyEvent::Open { id, client, server, ts_ns } => {
-            // No reassembler sweeps here: referral state older than its idle timeout goes as
-            // connections open, so a long-running proxy's tables stay bounded.
-            analyzer.swept(ts_ns, crate::reassembly::Limits::default().idle_timeout_ns);
             analyzer.open(&ConnInfo {
                 id,
                 client,

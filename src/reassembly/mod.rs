@@ -291,13 +291,12 @@ impl Reassembler {
             if !syn && seg.payload.is_empty() && seg.missing == 0 {
                 return;
             }
-            let guess = affinity.unwrap_or_else(|| decide_sides(seg, syn, ack, None).0.ip());
-            let server = match sink.accept(seg.src, seg.dst, syn && !ack, guess) {
+            let affinity = affinity.unwrap_or_else(|| decide_sides(seg, syn, ack, None).0.ip());
+            let server = match sink.accept(seg.src, seg.dst, syn && !ack, affinity) {
                 Accept::Ignore => return,
                 Accept::Track { server } => server,
             };
             let (client, server) = decide_sides(seg, syn, ack, server);
-            let affinity = affinity.unwrap_or(guess);
             let info =
                 ConnInfo { id: new_id, client, server, vlan: seg.vlan, syn_seen: syn, opened_ns: ts_ns, affinity };
             self.next_id = new_id.max(self.next_id).saturating_add(1);

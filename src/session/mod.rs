@@ -34,6 +34,9 @@ pub struct Connection {
     pub id: ConnId,
     /// Client address.
     pub client: SocketAddr,
+    /// The client machine it belongs to (`analysis::affinity`): connections are linked only
+    /// within one. The client's address unless the analysis says otherwise.
+    pub affinity: std::net::IpAddr,
     /// Server address.
     pub server: SocketAddr,
     /// VLAN id, if tagged.
@@ -117,6 +120,7 @@ impl Connection {
         Connection {
             id,
             client,
+            affinity: client.ip(),
             server,
             vlan,
             role: Role::Unknown,
