@@ -1,13 +1,15 @@
 //! Byte streams kept per open connection for outputs that must write a connection whole (the
 //! transcript, the JSON document): in memory up to a budget, and past it in unlinked temporary
 //! files, so memory stays bounded however many events open connections collect. Memory is
-//! handed out in fixed blocks that are reused (no growing buffers for the allocator to scatter),
-//! and disk space is handed back: a new file is started every [`FILE_SIZE`] bytes, a file is
-//! closed (freed) once no stream has a part in it, and when a new file is started the parts
-//! still alive in files that are less than half alive are copied into it (long connections
-//! would otherwise pin every file), so disk use stays within about twice the live bytes.
-//! Reading a stream back can splice text in at recorded offsets (what is only known when the
-//! connection ends).
+//! handed out in blocks of a few fixed sizes that are reused (no growing buffers for the
+//! allocator to scatter): a stream's blocks double from [`MIN_BLOCK`] to [`BLOCK`], so
+//! thousands of open streams with a few lines each fit in the budget, and the streams spilled
+//! are those holding the most bytes, in one write per [`STAGE`] bytes. Disk space is handed
+//! back: a new file is started every [`FILE_SIZE`] bytes, a file is closed (freed) once no
+//! stream has a part in it, and when a new file is started the parts still alive in files that
+//! are less than half alive are copied into it (long connections would otherwise pin every
+//! file), so disk use stays within about twice the live bytes. Reading a stream back can
+//! splice text in at recorded offsets (what is only known when the connection ends).
 
 use crate::fasthash::FastMap;
 use std::fs::File;
@@ -15,10 +17,26 @@ use std::io::{self, Seek, Write};
 
 /// Default bytes held in memory across all streams before the largest are moved to disk.
 pub const DEFAULT_BUDGET: usize = 4 << 20;
-/// Size of a memory block.
+/// Size of a stream's largest memory blocks.
 const BLOCK: usize = 16 << 10;
+/// Size of a stream's first memory block (each next one doubles, up to [`BLOCK`]).
+const MIN_BLOCK: usize = 512;
+/// Block sizes: `MIN_BLOCK << class`.
+const CLASSES: usize = 6;
+/// Spilled bytes are gathered into writes of about this size.
+const STAGE: usize = 256 << 10;
 /// A new temporary file is started once the current one holds this many bytes.
 pub const FILE_SIZE: u64 = 64 << 20;
+
+/// The size of a stream's `i`-th block in memory.
+fn block_size(i: usize) -> usize {
+    MIN_BLOCK << i.min(CLASSES - 1)
+}
+
+/// The class of a block of capacity `cap` (blocks are made with exactly a class's size).
+fn class_of(cap: usize) -> usize {
+    (0..CLASSES).find(|&c| MIN_BLOCK << c >= cap).unwrap_or(CLASSES - 1)
+}
 
 /// A part of a stream on disk: file, offset, length.
 #[derive(Clone, Copy)]
@@ -32,8 +50,10 @@ struct Part {
 struct Stream {
     /// Parts already on disk, in order.
     spilled: Vec<Part>,
-    /// The bytes after them, in blocks of [`BLOCK`] capacity.
+    /// The bytes after them, in blocks of [`block_size`] capacity.
     blocks: Vec<Vec<u8>>,
+    /// Bytes in `blocks`.
+    in_memory: usize,
     /// Total length.
     len: u64,
 }
@@ -49,14 +69,24 @@ struct TempFile {
 /// Streams keyed by `K`, appended to and finally read back once.
 pub struct Spool<K> {
     streams: FastMap<K, Stream>,
-    /// Blocks handed out (each [`BLOCK`] bytes of capacity).
-    blocks_out: usize,
-    free: Vec<Vec<u8>>,
-    budget_blocks: usize,
+    /// Capacity of the blocks handed out.
+    held: usize,
+    /// Blocks free for reuse, by class, and their capacity.
+    free: [Vec<Vec<u8>>; CLASSES],
+    free_bytes: usize,
+    budget: usize,
     files: Vec<Option<TempFile>>,
     file_size: u64,
     /// Set when a temporary file could not be made or written: streams then stay in memory.
     pub disk_error: Option<io::Error>,
+}
+
+/// Streams' blocks gathered for one write to file `file`.
+struct Staged<K> {
+    file: usize,
+    bytes: Vec<u8>,
+    /// Stream, its blocks (given back once written) and the bytes they hold.
+    from: Vec<(K, Vec<Vec<u8>>, usize)>,
 }
 
 impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
@@ -64,9 +94,10 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
     pub fn new(budget: usize) -> Self {
         Spool {
             streams: FastMap::default(),
-            blocks_out: 0,
-            free: Vec::new(),
-            budget_blocks: (budget / BLOCK).max(2),
+            held: 0,
+            free: Default::default(),
+            free_bytes: 0,
+            budget: budget.max(2 * BLOCK),
             files: Vec::new(),
             file_size: FILE_SIZE,
             disk_error: None,
@@ -91,7 +122,7 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
 
     /// Bytes of memory held in blocks (in use or free for reuse).
     pub fn memory(&self) -> usize {
-        (self.blocks_out + self.free.len()) * BLOCK
+        self.held + self.free_bytes
     }
 
     /// Bytes of temporary files still open (disk in use).
@@ -99,15 +130,29 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
         self.files.iter().flatten().map(|f| f.len).sum()
     }
 
+    /// Parts of streams on disk (each one read back by itself).
+    #[cfg(test)]
+    fn parts(&self) -> usize {
+        self.streams.values().map(|s| s.spilled.len()).sum()
+    }
+
     /// Appends to stream `k`.
     pub fn append(&mut self, k: K, mut bytes: &[u8]) {
         let s = self.streams.entry(k).or_default();
         s.len += bytes.len() as u64;
+        s.in_memory += bytes.len();
         while !bytes.is_empty() {
-            let room = s.blocks.last().map_or(0, |b| BLOCK - b.len());
+            let room = s.blocks.last().map_or(0, |b| b.capacity() - b.len());
             if room == 0 {
-                let b = self.free.pop().unwrap_or_else(|| Vec::with_capacity(BLOCK));
-                self.blocks_out += 1;
+                let size = block_size(s.blocks.len());
+                let b = self.free[class_of(size)].pop().map_or_else(
+                    || Vec::with_capacity(size),
+                    |b| {
+                        self.free_bytes -= b.capacity();
+                        b
+                    },
+                );
+                self.held += b.capacity();
                 s.blocks.push(b);
                 continue;
             }
@@ -117,54 +162,86 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
             }
             bytes = &bytes[n..];
         }
-        if self.blocks_out > self.budget_blocks && self.disk_error.is_none() {
+        if self.held > self.budget && self.disk_error.is_none() {
             self.spill();
         }
     }
 
-    /// Moves the largest streams' blocks to disk until half the budget is in use.
+    /// Moves the streams holding the most bytes to disk until half the budget is in use.
     fn spill(&mut self) {
         let mut sizes: Vec<(usize, K)> =
-            self.streams.iter().filter(|(_, s)| !s.blocks.is_empty()).map(|(k, s)| (s.blocks.len(), *k)).collect();
+            self.streams.iter().filter(|(_, s)| !s.blocks.is_empty()).map(|(k, s)| (s.in_memory, *k)).collect();
         sizes.sort_unstable_by_key(|s| std::cmp::Reverse(s.0));
+        let started = self.files.len();
+        let file = match current_file(&mut self.files, self.file_size) {
+            Ok(f) => f,
+            Err(e) => return self.disk_failed(e),
+        };
+        if self.files.len() > started {
+            if let Err(e) = self.compact(file) {
+                return self.disk_failed(e);
+            }
+        }
+        let mut stage = Staged { file, bytes: Vec::new(), from: Vec::new() };
+        let mut staged_held = 0;
         for (_, k) in sizes {
-            if self.blocks_out <= self.budget_blocks / 2 {
+            if self.held - staged_held <= self.budget / 2 {
                 break;
             }
-            let Some(len) = self.streams.get(&k).map(|s| s.blocks.iter().map(|b| b.len() as u64).sum::<u64>()) else {
-                continue;
-            };
-            let started = self.files.len();
-            let file = match current_file(&mut self.files, self.file_size) {
-                Ok(f) => f,
-                Err(e) => {
-                    self.disk_failed(e);
-                    return;
-                }
-            };
-            if self.files.len() > started {
-                if let Err(e) = self.compact(file) {
-                    self.disk_failed(e);
-                    return;
-                }
-            }
-            let (Some(s), Some(tf)) = (self.streams.get_mut(&k), self.files.get_mut(file).and_then(Option::as_mut))
-            else {
-                return;
-            };
-            for b in &s.blocks {
-                if let Err(e) = tf.file.write_all(b) {
-                    self.disk_failed(e);
-                    return;
-                }
-            }
-            s.spilled.push(Part { file, at: tf.len, len });
-            tf.len += len;
-            tf.parts += 1;
-            tf.live += len;
+            let Some(s) = self.streams.get_mut(&k) else { continue };
             let blocks = std::mem::take(&mut s.blocks);
+            let n = std::mem::take(&mut s.in_memory);
+            for b in &blocks {
+                stage.bytes.extend_from_slice(b);
+                staged_held += b.capacity();
+            }
+            stage.from.push((k, blocks, n));
+            if stage.bytes.len() >= STAGE {
+                if let Err(e) = self.write_staged(&mut stage) {
+                    return self.disk_failed(e);
+                }
+            }
+        }
+        if let Err(e) = self.write_staged(&mut stage) {
+            self.disk_failed(e);
+        }
+    }
+
+    /// Writes the staged bytes: their streams gain parts and give their blocks back. If the
+    /// write fails the blocks go back to their streams (nothing is lost).
+    fn write_staged(&mut self, stage: &mut Staged<K>) -> io::Result<()> {
+        let from = std::mem::take(&mut stage.from);
+        let written = match self.files.get_mut(stage.file).and_then(Option::as_mut) {
+            Some(tf) => tf.file.write_all(&stage.bytes).map(|()| tf.len),
+            None => Err(closed()),
+        };
+        stage.bytes.clear();
+        let mut at = match written {
+            Ok(at) => at,
+            Err(e) => {
+                for (k, blocks, n) in from {
+                    if let Some(s) = self.streams.get_mut(&k) {
+                        s.blocks = blocks;
+                        s.in_memory = n;
+                    }
+                }
+                return Err(e);
+            }
+        };
+        for (k, blocks, n) in from {
+            let part = Part { file: stage.file, at, len: n as u64 };
+            at += n as u64;
+            if let Some(s) = self.streams.get_mut(&k) {
+                s.spilled.push(part);
+            }
+            if let Some(tf) = self.files.get_mut(stage.file).and_then(Option::as_mut) {
+                tf.len = at;
+                tf.parts += 1;
+                tf.live += n as u64;
+            }
             self.give_back(blocks);
         }
+        Ok(())
     }
 
     /// Keeps streams in memory from now on: a temporary file could not be made or written.
@@ -173,13 +250,14 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
         self.disk_error = Some(e);
     }
 
-    /// Takes blocks back for reuse (as many as a quarter of the budget; the rest are freed).
+    /// Takes blocks back for reuse (up to a quarter of the budget in all; the rest are freed).
     fn give_back(&mut self, blocks: Vec<Vec<u8>>) {
         for mut b in blocks {
             b.clear();
-            self.blocks_out -= 1;
-            if self.free.len() < self.budget_blocks / 4 {
-                self.free.push(b);
+            self.held -= b.capacity();
+            if self.free_bytes + b.capacity() <= self.budget / 4 {
+                self.free_bytes += b.capacity();
+                self.free[class_of(b.capacity())].push(b);
             }
         }
     }
@@ -461,6 +539,33 @@ mod tests {
             // Everything taken: disk space is handed back.
             assert_eq!(sp.on_disk(), 0, "budget {budget}");
         }
+    }
+
+    #[test]
+    fn many_open_streams_spill_in_large_parts_and_large_writes() {
+        // Thousands of connections open at once, each adding a line now and then (a server's
+        // notification connections): each holds a small block, and only the streams holding
+        // the most go to disk, so parts hold several lines (a budget of 16 KiB blocks held a
+        // line or two per part) and reading them back takes few reads.
+        let mut sp: Spool<u32> = Spool::new(DEFAULT_BUDGET);
+        let mut want = vec![Vec::new(); 4000];
+        for round in 0..40u32 {
+            for k in 0..4000u32 {
+                let line = format!("{round:>6} {k} {}\n", "x".repeat(((k * 7 + round) % 150) as usize));
+                sp.append(k, line.as_bytes());
+                want[k as usize].extend_from_slice(line.as_bytes());
+            }
+        }
+        let total: usize = want.iter().map(Vec::len).sum();
+        assert!(sp.on_disk() > 0, "nothing spilled");
+        let parts = sp.parts();
+        assert!(parts > 0 && sp.on_disk() / parts as u64 >= 768, "{parts} parts for {} bytes on disk", sp.on_disk());
+        assert!(sp.memory() <= DEFAULT_BUDGET + BLOCK, "memory {}", sp.memory());
+        for (k, w) in want.iter().enumerate() {
+            assert_eq!(&take(&mut sp, k as u32, &[]), w, "stream {k}");
+        }
+        assert_eq!(sp.on_disk(), 0);
+        assert!(total > 2 * DEFAULT_BUDGET);
     }
 
     #[test]
