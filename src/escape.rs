@@ -5,7 +5,8 @@
 /// Makes wire text safe for a terminal: control characters (C0, DEL, C1) and the Unicode line
 /// separators and bidirectional controls become escapes.
 pub fn sanitize(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(is_control) {
+    // Printable ASCII (nearly every line) is checked a byte at a time, without decoding.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(is_control) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);

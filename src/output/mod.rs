@@ -11,6 +11,7 @@ pub mod html;
 pub mod json;
 pub mod ladder;
 pub mod ndjson;
+mod numfmt;
 pub mod outputs;
 pub mod reindent;
 pub mod schema;

@@ -52,10 +52,22 @@ impl Style {
 
     /// [`Style::paint`], appended to `out`.
     pub(crate) fn paint_into(&self, out: &mut String, style: anstyle::Style, s: &str) {
+        self.open(out, style);
+        out.push_str(s);
+        self.close(out, style);
+    }
+
+    /// Starts `style` in `out` (when colour is on).
+    pub(crate) fn open(&self, out: &mut String, style: anstyle::Style) {
         if self.on {
-            let _ = write!(out, "{}{s}{}", style.render(), style.render_reset());
-        } else {
-            out.push_str(s);
+            let _ = write!(out, "{}", style.render());
+        }
+    }
+
+    /// Ends `style` in `out` (when colour is on).
+    pub(crate) fn close(&self, out: &mut String, style: anstyle::Style) {
+        if self.on {
+            let _ = write!(out, "{}", style.render_reset());
         }
     }
 }
@@ -120,6 +132,8 @@ pub struct TextReport<W: Write> {
     next_id: u64,
     base_ns: Option<i64>,
     label: String,
+    /// Reused to render events before they go to the spool.
+    scratch: String,
     /// The first write error (a closed pipe ends output quietly).
     pub error: Option<std::io::Error>,
 }
@@ -136,6 +150,7 @@ impl<W: Write> TextReport<W> {
             next_id: 1,
             base_ns: None,
             label: label.to_string(),
+            scratch: String::new(),
             error: None,
         }
     }
@@ -181,8 +196,12 @@ impl<W: Write> TextReport<W> {
         let base = *self.base_ns.get_or_insert(conn.opened);
         let st = Style { on: self.opts.color };
         let open = self.open.entry(conn.id).or_default();
+        // The new events are rendered into one buffer, appended to the spool at once.
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        let at = self.spool.len(conn.id);
         for e in &conn.events[from..] {
-            let pos = self.spool.len(conn.id);
+            let pos = at + buf.len() as u64;
             let skipped = Mark { line_end: pos, block_end: pos, width: 0, ann: false, written: false };
             if open.marks.len() < e.index {
                 open.marks.resize(e.index, skipped);
@@ -198,15 +217,20 @@ impl<W: Write> TextReport<W> {
                 open.marks.push(skipped);
                 continue;
             }
-            let r = render_event(e, tx, false, Links::EMPTY, base, st, "");
+            let (line_end, width, ann) = render_into(&mut buf, e, tx, false, Links::EMPTY, base, st, "");
             open.marks.push(Mark {
-                line_end: pos + r.line_end as u64,
-                block_end: pos + r.text.len() as u64,
-                width: r.width as u32,
-                ann: r.ann,
+                line_end: pos + line_end as u64,
+                block_end: at + buf.len() as u64,
+                width: width as u32,
+                ann,
                 written: true,
             });
-            self.spool.append(conn.id, r.text.as_bytes());
+        }
+        if !buf.is_empty() {
+            self.spool.append(conn.id, buf.as_bytes());
+        }
+        if buf.capacity() <= 1 << 20 {
+            self.scratch = buf;
         }
     }
 
@@ -230,13 +254,13 @@ impl<W: Write> TextReport<W> {
             if let Some((mut e, tx)) = open.deferred.remove(&i) {
                 e.violations.extend(late_here.iter().map(|v| (*v).clone()));
                 let r = render_event(&e, tx.as_ref(), no_answer, links, base, st, "");
-                inserts.push((m.line_end, r.text.into_bytes()));
+                inserts.push((m.line_end, r.into_bytes()));
             } else if !m.written {
                 // Left out when it arrived: a violation found since may let it through.
                 if let Some(e) = open.left_out.recover(conn, i, late_here, &self.opts.filter) {
                     let tx = e.transaction.and_then(|t| conn.txn(t));
                     let r = render_event(&e, tx, no_answer, links, base, st, "");
-                    inserts.push((m.line_end, r.text.into_bytes()));
+                    inserts.push((m.line_end, r.into_bytes()));
                 }
             } else {
                 if no_answer {
@@ -291,15 +315,6 @@ fn violation_line(v: &crate::rules::Violation, st: Style, tag: &str) -> String {
     format!("{tag}          {}\n", st.paint(color, &text))
 }
 
-/// An event rendered: its text, where its first line ends, that line's visible width before
-/// annotations, and whether it has annotations.
-struct Rendered {
-    text: String,
-    line_end: usize,
-    width: usize,
-    ann: bool,
-}
-
 /// The header line of a connection.
 fn header(c: &Connection, links: Links<'_>) -> String {
     let mut head = format!("── #{} {} {} → {}", c.id, c.role.as_str(), c.client, c.server);
@@ -346,104 +361,143 @@ fn render_event(
     base: i64,
     st: Style,
     tag: &str,
-) -> Rendered {
-    let mut s = String::new();
-    let (line_end, width, has_ann);
-    {
-        let t = (e.ts - base) as f64 / 1e9;
-        let arrow = dir_arrow(e.dir);
-        let mut line = String::with_capacity(96);
-        let _ = write!(line, "{tag}{t:>9.3} ");
-        // The width the line shows before its annotations, counted from its parts: the time,
-        // the arrow and the line (or note), whatever colours and notes the line itself has.
-        let shown = sanitize(e.line.as_deref().unwrap_or(e.note.as_deref().unwrap_or("")));
-        let visible = line.chars().count() + arrow.chars().count() + 1 + shown.chars().count();
-        match e.kind {
-            EventKind::Command | EventKind::Error => {
-                let color = if e.kind == EventKind::Error {
-                    styles::ERROR_LINE
-                } else if e.dir == Dir::C2S {
-                    styles::CLIENT
-                } else {
-                    styles::SERVER
-                };
-                st.paint_into(&mut line, color, arrow);
-                line.push(' ');
-                if e.line.is_some() {
-                    st.paint_into(&mut line, color, &shown);
-                } else {
-                    st.paint_into(&mut line, color, "");
-                }
-            }
-            EventKind::Malformed => {
-                let mut b = sanitize(e.line.as_deref().unwrap_or("")).into_owned();
-                if let Some(n) = &e.note {
-                    let _ = write!(b, "  ({n})");
-                }
-                st.paint_into(&mut line, styles::ODD, arrow);
-                line.push(' ');
-                st.paint_into(&mut line, styles::ODD, &b);
-            }
-            EventKind::Gap | EventKind::Tcp | EventKind::Fin => {
-                line.push_str("    ");
-                st.paint_into(&mut line, styles::DIM, e.note.as_deref().unwrap_or(""));
-            }
-        }
-        let mut ann = String::new();
-        if let Some(name) = e.error_name {
-            let _ = write!(ann, " {name}");
-        }
-        for (k, v) in &e.fields {
-            let raw_differs = e.args.iter().all(|a| a != v);
-            if k.ends_with("name") && raw_differs {
-                let _ = write!(ann, " {k}=\"{}\"", sanitize(v));
+) -> String {
+    let mut text = String::with_capacity(128);
+    render_into(&mut text, e, tx, no_answer, links, base, st, tag);
+    text
+}
+
+/// Spaces to pad a line to the annotations' column.
+const PAD: &str = "                                                                ";
+
+/// [`render_event`], appended to `out`: returns where the first line ends (from the start of
+/// what was appended), its visible width before annotations, and whether it has annotations.
+#[allow(clippy::too_many_arguments)]
+fn render_into(
+    out: &mut String,
+    e: &Event,
+    tx: Option<&Transaction>,
+    no_answer: bool,
+    links: Links<'_>,
+    base: i64,
+    st: Style,
+    tag: &str,
+) -> (usize, usize, bool) {
+    let start = out.len();
+    let arrow = dir_arrow(e.dir);
+    out.push_str(tag);
+    super::numfmt::push_secs3(out, e.ts.wrapping_sub(base), 9);
+    out.push(' ');
+    // The width the line shows before its annotations, counted from its parts: the time,
+    // the arrow and the line (or note), whatever colours and notes the line itself has.
+    let shown = sanitize(e.line.as_deref().unwrap_or(e.note.as_deref().unwrap_or("")));
+    let width = out[start..].chars().count() + arrow.chars().count() + 1 + shown.chars().count();
+    match e.kind {
+        EventKind::Command | EventKind::Error => {
+            let color = if e.kind == EventKind::Error {
+                styles::ERROR_LINE
+            } else if e.dir == Dir::C2S {
+                styles::CLIENT
+            } else {
+                styles::SERVER
+            };
+            st.paint_into(out, color, arrow);
+            out.push(' ');
+            if e.line.is_some() {
+                st.paint_into(out, color, &shown);
+            } else {
+                st.paint_into(out, color, "");
             }
         }
-        if let Some(p) = &e.payload {
-            let _ = write!(ann, " {}", payload_note(e, p));
-        }
-        if let Some(tx) = tx {
-            if tx.request != e.index {
-                let lat = tx.latency_ms.map(|l| format!(", {l:.0} ms")).unwrap_or_default();
-                let label = tx.trid.map_or(tx.command.to_string(), |id| format!("{} {id}", tx.command));
-                let _ = write!(ann, "  ↩ {label}{lat}");
-            } else if no_answer && tag.is_empty() {
-                ann.push_str("  (no answer)");
+        EventKind::Malformed => {
+            st.paint_into(out, styles::ODD, arrow);
+            out.push(' ');
+            st.open(out, styles::ODD);
+            out.push_str(&sanitize(e.line.as_deref().unwrap_or("")));
+            if let Some(n) = &e.note {
+                let _ = write!(out, "  ({n})");
             }
+            st.close(out, styles::ODD);
         }
-        if let Some(li) = e.link.and_then(|i| links.get(i)) {
-            match li.to {
-                Some(to) => {
-                    let _ = write!(ann, "  ⇒ #{}", to.connection);
-                    if let Some(r) = &li.rewritten_to {
-                        let _ = write!(ann, " (client told {})", sanitize(r));
-                    }
-                }
-                None => {
-                    let _ = write!(ann, "  ⇒ {}", sanitize(&li.address));
-                }
-            }
-        }
-        width = visible;
-        has_ann = !ann.is_empty();
-        if has_ann {
-            if width < 64 {
-                line.push_str(&" ".repeat(64 - width));
-            }
-            line.push_str(&st.paint(styles::DIM, &ann));
-        }
-        line_end = line.len();
-        let _ = writeln!(s, "{line}");
-        for v in &e.violations {
-            s.push_str(&violation_line(v, st, tag));
+        EventKind::Gap | EventKind::Tcp | EventKind::Fin => {
+            out.push_str("    ");
+            st.paint_into(out, styles::DIM, e.note.as_deref().unwrap_or(""));
         }
     }
-    Rendered { text: s, line_end, width, ann: has_ann }
+    // The annotations are written in place; the padding and colour before them go in after.
+    let ann_at = out.len();
+    if let Some(name) = e.error_name {
+        out.push(' ');
+        out.push_str(name);
+    }
+    for (k, v) in &e.fields {
+        let raw_differs = e.args.iter().all(|a| a != v);
+        if k.ends_with("name") && raw_differs {
+            let _ = write!(out, " {k}=\"{}\"", sanitize(v));
+        }
+    }
+    if let Some(p) = &e.payload {
+        out.push(' ');
+        payload_note_into(out, e, p);
+    }
+    if let Some(tx) = tx {
+        if tx.request != e.index {
+            out.push_str("  ↩ ");
+            out.push_str(&tx.command);
+            if let Some(id) = tx.trid {
+                out.push(' ');
+                out.push_str(itoa::Buffer::new().format(id));
+            }
+            if let Some(l) = tx.latency_ms {
+                out.push_str(", ");
+                super::numfmt::push_ms0(out, l);
+                out.push_str(" ms");
+            }
+        } else if no_answer && tag.is_empty() {
+            out.push_str("  (no answer)");
+        }
+    }
+    if let Some(li) = e.link.and_then(|i| links.get(i)) {
+        match li.to {
+            Some(to) => {
+                let _ = write!(out, "  ⇒ #{}", to.connection);
+                if let Some(r) = &li.rewritten_to {
+                    let _ = write!(out, " (client told {})", sanitize(r));
+                }
+            }
+            None => {
+                let _ = write!(out, "  ⇒ {}", sanitize(&li.address));
+            }
+        }
+    }
+    let has_ann = out.len() > ann_at;
+    if has_ann {
+        let pad = &PAD[..64usize.saturating_sub(width)];
+        if st.on {
+            out.insert_str(ann_at, &format!("{pad}{}", styles::DIM.render()));
+            st.close(out, styles::DIM);
+        } else {
+            out.insert_str(ann_at, pad);
+        }
+    }
+    let line_end = out.len() - start;
+    out.push('\n');
+    for v in &e.violations {
+        out.push_str(&violation_line(v, st, tag));
+    }
+    (line_end, width, has_ann)
 }
 
 /// A payload in a few words: its type (or shape) in brackets and its first line, or the
 /// headers that say something when it has no body; terminal-safe.
 pub(crate) fn payload_note(e: &Event, p: &crate::session::PayloadInfo) -> String {
+    let mut s = String::new();
+    payload_note_into(&mut s, e, p);
+    s
+}
+
+/// [`payload_note`], appended to `out`.
+fn payload_note_into(out: &mut String, e: &Event, p: &crate::session::PayloadInfo) {
     let ct = p.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("Content-Type")).map(|(_, v)| v.as_str()).unwrap_or(
         match () {
             // Only MIME payloads (MSG) should name their type; the others say their shape.
@@ -454,18 +508,30 @@ pub(crate) fn payload_note(e: &Event, p: &crate::session::PayloadInfo) -> String
             _ => "data",
         },
     );
-    let first = p.body.lines().find(|l| !l.trim().is_empty()).map(str::to_string).unwrap_or_else(|| {
-        // No body: show the headers that say something (a profile's LoginTime, say).
-        p.headers
-            .iter()
-            .filter(|(k, _)| !k.eq_ignore_ascii_case("MIME-Version") && !k.eq_ignore_ascii_case("Content-Type"))
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    });
-    let first: String = first.chars().take(60).collect();
-    let incomplete = if p.complete { "" } else { " (incomplete)" };
-    format!("[{}] {}{incomplete}", sanitize(ct), sanitize(&first))
+    out.push('[');
+    out.push_str(&sanitize(ct));
+    out.push_str("] ");
+    /// At most the first 60 characters of `s`.
+    fn first_60(s: &str) -> &str {
+        s.char_indices().nth(60).map_or(s, |(i, _)| &s[..i])
+    }
+    match p.body.lines().find(|l| !l.trim().is_empty()) {
+        Some(line) => out.push_str(&sanitize(first_60(line))),
+        None => {
+            // No body: show the headers that say something (a profile's LoginTime, say).
+            let headers = p
+                .headers
+                .iter()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("MIME-Version") && !k.eq_ignore_ascii_case("Content-Type"))
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            out.push_str(&sanitize(first_60(&headers)));
+        }
+    }
+    if !p.complete {
+        out.push_str(" (incomplete)");
+    }
 }
 
 /// One line describing a finished connection (`--summary`).
@@ -606,7 +672,7 @@ impl<W: Write> Report for TextReport<W> {
         for e in conn.events[from..].iter().filter(|e| self.opts.filter.event(e)) {
             // Links are not passed while streaming; referral targets show in the end line.
             let tx = e.transaction.and_then(|t| conn.txn(t));
-            s.push_str(&render_event(e, tx, false, Links::EMPTY, base, st, &tag).text);
+            s.push_str(&render_event(e, tx, false, Links::EMPTY, base, st, &tag));
         }
         self.write(&s);
         if self.error.is_none() {
@@ -739,7 +805,7 @@ mod tests {
             for e in c.events.iter().filter(|e| self.filter.event(e)) {
                 let tx = e.transaction.and_then(|t| c.txn(t));
                 let no_answer = tx.is_some_and(|t| t.request == e.index && t.outcome == Outcome::Unanswered);
-                s.push_str(&render_event(e, tx, no_answer, links, self.base, self.st, "").text);
+                s.push_str(&render_event(e, tx, no_answer, links, self.base, self.st, ""));
             }
             s.push_str(&ended_line(c, self.st));
             self.conns.push((c.id, s));
