@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 /// Nanoseconds below which `ns as f64 / 1e9` rounds to the same millisecond as `ns` itself
 /// (half an ulp of the quotient stays far below the nanosecond that separates `ns` from a
 /// rounding boundary; about 11.5 days).
-const EXACT_NS: i64 = 1_000_000_000_000_000;
+const EXACT_NS: i64 = 1_000_000 * 1_000_000_000;
 
 /// Appends `format!("{:>width$.3}", ns as f64 / 1e9)`.
 pub(crate) fn push_secs3(out: &mut String, ns: i64, width: usize) {
@@ -76,6 +76,11 @@ mod tests {
             99_999_999_999_999,
             EXACT_NS - 1,
             EXACT_NS,
+            // Past 2^53 ns the float is no longer exact: these go through the formatter.
+            9_007_206_198_500_001,
+            9_425_487_320_500_001,
+            10_000_000_000_500_001,
+            999_999_999_999_499_999,
             -1,
             -500_000,
             i64::MAX,
@@ -99,7 +104,10 @@ mod tests {
 
     proptest! {
         #[test]
-        fn any_time_reads_the_same(ns in any::<i64>(), small in 0i64..100_000_000_000) {
+        fn any_time_reads_the_same(ns in any::<i64>(), small in 0i64..100_000_000_000, big in (1i64 << 40)..(1i64 << 62), off in -200i64..200) {
+            // Near a rounding boundary of a large time, where the quotient's error is largest.
+            let near = (big / 1_000_000 * 1_000_000 + 500_000).saturating_add(off);
+            prop_assert_eq!(secs(near), format!("{:>9.3}", near as f64 / 1e9));
             prop_assert_eq!(secs(ns), format!("{:>9.3}", ns as f64 / 1e9));
             prop_assert_eq!(secs(small), format!("{:>9.3}", small as f64 / 1e9));
             // Halves of a millisecond, where the float's binary value decides.

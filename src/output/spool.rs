@@ -200,10 +200,14 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
                 if let Err(e) = self.write_staged(&mut stage) {
                     return self.disk_failed(e);
                 }
+                // Written: their blocks are off `held` now.
+                staged_held = 0;
             }
         }
-        if let Err(e) = self.write_staged(&mut stage) {
-            self.disk_failed(e);
+        if !stage.from.is_empty() {
+            if let Err(e) = self.write_staged(&mut stage) {
+                self.disk_failed(e);
+            }
         }
     }
 
@@ -566,6 +570,20 @@ mod tests {
         }
         assert_eq!(sp.on_disk(), 0);
         assert!(total > 2 * DEFAULT_BUDGET);
+    }
+
+    #[test]
+    fn one_large_stream_is_spilled_and_small_ones_stay_in_memory() {
+        // A connection with megabytes of text beside one with a line: the large one is written
+        // (in several staged writes) and that frees enough; the small one is not touched.
+        let mut sp: Spool<u32> = Spool::new(DEFAULT_BUDGET);
+        sp.append(1, b"x");
+        let big: Vec<u8> = (0..5u32 << 20).map(|i| (i % 251) as u8).collect();
+        sp.append(0, &big);
+        assert_eq!(sp.parts(), 1, "only the large stream is on disk");
+        assert!(sp.memory() <= DEFAULT_BUDGET, "memory {}", sp.memory());
+        assert_eq!(take(&mut sp, 0, &[]), big);
+        assert_eq!(take(&mut sp, 1, &[]), b"x");
     }
 
     #[test]
