@@ -85,6 +85,8 @@ pub struct Spool<K> {
 struct Staged<K> {
     file: usize,
     bytes: Vec<u8>,
+    /// Capacity of the blocks gathered (still counted in the spool's `held`).
+    held: usize,
     /// Stream, its blocks (given back once written) and the bytes they hold.
     from: Vec<(K, Vec<Vec<u8>>, usize)>,
 }
@@ -182,10 +184,9 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
                 return self.disk_failed(e);
             }
         }
-        let mut stage = Staged { file, bytes: Vec::new(), from: Vec::new() };
-        let mut staged_held = 0;
+        let mut stage = Staged { file, bytes: Vec::new(), held: 0, from: Vec::new() };
         for (_, k) in sizes {
-            if self.held - staged_held <= self.budget / 2 {
+            if self.held - stage.held <= self.budget / 2 {
                 break;
             }
             let Some(s) = self.streams.get_mut(&k) else { continue };
@@ -193,15 +194,13 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
             let n = std::mem::take(&mut s.in_memory);
             for b in &blocks {
                 stage.bytes.extend_from_slice(b);
-                staged_held += b.capacity();
+                stage.held += b.capacity();
             }
             stage.from.push((k, blocks, n));
             if stage.bytes.len() >= STAGE {
                 if let Err(e) = self.write_staged(&mut stage) {
                     return self.disk_failed(e);
                 }
-                // Written: their blocks are off `held` now.
-                staged_held = 0;
             }
         }
         if !stage.from.is_empty() {
@@ -215,6 +214,7 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
     /// write fails the blocks go back to their streams (nothing is lost).
     fn write_staged(&mut self, stage: &mut Staged<K>) -> io::Result<()> {
         let from = std::mem::take(&mut stage.from);
+        stage.held = 0;
         let written = match self.files.get_mut(stage.file).and_then(Option::as_mut) {
             Some(tf) => tf.file.write_all(&stage.bytes).map(|()| tf.len),
             None => Err(closed()),

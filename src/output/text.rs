@@ -253,13 +253,15 @@ impl<W: Write> TextReport<W> {
             let late_here = late.get(&i).map_or(&[][..], |l| &l[..]);
             if let Some((mut e, tx)) = open.deferred.remove(&i) {
                 e.violations.extend(late_here.iter().map(|v| (*v).clone()));
-                let r = render_event(&e, tx.as_ref(), no_answer, links, base, st, "");
+                let mut r = String::new();
+                render_into(&mut r, &e, tx.as_ref(), no_answer, links, base, st, "");
                 inserts.push((m.line_end, r.into_bytes()));
             } else if !m.written {
                 // Left out when it arrived: a violation found since may let it through.
                 if let Some(e) = open.left_out.recover(conn, i, late_here, &self.opts.filter) {
                     let tx = e.transaction.and_then(|t| conn.txn(t));
-                    let r = render_event(&e, tx, no_answer, links, base, st, "");
+                    let mut r = String::new();
+                    render_into(&mut r, &e, tx, no_answer, links, base, st, "");
                     inserts.push((m.line_end, r.into_bytes()));
                 }
             } else {
@@ -351,27 +353,13 @@ fn header(c: &Connection, links: Links<'_>) -> String {
     head
 }
 
-/// One event (and its violations) as transcript lines; `tag` goes before the time. `tx` is the
-/// event's transaction; `no_answer` marks a request that was never answered.
-fn render_event(
-    e: &Event,
-    tx: Option<&Transaction>,
-    no_answer: bool,
-    links: Links<'_>,
-    base: i64,
-    st: Style,
-    tag: &str,
-) -> String {
-    let mut text = String::with_capacity(128);
-    render_into(&mut text, e, tx, no_answer, links, base, st, tag);
-    text
-}
-
 /// Spaces to pad a line to the annotations' column.
 const PAD: &str = "                                                                ";
 
-/// [`render_event`], appended to `out`: returns where the first line ends (from the start of
-/// what was appended), its visible width before annotations, and whether it has annotations.
+/// One event (and its violations) as transcript lines, appended to `out`; `tag` goes before
+/// the time. `tx` is the event's transaction; `no_answer` marks a request that was never
+/// answered. Returns where the first line ends (from the start of what was appended), its
+/// visible width before annotations, and whether it has annotations.
 #[allow(clippy::too_many_arguments)]
 fn render_into(
     out: &mut String,
@@ -672,7 +660,7 @@ impl<W: Write> Report for TextReport<W> {
         for e in conn.events[from..].iter().filter(|e| self.opts.filter.event(e)) {
             // Links are not passed while streaming; referral targets show in the end line.
             let tx = e.transaction.and_then(|t| conn.txn(t));
-            s.push_str(&render_event(e, tx, false, Links::EMPTY, base, st, &tag));
+            render_into(&mut s, e, tx, false, Links::EMPTY, base, st, &tag);
         }
         self.write(&s);
         if self.error.is_none() {
@@ -805,7 +793,7 @@ mod tests {
             for e in c.events.iter().filter(|e| self.filter.event(e)) {
                 let tx = e.transaction.and_then(|t| c.txn(t));
                 let no_answer = tx.is_some_and(|t| t.request == e.index && t.outcome == Outcome::Unanswered);
-                s.push_str(&render_event(e, tx, no_answer, links, self.base, self.st, ""));
+                render_into(&mut s, e, tx, no_answer, links, self.base, self.st, "");
             }
             s.push_str(&ended_line(c, self.st));
             self.conns.push((c.id, s));
