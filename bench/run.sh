@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Builds msntap in release and prints one table: `msntap read` in summary mode (sharded over one
-# worker per core, and with -j 1 on one thread),
-# with the transcript to /dev/null, with --ndjson and with --json, the ladder and the HTML
-# report (packets/s, MB/s, peak RSS; the report's size and time against --summary), the same
+# Builds msntap in release and prints one table: `msntap read` in summary mode, with the
+# transcript to /dev/null, with --ndjson and with --json (each sharded over one worker per core,
+# and with -j 1 on one thread), the ladder and the HTML report (packets/s, MB/s, peak RSS; the report's size and time against --summary), the same
 # capture through capinfos -c (the floor of reading it), tshark -q -Y msnms, tshark -T json and
 # tshark -V, each ratio with its target (issue 17), then the proxy's figures.
 #   bench/run.sh                      1-million-packet capture
@@ -50,11 +49,14 @@ for n in $SIZES; do
   run "msntap read (transcript)" "$n" "$bytes" "$BIN" read "$cap" --color never; t_text=$(cat "$DIR/last.txt")
   run "msntap read --summary --ndjson" "$n" "$bytes" "$BIN" read "$cap" --summary --ndjson /dev/null; t_ndjson=$(cat "$DIR/last.txt")
   run "msntap read --summary --json" "$n" "$bytes" "$BIN" read "$cap" --summary --json /dev/null; t_json=$(cat "$DIR/last.txt")
+  run "msntap read (transcript) -j 1" "$n" "$bytes" "$BIN" read "$cap" --color never -j 1
+  run "msntap read --summary --ndjson -j 1" "$n" "$bytes" "$BIN" read "$cap" --summary --ndjson /dev/null -j 1
+  run "msntap read --summary --json -j 1" "$n" "$bytes" "$BIN" read "$cap" --summary --json /dev/null -j 1
   run "msntap ladder" "$n" "$bytes" "$BIN" ladder "$cap" --width 120 --color never
   run "msntap report" "$n" "$bytes" "$BIN" report "$cap" -o "$DIR/report.html"; t_report=$(cat "$DIR/last.txt")
-  # The report analyses on one thread: it is compared with the one-thread summary.
-  awk -v a="$t_report" -v b="$t_summary1" -v s="$(stat -c %s "$DIR/report.html")" 'BEGIN {
-    printf "report: %.1f MB, %.1f times the time of --summary -j 1 (targets: under 25 MiB, at most 5)\n", s / 1e6, a / b }'
+  # Both sharded over the same workers.
+  awk -v a="$t_report" -v b="$t_summary" -v s="$(stat -c %s "$DIR/report.html")" 'BEGIN {
+    printf "report: %.1f MB, %.1f times the time of --summary (targets: under 25 MiB, at most 5)\n", s / 1e6, a / b }'
   # ratio NAME A B TARGET: "NAME: A/B (target TARGET)".
   ratio() { awk -v n="$1" -v a="$2" -v b="$3" -v t="$4" 'BEGIN { if (b < 0.01) b = 0.01; printf "ratio: %s %.1f (target %s)\n", n, a / b, t }'; }
   if command -v capinfos > /dev/null; then

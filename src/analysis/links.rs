@@ -50,23 +50,24 @@ impl Analyzer<'_> {
                         }
                         _ => {}
                     }
-                    self.links.insert(
-                        li,
-                        Link {
-                            refs: 1,
-                            kind: r.kind,
-                            from: LinkFrom { connection: public, event: r.event },
-                            to: None,
-                            address: r.address.clone(),
-                            rewritten_to: self.rewrites.get_mut(&id).and_then(|list| {
-                                let at = list.iter().position(|(k, o, _)| *k == r.kind && *o == r.address)?;
-                                Some(list.remove(at).2)
-                            }),
-                            session: r.session,
-                            user: user.clone(),
-                            dialect,
-                        },
-                    );
+                    let link = Link {
+                        refs: 1,
+                        kind: r.kind,
+                        from: LinkFrom { connection: public, event: r.event },
+                        to: None,
+                        address: r.address.clone(),
+                        rewritten_to: self.rewrites.get_mut(&id).and_then(|list| {
+                            let at = list.iter().position(|(k, o, _)| *k == r.kind && *o == r.address)?;
+                            Some(list.remove(at).2)
+                        }),
+                        session: r.session,
+                        user: user.clone(),
+                        dialect,
+                    };
+                    if let Some(log) = self.shard.as_mut().filter(|l| l.record) {
+                        log.push(id, super::shard::Item::LinkMade(li, Box::new(link.clone())));
+                    }
+                    self.links.insert(li, link);
                     if let Some(c) = self.conns.get_mut(&id) {
                         if let Some(e) = c.event_mut(r.event) {
                             e.link = Some(li);
@@ -98,6 +99,9 @@ impl Analyzer<'_> {
             Some(li) => {
                 let Some(l) = self.links.get_mut(&li) else { return };
                 l.to = Some(LinkTo { connection: conn.id });
+                if let Some(log) = self.shard.as_mut().filter(|l| l.record) {
+                    log.push(id, super::shard::Item::LinkTo(li, conn.id));
+                }
                 l.refs += 1;
                 let l = &*l;
                 // The caller's user comes from the referring connection; the callee's is its own.
@@ -143,11 +147,12 @@ pub(super) fn hash_str(s: &str) -> u64 {
 pub const MAX_LINKS: usize = 65_536;
 
 impl Analyzer<'_> {
-    /// Streaming modes: the links at either end of `c` lose a reference; those with none left
-    /// (and resolved, or beyond [`MAX_LINKS`]) are handed to the report and dropped.
-    pub(super) fn retire_links(&mut self, c: &Connection) {
-        let mut touched = self.conn_links.remove(&c.id).unwrap_or_default();
-        touched.extend(c.linked_from);
+    /// Streaming modes: the links at either end of connection `public` (flow `flow`, led to by
+    /// link `linked_from`) lose a reference; those with none left (and resolved, or beyond
+    /// [`MAX_LINKS`]) are handed to the report and dropped.
+    pub(super) fn retire_links(&mut self, flow: ConnId, public: u64, linked_from: Option<usize>) {
+        let mut touched = self.conn_links.remove(&public).unwrap_or_default();
+        touched.extend(linked_from);
         for li in touched {
             let done = match self.links.get_mut(&li) {
                 Some(l) => {
@@ -157,17 +162,23 @@ impl Analyzer<'_> {
                 None => false,
             };
             if done {
-                if let Some(l) = self.links.remove(&li) {
-                    self.report.retired(li, &l);
-                }
+                self.retire(flow, li);
             }
         }
         // Referrals never followed: the oldest go once too many are held.
         while self.links.len() > MAX_LINKS {
             let Some(li) = self.links.iter().find(|(_, l)| l.refs == 0).map(|(k, _)| *k) else { break };
-            if let Some(l) = self.links.remove(&li) {
-                self.report.retired(li, &l);
-            }
+            self.retire(flow, li);
+        }
+    }
+
+    /// Drops link `li`, handing it to the report (or, on a worker of sharded analysis that
+    /// records, to its log).
+    fn retire(&mut self, flow: ConnId, li: usize) {
+        let Some(l) = self.links.remove(&li) else { return };
+        match self.shard.as_mut().filter(|l| l.record) {
+            Some(log) => log.push(flow, super::shard::Item::Retired(li)),
+            None => self.report.retired(li, &l),
         }
     }
 }

@@ -77,7 +77,8 @@ pub struct Analyzer<'r> {
     journeys: crate::fasthash::FastMap<links::Journey, crate::msnp::dialect::Dialects>,
     /// Referral rewrites not yet matched to their referral line: id → (kind, original, new).
     rewrites: HashMap<ConnId, Vec<(ReferralKind, String, String)>>,
-    /// A worker of sharded analysis hands connections on here instead of reporting them.
+    /// A worker of sharded analysis hands connections on here instead of reporting them (and,
+    /// when it records, what its reports would have been told).
     shard: Option<shard::ShardLog>,
 }
 
@@ -212,10 +213,15 @@ impl<'r> Analyzer<'r> {
         }
         self.by_public.insert(public, info.id);
         if let Some(log) = self.shard.as_mut() {
-            log.push(info.id, shard::Item::Started(public));
+            let opening = log.record.then(|| Box::new(shard::Opening::of(&c)));
+            log.push(info.id, shard::Item::Started(public, opening));
+            if let Some(li) = found.filter(|_| log.record) {
+                log.push(info.id, shard::Item::LinkTo(li, public));
+            }
         }
         self.report.opened(&c);
-        summary::emit(&mut c, &mut self.summary, &mut self.verbs, &mut *self.report, self.opts.stream_events);
+        let counts = (&mut self.summary, &mut self.verbs[..]);
+        hand_on(&mut c, info.id, counts, &mut *self.report, self.shard.as_mut(), self.opts.stream_events);
         self.conns.insert(info.id, c);
     }
 
@@ -249,7 +255,8 @@ impl<'r> Analyzer<'r> {
         self.handle_notices(id, ts_ns);
         // Hand new events to streaming reports, count them, and drop them if nobody needs more.
         if let Some(c) = self.conns.get_mut(&id) {
-            summary::emit(c, &mut self.summary, &mut self.verbs, &mut *self.report, self.opts.stream_events);
+            let counts = (&mut self.summary, &mut self.verbs[..]);
+            hand_on(c, id, counts, &mut *self.report, self.shard.as_mut(), self.opts.stream_events);
         }
     }
 
@@ -272,6 +279,26 @@ impl<'r> Analyzer<'r> {
             self.users.insert(links::hash_str(u));
         }
         self.summary.connection(c);
+    }
+}
+
+/// Hands `c`'s new events and settled transactions on, counted: to the report, or, on a worker
+/// of sharded analysis that records them, to its log under flow `flow`.
+fn hand_on(
+    c: &mut Connection,
+    flow: ConnId,
+    (summary, verbs): (&mut Summary, &mut [u64]),
+    report: &mut dyn Report,
+    shard: Option<&mut shard::ShardLog>,
+    stream: bool,
+) {
+    match shard.filter(|l| l.record) {
+        Some(log) => {
+            if let Some(e) = summary::emit_recorded(c, summary, verbs) {
+                log.push(flow, shard::Item::Emitted(Box::new(e)));
+            }
+        }
+        None => summary::emit(c, summary, verbs, report, stream),
     }
 }
 
@@ -406,15 +433,18 @@ impl StreamSink for Analyzer<'_> {
             if let Some(d) = self.dump.as_mut() {
                 d.finish_connection(c.id);
             }
-            if self.shard.is_none() {
-                self.tally(&c);
-                self.report.connection(&c, Links(&self.links));
+            let (public, linked_from) = (c.id, c.linked_from);
+            // A worker of sharded analysis hands the connection on to be reported; the links
+            // it retires are reported after it, as here.
+            match self.shard.as_mut() {
+                Some(log) => log.push(id, shard::Item::Ended(Box::new(c))),
+                None => {
+                    self.tally(&c);
+                    self.report.connection(&c, Links(&self.links));
+                }
             }
             if self.opts.stream_events {
-                self.retire_links(&c);
-            }
-            if let Some(log) = self.shard.as_mut() {
-                log.push(id, shard::Item::Ended(Box::new(c)));
+                self.retire_links(id, public, linked_from);
             }
         }
     }

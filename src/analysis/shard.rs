@@ -11,20 +11,26 @@
 //! across workers. What a worker hands on (a connection started, a connection ended) carries
 //! the key (packet, phase, flow, sequence) that orders it as one thread would have met it.
 //!
-//! Only the summary is sharded so far: what it prints of a connection is decided when the
-//! connection ends, so a worker hands on the connection then and the merge gives it its id.
-//! Outputs that stream events keep one thread (`docs/performance.md` says what they need).
+//! The summary needs only what is decided when a connection ends: a worker hands on the
+//! connection then and the merge gives it its id. Every other output is also told of events
+//! as they are decided: a worker then records what its reports would have been told (the
+//! connection's start, its new events and settled transactions at each hand-on, the links
+//! made, followed and retired) and the merge replays it, in key order, through a mirror of
+//! each open connection ([`crate::session::Snapshot`]), with the workers' connection and link
+//! ids mapped to the ones one thread gives. The reports run on the calling thread as they do
+//! on one; what the merge is done with goes back to its worker to be freed.
 //! Bounds that act on all flows together act per worker: past them (65,536 flows closed
 //! within four minutes, 65,536 links held, the affinity table full) or with capture times
 //! going back by more than the idle timeout, the result may differ from one thread's.
 
+use super::report::Link;
 use super::summary::Summary;
 use super::{Analyzer, Report};
 use crate::capture::{CaptureError, CaptureReader};
 use crate::flow::ConnId;
 use crate::net::{self, Segment, TcpFlags};
 use crate::reassembly::{Limits, Reassembler};
-use crate::session::Connection;
+use crate::session::{Connection, Event, Lent, Snapshot, Transaction};
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -34,6 +40,10 @@ use std::sync::Arc;
 /// Segments per batch handed to the workers, and payload bytes at most (a batch is handed on
 /// when either is reached: captures of offloaded traffic hold 64 KiB segments).
 const BATCH: usize = 2048;
+/// Segments per batch when the workers record events: the events cross to the reporting
+/// thread while still in its caches (1 M capture, transcript, two workers: 512 took 2.80 s of
+/// CPU and 44 MiB, 2,048 took 2.98 s and 69 MiB).
+const BATCH_RECORDING: usize = 512;
 const BATCH_BYTES: usize = 1 << 20;
 /// Batches read ahead of the merge (bounds memory and lets workers run while the reader reads).
 const AHEAD: usize = 4;
@@ -84,8 +94,12 @@ impl Batch {
 }
 
 enum ToWorker {
-    Batch(Arc<Batch>),
-    End { last_ts: i64 },
+    /// Segments, and what the merge is done with of what the worker handed on (dropped where it
+    /// was allocated: memory freed by another thread costs mimalloc far more).
+    Batch(Arc<Batch>, Vec<Trash>),
+    End {
+        last_ts: i64,
+    },
 }
 
 enum FromWorker {
@@ -106,12 +120,64 @@ pub(super) struct Key {
     pub seq: u64,
 }
 
-/// What a worker hands on.
+/// What a worker hands on. Ids of connections and links are the worker's own; the merge maps
+/// them to the ones one thread would have given.
 pub(super) enum Item {
-    /// A connection started, with the id the worker gave it.
-    Started(u64),
+    /// A connection started, with the id the worker gave it (and what reports are told of it
+    /// then, when recording).
+    Started(u64, Option<Box<Opening>>),
+    /// A connection's new events and settled transactions (recording).
+    Emitted(Box<Emitted>),
+    /// A link was made (recording).
+    LinkMade(usize, Box<Link>),
+    /// A link found the connection it led to (recording).
+    LinkTo(usize, u64),
+    /// A link left the table (recording).
+    Retired(usize),
     /// A connection ended (its id is still the worker's).
     Ended(Box<Connection>),
+}
+
+/// What a worker handed on, reported and sent back to be dropped.
+enum Trash {
+    Emitted(#[allow(dead_code)] Box<Emitted>),
+    Ended(#[allow(dead_code)] Box<Connection>),
+}
+
+/// A connection as it started, for the merge's mirror of it.
+pub(super) struct Opening {
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub vlan: Option<u16>,
+    pub start_seen: bool,
+    pub opened: i64,
+    pub affinity: IpAddr,
+    pub snapshot: Snapshot,
+}
+
+impl Opening {
+    pub fn of(c: &Connection) -> Opening {
+        Opening {
+            client: c.client,
+            server: c.server,
+            vlan: c.vlan,
+            start_seen: c.start_seen,
+            opened: c.opened,
+            affinity: c.affinity,
+            snapshot: c.snapshot(true),
+        }
+    }
+}
+
+/// What one call of [`super::summary::emit`] would have reported of connection `id`.
+pub(super) struct Emitted {
+    pub id: u64,
+    pub snapshot: Snapshot,
+    pub lent: Lent,
+    pub settled: Vec<Transaction>,
+    /// Where the new events start in the connection's list then, if there are any.
+    pub from: Option<usize>,
+    pub events: Vec<Event>,
 }
 
 /// An item and its key.
@@ -121,6 +187,9 @@ pub(super) struct Keyed(pub Key, pub Item);
 #[derive(Default)]
 pub(super) struct ShardLog {
     pub items: Vec<Keyed>,
+    /// Record what the reports are told as it happens (the outputs that stream events), not
+    /// only the connections' starts and ends.
+    pub record: bool,
     /// The packet and phase being handled.
     pub at: (u64, u8),
     seq: u64,
@@ -157,13 +226,15 @@ fn worker(
     rx: Receiver<ToWorker>,
     tx: Sender<FromWorker>,
     open: &AtomicUsize,
+    record: bool,
 ) {
     let mut reasm = Reassembler::new(limits);
-    analyzer.shard = Some(ShardLog::default());
+    analyzer.shard = Some(ShardLog { record, ..ShardLog::default() });
     let take = |a: &mut Analyzer<'_>| a.shard.as_mut().map(|l| std::mem::take(&mut l.items)).unwrap_or_default();
     for msg in rx {
         match msg {
-            ToWorker::Batch(b) => {
+            ToWorker::Batch(b, trash) => {
+                drop(trash);
                 for s in &b.segs {
                     analyzer.at(s.k, 0);
                     reasm.tick(s.ts, &mut analyzer);
@@ -212,12 +283,16 @@ impl Report for Nothing {
     fn finish(&mut self, _: &Summary, _: super::Links<'_>) {}
 }
 
-/// The workers' ends of the channels, and the ids they gave connections now known by the
-/// merge's.
+/// The workers' ends of the channels, the ids they gave connections and links now known by
+/// the merge's, and the mirrors of connections open (when recording).
 struct Merge {
     to: Vec<SyncSender<ToWorker>>,
     from: Vec<Receiver<FromWorker>>,
     ids: crate::fasthash::FastMap<(usize, u64), u64>,
+    link_ids: crate::fasthash::FastMap<(usize, usize), usize>,
+    mirrors: crate::fasthash::FastMap<(usize, u64), Connection>,
+    /// By worker: what goes back with its next batch.
+    trash: Vec<Vec<Trash>>,
     /// Batches handed out whose results are not merged yet.
     in_flight: std::collections::VecDeque<Arc<Batch>>,
     /// Batches merged, their buffers kept for reuse (each allocated by this thread once).
@@ -241,14 +316,20 @@ impl Analyzer<'_> {
     }
 
     /// Reads a whole capture as [`Analyzer::run_capture`] does, its flows analysed by
-    /// `workers` threads; only for reports that use what is decided when a connection ends
-    /// (the summary). The result is the same as one thread's.
+    /// `workers` threads. The reports see what they would see on one thread: with `record`,
+    /// everything (workers hand on events as they are decided, and the links); without, only
+    /// what is decided when a connection ends, which is all the summary reads. Recording needs
+    /// the streaming modes (`Options::stream_events`); without them this is one thread.
     pub fn run_capture_sharded<R: Read>(
         &mut self,
         reader: &mut CaptureReader<R>,
         limits: Limits,
         workers: usize,
+        record: bool,
     ) -> Option<CaptureError> {
+        if record && !self.opts.stream_events {
+            return self.run_capture(reader, limits);
+        }
         let workers = workers.max(1);
         let ports: Vec<u16> = self.ports.iter().copied().collect();
         let open: Vec<AtomicUsize> = (0..workers).map(|_| AtomicUsize::new(0)).collect();
@@ -261,6 +342,9 @@ impl Analyzer<'_> {
                 to: Vec::new(),
                 from: Vec::new(),
                 ids: Default::default(),
+                link_ids: Default::default(),
+                mirrors: Default::default(),
+                trash: (0..workers).map(|_| Vec::new()).collect(),
                 in_flight: Default::default(),
                 spare: Vec::new(),
             };
@@ -278,10 +362,11 @@ impl Analyzer<'_> {
                         let mut a = Analyzer::new(opts, &ports, &mut nothing);
                         a.probe_content = probe_content;
                         a.all_msnp = all_msnp;
-                        worker(me, a, limits, rx, tx, open);
+                        worker(me, a, limits, rx, tx, open, record);
                     }));
                 });
             }
+            let batch_segs = if record { BATCH_RECORDING } else { BATCH };
             let mut batch = merge.fresh();
             let mut last_ts = 0;
             let error = loop {
@@ -300,7 +385,7 @@ impl Analyzer<'_> {
                     batch.push(seg, k, ts, shard_of(aff, workers), aff);
                 });
                 self.count_held(held);
-                if batch.segs.len() >= BATCH || batch.payload.len() >= BATCH_BYTES {
+                if batch.segs.len() >= batch_segs || batch.payload.len() >= BATCH_BYTES {
                     let full = std::mem::replace(&mut batch, merge.fresh());
                     if !self.hand_out(&mut merge, full) {
                         break Some(lost());
@@ -349,8 +434,8 @@ impl Analyzer<'_> {
     /// False when a worker is gone.
     fn hand_out(&mut self, merge: &mut Merge, batch: Batch) -> bool {
         let batch = Arc::new(batch);
-        for to in &merge.to {
-            if to.send(ToWorker::Batch(batch.clone())).is_err() {
+        for (to, trash) in merge.to.iter().zip(merge.trash.iter_mut()) {
+            if to.send(ToWorker::Batch(batch.clone(), std::mem::take(trash))).is_err() {
                 return false;
             }
         }
@@ -385,24 +470,94 @@ impl Analyzer<'_> {
         true
     }
 
-    /// Applies items in one thread's order: a start takes the next id, an end is counted and
-    /// reported under it.
+    /// Applies items in one thread's order: a start takes the next id, a link the next link
+    /// index; what the workers recorded is reported through the mirrors, an end is counted and
+    /// reported under its id.
     fn apply(&mut self, merge: &mut Merge, mut items: Vec<(usize, Keyed)>) {
         items.sort_unstable_by_key(|(_, Keyed(key, _))| *key);
         for (w, Keyed(_, item)) in items {
             match item {
-                Item::Started(local) => {
-                    merge.ids.insert((w, local), self.next_public);
+                Item::Started(local, opening) => {
+                    let id = self.next_public;
                     self.next_public += 1;
+                    merge.ids.insert((w, local), id);
+                    if let Some(o) = opening {
+                        let mut m = Connection::new(id, o.client, o.server, o.vlan, o.start_seen, o.opened, &self.opts);
+                        m.affinity = o.affinity;
+                        let mut snapshot = o.snapshot;
+                        snapshot.linked_from = link_of(merge, w, snapshot.linked_from);
+                        m.take_snapshot(&mut snapshot, &mut Lent::default());
+                        self.report.opened(&m);
+                        merge.mirrors.insert((w, local), m);
+                    }
+                }
+                Item::Emitted(e) => self.replay(merge, w, e),
+                Item::LinkMade(local, mut link) => {
+                    let li = self.next_link;
+                    self.next_link += 1;
+                    merge.link_ids.insert((w, local), li);
+                    link.from.connection = merge.ids.get(&(w, link.from.connection)).copied().unwrap_or(0);
+                    if let Some(to) = link.to.as_mut() {
+                        to.connection = merge.ids.get(&(w, to.connection)).copied().unwrap_or(0);
+                    }
+                    self.links.insert(li, *link);
+                }
+                Item::LinkTo(local, conn) => {
+                    let to = merge.ids.get(&(w, conn)).copied().unwrap_or(0);
+                    let li = link_of(merge, w, Some(local));
+                    if let Some(l) = li.and_then(|li| self.links.get_mut(&li)) {
+                        l.to = Some(super::LinkTo { connection: to });
+                    }
+                }
+                Item::Retired(local) => {
+                    if let Some(li) = merge.link_ids.remove(&(w, local)) {
+                        if let Some(l) = self.links.remove(&li) {
+                            self.report.retired(li, &l);
+                        }
+                    }
                 }
                 Item::Ended(mut c) => {
+                    merge.mirrors.remove(&(w, c.id));
+                    c.linked_from = link_of(merge, w, c.linked_from);
                     c.id = merge.ids.remove(&(w, c.id)).unwrap_or(0);
                     self.tally(&c);
                     self.report.connection(&c, super::Links(&self.links));
+                    if let Some(t) = merge.trash.get_mut(w) {
+                        t.push(Trash::Ended(c));
+                    }
                 }
             }
         }
     }
+
+    /// Reports what a worker recorded at one call of `summary::emit`, through the mirror of
+    /// its connection.
+    fn replay(&mut self, merge: &mut Merge, w: usize, mut e: Box<Emitted>) {
+        e.snapshot.linked_from = link_of(merge, w, e.snapshot.linked_from);
+        for ev in e.events.iter_mut() {
+            ev.link = link_of(merge, w, ev.link);
+        }
+        if let Some(m) = merge.mirrors.get_mut(&(w, e.id)) {
+            // Swapped in, so what the mirror held goes back to the worker with the rest.
+            m.take_snapshot(&mut e.snapshot, &mut e.lent);
+            if !e.settled.is_empty() {
+                self.report.settled(m, &e.settled);
+            }
+            if let Some(from) = e.from {
+                std::mem::swap(&mut m.events, &mut e.events);
+                self.report.events(m, from);
+                std::mem::swap(&mut m.events, &mut e.events);
+            }
+        }
+        if let Some(t) = merge.trash.get_mut(w) {
+            t.push(Trash::Emitted(e));
+        }
+    }
+}
+
+/// The merge's index of worker `w`'s link `local`.
+fn link_of(merge: &Merge, w: usize, local: Option<usize>) -> Option<usize> {
+    local.and_then(|l| merge.link_ids.get(&(w, l)).copied())
 }
 
 /// The error given when a worker stopped (it panicked: a bug; the panic is printed on stderr).

@@ -200,17 +200,55 @@ impl Summary {
 /// Hands a connection's new events (and transactions settled early) to the report, counts
 /// them, and drops them when streaming. `verbs` counts commands by catalog position.
 pub(super) fn emit(c: &mut Connection, s: &mut Summary, verbs: &mut [u64], report: &mut dyn Report, stream: bool) {
-    if !c.settled.is_empty() {
-        let settled = std::mem::take(&mut c.settled);
-        for t in &settled {
-            s.transaction(t);
-            c.settled_outcomes.add(t.outcome);
-        }
+    let settled = take_settled(c, s);
+    if !settled.is_empty() {
         report.settled(c, &settled);
     }
+    let Some(from) = count_new(c, s, verbs) else { return };
+    report.events(c, from);
+    if stream {
+        c.base += c.events.len();
+        c.events.clear();
+    }
+}
+
+/// What [`emit`] would report, counted the same way but handed back instead (a worker of
+/// sharded analysis passes it to the thread that reports); the events leave the connection.
+/// Streaming modes only.
+pub(super) fn emit_recorded(c: &mut Connection, s: &mut Summary, verbs: &mut [u64]) -> Option<super::shard::Emitted> {
+    let settled = take_settled(c, s);
+    let from = count_new(c, s, verbs);
+    if settled.is_empty() && from.is_none() {
+        return None;
+    }
+    let snapshot = c.snapshot(false);
+    let lent = from.map(|f| c.lend_transactions(f)).unwrap_or_default();
+    let events = match from {
+        Some(_) => {
+            c.base += c.events.len();
+            std::mem::take(&mut c.events)
+        }
+        None => Vec::new(),
+    };
+    Some(super::shard::Emitted { id: c.id, snapshot, lent, settled, from, events })
+}
+
+/// Transactions settled early since the last call, counted.
+fn take_settled(c: &mut Connection, s: &mut Summary) -> Vec<Transaction> {
+    let settled = std::mem::take(&mut c.settled);
+    for t in &settled {
+        s.transaction(t);
+        c.settled_outcomes.add(t.outcome);
+    }
+    settled
+}
+
+/// Counts the events not handed on yet and marks them handed on; returns the position of the
+/// first in `c.events`, if there is any.
+fn count_new(c: &mut Connection, s: &mut Summary, verbs: &mut [u64]) -> Option<usize> {
     let total = c.base + c.events.len();
     if total <= c.emitted {
-        return;
+        return None;
     }
     let from = c.emitted - c.base;
     c.emitted = total;
@@ -230,11 +268,7 @@ pub(super) fn emit(c: &mut Connection, s: &mut Summary, verbs: &mut [u64], repor
             c.counts.violations.add(v.severity);
         }
     }
-    report.events(c, from);
-    if stream {
-        c.base += c.events.len();
-        c.events.clear();
-    }
+    Some(from)
 }
 
 /// Adds one to `key`'s count, allocating the key only the first time.

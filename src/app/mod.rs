@@ -160,11 +160,51 @@ pub fn summary_text(
         let opts = crate::session::Options { stream_events: true, terse: true, ..opts };
         let mut analyzer = Analyzer::new(opts, &[], &mut report);
         if workers > 1 {
-            analyzer.run_capture_sharded(&mut reader, limits, workers);
+            analyzer.run_capture_sharded(&mut reader, limits, workers, false);
         } else {
             analyzer.run_capture(&mut reader, limits);
         }
         analyzer.finish();
     }
     Ok(out)
+}
+
+/// What every output `read` writes says of a capture held in memory: the transcript, the
+/// JSON document, NDJSON, the ladder and the HTML report, in that order, all fed by one
+/// analysis on `workers` threads (1: one thread) and shown through `filter`. For tests and
+/// tools that compare one thread's outputs with several's.
+pub fn every_output(
+    capture: &[u8],
+    opts: Options,
+    limits: Limits,
+    workers: usize,
+    filter: crate::output::filter::Filter,
+) -> Result<[Vec<u8>; 5], crate::capture::CaptureError> {
+    use crate::analysis::{Report, Tee};
+    use crate::output::{html, json, ladder, ndjson, text};
+    let mut reader = crate::capture::CaptureReader::new(capture)?;
+    let mut outs: [Vec<u8>; 5] = Default::default();
+    {
+        let [t, j, n, l, h] = &mut outs;
+        let source = || Source { kind: json::SourceKind::Capture, path: None, format: None };
+        let text_opts = text::TextOptions { color: false, summary_only: false, filter: filter.clone(), live: false };
+        let mut transcript = text::TextReport::new(t, text_opts, "capture");
+        let mut document = json::JsonReport::new(j, source()).with_filter(filter.clone());
+        let mut stream = ndjson::NdjsonReport::new(n, filter.clone());
+        let ladder_opts = ladder::LadderOptions { filter: filter.clone(), ..Default::default() };
+        let mut arrows = ladder::LadderReport::new(l, ladder_opts, "capture");
+        let html_opts = html::HtmlOptions { filter, ..Default::default() };
+        let mut page = html::HtmlReport::new(h, html_opts, "capture", source());
+        let reports: Vec<&mut dyn Report> = vec![&mut transcript, &mut document, &mut stream, &mut arrows, &mut page];
+        let mut tee = Tee(reports);
+        let opts = Options { stream_events: true, ..opts };
+        let mut analyzer = Analyzer::new(opts, &[], &mut tee);
+        if workers > 1 {
+            analyzer.run_capture_sharded(&mut reader, limits, workers, true);
+        } else {
+            analyzer.run_capture(&mut reader, limits);
+        }
+        analyzer.finish();
+    }
+    Ok(outs)
 }

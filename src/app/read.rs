@@ -125,10 +125,10 @@ fn read_one(
             b.set_message(format!("{packets} packets, {conns} connections open"));
         })
     });
-    let workers = analysis_workers(cfg);
+    let (workers, record) = analysis_workers(cfg);
     let result = analyse(&cfg.analysis, output, &label, source, stdout, progress, |analyzer, limits| {
         if workers > 1 {
-            analyzer.run_capture_sharded(&mut reader, limits, workers)
+            analyzer.run_capture_sharded(&mut reader, limits, workers, record)
         } else {
             analyzer.run_capture(&mut reader, limits)
         }
@@ -150,22 +150,16 @@ fn read_one(
     result
 }
 
-/// Analysis workers within one file: `-j` when one file is read and only the summary is
-/// shown (what it prints of a connection is decided when the connection ends, which sharded
-/// analysis hands on); one otherwise.
-fn analysis_workers(cfg: &ReadConfig) -> usize {
+/// Analysis workers within one file (`-j` when one file is read), and whether they hand on
+/// events as they are decided (every output but the summary reads them).
+fn analysis_workers(cfg: &ReadConfig) -> (usize, bool) {
     let o = &cfg.output;
-    let summary_only = o.summary
-        && o.json.is_none()
-        && o.ndjson.is_none()
-        && o.ladder.is_none()
-        && o.report.is_none()
-        && cfg.analysis.dump_streams.is_none();
-    if cfg.files.len() == 1 && summary_only {
-        cfg.jobs
-    } else {
-        1
-    }
+    let summary_only = o.summary && o.json.is_none() && o.ndjson.is_none() && o.ladder.is_none() && o.report.is_none();
+    // One file on every worker; several files go one per worker instead. The stream dump
+    // writes as bytes arrive, on one thread.
+    let workers = if cfg.files.len() == 1 && cfg.analysis.dump_streams.is_none() { cfg.jobs } else { 1 };
+    // Only the summary reads nothing but what is decided when a connection ends.
+    (workers, !summary_only)
 }
 
 /// A file's bar: its name, bytes read of its size, rate, time left, packets and connections.

@@ -2,15 +2,18 @@
 //! with server responses by TrID ([`pairing`]), its role, dialect and user are worked out
 //! ([`infer`], [`learn`]), secrets are redacted ([`redact`]) and the rules that can be checked
 //! on one connection are checked (through [`crate::rules`]). Links across connections are made
-//! by [`crate::analysis`], which owns all connections.
+//! by [`crate::analysis`], which owns all connections. A connection analysed on another thread
+//! is reported through a mirror of it ([`mirror`]).
 
 mod driver;
 mod infer;
 mod learn;
+mod mirror;
 pub mod model;
 mod pairing;
 mod redact;
 
+pub use mirror::{Lent, Snapshot};
 pub use model::{
     secs, DialectSource, Event, EventCounts, EventKind, Notice, Options, Outcome, OutcomeCounts, PayloadInfo,
     ReferralSeen, SbAuth, Transaction,

@@ -1,9 +1,11 @@
-//! Sharded analysis (`read --summary -j N` on one file) gives what one thread gives, byte for
-//! byte: on every capture at hand, and on random multi-user captures with loss, reordering,
-//! idle flushes and truncation.
+//! Sharded analysis (`read -j N` on one file) gives what one thread gives, byte for byte, in
+//! every output (the summary, the transcript, JSON, NDJSON, the ladder, the HTML report): on
+//! every capture at hand, and on random multi-user captures with loss, reordering, idle
+//! flushes and truncation.
 
 use crate::common::root;
-use msntap::app::summary_text;
+use msntap::app::{every_output, summary_text};
+use msntap::output::filter::Filter;
 use msntap::reassembly::Limits;
 use msntap::session::Options;
 use msntap::testkit::gen::{generate, GenConfig};
@@ -12,6 +14,30 @@ use proptest::prelude::*;
 fn summary(bytes: &[u8], limits: Limits, workers: usize) -> String {
     let out = summary_text(bytes, Options::default(), limits, workers).expect("capture opens");
     String::from_utf8(out).expect("UTF-8 summary")
+}
+
+const OUTPUTS: [&str; 5] = ["transcript", "JSON", "NDJSON", "ladder", "HTML report"];
+
+/// Every output on `workers` threads.
+fn outputs(bytes: &[u8], limits: Limits, workers: usize, filter: &Filter) -> [Vec<u8>; 5] {
+    every_output(bytes, Options::default(), limits, workers, filter.clone()).expect("capture opens")
+}
+
+/// Asserts that every output of one thread and of `workers` threads is the same.
+fn assert_outputs_alike(name: &str, one: &[Vec<u8>; 5], many: &[Vec<u8>; 5], workers: usize) {
+    for ((what, a), b) in OUTPUTS.iter().zip(one).zip(many) {
+        if a != b {
+            let at = a.iter().zip(b.iter()).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
+            let from = at.saturating_sub(300);
+            panic!(
+                "{name}, {workers} workers: the {what} differs at byte {at} of {} / {}:\none thread:\n{}\n---\n{workers} workers:\n{}",
+                a.len(),
+                b.len(),
+                String::from_utf8_lossy(&a[from..(at + 300).min(a.len())]),
+                String::from_utf8_lossy(&b[from..(at + 300).min(b.len())]),
+            );
+        }
+    }
 }
 
 fn generated(cfg: GenConfig) -> Vec<u8> {
@@ -63,6 +89,37 @@ fn every_capture_summarises_alike_on_one_and_several_workers() {
 }
 
 #[test]
+fn every_capture_gives_every_output_alike_on_one_and_several_workers() {
+    let corpus = corpus();
+    let short = Limits { idle_timeout_ns: 2_000_000_000, ..Limits::default() };
+    // A filter that judges violations keeps left-out requests and lets them in later; one by
+    // role and command leaves out whole connections and most events.
+    let violations = Filter { only_violations: true, ..Filter::default() };
+    let some = Filter {
+        roles: vec![msntap::msnp::Role::NS, msntap::msnp::Role::SB],
+        commands: vec!["MSG".into(), "XFR".into(), "RNG".into(), "USR".into()],
+        ..Filter::default()
+    };
+    for (name, bytes) in &corpus {
+        // The generated captures are large: fewer runs of them (the proptest adds random ones).
+        let generated = name.starts_with("generated");
+        let runs = [
+            (Limits::default(), &Filter::default(), if generated { &[3][..] } else { &[2, 3, 5][..] }),
+            (short, &Filter::default(), &[2][..]),
+            (Limits::default(), &violations, &[3][..]),
+            (short, &some, &[2][..]),
+        ];
+        for (limits, filter, workers) in runs.into_iter().take(if generated { 2 } else { 4 }) {
+            let one = outputs(bytes, limits, 1, filter);
+            assert!(one.iter().all(|o| !o.is_empty()), "{name}: an output is empty");
+            for &w in workers {
+                assert_outputs_alike(name, &one, &outputs(bytes, limits, w, filter), w);
+            }
+        }
+    }
+}
+
+#[test]
 fn the_cli_shards_one_file_and_prints_the_same() {
     let file = root().join("../shared/captures/escargot-msnp8-two-users.pcapng");
     let run = |j: &str| {
@@ -78,6 +135,22 @@ fn the_cli_shards_one_file_and_prints_the_same() {
     assert!(String::from_utf8_lossy(&one).contains("2 users"), "{}", String::from_utf8_lossy(&one));
     assert_eq!(one, run("2"));
     assert_eq!(one, run("4"));
+    // The transcript and NDJSON, through the CLI's own wiring of the outputs.
+    for args in [&["read", "--color", "never"][..], &["read", "--ndjson", "-"][..]] {
+        let run = |j: &str| {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_msntap"))
+                .args(args)
+                .args(["-j", j])
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            out.stdout
+        };
+        let one = run("1");
+        assert!(one.len() > 10_000, "{args:?}: {} bytes", one.len());
+        assert_eq!(one, run("3"), "{args:?}");
+    }
 }
 
 proptest! {
@@ -101,6 +174,30 @@ proptest! {
         let one = summary(&bytes, limits, 1);
         let many = summary(&bytes, limits, workers);
         prop_assert_eq!(one, many);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_captures_give_every_output_alike(
+        seed in 1u64..1_000_000,
+        packets in 100u64..4_000,
+        reorder in 0.0f64..0.3,
+        retransmit in 0.0f64..0.3,
+        concurrency in 1usize..48,
+        idle_s in 1i64..40,
+        cut in 0.5f64..1.0,
+        workers in 2usize..6,
+    ) {
+        let mut bytes = generated(GenConfig { packets, seed, reorder, retransmit, concurrency });
+        let keep = ((bytes.len() as f64) * cut) as usize;
+        bytes.truncate(keep.max(24));
+        let limits = Limits { idle_timeout_ns: idle_s * 1_000_000_000, ..Limits::default() };
+        let one = outputs(&bytes, limits, 1, &Filter::default());
+        let many = outputs(&bytes, limits, workers, &Filter::default());
+        assert_outputs_alike(&format!("seed {seed}"), &one, &many, workers);
     }
 }
 
