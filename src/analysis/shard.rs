@@ -8,8 +8,9 @@
 //! worker decides depends on another's flows. Every worker sees every segment's time, so all
 //! flush idle flows at the same packet. A flow takes the number of the packet that started it
 //! as its id, so idle flows (flushed in id order) and the flows closed at the end order alike
-//! across workers. What a worker hands on (a connection started, a connection ended) carries
-//! the key (packet, phase, flow, sequence) that orders it as one thread would have met it.
+//! across workers. What a worker hands on ([`Item`]: a connection started or ended, and what
+//! it records, below) carries the key (packet, phase, flow, sequence) that orders it as one
+//! thread would have met it.
 //!
 //! The summary needs only what is decided when a connection ends: a worker hands on the
 //! connection then and the merge gives it its id. Every other output is also told of events

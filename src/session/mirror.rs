@@ -29,10 +29,13 @@ pub struct Snapshot {
     dialect_state: Option<Box<DialectState>>,
 }
 
-/// The transactions the reported events name, as they stand: `txns[0]` has index `tx_base`.
+/// The transactions reported events name, as they stand, by index (`at` ascending). Each
+/// keeps its first response only: what reports read of a transaction when told of an event
+/// (whether an event answers it, and its latency); the whole list goes with it when it is
+/// settled or its connection ends. So what is lent stays small however a peer answers.
 #[derive(Debug, Default)]
 pub struct Lent {
-    tx_base: usize,
+    at: Vec<usize>,
     txns: Vec<Transaction>,
 }
 
@@ -55,17 +58,20 @@ impl Connection {
         }
     }
 
-    /// The transactions `self.events[from..]` name, cloned: the contiguous run from the
-    /// lowest to the highest still held, so [`Connection::txn`] finds each as it is now.
+    /// The transactions `self.events[from..]` name, cloned (see [`Lent`]) so that
+    /// [`Connection::txn`] finds each as it is now.
     pub fn lend_transactions(&self, from: usize) -> Lent {
-        let held = self.tx_base..self.tx_base + self.transactions.len();
-        let named = self.events.get(from..).unwrap_or_default().iter().filter_map(|e| e.transaction);
-        let (lo, hi) = named.filter(|t| held.contains(t)).fold((usize::MAX, 0), |(lo, hi), t| (lo.min(t), hi.max(t)));
-        if lo > hi {
-            return Lent::default();
-        }
-        let txns = self.transactions[lo - self.tx_base..=hi - self.tx_base].to_vec();
-        Lent { tx_base: lo, txns }
+        let mut at: Vec<usize> =
+            self.events.get(from..).unwrap_or_default().iter().filter_map(|e| e.transaction).collect();
+        at.sort_unstable();
+        at.dedup();
+        at.retain(|&t| self.txn(t).is_some());
+        let txns = at
+            .iter()
+            .filter_map(|&t| self.txn(t))
+            .map(|t| Transaction { responses: t.responses.first().copied().into_iter().collect(), ..t.clone() })
+            .collect();
+        Lent { at, txns }
     }
 
     /// Takes what a worker handed on: its fields, and the transactions its events name. What
@@ -85,7 +91,53 @@ impl Connection {
         if let Some(d) = s.dialect_state.as_mut() {
             std::mem::swap(&mut self.st.dialect, d);
         }
-        self.tx_base = lent.tx_base;
+        std::mem::swap(&mut self.st.lent_at, &mut lent.at);
         std::mem::swap(&mut self.transactions, &mut lent.txns);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::Dir;
+    use crate::session::Options;
+
+    /// A connection holding many open requests and one request answered many times: what a
+    /// hand-on lends is what its events name, not the run between them, and one response each.
+    #[test]
+    fn lends_only_the_named_transactions_with_one_response_each() {
+        let opts = Options::default();
+        let (client, server) = ("10.0.0.1:4000".parse().unwrap(), "10.0.0.2:1863".parse().unwrap());
+        let mut c = Connection::new(1, client, server, None, true, 0, &opts);
+        c.data(Dir::C2S, 1, b"VER 1 MSNP8 CVR0\r\n", &opts);
+        c.data(Dir::S2C, 2, b"VER 1 MSNP8\r\n", &opts);
+        let mut requests = Vec::new();
+        for t in 2..2_002 {
+            requests.extend_from_slice(format!("CHG {t} NLN 0\r\n").as_bytes());
+        }
+        c.data(Dir::C2S, 3, &requests, &opts);
+        let mut answers = b"CHG 2 NLN 0\r\n".to_vec();
+        for _ in 0..500 {
+            answers.extend_from_slice(b"911 2\r\n");
+        }
+        answers.extend_from_slice(b"CHG 2001 NLN 0\r\n");
+        let from = c.events.len();
+        c.data(Dir::S2C, 4, &answers, &opts);
+        let named: Vec<usize> = c.events[from..].iter().filter_map(|e| e.transaction).collect();
+        assert!(named.len() > 500, "{} events name a transaction", named.len());
+        let lent = c.lend_transactions(from);
+        assert_eq!(lent.txns.len(), 2, "lent {:?}", lent.at);
+        assert!(lent.txns.iter().all(|t| t.responses.len() == 1));
+        let first = c.txn(named[0]).map(|t| t.responses.len());
+        assert!(first > Some(1), "the request answered many times: {first:?} responses");
+        // The mirror finds each named transaction as the connection does, and no other.
+        let mut m = Connection::new(1, client, server, None, true, 0, &opts);
+        let (mut s, mut lent) = (c.snapshot(true), lent);
+        m.take_snapshot(&mut s, &mut lent);
+        for t in named {
+            let (a, b) = (c.txn(t), m.txn(t));
+            assert_eq!(a.map(|t| (t.request, t.responses.first())), b.map(|t| (t.request, t.responses.first())));
+        }
+        assert!(m.txn(3).is_none() && c.txn(3).is_some());
     }
 }

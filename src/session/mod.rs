@@ -107,6 +107,9 @@ struct State {
     stream: bool,
     /// Transaction count that triggers the next settle pass.
     settle_next: usize,
+    /// A mirror's lent transactions' indices (`mirror::Lent`): `transactions[k]` is the
+    /// transaction `lent_at[k]`. Empty in a connection analysed here.
+    lent_at: Vec<usize>,
 }
 
 impl Connection {
@@ -164,6 +167,7 @@ impl Connection {
                 reveal: opts.reveal_secrets,
                 stream: opts.stream_events,
                 settle_next: SETTLE_AT,
+                lent_at: Vec::new(),
             },
         }
     }
@@ -192,8 +196,12 @@ impl Connection {
         i.checked_sub(self.base).and_then(|k| self.events.get_mut(k))
     }
 
-    /// The transaction with index `t`, unless it was settled and dropped.
+    /// The transaction with index `t`, unless it was settled and dropped (in a mirror, unless
+    /// its reported events do not name it).
     pub fn txn(&self, t: usize) -> Option<&Transaction> {
+        if !self.st.lent_at.is_empty() {
+            return self.st.lent_at.binary_search(&t).ok().and_then(|k| self.transactions.get(k));
+        }
         t.checked_sub(self.tx_base).and_then(|k| self.transactions.get(k))
     }
 
