@@ -213,7 +213,7 @@ impl<'r> Analyzer<'r> {
         }
         self.by_public.insert(public, info.id);
         if let Some(log) = self.shard.as_mut() {
-            let opening = log.record.then(|| Box::new(shard::Opening::of(&c)));
+            let opening = log.record.then(|| Box::new(shard::Opening::of(&mut c)));
             log.push(info.id, shard::Item::Started(public, opening));
             if let Some(li) = found.filter(|_| log.record) {
                 log.push(info.id, shard::Item::LinkTo(li, public));

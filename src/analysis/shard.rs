@@ -157,7 +157,7 @@ pub(super) struct Opening {
 }
 
 impl Opening {
-    pub fn of(c: &Connection) -> Opening {
+    pub fn of(c: &mut Connection) -> Opening {
         Opening {
             client: c.client,
             server: c.server,

@@ -10,13 +10,17 @@ use super::Connection;
 use crate::flow::CloseKind;
 use crate::msnp::Role;
 
-/// What a connection is at a report call, but its events and transactions.
+/// What a connection is at a report call, but its events and transactions. Not mirrored: the
+/// violations found late, the dialect's state after the start (what `dialect_reason` and
+/// `dialects` answer from) and transactions the events do not name; reports read those only
+/// in `Report::connection`, which gets the connection itself (`tests/it/shards.rs` compares).
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     role: Role,
-    dialect: Option<String>,
+    /// The label and the user when they changed since the last snapshot (or at the start).
+    dialect: Option<Option<String>>,
     dialect_source: Option<DialectSource>,
-    user: Option<String>,
+    user: Option<Option<String>>,
     closed: Option<i64>,
     close: Option<CloseKind>,
     /// The worker's link index: the calling thread maps it to its own.
@@ -41,12 +45,18 @@ pub struct Lent {
 
 impl Connection {
     /// The fields reports read, now; with the dialect's state when `start` (the first call).
-    pub fn snapshot(&self, start: bool) -> Snapshot {
+    pub fn snapshot(&mut self, start: bool) -> Snapshot {
+        let changed = |now: &Option<String>, sent: &mut Option<String>| {
+            (start || now != sent).then(|| {
+                sent.clone_from(now);
+                now.clone()
+            })
+        };
         Snapshot {
             role: self.role,
-            dialect: self.dialect.clone(),
+            dialect: changed(&self.dialect, &mut self.st.sent_dialect),
             dialect_source: self.dialect_source,
-            user: self.user.clone(),
+            user: changed(&self.user, &mut self.st.sent_user),
             closed: self.closed,
             close: self.close,
             linked_from: self.linked_from,
@@ -78,9 +88,13 @@ impl Connection {
     /// the connection held is swapped into `s` and `lent`, to be dropped where it came from.
     pub fn take_snapshot(&mut self, s: &mut Snapshot, lent: &mut Lent) {
         self.role = s.role;
-        std::mem::swap(&mut self.dialect, &mut s.dialect);
+        if let Some(d) = s.dialect.as_mut() {
+            std::mem::swap(&mut self.dialect, d);
+        }
         self.dialect_source = s.dialect_source;
-        std::mem::swap(&mut self.user, &mut s.user);
+        if let Some(u) = s.user.as_mut() {
+            std::mem::swap(&mut self.user, u);
+        }
         self.closed = s.closed;
         self.close = s.close;
         self.linked_from = s.linked_from;

@@ -110,6 +110,9 @@ struct State {
     /// A mirror's lent transactions' indices (`mirror::Lent`): `transactions[k]` is the
     /// transaction `lent_at[k]`. Empty in a connection analysed here.
     lent_at: Vec<usize>,
+    /// The label and user as the last snapshot (`mirror`) sent them.
+    sent_dialect: Option<String>,
+    sent_user: Option<String>,
 }
 
 impl Connection {
@@ -168,6 +171,8 @@ impl Connection {
                 stream: opts.stream_events,
                 settle_next: SETTLE_AT,
                 lent_at: Vec::new(),
+                sent_dialect: None,
+                sent_user: None,
             },
         }
     }

@@ -190,7 +190,8 @@ pub fn rewrite(data: &[u8]) {
 /// Sharded analysis: the input as a capture file, and spread over several clients' dispatch,
 /// notification and switchboard connections (with referrals between them, idle gaps that make
 /// flows time out and come back mid-stream), summarised on one thread and on two and three
-/// workers, with the default and a 5-second idle timeout: the same summary every time.
+/// workers, and written in every output on one thread and on two, with the default and a
+/// 5-second idle timeout: the same every time.
 pub fn shards(data: &[u8]) {
     let same = |capture: &[u8]| {
         let short = Limits { idle_timeout_ns: 5_000_000_000, ..Limits::default() };
@@ -200,6 +201,10 @@ pub fn shards(data: &[u8]) {
                 let many = crate::app::summary_text(capture, Options::default(), limits, workers).ok();
                 assert!(one == many, "{workers} workers summarise differently");
             }
+            let every = |workers| {
+                crate::app::every_output(capture, Options::default(), limits, workers, Default::default()).ok()
+            };
+            assert!(every(1) == every(2), "2 workers write an output differently");
         }
     };
     same(data);
