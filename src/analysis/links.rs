@@ -64,7 +64,7 @@ impl Analyzer<'_> {
                         user: user.clone(),
                         dialect,
                     };
-                    if let Some(log) = self.shard.as_mut().filter(|l| l.record) {
+                    if let Some(log) = self.shard.as_mut().filter(|log| log.record) {
                         log.push(id, super::shard::Item::LinkMade(li, Box::new(link.clone())));
                     }
                     self.links.insert(li, link);
@@ -99,7 +99,7 @@ impl Analyzer<'_> {
             Some(li) => {
                 let Some(l) = self.links.get_mut(&li) else { return };
                 l.to = Some(LinkTo { connection: conn.id });
-                if let Some(log) = self.shard.as_mut().filter(|l| l.record) {
+                if let Some(log) = self.shard.as_mut().filter(|log| log.record) {
                     log.push(id, super::shard::Item::LinkTo(li, conn.id));
                 }
                 l.refs += 1;
@@ -176,7 +176,7 @@ impl Analyzer<'_> {
     /// records, to its log).
     fn retire(&mut self, flow: ConnId, li: usize) {
         let Some(l) = self.links.remove(&li) else { return };
-        match self.shard.as_mut().filter(|l| l.record) {
+        match self.shard.as_mut().filter(|log| log.record) {
             Some(log) => log.push(flow, super::shard::Item::Retired(li)),
             None => self.report.retired(li, &l),
         }

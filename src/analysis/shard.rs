@@ -140,10 +140,7 @@ pub(super) enum Item {
 }
 
 /// What a worker handed on, reported and sent back to be dropped.
-enum Trash {
-    Emitted(#[allow(dead_code)] Box<Emitted>),
-    Ended(#[allow(dead_code)] Box<Connection>),
-}
+type Trash = Box<dyn std::any::Any + Send>;
 
 /// A connection as it started, for the merge's mirror of it.
 pub(super) struct Opening {
@@ -319,8 +316,8 @@ impl Analyzer<'_> {
     /// Reads a whole capture as [`Analyzer::run_capture`] does, its flows analysed by
     /// `workers` threads. The reports see what they would see on one thread: with `record`,
     /// everything (workers hand on events as they are decided, and the links); without, only
-    /// what is decided when a connection ends, which is all the summary reads. Recording needs
-    /// the streaming modes (`Options::stream_events`); without them this is one thread.
+    /// what is decided when a connection ends, which is all the summary reads. One worker, or
+    /// recording without the streaming modes (`Options::stream_events`), is one thread.
     pub fn run_capture_sharded<R: Read>(
         &mut self,
         reader: &mut CaptureReader<R>,
@@ -328,10 +325,9 @@ impl Analyzer<'_> {
         workers: usize,
         record: bool,
     ) -> Option<CaptureError> {
-        if record && !self.opts.stream_events {
+        if workers <= 1 || (record && !self.opts.stream_events) {
             return self.run_capture(reader, limits);
         }
-        let workers = workers.max(1);
         let ports: Vec<u16> = self.ports.iter().copied().collect();
         let open: Vec<AtomicUsize> = (0..workers).map(|_| AtomicUsize::new(0)).collect();
         let mut affinity = super::affinity::Affinity::new(&self.ports, limits.idle_timeout_ns);
@@ -497,10 +493,8 @@ impl Analyzer<'_> {
                     let li = self.next_link;
                     self.next_link += 1;
                     merge.link_ids.insert((w, local), li);
+                    // Made unresolved: a LinkTo follows when its connection starts.
                     link.from.connection = merge.ids.get(&(w, link.from.connection)).copied().unwrap_or(0);
-                    if let Some(to) = link.to.as_mut() {
-                        to.connection = merge.ids.get(&(w, to.connection)).copied().unwrap_or(0);
-                    }
                     self.links.insert(li, *link);
                 }
                 Item::LinkTo(local, conn) => {
@@ -524,7 +518,7 @@ impl Analyzer<'_> {
                     self.tally(&c);
                     self.report.connection(&c, super::Links(&self.links));
                     if let Some(t) = merge.trash.get_mut(w) {
-                        t.push(Trash::Ended(c));
+                        t.push(c);
                     }
                 }
             }
@@ -551,7 +545,7 @@ impl Analyzer<'_> {
             }
         }
         if let Some(t) = merge.trash.get_mut(w) {
-            t.push(Trash::Emitted(e));
+            t.push(e);
         }
     }
 }

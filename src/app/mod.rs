@@ -159,11 +159,7 @@ pub fn summary_text(
         let mut report = TextReport::new(&mut out, text_opts, "capture");
         let opts = crate::session::Options { stream_events: true, terse: true, ..opts };
         let mut analyzer = Analyzer::new(opts, &[], &mut report);
-        if workers > 1 {
-            analyzer.run_capture_sharded(&mut reader, limits, workers, false);
-        } else {
-            analyzer.run_capture(&mut reader, limits);
-        }
+        analyzer.run_capture_sharded(&mut reader, limits, workers, false);
         analyzer.finish();
     }
     Ok(out)
@@ -199,11 +195,7 @@ pub fn every_output(
         let mut tee = Tee(reports);
         let opts = Options { stream_events: true, ..opts };
         let mut analyzer = Analyzer::new(opts, &[], &mut tee);
-        if workers > 1 {
-            analyzer.run_capture_sharded(&mut reader, limits, workers, true);
-        } else {
-            analyzer.run_capture(&mut reader, limits);
-        }
+        analyzer.run_capture_sharded(&mut reader, limits, workers, true);
         analyzer.finish();
     }
     Ok(outs)

@@ -127,12 +127,7 @@ fn read_one(
     });
     let (workers, record) = analysis_workers(cfg);
     let result = analyse(&cfg.analysis, output, &label, source, stdout, progress, |analyzer, limits| {
-        if workers > 1 {
-            analyzer.run_capture_sharded(&mut reader, limits, workers, record)
-        } else {
-            analyzer.run_capture(&mut reader, limits)
-        }
-        .map(|e| e.to_string())
+        analyzer.run_capture_sharded(&mut reader, limits, workers, record).map(|e| e.to_string())
     });
     if let Some(b) = bar {
         b.finish_and_clear();

@@ -14,7 +14,7 @@ use crate::msnp::Role;
 /// violations found late, the dialect's state after the start (what `dialect_reason` and
 /// `dialects` answer from) and transactions the events do not name; reports read those only
 /// in `Report::connection`, which gets the connection itself (`tests/it/shards.rs` compares).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Snapshot {
     role: Role,
     /// The label and the user when they changed since the last snapshot (or at the start).
@@ -71,16 +71,17 @@ impl Connection {
     /// The transactions `self.events[from..]` name, cloned (see [`Lent`]) so that
     /// [`Connection::txn`] finds each as it is now.
     pub fn lend_transactions(&self, from: usize) -> Lent {
-        let mut at: Vec<usize> =
+        let mut named: Vec<usize> =
             self.events.get(from..).unwrap_or_default().iter().filter_map(|e| e.transaction).collect();
-        at.sort_unstable();
-        at.dedup();
-        at.retain(|&t| self.txn(t).is_some());
-        let txns = at
-            .iter()
-            .filter_map(|&t| self.txn(t))
-            .map(|t| Transaction { responses: t.responses.first().copied().into_iter().collect(), ..t.clone() })
-            .collect();
+        named.sort_unstable();
+        named.dedup();
+        let (at, txns) = named
+            .into_iter()
+            .filter_map(|i| {
+                let t = self.txn(i)?;
+                Some((i, Transaction { responses: t.responses.first().copied().into_iter().collect(), ..t.clone() }))
+            })
+            .unzip();
         Lent { at, txns }
     }
 

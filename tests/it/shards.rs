@@ -156,24 +156,24 @@ fn the_cli_shards_one_file_and_prints_the_same() {
     }
 }
 
+/// A random generated capture (random seed, size up to `max_packets`, reordering,
+/// retransmission, concurrency, truncation point), an idle timeout, a number of workers, and
+/// the seed (to name the case).
+fn random_case(max_packets: u64) -> impl Strategy<Value = (Vec<u8>, Limits, usize, u64)> {
+    (1u64..1_000_000, 100u64..max_packets, 0.0f64..0.3, 0.0f64..0.3, 1usize..48, 1i64..40, 0.5f64..1.0, 2usize..6)
+        .prop_map(|(seed, packets, reorder, retransmit, concurrency, idle_s, cut, workers)| {
+            let mut bytes = generated(GenConfig { packets, seed, reorder, retransmit, concurrency });
+            let keep = ((bytes.len() as f64) * cut) as usize;
+            bytes.truncate(keep.max(24));
+            (bytes, Limits { idle_timeout_ns: idle_s * 1_000_000_000, ..Limits::default() }, workers, seed)
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_captures_summarise_alike(
-        seed in 1u64..1_000_000,
-        packets in 100u64..6_000,
-        reorder in 0.0f64..0.3,
-        retransmit in 0.0f64..0.3,
-        concurrency in 1usize..48,
-        idle_s in 1i64..40,
-        cut in 0.5f64..1.0,
-        workers in 2usize..6,
-    ) {
-        let mut bytes = generated(GenConfig { packets, seed, reorder, retransmit, concurrency });
-        let keep = ((bytes.len() as f64) * cut) as usize;
-        bytes.truncate(keep.max(24));
-        let limits = Limits { idle_timeout_ns: idle_s * 1_000_000_000, ..Limits::default() };
+    fn random_captures_summarise_alike((bytes, limits, workers, _seed) in random_case(6_000)) {
         let one = summary(&bytes, limits, 1);
         let many = summary(&bytes, limits, workers);
         prop_assert_eq!(one, many);
@@ -184,20 +184,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
 
     #[test]
-    fn random_captures_give_every_output_alike(
-        seed in 1u64..1_000_000,
-        packets in 100u64..4_000,
-        reorder in 0.0f64..0.3,
-        retransmit in 0.0f64..0.3,
-        concurrency in 1usize..48,
-        idle_s in 1i64..40,
-        cut in 0.5f64..1.0,
-        workers in 2usize..6,
-    ) {
-        let mut bytes = generated(GenConfig { packets, seed, reorder, retransmit, concurrency });
-        let keep = ((bytes.len() as f64) * cut) as usize;
-        bytes.truncate(keep.max(24));
-        let limits = Limits { idle_timeout_ns: idle_s * 1_000_000_000, ..Limits::default() };
+    fn random_captures_give_every_output_alike((bytes, limits, workers, seed) in random_case(4_000)) {
         let one = outputs(&bytes, limits, 1, &Filter::default());
         let many = outputs(&bytes, limits, workers, &Filter::default());
         assert_outputs_alike(&format!("seed {seed}"), &one, &many, workers);
