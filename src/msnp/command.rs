@@ -107,7 +107,8 @@ pub fn parse(line: &str, from_client: bool, span: Dialects) -> Command<'_> {
     let mut first = true;
     while i < b.len() {
         let start = i;
-        while i < b.len() && b[i] != b' ' && b[i] != b'\t' {
+        // Most bytes are above the space, so one comparison usually settles it.
+        while i < b.len() && (b[i] > b' ' || (b[i] != b' ' && b[i] != b'\t')) {
             i += 1;
         }
         if i > start {

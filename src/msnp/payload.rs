@@ -38,17 +38,93 @@ pub fn parse(bytes: &[u8]) -> Mime<'_> {
         if line.is_empty() {
             return Mime { headers, body: &rest[nl + 1..], has_blank_line: true };
         }
+        // Each of these ends the header block alike, so the cheap byte checks come first.
+        let Some(colon) = line.iter().position(|c| *c == b':') else {
+            break;
+        };
+        if colon == 0 || line[..colon].contains(&b' ') {
+            break;
+        }
         let Ok(text) = std::str::from_utf8(line) else {
             break;
         };
-        let Some((name, value)) = text.split_once(':') else {
-            break;
-        };
-        if name.is_empty() || name.contains(' ') {
-            break;
-        }
-        headers.push((name, value.trim()));
+        // The colon is ASCII, so both cuts fall on character boundaries.
+        let (name, value) = (text.get(..colon).unwrap_or(""), text.get(colon + 1..).unwrap_or(""));
+        headers.push((name, trim(value)));
         pos += nl + 1;
     }
     Mime { headers, body: &bytes[pos..], has_blank_line: false }
+}
+
+/// `str::trim`, with ASCII ends settled byte by byte (a header value usually starts with one
+/// space and ends in a letter).
+fn trim(s: &str) -> &str {
+    // The ASCII characters `char::is_whitespace` accepts.
+    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r');
+    let b = s.as_bytes();
+    let mut start = 0;
+    while start < b.len() && ws(b[start]) {
+        start += 1;
+    }
+    let mut end = b.len();
+    while end > start && ws(b[end - 1]) {
+        end -= 1;
+    }
+    let inner = s.get(start..end).unwrap_or("");
+    // A non-ASCII end may be Unicode white space: `str::trim` decides it.
+    if inner.as_bytes().first().is_some_and(|c| !c.is_ascii()) || inner.as_bytes().last().is_some_and(|c| !c.is_ascii())
+    {
+        return inner.trim();
+    }
+    inner
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The parser as first written (string splitting), which the byte checks must equal.
+    fn reference(bytes: &[u8]) -> Mime<'_> {
+        let mut headers = Vec::new();
+        let mut pos = 0;
+        while pos < bytes.len() {
+            let rest = &bytes[pos..];
+            let Some(nl) = rest.iter().position(|c| *c == b'\n') else { break };
+            let line = &rest[..nl];
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.is_empty() {
+                return Mime { headers, body: &rest[nl + 1..], has_blank_line: true };
+            }
+            let Ok(text) = std::str::from_utf8(line) else { break };
+            let Some((name, value)) = text.split_once(':') else { break };
+            if name.is_empty() || name.contains(' ') {
+                break;
+            }
+            headers.push((name, value.trim()));
+            pos += nl + 1;
+        }
+        Mime { headers, body: &bytes[pos..], has_blank_line: false }
+    }
+
+    proptest! {
+        /// Header blocks built from colons, spaces, white space of every kind (Unicode too),
+        /// line ends, invalid UTF-8 and letters.
+        #[test]
+        fn parse_equals_reference(parts in proptest::collection::vec(prop_oneof![
+            Just(&b":"[..]), Just(&b" "[..]), Just(&b"\r\n"[..]), Just(&b"\n"[..]), Just(&b"\t"[..]),
+            Just(&b"\x0b"[..]), Just(&b"\x0c"[..]), Just("\u{3000}".as_bytes()), Just("\u{a0}".as_bytes()),
+            Just(&b"\xff"[..]), Just(&b"MIME-Version"[..]), Just(&b"a"[..]), Just("é".as_bytes()),
+        ], 0..40)) {
+            let bytes = parts.concat();
+            prop_assert_eq!(parse(&bytes), reference(&bytes));
+        }
+    }
+
+    #[test]
+    fn values_are_trimmed_of_unicode_space_too() {
+        let m = parse("X-A: \u{3000} v \u{a0}\r\nX-B:\tw\u{2003}x\r\n\r\nbody".as_bytes());
+        assert_eq!(m.headers, vec![("X-A", "v"), ("X-B", "w\u{2003}x")]);
+        assert_eq!(m.body, b"body");
+    }
 }
