@@ -84,6 +84,15 @@ pub enum CloseKind {
     Abandoned,
 }
 
+impl CloseKind {
+    /// Whether the connection really ended (FIN, RST, or its addresses reused by a new SYN).
+    /// Still open at the input's end, flushed after the idle timeout or abandoned, it may yet
+    /// have carried the answers the analysis did not see.
+    pub fn ended(self) -> bool {
+        matches!(self, CloseKind::Fin | CloseKind::Rst | CloseKind::Reused)
+    }
+}
+
 spelled!(CloseKind {
     Fin => "fin",
     Rst => "rst",

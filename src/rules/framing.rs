@@ -6,14 +6,28 @@ use crate::msnp::catalog;
 use crate::msnp::command::Command;
 use crate::msnp::wire::{Ending, Payload};
 
-/// F003, F010 and F002 on a line as it arrived; returns the note for a line cut by a gap
-/// (which is not the peer's fault).
-pub fn line(raw: &[u8], ending: Ending, cut_by_gap: bool, v: &mut Vec<Violation>) -> Option<String> {
+/// What cut a frame short that is not the peer's fault, if anything did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// Nothing: the frame is as the peer sent it, and the stream went on or really ended.
+    No,
+    /// Bytes missing from the capture.
+    Gap,
+    /// The input ended (or the flow was flushed) with the connection still open.
+    End,
+}
+
+/// F003, F010 and F002 on a line as it arrived; returns the note for a line cut short by a
+/// gap or by the end of the input (neither is the peer's fault).
+pub fn line(raw: &[u8], ending: Ending, cut: Cut, v: &mut Vec<Violation>) -> Option<String> {
     let mut note = None;
     match ending {
         Ending::CrLf => {}
         Ending::Lf => v.push(Violation::new(F003, "line ends in LF without CR")),
-        Ending::Missing if cut_by_gap => note = Some("line cut short by missing bytes".to_string()),
+        Ending::Missing if cut == Cut::Gap => note = Some("line cut short by missing bytes".to_string()),
+        Ending::Missing if cut == Cut::End => {
+            note = Some("line cut short: the capture ended with the connection open".to_string())
+        }
         Ending::Missing => {
             v.push(Violation::new(F010, format!("{} bytes without CRLF at the end of the stream", raw.len())))
         }
@@ -49,8 +63,9 @@ pub fn bad_length(reason: &str, v: &mut Vec<Violation>) {
 }
 
 /// F006, F007 and F008 on a payload; `has_blank_line` says whether its MIME header block ended.
-pub fn payload(verb: &str, from_client: bool, p: &Payload, has_blank_line: bool, v: &mut Vec<Violation>) {
-    if p.truncated > 0 {
+/// A payload the end of the input cut ([`Cut::End`]) is not F006: the rest may have followed.
+pub fn payload(verb: &str, from_client: bool, p: &Payload, has_blank_line: bool, cut: Cut, v: &mut Vec<Violation>) {
+    if p.truncated > 0 && cut != Cut::End {
         v.push(Violation::new(F006, format!("payload declared {} bytes, {} never arrived", p.declared, p.truncated)));
     }
     if verb == "MSG" && p.complete() && !has_blank_line {

@@ -173,7 +173,7 @@ rules! {
     T003 = "MSNP-T003", Warning, ALL, "H general/commands", "client request uses TrID 0, which unsolicited server commands use";
     T004 = "MSNP-T004", Error, ALL, "D §5.6", "server line carries a non-zero TrID that matches no request";
     T005 = "MSNP-T005", Error, ALL, "D §5.6", "response does not fit the request with that TrID";
-    T006 = "MSNP-T006", Error, ALL, "D §5.3", "request never answered before the connection ended";
+    T006 = "MSNP-T006", Error, ALL, "D §5.3", "request never answered before the connection ended (FIN, RST or reuse)";
     T007 = "MSNP-T007", Warning, ALL, "D §8.7", "MSG with ack mode A never acknowledged (MSNP2 servers did not implement A)";
     T008 = "MSNP-T008", Error, ALL, "D §8.7", "ACK or NAK answers a MSG whose ack mode forbids it";
     T009 = "MSNP-T009", Error, ALL, "Y cmd/qng", "QNG without an outstanding PNG";
@@ -385,13 +385,19 @@ impl Checker {
     }
 
     /// What the end of the connection leaves unfinished: a challenge never answered (T010),
-    /// a SYN batch short of the lines it announced (P015).
-    pub fn at_close(&mut self) -> Vec<(usize, Violation)> {
+    /// a SYN batch short of the lines it announced (P015). Only when the connection really
+    /// `ended`: otherwise the rest may simply not have been seen (violations found late are
+    /// returned either way).
+    pub fn at_close(&mut self, ended: bool) -> Vec<(usize, Violation)> {
         let mut out = self.take_late();
-        if let Some((event, text)) = self.chl.take() {
+        let (chl, batch) = (self.chl.take(), self.batch.take());
+        if !ended {
+            return out;
+        }
+        if let Some((event, text)) = chl {
             out.push((event, Violation::new(T010, format!("CHL {text} got no QRY before the connection ended"))));
         }
-        if let Some(b) = self.batch.take() {
+        if let Some(b) = batch {
             out.extend(b.shortfall());
         }
         out

@@ -10,6 +10,7 @@ use crate::msnp::command::{self, Command};
 use crate::msnp::errors;
 use crate::msnp::payload;
 use crate::msnp::wire::{Ending, FastLine, Frame, JunkReason, PayloadState};
+use crate::rules::framing::Cut;
 use crate::rules::{self, framing, network, Violation};
 use crate::shortstr::ShortStr;
 
@@ -23,10 +24,10 @@ impl Connection {
         loop {
             match dec.fast_line() {
                 FastLine::Line(offset, line, ending) => {
-                    self.line(dir, ts, offset, line, ending, PayloadState::None, false, opts);
+                    self.line(dir, ts, offset, line, ending, PayloadState::None, Cut::No, opts);
                 }
                 FastLine::Slow => match dec.next_frame() {
-                    Some(frame) => self.frame(dir, ts, frame, false, opts),
+                    Some(frame) => self.frame(dir, ts, frame, Cut::No, opts),
                     None => break,
                 },
             }
@@ -46,11 +47,11 @@ impl Connection {
             if by_gap {
                 cut.push(f);
             } else {
-                self.frame(dir, ts, f, false, opts);
+                self.frame(dir, ts, f, Cut::No, opts);
             }
         }
         for f in cut {
-            self.frame(dir, ts, f, true, opts);
+            self.frame(dir, ts, f, Cut::Gap, opts);
         }
         let (v, note) = network::gap(offset, len, reason);
         self.push(Event {
@@ -78,7 +79,7 @@ impl Connection {
     pub fn half_close(&mut self, dir: Dir, ts: i64, opts: &Options) {
         let frames = self.st.decoders[dir.index()].finish();
         for f in frames {
-            self.frame(dir, ts, f, false, opts);
+            self.frame(dir, ts, f, Cut::No, opts);
         }
         let who = if dir == Dir::C2S { "client" } else { "server" };
         self.push(Event {
@@ -89,12 +90,16 @@ impl Connection {
     }
 
     /// The connection ended: what the decoders still hold is decoded, and requests never
-    /// answered are settled as such.
+    /// answered are settled as such. They are violations (T006, T007) only when it really ended
+    /// ([`CloseKind::ended`]): a capture that stops, or a flow flushed while idle, may have
+    /// missed the answer.
     pub fn close(&mut self, ts: i64, how: CloseKind, opts: &Options) {
+        // What the decoders hold was cut by the end of the input, unless the connection ended.
+        let cut = if how.ended() { Cut::No } else { Cut::End };
         for dir in [Dir::C2S, Dir::S2C] {
             let frames = self.st.decoders[dir.index()].finish();
             for f in frames {
-                self.frame(dir, ts, f, false, opts);
+                self.frame(dir, ts, f, cut, opts);
             }
         }
         self.closed = Some(ts);
@@ -110,16 +115,18 @@ impl Connection {
             }
             let (req, label, ack) = (t.request, t.label(), t.ack_mode);
             self.transactions[i].outcome = Outcome::Unanswered;
-            let why = format!(" before the connection ended ({})", how.as_str());
-            self.add_violation(req, rules::transactions::unanswered(&label, ack, &why));
+            if how.ended() {
+                let why = format!(" before the connection ended ({})", how.as_str());
+                self.add_violation(req, rules::transactions::unanswered(&label, ack, &why));
+            }
         }
-        for (event, v) in self.st.rules.at_close() {
+        for (event, v) in self.st.rules.at_close(how.ended()) {
             self.add_violation(event, v);
         }
         self.settle_dialect();
     }
 
-    fn frame(&mut self, dir: Dir, ts: i64, frame: Frame, cut_by_gap: bool, opts: &Options) {
+    fn frame(&mut self, dir: Dir, ts: i64, frame: Frame, cut: Cut, opts: &Options) {
         match frame {
             Frame::Junk { offset, len, preview, reason } => {
                 let (v, note) = match reason {
@@ -137,7 +144,7 @@ impl Connection {
                 });
             }
             Frame::Line { offset, line, ending, payload } => {
-                self.line(dir, ts, offset, &line, ending, payload, cut_by_gap, opts);
+                self.line(dir, ts, offset, &line, ending, payload, cut, opts);
             }
         }
     }
@@ -153,7 +160,7 @@ impl Connection {
         raw: &[u8],
         ending: Ending,
         payload: PayloadState,
-        cut_by_gap: bool,
+        cut: Cut,
         opts: &Options,
     ) {
         // Checked first: valid UTF-8 (nearly every line) needs no lossy pass.
@@ -166,10 +173,18 @@ impl Connection {
         let from_client = dir == Dir::C2S;
         let cmd = command::parse(text, from_client, self.st.dialect.span);
         let mut v: Vec<Violation> = Vec::new();
-        let note = framing::line(raw, ending, cut_by_gap, &mut v);
+        let mut note = framing::line(raw, ending, cut, &mut v);
+        if let (Cut::End, PayloadState::Some(p)) = (cut, &payload) {
+            if p.truncated > 0 && note.is_none() {
+                note = Some(format!(
+                    "payload cut short: the capture ended with the connection open, {} of {} bytes unseen",
+                    p.truncated, p.declared
+                ));
+            }
+        }
         let known = cmd.spec.is_some() || cmd.error.is_some();
         let mut kind = if cmd.error.is_some() { EventKind::Error } else { EventKind::Command };
-        if cut_by_gap && !known {
+        if cut != Cut::No && !known {
             kind = EventKind::Malformed;
         } else if !known {
             framing::unknown_code(cmd.verb, &mut v);
@@ -177,7 +192,7 @@ impl Connection {
         }
         framing::spacing(&cmd, &mut v);
         rules::transactions::trid(&cmd, known, &mut v);
-        let payload_info = self.payload(&cmd, from_client, &payload, opts, &mut v);
+        let payload_info = self.payload(&cmd, from_client, &payload, cut, opts, &mut v);
         let body = match &payload {
             PayloadState::Some(p) => Some(p.bytes.as_slice()),
             _ => None,
@@ -192,7 +207,7 @@ impl Connection {
         }
         // A client's unknown command still holds a TrID: the error the server answers it with
         // pairs with it (it answers something, not nothing).
-        let unknown_request = !known && !cut_by_gap && from_client && cmd.trid.is_some();
+        let unknown_request = !known && cut == Cut::No && from_client && cmd.trid.is_some();
         let transaction = if checked || unknown_request { self.pair(&cmd, dir, ts, idx, &mut v) } else { None };
 
         // Secrets are redacted in the exported line and arguments.
@@ -226,6 +241,7 @@ impl Connection {
         cmd: &Command<'_>,
         from_client: bool,
         payload: &PayloadState,
+        cut: Cut,
         opts: &Options,
         v: &mut Vec<Violation>,
     ) -> Option<PayloadInfo> {
@@ -237,7 +253,7 @@ impl Connection {
             }
             PayloadState::Some(p) => {
                 let mime = payload::parse(&p.bytes);
-                framing::payload(cmd.verb, from_client, p, mime.has_blank_line, v);
+                framing::payload(cmd.verb, from_client, p, mime.has_blank_line, cut, v);
                 // Passport cookies in headers and challenge responses are secrets.
                 let reveal = self.st.reveal;
                 let hide = |k: &str| !reveal && super::redact::secret_header(k);

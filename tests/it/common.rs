@@ -59,7 +59,12 @@ pub fn commands(conn: &Value) -> Vec<&Value> {
 /// One scripted connection to port 1863: `>` lines are the client's, `<` lines the server's;
 /// every line gets CRLF unless it holds a line feed already or starts with `!`.
 pub fn one_connection(lines: &[&str]) -> Vec<u8> {
-    let sends: Vec<(bool, Vec<u8>)> = lines
+    raw_connection(&script_sends(lines))
+}
+
+/// The sends of a script as [`one_connection`] reads it (client when `true`).
+pub fn script_sends(lines: &[&str]) -> Vec<(bool, Vec<u8>)> {
+    lines
         .iter()
         .map(|l| {
             // `!` before the direction: send the text as written, without a line ending.
@@ -80,19 +85,43 @@ pub fn one_connection(lines: &[&str]) -> Vec<u8> {
             };
             (from_client, bytes)
         })
-        .collect();
-    raw_connection(&sends)
+        .collect()
+}
+
+/// How a scripted connection ends in its capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScriptEnd {
+    /// The client closes first, then the server (FIN both ways).
+    Fin,
+    /// The capture stops with the connection open.
+    Open,
+    /// The connection falls silent: 11 minutes later another connection starts, and the
+    /// first is flushed after the 10-minute idle timeout.
+    Idle,
 }
 
 /// One scripted connection from raw sends (client when `true`).
 pub fn raw_connection(sends: &[(bool, Vec<u8>)]) -> Vec<u8> {
+    raw_connection_ending(sends, ScriptEnd::Fin)
+}
+
+/// One scripted connection from raw sends, ending as `end` says.
+pub fn raw_connection_ending(sends: &[(bool, Vec<u8>)], end: ScriptEnd) -> Vec<u8> {
     let mut s = Script::new(941_825_442_000_000_000, 11);
     let c = s.connect("203.0.113.5:40000".parse().unwrap(), "198.51.100.5:1863".parse().unwrap());
     for (from_client, bytes) in sends {
         s.send(c, *from_client, bytes);
         s.advance_ms(5);
     }
-    s.close(c, true);
+    match end {
+        ScriptEnd::Fin => s.close(c, true),
+        ScriptEnd::Open => {}
+        ScriptEnd::Idle => {
+            s.advance_ms(11 * 60 * 1000);
+            let d = s.connect("203.0.113.6:40001".parse().unwrap(), "198.51.100.5:1863".parse().unwrap());
+            s.close(d, true);
+        }
+    }
     synth::pcap(&s.segs, Encap::Ethernet, None)
 }
 

@@ -481,6 +481,48 @@ fn each_rule_triggers_on_its_case_and_not_on_the_corrected_one() {
     }
 }
 
+/// The rules about what a connection's end leaves unfinished (a request unanswered, a
+/// challenge, a SYN batch, a payload or a line cut short) fire when the connection ended, and
+/// stay silent when the capture stopped with it open or it was flushed while idle: the rest may
+/// simply not have been seen. The request is still counted unanswered.
+#[test]
+fn end_of_connection_rules_need_a_real_end() {
+    let at_end = ["MSNP-T006", "MSNP-T007", "MSNP-T010", "MSNP-F006", "MSNP-F010", "MSNP-P015"];
+    let mut seen = BTreeSet::new();
+    for (rule, bad, _) in cases().into_iter().filter(|(r, _, _)| at_end.contains(r)) {
+        seen.insert(rule);
+        let refs: Vec<&str> = bad.iter().map(String::as_str).collect();
+        for end in [ScriptEnd::Fin, ScriptEnd::Open, ScriptEnd::Idle] {
+            let doc = analyze(&raw_connection_ending(&script_sends(&refs), end), Options::default());
+            let ids = rule_ids(&doc);
+            assert_eq!(ids.iter().any(|r| r == rule), end == ScriptEnd::Fin, "{rule} with {end:?}: {ids:?}");
+            let closed = &doc["connections"][0]["close"];
+            let want = match end {
+                ScriptEnd::Fin => "fin",
+                ScriptEnd::Open => "open",
+                ScriptEnd::Idle => "idle",
+            };
+            assert_eq!(closed, want, "{rule} with {end:?}");
+            if rule == "MSNP-F006" && end != ScriptEnd::Fin {
+                let notes: Vec<&serde_json::Value> =
+                    doc["connections"][0]["events"].as_array().into_iter().flatten().map(|e| &e["note"]).collect();
+                let cut = notes.iter().filter_map(|n| n.as_str()).any(|n| n.starts_with("payload cut short"));
+                assert!(cut, "{end:?}: {notes:?}");
+            }
+            if rule == "MSNP-T006" {
+                let outcomes: Vec<&serde_json::Value> = doc["connections"][0]["transactions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|t| &t["outcome"])
+                    .collect();
+                assert!(outcomes.iter().any(|o| *o == "unanswered"), "{end:?}: {outcomes:?}");
+            }
+        }
+    }
+    assert_eq!(seen.len(), at_end.len(), "a case for each: {seen:?}");
+}
+
 #[test]
 fn md5_response_is_checked_against_a_given_password() {
     // Test vector of the facts sheet: challenge 1234567890.123456789, password "password".
