@@ -12,11 +12,33 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A scratch file of this test run.
+/// A scratch file of this test run, in `msntap-it-<pid>` under the system's temporary
+/// directory. The first call removes the directories of earlier runs whose process is gone (the
+/// test harness has no hook at its end), so at most the last run's scratch stays behind.
 pub fn tmp(name: &str) -> PathBuf {
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(sweep_earlier_runs);
     let d = std::env::temp_dir().join(format!("msntap-it-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d.join(name)
+}
+
+/// Removes `msntap-it-<pid>` directories of processes that no longer run (where `/proc` tells).
+fn sweep_earlier_runs() {
+    if !std::path::Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("msntap-it-")).and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// A capture of `../shared/captures`, which CI has beside the checkout.

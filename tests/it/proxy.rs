@@ -372,7 +372,7 @@ fn demo_runs_and_ends_by_itself() {
 fn sigterm_stops_the_proxy_and_writes_complete_files() {
     let rt = rt();
     let addrs = rt.block_on(server::start(ANY.into(), ANY.into(), ANY.into(), accounts(2, true), None)).unwrap();
-    let dir = std::env::temp_dir().join(format!("msntap-proxy-{}", std::process::id()));
+    let dir = tmp("proxy");
     std::fs::create_dir_all(&dir).unwrap();
     let (json, rec) = (dir.join("live.json"), dir.join("live.pcapng"));
     let upstream = addrs.ds.to_string();

@@ -51,7 +51,7 @@ fn switchboard_on_another_port_found_through_the_referral_and_through_content() 
 #[test]
 fn content_probe_can_be_turned_off_and_ports_added_by_hand() {
     let pcap = switchboard_on(7001, false);
-    let path = std::env::temp_dir().join(format!("msntap-sb-{}.pcap", std::process::id()));
+    let path = tmp("sb.pcap");
     std::fs::write(&path, &pcap).unwrap();
     let run = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_msntap"))
@@ -106,7 +106,7 @@ fn dumped_streams_equal_what_tshark_reassembles() {
         return;
     }
     let file = root().join("../shared/captures/msnms-2005-msnp11-midsession.pcap");
-    let dir = std::env::temp_dir().join(format!("msntap-dump-{}", std::process::id()));
+    let dir = tmp("dump");
     let _ = std::fs::remove_dir_all(&dir);
     let out = Command::new(env!("CARGO_BIN_EXE_msntap"))
         .arg("read")

@@ -12,7 +12,7 @@ fn sniffing_loopback_decodes_and_pairs_every_command() {
     server::befriend(&mut accts);
     let addrs = rt.block_on(server::start(any, any, any, accts, None)).unwrap();
     let bpf = format!("tcp port {} or tcp port {} or tcp port {}", addrs.ds.port(), addrs.ns.port(), addrs.sb.port());
-    let json = std::env::temp_dir().join(format!("msntap-sniff-{}.json", std::process::id()));
+    let json = tmp("sniff.json");
     let args = ["sniff", "-i", "lo", "--bpf", &bpf, "--color", "never", "--json"].map(std::ffi::OsStr::new);
     let (mut child, mut err, first) =
         spawn_msntap(args.into_iter().chain([json.as_os_str()]), std::process::Stdio::null());
