@@ -6,6 +6,8 @@
 # tshark -V, each ratio with its target (issue 17), then the proxy's figures.
 #   bench/run.sh                      1-million-packet capture
 #   SIZES="1000000 10000000" bench/run.sh    also 10 million (tshark -T json skipped there)
+#   PGO=1 bench/run.sh               the binary tools/pgo-build makes (profile-guided), with
+#                                    the plain release build's --summary rows beside it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZES=${SIZES:-1000000}
@@ -13,6 +15,12 @@ DIR=${BENCH_DIR:-/tmp/msntap-bench}
 mkdir -p "$DIR"
 cargo build --release --quiet
 BIN=$PWD/target/release/msntap
+PLAIN=""
+if [ "${PGO:-0}" = 1 ]; then
+  PLAIN=$BIN
+  BIN=$(tools/pgo-build | tail -1)
+  echo "profile-guided build: $BIN"
+fi
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 
 # run LABEL PACKETS BYTES CMD... : prints a table row from /usr/bin/time's wall time (the median
@@ -46,6 +54,10 @@ for n in $SIZES; do
   echo "|---|---|---|---|---|---|"
   run "msntap read --summary" "$n" "$bytes" "$BIN" read "$cap" --summary --color never; t_summary=$(cat "$DIR/last.txt")
   run "msntap read --summary -j 1" "$n" "$bytes" "$BIN" read "$cap" --summary --color never -j 1; t_summary1=$(cat "$DIR/last.txt")
+  if [ -n "$PLAIN" ]; then
+    run "plain build: read --summary" "$n" "$bytes" "$PLAIN" read "$cap" --summary --color never
+    run "plain build: read --summary -j 1" "$n" "$bytes" "$PLAIN" read "$cap" --summary --color never -j 1
+  fi
   run "msntap read (transcript)" "$n" "$bytes" "$BIN" read "$cap" --color never; t_text=$(cat "$DIR/last.txt")
   run "msntap read --summary --ndjson" "$n" "$bytes" "$BIN" read "$cap" --summary --ndjson /dev/null; t_ndjson=$(cat "$DIR/last.txt")
   run "msntap read --summary --json" "$n" "$bytes" "$BIN" read "$cap" --summary --json /dev/null; t_json=$(cat "$DIR/last.txt")
