@@ -3,7 +3,7 @@
 #[cfg(feature = "live")]
 #[test]
 fn sniffing_loopback_decodes_and_pairs_every_command() {
-    use crate::common::spawn_msntap;
+    use crate::common::{spawn_msntap, tmp};
     use msntap::testkit::{client, server};
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
