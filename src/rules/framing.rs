@@ -26,7 +26,7 @@ pub fn line(raw: &[u8], ending: Ending, cut: Cut, v: &mut Vec<Violation>) -> Opt
         Ending::Lf => v.push(Violation::new(F003, "line ends in LF without CR")),
         Ending::Missing if cut == Cut::Gap => note = Some("line cut short by missing bytes".to_string()),
         Ending::Missing if cut == Cut::End => {
-            note = Some("line cut short: the capture ended with the connection open".to_string())
+            note = Some("line cut short: the connection had not ended when its reading stopped".to_string())
         }
         Ending::Missing => {
             v.push(Violation::new(F010, format!("{} bytes without CRLF at the end of the stream", raw.len())))

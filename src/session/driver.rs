@@ -177,7 +177,7 @@ impl Connection {
         if let (Cut::End, PayloadState::Some(p)) = (cut, &payload) {
             if p.truncated > 0 && note.is_none() {
                 note = Some(format!(
-                    "payload cut short: the capture ended with the connection open, {} of {} bytes unseen",
+                    "payload cut short: the connection had not ended when its reading stopped, {} of {} bytes unseen",
                     p.truncated, p.declared
                 ));
             }
