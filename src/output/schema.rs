@@ -189,6 +189,9 @@ impl Record for Transaction {
         w.short("command", &self.command);
         w.uint("request", self.request as u64);
         w.uints("responses", &self.responses);
+        if self.responses_omitted > 0 {
+            w.uint("responses_omitted", self.responses_omitted);
+        }
         w.str("outcome", self.outcome.as_str());
         w.opt_float("latency_ms", self.latency_ms);
     }

@@ -1,7 +1,8 @@
 //! Pairing: each client request opens a transaction under its TrID (PNGs queue for their QNG),
 //! and each server line with a TrID answers the request that holds it. Memory is bounded: at
-//! most [`MAX_OPEN_TRIDS`] TrIDs and [`MAX_PINGS`] pings are tracked, and in the streaming modes
-//! transactions that nothing can answer any more are settled early.
+//! most [`MAX_OPEN_TRIDS`] TrIDs and [`MAX_PINGS`] pings are tracked, a transaction lists at
+//! most [`MAX_RESPONSES`] responses, and in the streaming modes transactions that nothing can
+//! answer any more are settled early.
 
 use super::model::{Outcome, Transaction};
 use super::Connection;
@@ -17,6 +18,10 @@ pub const MAX_OPEN_TRIDS: usize = 65_536;
 
 /// Outstanding PNGs tracked per connection; beyond it the oldest is forgotten (unanswered).
 pub const MAX_PINGS: usize = 65_536;
+
+/// Responses listed per transaction (a SYN batch of the largest contact lists fits); the rest
+/// are counted.
+pub const MAX_RESPONSES: usize = 4_096;
 
 /// In the streaming modes, transactions kept before the unreachable ones are settled.
 pub const SETTLE_AT: usize = 4_096;
@@ -140,6 +145,7 @@ impl Connection {
             command: ShortStr::new(verb),
             request: idx,
             responses: Vec::new(),
+            responses_omitted: 0,
             outcome: if expects_reply { Outcome::Unanswered } else { Outcome::NoReplyExpected },
             latency_ms: None,
             expects_reply,
@@ -190,6 +196,10 @@ impl Connection {
         } else if error {
             txn.outcome = Outcome::Error;
         }
-        txn.responses.push(idx);
+        if txn.responses.len() < MAX_RESPONSES {
+            txn.responses.push(idx);
+        } else {
+            txn.responses_omitted = txn.responses_omitted.saturating_add(1);
+        }
     }
 }

@@ -8,6 +8,9 @@ pub use crate::net::build::{fragment_frames, frame, ip_packet, wrap, Encap, Seg}
 use crate::net::TcpFlags;
 use std::net::SocketAddr;
 
+/// The most payload [`Script`] puts in one segment (an IPv4 packet holds 65,535 bytes).
+pub const MAX_SEGMENT: usize = 65_000;
+
 /// Writes ready-made frames (capture time, bytes) as a pcap file.
 pub fn pcap_frames(frames: &[(i64, Vec<u8>)], encap: Encap) -> Vec<u8> {
     let mut w = match PcapWriter::new(Vec::new(), encap.link_type(), false, 262_144) {
@@ -110,9 +113,11 @@ impl Script {
         self.send_split(c, from_client, data, &[]);
     }
 
-    /// Sends `data` cut at the given offsets, one segment per piece, then the peer's ACK.
+    /// Sends `data` cut at the given offsets, one segment per piece, then the peer's ACK. A
+    /// piece is also cut every [`MAX_SEGMENT`] bytes, so that its IP length fits 16 bits.
     pub fn send_split(&mut self, c: usize, from_client: bool, data: &[u8], cuts: &[usize]) {
         let mut bounds: Vec<usize> = cuts.iter().copied().filter(|&x| x > 0 && x < data.len()).collect();
+        bounds.extend((MAX_SEGMENT..data.len()).step_by(MAX_SEGMENT));
         bounds.sort_unstable();
         bounds.dedup();
         bounds.push(data.len());

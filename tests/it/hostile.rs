@@ -315,3 +315,49 @@ fn a_million_outstanding_trids_in_streaming_mode_keep_memory_bounded() {
     let bound = 2 * (msntap::session::MAX_OPEN_TRIDS + msntap::session::MAX_PINGS) + msntap::session::SETTLE_AT;
     assert!(most <= bound, "{most} transactions held at once (bound {bound})");
 }
+
+#[test]
+fn a_request_answered_200_000_times_lists_the_first_responses_and_counts_the_rest() {
+    use msntap::session::MAX_RESPONSES;
+    let opts = Options { stream_events: true, ..Options::default() };
+    let mut c = connection(&opts);
+    c.data(Dir::C2S, 1, b"VER 1 MSNP2 CVR0\r\nCHG 5 NLN\r\n", &opts);
+    c.data(Dir::S2C, 2, b"VER 1 MSNP2\r\n", &opts);
+    let mut batch = Vec::with_capacity(1 << 17);
+    for i in 0..200_000u32 {
+        batch.extend_from_slice(format!("ILN 5 NLN u{i}@hotmail.com U\r\n").as_bytes());
+        if batch.len() > 1 << 16 {
+            c.data(Dir::S2C, 2, &batch, &opts);
+            batch.clear();
+            c.events.clear();
+            c.base = c.emitted.max(c.base);
+        }
+    }
+    c.data(Dir::S2C, 2, &batch, &opts);
+    let chg = c.transactions.iter().find(|t| t.command.as_str() == "CHG").expect("CHG 5 pairs");
+    assert_eq!(chg.responses.len(), MAX_RESPONSES, "the list stops at its bound");
+    assert_eq!(chg.responses_omitted, 200_000 - MAX_RESPONSES as u64, "the rest are counted");
+    assert_eq!(chg.outcome, msntap::session::Outcome::Ok);
+}
+
+#[test]
+fn responses_past_the_bound_are_counted_in_the_json() {
+    use msntap::session::MAX_RESPONSES;
+    let mut sends = vec![
+        (true, b"VER 1 MSNP2 CVR0\r\n".to_vec()),
+        (false, b"VER 1 MSNP2\r\n".to_vec()),
+        (true, b"CHG 5 NLN\r\n".to_vec()),
+        (false, b"CHG 5 NLN\r\n".to_vec()),
+    ];
+    // One send of 120 KB: the script cuts it into segments an IP packet can hold.
+    let lines: String = (0..MAX_RESPONSES + 3).map(|i| format!("ILN 5 NLN u{i}@hotmail.com U\r\n")).collect();
+    sends.push((false, lines.into_bytes()));
+    sends.extend([(true, b"CHG 6 BSY\r\n".to_vec()), (false, b"CHG 6 BSY\r\n".to_vec())]);
+    let doc = analyze(&raw_connection(&sends), Options::default());
+    let txns = doc["connections"][0]["transactions"].as_array().expect("transactions");
+    let chg5 = txns.iter().find(|t| t["trid"] == 5).expect("CHG 5");
+    assert_eq!(chg5["responses"].as_array().map(Vec::len), Some(MAX_RESPONSES));
+    assert_eq!(chg5["responses_omitted"], 4, "one CHG and 4,099 ILNs answered it");
+    let chg6 = txns.iter().find(|t| t["trid"] == 6).expect("CHG 6");
+    assert!(chg6.get("responses_omitted").is_none(), "only where responses were left out: {chg6}");
+}
