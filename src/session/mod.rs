@@ -18,7 +18,7 @@ pub use model::{
     secs, DialectSource, Event, EventCounts, EventKind, Notice, Options, Outcome, OutcomeCounts, PayloadInfo,
     ReferralSeen, SbAuth, Transaction,
 };
-pub use pairing::{MAX_OPEN_TRIDS, MAX_PINGS, MAX_RESPONSES, SETTLE_AT};
+pub use pairing::{MAX_LISTED_RESPONSES, MAX_OPEN_TRIDS, MAX_PINGS, MAX_RESPONSES, SETTLE_AT};
 pub use redact::REDACTED;
 
 use crate::flow::{CloseKind, ConnId};
@@ -107,6 +107,8 @@ struct State {
     stream: bool,
     /// Transaction count that triggers the next settle pass.
     settle_next: usize,
+    /// Response indices the held transactions list (at most [`MAX_LISTED_RESPONSES`]).
+    listed: usize,
     /// A mirror's lent transactions' indices (`mirror::Lent`): `transactions[k]` is the
     /// transaction `lent_at[k]`. Empty in a connection analysed here.
     lent_at: Vec<usize>,
@@ -170,6 +172,7 @@ impl Connection {
                 reveal: opts.reveal_secrets,
                 stream: opts.stream_events,
                 settle_next: SETTLE_AT,
+                listed: 0,
                 lent_at: Vec::new(),
                 sent_dialect: None,
                 sent_user: None,

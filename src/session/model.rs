@@ -188,9 +188,10 @@ pub struct Transaction {
     pub command: ShortStr,
     /// Event index of the request.
     pub request: usize,
-    /// Event indices of the responses: the first [`MAX_RESPONSES`](super::MAX_RESPONSES).
+    /// Event indices of the responses: the first [`MAX_RESPONSES`](super::MAX_RESPONSES), while
+    /// the connection lists fewer than [`MAX_LISTED_RESPONSES`](super::MAX_LISTED_RESPONSES).
     pub responses: Vec<usize>,
-    /// Responses after those, counted but not listed.
+    /// Responses past either bound, counted but not listed.
     pub responses_omitted: u64,
     /// Outcome.
     pub outcome: Outcome,

@@ -1,7 +1,8 @@
 //! Pairing: each client request opens a transaction under its TrID (PNGs queue for their QNG),
 //! and each server line with a TrID answers the request that holds it. Memory is bounded: at
 //! most [`MAX_OPEN_TRIDS`] TrIDs and [`MAX_PINGS`] pings are tracked, a transaction lists at
-//! most [`MAX_RESPONSES`] responses, and in the streaming modes transactions that nothing can
+//! most [`MAX_RESPONSES`] responses and a connection's held ones [`MAX_LISTED_RESPONSES`] in
+//! all, and in the streaming modes transactions that nothing can
 //! answer any more are settled early.
 
 use super::model::{Outcome, Transaction};
@@ -22,6 +23,10 @@ pub const MAX_PINGS: usize = 65_536;
 /// Responses listed per transaction (a SYN batch of the largest contact lists fits); the rest
 /// are counted.
 pub const MAX_RESPONSES: usize = 4_096;
+
+/// Responses listed by all the transactions a connection holds (8 MiB of indices); past it
+/// the rest are counted.
+pub const MAX_LISTED_RESPONSES: usize = 1 << 20;
 
 /// In the streaming modes, transactions kept before the unreachable ones are settled.
 pub const SETTLE_AT: usize = 4_096;
@@ -179,6 +184,7 @@ impl Connection {
         let drained: Vec<Transaction> = self.transactions.drain(..n).collect();
         self.tx_base += n;
         for mut t in drained {
+            self.st.listed = self.st.listed.saturating_sub(t.responses.len());
             if t.responses.is_empty() && t.expects_reply {
                 t.outcome = Outcome::Unanswered;
                 let why = ", and none can pair with it any more";
@@ -196,8 +202,9 @@ impl Connection {
         } else if error {
             txn.outcome = Outcome::Error;
         }
-        if txn.responses.len() < MAX_RESPONSES {
+        if txn.responses.len() < MAX_RESPONSES && self.st.listed < MAX_LISTED_RESPONSES {
             txn.responses.push(idx);
+            self.st.listed += 1;
         } else {
             txn.responses_omitted = txn.responses_omitted.saturating_add(1);
         }

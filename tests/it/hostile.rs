@@ -317,27 +317,46 @@ fn a_million_outstanding_trids_in_streaming_mode_keep_memory_bounded() {
 }
 
 #[test]
-fn a_request_answered_200_000_times_lists_the_first_responses_and_counts_the_rest() {
-    use msntap::session::MAX_RESPONSES;
+fn responses_listed_by_a_connection_stay_within_its_bound() {
+    use msntap::session::{MAX_LISTED_RESPONSES, MAX_RESPONSES};
     let opts = Options { stream_events: true, ..Options::default() };
     let mut c = connection(&opts);
-    c.data(Dir::C2S, 1, b"VER 1 MSNP2 CVR0\r\nCHG 5 NLN\r\n", &opts);
-    c.data(Dir::S2C, 2, b"VER 1 MSNP2\r\n", &opts);
-    let mut batch = Vec::with_capacity(1 << 17);
-    for i in 0..200_000u32 {
-        batch.extend_from_slice(format!("ILN 5 NLN u{i}@hotmail.com U\r\n").as_bytes());
-        if batch.len() > 1 << 16 {
-            c.data(Dir::S2C, 2, &batch, &opts);
-            batch.clear();
-            c.events.clear();
-            c.base = c.emitted.max(c.base);
-        }
+    let feed = |c: &mut Connection, dir: Dir, text: &mut Vec<u8>| {
+        c.data(dir, 1, text, &opts);
+        text.clear();
+        c.events.clear();
+        c.base = c.emitted.max(c.base);
+    };
+    let mut text = Vec::new();
+    // 257 requests answered 4,096 times each: 4,096 answers more than a connection lists.
+    let trids = (MAX_LISTED_RESPONSES / MAX_RESPONSES + 1) as u32;
+    for t in 1..=trids {
+        text.extend_from_slice(format!("CHG {t} NLN\r\n").as_bytes());
     }
-    c.data(Dir::S2C, 2, &batch, &opts);
-    let chg = c.transactions.iter().find(|t| t.command.as_str() == "CHG").expect("CHG 5 pairs");
-    assert_eq!(chg.responses.len(), MAX_RESPONSES, "the list stops at its bound");
-    assert_eq!(chg.responses_omitted, 200_000 - MAX_RESPONSES as u64, "the rest are counted");
-    assert_eq!(chg.outcome, msntap::session::Outcome::Ok);
+    feed(&mut c, Dir::C2S, &mut text);
+    for t in 1..=trids {
+        for i in 0..MAX_RESPONSES {
+            text.extend_from_slice(format!("ILN {t} NLN u{i}@hotmail.com U\r\n").as_bytes());
+        }
+        feed(&mut c, Dir::S2C, &mut text);
+    }
+    let chg: Vec<_> = c.transactions.iter().filter(|t| t.command.as_str() == "CHG").collect();
+    assert_eq!(chg.len(), trids as usize);
+    assert!(chg.iter().all(|t| t.responses.len() as u64 + t.responses_omitted == MAX_RESPONSES as u64));
+    assert_eq!(chg.iter().map(|t| t.responses.len()).sum::<usize>(), MAX_LISTED_RESPONSES, "listed up to the bound");
+    assert_eq!(chg.iter().map(|t| t.responses_omitted).sum::<u64>(), MAX_RESPONSES as u64, "the rest counted");
+    // The same TrIDs asked again, then enough new requests for a settle pass: the first
+    // transactions leave, and what they listed is free again.
+    for t in (1..=trids).chain(10_000..10_000 + msntap::session::SETTLE_AT as u32) {
+        text.extend_from_slice(format!("CHG {t} NLN\r\n").as_bytes());
+    }
+    feed(&mut c, Dir::C2S, &mut text);
+    let settled: Vec<_> = c.settled.drain(..).collect();
+    assert_eq!(settled.iter().filter(|t| t.responses_omitted > 0).count(), 1, "the settled keep their counts");
+    text.extend_from_slice(b"ILN 1 NLN again@hotmail.com U\r\n");
+    feed(&mut c, Dir::S2C, &mut text);
+    let again = c.transactions.iter().find(|t| t.trid == Some(1)).expect("CHG 1 asked again");
+    assert_eq!((again.responses.len(), again.responses_omitted), (1, 0), "listed once the settled made room");
 }
 
 #[test]
