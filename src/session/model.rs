@@ -189,7 +189,8 @@ pub struct Transaction {
     /// Event index of the request.
     pub request: usize,
     /// Event indices of the responses: the first [`MAX_RESPONSES`](super::MAX_RESPONSES), while
-    /// the connection lists fewer than [`MAX_LISTED_RESPONSES`](super::MAX_LISTED_RESPONSES).
+    /// the connection lists fewer than [`MAX_LISTED_RESPONSES`](super::MAX_LISTED_RESPONSES)
+    /// (the first always: empty means unanswered).
     pub responses: Vec<usize>,
     /// Responses past either bound, counted but not listed.
     pub responses_omitted: u64,

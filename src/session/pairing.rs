@@ -1,8 +1,8 @@
 //! Pairing: each client request opens a transaction under its TrID (PNGs queue for their QNG),
 //! and each server line with a TrID answers the request that holds it. Memory is bounded: at
 //! most [`MAX_OPEN_TRIDS`] TrIDs and [`MAX_PINGS`] pings are tracked, a transaction lists at
-//! most [`MAX_RESPONSES`] responses and a connection's held ones [`MAX_LISTED_RESPONSES`] in
-//! all, and in the streaming modes transactions that nothing can
+//! most [`MAX_RESPONSES`] responses and a connection's held ones about
+//! [`MAX_LISTED_RESPONSES`] in all, and in the streaming modes transactions that nothing can
 //! answer any more are settled early.
 
 use super::model::{Outcome, Transaction};
@@ -25,7 +25,7 @@ pub const MAX_PINGS: usize = 65_536;
 pub const MAX_RESPONSES: usize = 4_096;
 
 /// Responses listed by all the transactions a connection holds (8 MiB of indices); past it
-/// the rest are counted.
+/// each lists only its first, and the rest are counted.
 pub const MAX_LISTED_RESPONSES: usize = 1 << 20;
 
 /// In the streaming modes, transactions kept before the unreachable ones are settled.
@@ -202,7 +202,9 @@ impl Connection {
         } else if error {
             txn.outcome = Outcome::Error;
         }
-        if txn.responses.len() < MAX_RESPONSES && self.st.listed < MAX_LISTED_RESPONSES {
+        // The first is always listed: an empty list means unanswered.
+        let room = txn.responses.len() < MAX_RESPONSES && self.st.listed < MAX_LISTED_RESPONSES;
+        if txn.responses.is_empty() || room {
             txn.responses.push(idx);
             self.st.listed += 1;
         } else {

@@ -343,8 +343,11 @@ fn responses_listed_by_a_connection_stay_within_its_bound() {
     let chg: Vec<_> = c.transactions.iter().filter(|t| t.command.as_str() == "CHG").collect();
     assert_eq!(chg.len(), trids as usize);
     assert!(chg.iter().all(|t| t.responses.len() as u64 + t.responses_omitted == MAX_RESPONSES as u64));
-    assert_eq!(chg.iter().map(|t| t.responses.len()).sum::<usize>(), MAX_LISTED_RESPONSES, "listed up to the bound");
-    assert_eq!(chg.iter().map(|t| t.responses_omitted).sum::<u64>(), MAX_RESPONSES as u64, "the rest counted");
+    // Past the bound a transaction still lists its first answer: it is answered, not flagged.
+    assert!(chg.iter().all(|t| !t.responses.is_empty()), "every request lists its first answer");
+    let listed = chg.iter().map(|t| t.responses.len()).sum::<usize>();
+    assert_eq!(listed, MAX_LISTED_RESPONSES + 1, "listed up to the bound, and the last request's first");
+    assert_eq!(chg.iter().map(|t| t.responses_omitted).sum::<u64>(), MAX_RESPONSES as u64 - 1, "the rest counted");
     // The same TrIDs asked again, then enough new requests for a settle pass: the first
     // transactions leave, and what they listed is free again.
     for t in (1..=trids).chain(10_000..10_000 + msntap::session::SETTLE_AT as u32) {
@@ -353,10 +356,20 @@ fn responses_listed_by_a_connection_stay_within_its_bound() {
     feed(&mut c, Dir::C2S, &mut text);
     let settled: Vec<_> = c.settled.drain(..).collect();
     assert_eq!(settled.iter().filter(|t| t.responses_omitted > 0).count(), 1, "the settled keep their counts");
+    assert!(settled.iter().all(|t| t.outcome == msntap::session::Outcome::Ok), "answered, past the bound too");
     text.extend_from_slice(b"ILN 1 NLN again@hotmail.com U\r\n");
     feed(&mut c, Dir::S2C, &mut text);
     let again = c.transactions.iter().find(|t| t.trid == Some(1)).expect("CHG 1 asked again");
     assert_eq!((again.responses.len(), again.responses_omitted), (1, 0), "listed once the settled made room");
+    text.extend_from_slice(b"ILN 1 NLN twice@hotmail.com U\r\n");
+    feed(&mut c, Dir::S2C, &mut text);
+    let again = c.transactions.iter().find(|t| t.trid == Some(1)).expect("CHG 1 asked again");
+    assert_eq!((again.responses.len(), again.responses_omitted), (2, 0), "a second answer listed too");
+    c.close(3, CloseKind::Fin, &opts);
+    use msntap::session::Outcome;
+    let unanswered = c.transactions.iter().filter(|t| t.outcome == Outcome::Unanswered).count();
+    let want = msntap::session::SETTLE_AT + trids as usize - 1;
+    assert_eq!(unanswered, want, "the requests asked again but CHG 1, and the new ones: no more");
 }
 
 #[test]
