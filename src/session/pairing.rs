@@ -205,6 +205,10 @@ impl Connection {
         // The first is always listed: an empty list means unanswered.
         let room = txn.responses.len() < MAX_RESPONSES && self.st.listed < MAX_LISTED_RESPONSES;
         if txn.responses.is_empty() || room {
+            if txn.responses.is_empty() {
+                // Most requests get one answer: room for one, not the four a first push makes.
+                txn.responses.reserve_exact(1);
+            }
             txn.responses.push(idx);
             self.st.listed += 1;
         } else {
