@@ -18,7 +18,7 @@ pub use model::{
     secs, DialectSource, Event, EventCounts, EventKind, Notice, Options, Outcome, OutcomeCounts, PayloadInfo,
     ReferralSeen, SbAuth, Transaction,
 };
-pub use pairing::{MAX_LISTED_RESPONSES, MAX_OPEN_TRIDS, MAX_PINGS, MAX_RESPONSES, SETTLE_AT};
+pub use pairing::{MAX_HELD, MAX_LISTED_RESPONSES, MAX_OPEN_TRIDS, MAX_PINGS, MAX_RESPONSES, SETTLE_AT};
 pub use redact::REDACTED;
 
 use crate::flow::{CloseKind, ConnId};

@@ -31,6 +31,10 @@ pub const MAX_LISTED_RESPONSES: usize = 1 << 20;
 /// In the streaming modes, transactions kept before the unreachable ones are settled.
 pub const SETTLE_AT: usize = 4_096;
 
+/// In the streaming modes, transactions held per connection at most: past it the oldest are
+/// settled even where a TrID or PNG still holds them (they are forgotten, unanswered).
+pub const MAX_HELD: usize = 1 << 18;
+
 impl Connection {
     /// Pairs requests and responses; returns the transaction the event belongs to.
     pub(super) fn pair(
@@ -160,8 +164,8 @@ impl Connection {
         let t = self.tx_base + self.transactions.len() - 1;
         if self.st.stream && self.transactions.len() >= self.st.settle_next {
             self.settle_unreferenced(t);
-            // Amortised: the next pass waits until the list has doubled.
-            self.st.settle_next = SETTLE_AT.max(2 * self.transactions.len());
+            // Amortised: the next pass waits until the list has doubled, or reached MAX_HELD.
+            self.st.settle_next = SETTLE_AT.max(2 * self.transactions.len()).min(MAX_HELD);
         }
         t
     }
@@ -178,11 +182,23 @@ impl Connection {
         while n < self.transactions.len() && !referenced.contains(&(self.tx_base + n)) {
             n += 1;
         }
+        // An old request nothing answers holds every later transaction back: past MAX_HELD
+        // the oldest half goes, and what still names it forgets it.
+        let forced = self.transactions.len() - n >= MAX_HELD;
+        if forced {
+            n = self.transactions.len() - MAX_HELD / 2;
+        }
         if n == 0 {
             return;
         }
         let drained: Vec<Transaction> = self.transactions.drain(..n).collect();
         self.tx_base += n;
+        if forced {
+            let base = self.tx_base;
+            self.st.open.retain(|_, t| *t >= base);
+            self.st.pings.retain(|t| *t >= base);
+            self.st.syn_txn = self.st.syn_txn.filter(|t| *t >= base);
+        }
         for mut t in drained {
             self.st.listed = self.st.listed.saturating_sub(t.responses.len());
             if t.responses.is_empty() && t.expects_reply {

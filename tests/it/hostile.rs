@@ -393,3 +393,30 @@ fn responses_past_the_bound_are_counted_in_the_json() {
     let chg6 = txns.iter().find(|t| t["trid"] == 6).expect("CHG 6");
     assert!(chg6.get("responses_omitted").is_none(), "only where responses were left out: {chg6}");
 }
+
+#[test]
+fn an_old_request_never_answered_does_not_hold_every_later_transaction() {
+    use msntap::session::{Outcome, MAX_HELD};
+    let opts = Options { stream_events: true, terse: true, ..Options::default() };
+    let mut c = connection(&opts);
+    c.data(Dir::C2S, 1, b"CHG 5 NLN\r\n", &opts);
+    let (mut settled, mut most) = (Vec::new(), 0);
+    // 300,000 more requests, each answered, on TrIDs 10 to 1,009 over and over: CHG 5 stays
+    // open, and nothing would ever take the transactions after it.
+    let rounds = (MAX_HELD + 40_000) / 1_000;
+    let lines: String = (10..1_010).map(|t| format!("CHG {t} NLN\r\n")).collect();
+    for _ in 0..rounds {
+        c.data(Dir::C2S, 2, lines.as_bytes(), &opts);
+        c.data(Dir::S2C, 3, lines.as_bytes(), &opts);
+        settled.append(&mut c.settled);
+        c.events.clear();
+        c.base = c.emitted.max(c.base);
+        most = most.max(c.transactions.len());
+    }
+    assert!(most <= MAX_HELD, "{most} transactions held at once (bound {MAX_HELD})");
+    assert_eq!(settled.len() + c.transactions.len(), 1 + rounds * 1_000, "every transaction is accounted for");
+    let chg5 = settled.iter().find(|t| t.trid == Some(5)).expect("CHG 5 was let go");
+    assert_eq!(chg5.outcome, Outcome::Unanswered);
+    let answered_settled = settled.iter().filter(|t| t.outcome == Outcome::Ok).count();
+    assert_eq!(answered_settled, settled.len() - 1, "only CHG 5 went unanswered");
+}
