@@ -171,10 +171,18 @@ impl Connection {
     }
 
     /// Streaming modes: transactions at the front that no response can reach any more (their
-    /// TrID was reused or evicted, or their PNG dropped) are settled now, so a connection's
-    /// memory does not grow with its requests. `keep` (the newest) always stays.
+    /// TrID was reused or evicted, or their PNG dropped), or that were answered and are more
+    /// than [`SETTLE_AT`] transactions old, are settled now, so a connection's memory does not
+    /// grow with its requests (a later answer on such a TrID pairs with nothing, silently).
+    /// `keep` (the newest) always stays.
     fn settle_unreferenced(&mut self, keep: usize) {
-        let mut referenced: crate::fasthash::FastSet<usize> = self.st.open.values().copied().collect();
+        // A login's answered TrIDs stay open to the end: they must not hold the rest back.
+        let recent = (self.tx_base + self.transactions.len()).saturating_sub(SETTLE_AT);
+        let (txns, base) = (&self.transactions, self.tx_base);
+        let pins = |t: &usize| {
+            *t >= recent || t.checked_sub(base).and_then(|k| txns.get(k)).is_some_and(|x| x.responses.is_empty())
+        };
+        let mut referenced: crate::fasthash::FastSet<usize> = self.st.open.values().copied().filter(pins).collect();
         referenced.extend(self.st.pings.iter().copied());
         referenced.insert(keep);
         referenced.extend(self.st.rules.referenced_txns());

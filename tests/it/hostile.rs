@@ -420,3 +420,31 @@ fn an_old_request_never_answered_does_not_hold_every_later_transaction() {
     let answered_settled = settled.iter().filter(|t| t.outcome == Outcome::Ok).count();
     assert_eq!(answered_settled, settled.len() - 1, "only CHG 5 went unanswered");
 }
+
+#[test]
+fn answered_login_trids_do_not_hold_a_long_session_back() {
+    use msntap::session::SETTLE_AT;
+    let opts = Options { stream_events: true, ..Options::default() };
+    let mut c = connection(&opts);
+    c.data(Dir::C2S, 1, b"VER 1 MSNP2 CVR0\r\nCHG 2 NLN\r\n", &opts);
+    c.data(Dir::S2C, 1, b"VER 1 MSNP2\r\nCHG 2 NLN\r\n", &opts);
+    let (mut settled, mut most) = (0, 0);
+    let lines: String = (10..1_010).map(|t| format!("ADD {t} FL u{t}@hotmail.com U\r\n")).collect();
+    let answers: String = (10..1_010).map(|t| format!("ADD {t} FL {t} u{t}@hotmail.com U\r\n")).collect();
+    for _ in 0..20 {
+        c.data(Dir::C2S, 2, lines.as_bytes(), &opts);
+        c.data(Dir::S2C, 3, answers.as_bytes(), &opts);
+        settled += c.settled.drain(..).count();
+        c.events.clear();
+        c.base = c.emitted.max(c.base);
+        most = most.max(c.transactions.len());
+    }
+    // TrIDs 1 and 2 stay open (answered) for the rest of the session: they hold nothing back.
+    assert!(most <= 3 * SETTLE_AT, "{most} transactions held at once");
+    assert_eq!(settled + c.transactions.len(), 2 + 20_000, "every transaction is accounted for");
+    // A late answer on the settled CHG 2 pairs with nothing, and is no violation.
+    c.data(Dir::S2C, 4, b"ILN 2 NLN late@hotmail.com Late\r\n", &opts);
+    let last = c.events.last().expect("the ILN is an event");
+    assert_eq!(last.transaction, None);
+    assert!(last.violations.is_empty(), "{:?}", last.violations);
+}
