@@ -3,7 +3,8 @@
 //! most [`MAX_OPEN_TRIDS`] TrIDs and [`MAX_PINGS`] pings are tracked, a transaction lists at
 //! most [`MAX_RESPONSES`] responses and a connection's held ones about
 //! [`MAX_LISTED_RESPONSES`] in all, and in the streaming modes transactions that nothing can
-//! answer any more are settled early.
+//! answer any more, or that were answered long ago, are settled early, [`MAX_HELD`] at most
+//! staying.
 
 use super::model::{Outcome, Transaction};
 use super::Connection;
