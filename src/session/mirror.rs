@@ -75,30 +75,7 @@ impl Connection {
             self.events.get(from..).unwrap_or_default().iter().filter_map(|e| e.transaction).collect();
         named.sort_unstable();
         named.dedup();
-        let (at, txns) = named
-            .into_iter()
-            .filter_map(|i| {
-                let t = self.txn(i)?;
-                // Field by field: cloning `t` whole would copy every response index on each
-                // hand-over, quadratic in a request answered many times.
-                let first = t.responses.first().copied().into_iter().collect();
-                Some((
-                    i,
-                    Transaction {
-                        trid: t.trid,
-                        command: t.command.clone(),
-                        request: t.request,
-                        responses: first,
-                        responses_omitted: 0,
-                        outcome: t.outcome,
-                        latency_ms: t.latency_ms,
-                        expects_reply: t.expects_reply,
-                        ack_mode: t.ack_mode,
-                        ts: t.ts,
-                    },
-                ))
-            })
-            .unzip();
+        let (at, txns) = named.into_iter().filter_map(|i| Some((i, self.txn(i)?.with_first_response()))).unzip();
         Lent { at, txns }
     }
 

@@ -128,6 +128,12 @@ fn connection(opts: &Options) -> Connection {
     Connection::new(1, "10.0.0.1:4000".parse().unwrap(), "10.0.0.2:1863".parse().unwrap(), None, true, 0, opts)
 }
 
+/// Drops the events a streaming report would have taken (the tests drive a connection alone).
+fn drop_events(c: &mut Connection) {
+    c.events.clear();
+    c.base = c.emitted.max(c.base);
+}
+
 fn rules_of(c: &Connection) -> Vec<&'static str> {
     c.events.iter().flat_map(|e| e.violations.iter().map(|v| v.rule)).collect()
 }
@@ -289,8 +295,7 @@ fn a_million_outstanding_trids_in_streaming_mode_keep_memory_bounded() {
             settled += 1;
             settled_unanswered += u64::from(t.outcome == msntap::session::Outcome::Unanswered);
         }
-        c.events.clear();
-        c.base = c.emitted.max(c.base);
+        drop_events(c);
     };
     let mut batch = Vec::with_capacity(1 << 20);
     for i in 1..=1_000_000u32 {
@@ -324,8 +329,7 @@ fn responses_listed_by_a_connection_stay_within_its_bound() {
     let feed = |c: &mut Connection, dir: Dir, text: &mut Vec<u8>| {
         c.data(dir, 1, text, &opts);
         text.clear();
-        c.events.clear();
-        c.base = c.emitted.max(c.base);
+        drop_events(c);
     };
     let mut text = Vec::new();
     // 257 requests answered 4,096 times each: 4,096 answers more than a connection lists.
@@ -409,8 +413,7 @@ fn an_old_request_never_answered_does_not_hold_every_later_transaction() {
         c.data(Dir::C2S, 2, lines.as_bytes(), &opts);
         c.data(Dir::S2C, 3, lines.as_bytes(), &opts);
         settled.append(&mut c.settled);
-        c.events.clear();
-        c.base = c.emitted.max(c.base);
+        drop_events(&mut c);
         most = most.max(c.transactions.len());
     }
     assert!(most <= MAX_HELD, "{most} transactions held at once (bound {MAX_HELD})");
@@ -435,8 +438,7 @@ fn answered_login_trids_do_not_hold_a_long_session_back() {
         c.data(Dir::C2S, 2, lines.as_bytes(), &opts);
         c.data(Dir::S2C, 3, answers.as_bytes(), &opts);
         settled += c.settled.drain(..).count();
-        c.events.clear();
-        c.base = c.emitted.max(c.base);
+        drop_events(&mut c);
         most = most.max(c.transactions.len());
     }
     // TrIDs 1 and 2 stay open (answered) for the rest of the session: they hold nothing back.
