@@ -223,10 +223,15 @@ fn hostile_servers_fail_cases_and_never_hang_the_run() {
     assert_eq!(code, Some(1));
     let actual = run["cases"][0]["actual"].as_str().unwrap_or("");
     assert!(actual.contains("waiting for the reply to TrID 1"), "{actual}");
-    for (target, what) in
-        [(silent, "silent"), (hostile(&rt, huge), "megabyte line"), (hostile(&rt, garbage), "garbage")]
-    {
-        let (code, run) = check(&target, &["-s", "msnp2/7.1/*", "--timeout", "1"]);
+    // The three run at once: each waits out its timeouts.
+    let runs: Vec<_> = [(silent, "silent"), (hostile(&rt, huge), "megabyte line"), (hostile(&rt, garbage), "garbage")]
+        .into_iter()
+        .map(|(target, what)| {
+            std::thread::spawn(move || (check(&target, &["-s", "msnp2/7.1/*", "--timeout", "1"]), what))
+        })
+        .collect();
+    for r in runs {
+        let ((code, run), what) = r.join().unwrap();
         assert_eq!(code, Some(1), "{what}: {run}");
         for c in run["cases"].as_array().unwrap() {
             assert_eq!(c["verdict"], "fail", "{what}");

@@ -520,13 +520,17 @@ fn rust_log_debug_shows_refusals_and_rewrites_on_stderr_with_peer_bytes_escaped(
 
 #[test]
 fn warnings_show_by_default_and_quiet_flags_remove_them() {
-    let (_, stderr) = proxy_diagnostics(&[], &[]);
-    let log = String::from_utf8_lossy(&stderr);
+    // The three proxies run at once: each waits out its two-second duration.
+    let runs: Vec<_> = [&[][..], &["-v"][..], &["-qq"][..]]
+        .into_iter()
+        .map(|flags| std::thread::spawn(move || String::from_utf8_lossy(&proxy_diagnostics(&[], flags).1).to_string()))
+        .collect();
+    let [plain, verbose, quiet]: [String; 3] =
+        runs.into_iter().map(|r| r.join().unwrap()).collect::<Vec<_>>().try_into().unwrap();
+    let log = plain;
     assert!(log.contains("the server refused the connection") && !log.contains("DEBUG"), "{log}");
-    let (_, stderr) = proxy_diagnostics(&[], &["-v"]);
-    let log = String::from_utf8_lossy(&stderr);
+    let log = verbose;
     assert!(log.contains("INFO") && log.contains("listening for a referral target") && !log.contains("DEBUG"), "{log}");
-    let (_, stderr) = proxy_diagnostics(&[], &["-qq"]);
-    let log = String::from_utf8_lossy(&stderr);
+    let log = quiet;
     assert!(!log.contains("refused") && !log.contains("WARN"), "{log}");
 }
