@@ -47,6 +47,10 @@ pub struct Source {
 /// Spool streams of a connection.
 const EVENTS: u8 = 0;
 const TRANSACTIONS: u8 = 1;
+/// For each event index, 8 bytes (little-endian): where a violation found later goes, or with
+/// [`LEFT_OUT`] where the event would go if such a violation lets it through the filter after
+/// all. Kept in the spool, so a connection of millions of events keeps them on disk.
+const LATE_AT: u8 = 3;
 /// The spool stream (of connection 0, which no connection has) of links retired early.
 const LINKS: (u64, u8) = (0, 2);
 /// Marks an event whose violation list was empty when it was written.
@@ -62,9 +66,8 @@ const FIELD: usize = 6;
 /// What is kept of an open connection.
 #[derive(Default)]
 struct Open {
-    /// For each event index: where a violation found later goes, or with [`LEFT_OUT`] where
-    /// the event would go if such a violation lets it through the filter after all.
-    late_at: Vec<u64>,
+    /// Entries written to its [`LATE_AT`] stream (one per event index, in order).
+    marked: usize,
     left_out: super::LeftOut,
 }
 
@@ -88,6 +91,8 @@ pub struct JsonReport<W: Write> {
     retired: Vec<(usize, u64, usize)>,
     /// Reused for each event's text.
     scratch: Vec<u8>,
+    /// Reused for the [`LATE_AT`] entries of a hand-on of events.
+    late_scratch: Vec<u8>,
     next_id: u64,
     filter: super::filter::Filter,
     /// The first write error, if any.
@@ -122,6 +127,7 @@ impl<W: Write> JsonReport<W> {
             held: BTreeMap::new(),
             retired: Vec::new(),
             scratch: Vec::new(),
+            late_scratch: Vec::new(),
             next_id: 1,
             filter: Default::default(),
             error: None,
@@ -283,6 +289,13 @@ impl<W: Write> Write for SkipFirst<'_, W> {
     }
 }
 
+/// The [`LATE_AT`] entry of event `i` of connection `id`, if it has one.
+fn read_late_at(spool: &Spool<(u64, u8)>, id: u64, i: usize) -> std::io::Result<Option<u64>> {
+    let Some(at) = (i as u64).checked_mul(8) else { return Ok(None) };
+    let b = spool.read_range((id, LATE_AT), at, 8)?;
+    Ok(b.as_slice().try_into().ok().map(u64::from_le_bytes))
+}
+
 /// The text spliced into an event's violation list for violations found after it was written.
 fn late_text(at: u64, list: &[&crate::rules::Violation]) -> (u64, Vec<u8>) {
     let mut text = Vec::new();
@@ -301,12 +314,17 @@ impl<W: Write> Report for JsonReport<W> {
         self.head();
         let id = conn.id;
         let open = self.open.entry(id).or_default();
+        let mut late_at = std::mem::take(&mut self.late_scratch);
+        late_at.clear();
         for e in &conn.events[from..] {
-            if open.late_at.len() < e.index {
-                open.late_at.resize(e.index, LEFT_OUT | self.spool.len((id, EVENTS)));
+            // Event indices are consecutive; any not seen are left out where they would go.
+            while open.marked < e.index {
+                late_at.extend_from_slice(&(LEFT_OUT | self.spool.len((id, EVENTS))).to_le_bytes());
+                open.marked += 1;
             }
+            open.marked += 1;
             if !self.filter.event(e) {
-                open.late_at.push(LEFT_OUT | self.spool.len((id, EVENTS)));
+                late_at.extend_from_slice(&(LEFT_OUT | self.spool.len((id, EVENTS))).to_le_bytes());
                 open.left_out.offer(&self.filter, conn, e);
                 continue;
             }
@@ -314,8 +332,14 @@ impl<W: Write> Report for JsonReport<W> {
             self.scratch.extend_from_slice(ITEM_SEP);
             compact::object(&mut self.scratch, e);
             let start = self.spool.len((id, EVENTS)) + ITEM_SEP.len() as u64;
-            open.late_at.push(late_point(start, &self.scratch[ITEM_SEP.len()..]));
+            late_at.extend_from_slice(&late_point(start, &self.scratch[ITEM_SEP.len()..]).to_le_bytes());
             self.spool.append((id, EVENTS), &self.scratch);
+        }
+        if !late_at.is_empty() {
+            self.spool.append((id, LATE_AT), &late_at);
+        }
+        if late_at.capacity() <= 1 << 20 {
+            self.late_scratch = late_at;
         }
     }
 
@@ -333,6 +357,7 @@ impl<W: Write> Report for JsonReport<W> {
             self.open.remove(&id);
             self.spool.discard((id, EVENTS));
             self.spool.discard((id, TRANSACTIONS));
+            self.spool.discard((id, LATE_AT));
             self.held.insert(id, None);
             self.release(false);
             return;
@@ -344,7 +369,14 @@ impl<W: Write> Report for JsonReport<W> {
             head.truncate(head.len().saturating_sub(6));
             let mut inserts = Vec::new();
             for (i, list) in super::late_by_event(conn) {
-                let Some(&at) = open.late_at.get(i) else { continue };
+                let at = match read_late_at(&self.spool, id, i) {
+                    Ok(Some(at)) => at,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        self.error.get_or_insert(e);
+                        continue;
+                    }
+                };
                 if at & LEFT_OUT == 0 {
                     inserts.push(late_text(at, &list));
                 } else if let Some(e) = open.left_out.recover(conn, i, &list, &self.filter) {
@@ -358,6 +390,7 @@ impl<W: Write> Report for JsonReport<W> {
             inserts.sort_by_key(|(at, _)| *at);
             Finished { head, inserts }
         });
+        self.spool.discard((id, LATE_AT));
         match finished {
             Ok(f) => {
                 self.held.insert(id, Some(f));
@@ -494,6 +527,53 @@ mod tests {
             let want = String::from_utf8(plain).expect("utf-8").replace('\n', &pad);
             assert_eq!(String::from_utf8(pretty(&v, indent).expect("pretty")).expect("utf-8"), want);
         }
+    }
+
+    /// Notes, as each connection ends, the bytes of its [`LATE_AT`] stream and its events.
+    struct LateAtProbe<W: Write> {
+        inner: JsonReport<W>,
+        seen: Vec<(u64, usize)>,
+    }
+
+    impl<W: Write> Report for LateAtProbe<W> {
+        fn events(&mut self, conn: &Connection, from: usize) {
+            self.inner.events(conn, from);
+        }
+        fn settled(&mut self, conn: &Connection, txns: &[Transaction]) {
+            self.inner.settled(conn, txns);
+        }
+        fn connection(&mut self, conn: &Connection, links: Links<'_>) {
+            let events = conn.base + conn.events.len();
+            self.seen.push((self.inner.spool.len((conn.id, LATE_AT)), events));
+            self.inner.connection(conn, links);
+        }
+        fn retired(&mut self, index: usize, link: &crate::analysis::Link) {
+            self.inner.retired(index, link);
+        }
+        fn finish(&mut self, summary: &Summary, links: Links<'_>) {
+            self.inner.finish(summary, links);
+        }
+    }
+
+    #[test]
+    fn late_points_of_a_long_session_are_spooled() {
+        let cap = crate::testkit::sample::long_session_pcap();
+        let source = Source { kind: SourceKind::Capture, path: None, format: None };
+        let mut out = Vec::new();
+        {
+            let inner = JsonReport::new(&mut out, source).with_memory_budget(256);
+            let mut probe = LateAtProbe { inner, seen: Vec::new() };
+            let opts = Options { stream_events: true, ..Default::default() };
+            run_on(&cap, opts, &[], Default::default(), &mut probe).expect("capture");
+            assert!(probe.inner.error.is_none());
+            // 8 bytes per event in the spool (within its budget, or on disk), none kept beside it.
+            assert_eq!(probe.seen, vec![(8 * 6_005, 6_005)]);
+            assert!(probe.inner.spool.is_empty((1, LATE_AT)), "discarded once written");
+        }
+        let doc: serde_json::Value = serde_json::from_slice(&out).expect("json");
+        let inf = &doc["connections"][0]["events"][2];
+        assert_eq!(inf["command"], "INF");
+        assert_eq!(inf["violations"][0]["rule"], "MSNP-T006", "{inf}");
     }
 
     #[test]

@@ -101,11 +101,36 @@ struct Mark {
     written: bool,
 }
 
+/// Bytes of a mark in the marks spool (fixed, so mark `i` is at `i * MARK_BYTES`).
+const MARK_BYTES: usize = 22;
+
+impl Mark {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.line_end.to_le_bytes());
+        out.extend_from_slice(&self.block_end.to_le_bytes());
+        out.extend_from_slice(&self.width.to_le_bytes());
+        out.push(self.ann as u8);
+        out.push(self.written as u8);
+    }
+
+    fn decode(b: &[u8]) -> Option<Mark> {
+        let b: &[u8; MARK_BYTES] = b.get(..MARK_BYTES)?.try_into().ok()?;
+        let u64_at = |i: usize| b[i..i + 8].try_into().map(u64::from_le_bytes).ok();
+        Some(Mark {
+            line_end: u64_at(0)?,
+            block_end: u64_at(8)?,
+            width: b[16..20].try_into().map(u32::from_le_bytes).ok()?,
+            ann: b[20] != 0,
+            written: b[21] != 0,
+        })
+    }
+}
+
 /// What is kept of a connection still open.
 #[derive(Default)]
 struct OpenText {
-    /// By event index.
-    marks: Vec<Mark>,
+    /// Marks written to the marks spool (one per event index, in order).
+    marked: usize,
     /// Referral lines, rendered when the connection ends (their targets are known then), with
     /// the transaction they answer as it was when they arrived.
     deferred: BTreeMap<usize, (Event, Option<Transaction>)>,
@@ -127,6 +152,9 @@ pub struct TextReport<W: Write> {
     out: W,
     opts: TextOptions,
     spool: Spool<u64>,
+    /// Each open connection's marks ([`MARK_BYTES`] each): a connection of millions of events
+    /// keeps them on disk, not in memory.
+    marks: Spool<u64>,
     open: FastMap<u64, OpenText>,
     held: BTreeMap<u64, Held>,
     next_id: u64,
@@ -134,6 +162,8 @@ pub struct TextReport<W: Write> {
     label: String,
     /// Reused to render events before they go to the spool.
     scratch: String,
+    /// Reused to encode marks before they go to the marks spool.
+    mark_scratch: Vec<u8>,
     /// The first write error (a closed pipe ends output quietly).
     pub error: Option<std::io::Error>,
 }
@@ -145,12 +175,14 @@ impl<W: Write> TextReport<W> {
             out,
             opts,
             spool: Spool::new(super::spool::DEFAULT_BUDGET),
+            marks: Spool::new(super::spool::DEFAULT_BUDGET / 4),
             open: FastMap::default(),
             held: BTreeMap::new(),
             next_id: 1,
             base_ns: None,
             label: label.to_string(),
             scratch: String::new(),
+            mark_scratch: Vec::new(),
             error: None,
         }
     }
@@ -166,6 +198,7 @@ impl<W: Write> TextReport<W> {
     /// Keeps at most `bytes` of rendered events in memory (the rest goes to a temporary file).
     pub fn with_memory_budget(mut self, bytes: usize) -> Self {
         self.spool = Spool::new(bytes);
+        self.marks = Spool::new(bytes / 4);
         self
     }
 
@@ -199,38 +232,50 @@ impl<W: Write> TextReport<W> {
         // The new events are rendered into one buffer, appended to the spool at once.
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
+        let mut marks = std::mem::take(&mut self.mark_scratch);
+        marks.clear();
         let at = self.spool.len(conn.id);
         for e in &conn.events[from..] {
             let pos = at + buf.len() as u64;
             let skipped = Mark { line_end: pos, block_end: pos, width: 0, ann: false, written: false };
-            if open.marks.len() < e.index {
-                open.marks.resize(e.index, skipped);
+            // Event indices are consecutive; any not seen take an empty mark.
+            while open.marked < e.index {
+                skipped.encode(&mut marks);
+                open.marked += 1;
             }
+            open.marked += 1;
             let tx = e.transaction.and_then(|t| conn.txn(t));
             if !self.opts.filter.event(e) {
                 open.left_out.offer(&self.opts.filter, conn, e);
-                open.marks.push(skipped);
+                skipped.encode(&mut marks);
                 continue;
             }
             if e.link.is_some() {
                 open.deferred.insert(e.index, (e.clone(), tx.cloned()));
-                open.marks.push(skipped);
+                skipped.encode(&mut marks);
                 continue;
             }
             let (line_end, width, ann) = render_into(&mut buf, e, tx, false, Links::EMPTY, base, st, "");
-            open.marks.push(Mark {
+            Mark {
                 line_end: pos + line_end as u64,
                 block_end: at + buf.len() as u64,
                 width: width as u32,
                 ann,
                 written: true,
-            });
+            }
+            .encode(&mut marks);
         }
         if !buf.is_empty() {
             self.spool.append(conn.id, buf.as_bytes());
         }
+        if !marks.is_empty() {
+            self.marks.append(conn.id, &marks);
+        }
         if buf.capacity() <= 1 << 20 {
             self.scratch = buf;
+        }
+        if marks.capacity() <= 1 << 20 {
+            self.mark_scratch = marks;
         }
     }
 
@@ -248,7 +293,7 @@ impl<W: Write> TextReport<W> {
         touched.dedup();
         let mut inserts = Vec::new();
         for i in touched {
-            let Some(&m) = open.marks.get(i) else { continue };
+            let Some(m) = self.mark(conn.id, i) else { continue };
             let no_answer = unanswered.contains(&i);
             let late_here = late.get(&i).map_or(&[][..], |l| &l[..]);
             if let Some((mut e, tx)) = open.deferred.remove(&i) {
@@ -283,8 +328,22 @@ impl<W: Write> TextReport<W> {
                 }
             }
         }
+        self.marks.discard(conn.id);
         inserts.sort_by_key(|(at, _)| *at);
         inserts
+    }
+
+    /// The mark of event `i` of connection `id`, if it has one (a read error stops the
+    /// output, as one of the text's would).
+    fn mark(&mut self, id: u64, i: usize) -> Option<Mark> {
+        let at = (i as u64).checked_mul(MARK_BYTES as u64)?;
+        match self.marks.read_range(id, at, MARK_BYTES) {
+            Ok(b) => Mark::decode(&b),
+            Err(e) => {
+                self.error.get_or_insert(e);
+                None
+            }
+        }
     }
 }
 
@@ -725,6 +784,7 @@ impl<W: Write> Report for TextReport<W> {
         let held = if !self.opts.filter.connection(conn) {
             self.open.remove(&conn.id);
             self.spool.discard(conn.id);
+            self.marks.discard(conn.id);
             Held::Text(String::new())
         } else if self.opts.summary_only {
             Held::Text(connection_line(conn, st))
@@ -844,5 +904,74 @@ mod tests {
             }
         }
         assert!(no_answer >= 4 && referrals >= 4 && late >= 4, "{no_answer} {referrals} {late}");
+    }
+
+    /// A transcript that notes, whenever it is told something, what its marks hold.
+    struct MarksProbe<W: Write> {
+        inner: TextReport<W>,
+        most_memory: usize,
+        most_on_disk: u64,
+    }
+
+    impl<W: Write> MarksProbe<W> {
+        fn note(&mut self) {
+            self.most_memory = self.most_memory.max(self.inner.marks.memory());
+            self.most_on_disk = self.most_on_disk.max(self.inner.marks.on_disk());
+        }
+    }
+
+    impl<W: Write> Report for MarksProbe<W> {
+        fn begin(&mut self, first_ts_ns: i64) {
+            self.inner.begin(first_ts_ns);
+        }
+        fn opened(&mut self, conn: &Connection) {
+            self.inner.opened(conn);
+        }
+        fn events(&mut self, conn: &Connection, from: usize) {
+            self.inner.events(conn, from);
+            self.note();
+        }
+        fn settled(&mut self, conn: &Connection, txns: &[Transaction]) {
+            self.inner.settled(conn, txns);
+        }
+        fn connection(&mut self, conn: &Connection, links: Links<'_>) {
+            self.note();
+            self.inner.connection(conn, links);
+        }
+        fn finish(&mut self, summary: &Summary, links: Links<'_>) {
+            self.inner.finish(summary, links);
+        }
+        fn failure(&mut self, f: &crate::analysis::Failure) {
+            self.inner.failure(f);
+        }
+        fn retired(&mut self, index: usize, link: &crate::analysis::Link) {
+            self.inner.retired(index, link);
+        }
+    }
+
+    #[test]
+    fn a_long_session_keeps_its_marks_within_the_budget() {
+        let cap = crate::testkit::sample::long_session_pcap();
+        let opts = Options { stream_events: true, ..Default::default() };
+        let transcript = |budget: usize| {
+            let mut out = Vec::new();
+            let inner = TextReport::new(&mut out, TextOptions::default(), "t").with_memory_budget(budget);
+            let mut probe = MarksProbe { inner, most_memory: 0, most_on_disk: 0 };
+            run(&cap, opts.clone(), &mut probe);
+            assert!(probe.inner.error.is_none());
+            let (memory, on_disk) = (probe.most_memory, probe.most_on_disk);
+            (String::from_utf8(out).expect("utf-8"), memory, on_disk)
+        };
+        let (roomy, _, roomy_disk) = transcript(64 << 20);
+        let (tight, memory, on_disk) = transcript(256);
+        // 6,005 marks of 22 bytes: past the 32 KiB a tight budget leaves them, they go to disk.
+        assert_eq!(roomy_disk, 0);
+        assert!(on_disk >= 100_000, "{on_disk} bytes of marks on disk");
+        assert!(memory <= 64 << 10, "{memory} bytes of marks in memory");
+        assert_eq!(tight, roomy);
+        // The INF's mark (the third event's, spilled first) was read back from disk.
+        let inf = tight.lines().find(|l| l.contains("INF 2")).expect("the INF");
+        assert!(inf.contains("(no answer)"), "{inf}");
+        assert!(tight.contains("MSNP-T006"));
     }
 }

@@ -387,12 +387,34 @@ pub fn unanswered_pcap() -> Vec<u8> {
     synth::pcap(&s.segs, Encap::Ethernet, None)
 }
 
+/// One notification connection of 6,005 events: an `INF` never answered (so a violation and
+/// "no answer" reach its third event when the client closes), then 3,000 `ADD`s answered,
+/// 500 to a segment. What outputs keep per event of an open connection outgrows small memory
+/// budgets here.
+pub fn long_session_pcap() -> Vec<u8> {
+    let mut s = Script::new(1_000_000_000, 3);
+    let c = s.connect(SocketAddr::from(([10, 0, 0, 1], 40001)), SocketAddr::from(([10, 0, 0, 2], 1863)));
+    s.send(c, true, b"VER 1 MSNP2 CVR0\r\n");
+    s.send(c, false, b"VER 1 MSNP2\r\n");
+    s.send(c, true, b"INF 2\r\n");
+    for k in 0..6u32 {
+        let trids = 10 + k * 500..10 + (k + 1) * 500;
+        let asks: String = trids.clone().map(|t| format!("ADD {t} FL u{t}@hotmail.com U\r\n")).collect();
+        let answers: String = trids.map(|t| format!("ADD {t} FL {t} u{t}@hotmail.com U\r\n")).collect();
+        s.send(c, true, asks.as_bytes());
+        s.send(c, false, answers.as_bytes());
+    }
+    s.close(c, true);
+    synth::pcap(&s.segs, Encap::Ethernet, None)
+}
+
 /// Captures for tests of the outputs: the two-user sample, a generated capture of 6,000
-/// packets (reordering, retransmissions, many connections) and [`unanswered_pcap`].
+/// packets (reordering, retransmissions, many connections), [`unanswered_pcap`] and
+/// [`long_session_pcap`].
 pub fn output_test_captures() -> Vec<Vec<u8>> {
     let mut gen = Vec::new();
     let cfg = super::gen::GenConfig { packets: 6_000, ..Default::default() };
     // Writing to memory cannot fail.
     let _ = super::gen::generate(cfg, &mut gen);
-    vec![pcap(), gen, unanswered_pcap()]
+    vec![pcap(), gen, unanswered_pcap(), long_session_pcap()]
 }
