@@ -1,7 +1,7 @@
 //! One function per subcommand, over the rest of the library: a validated configuration in,
 //! the sources, analysis and outputs wired together, a result out. The binary only turns flags
 //! into these configurations and results into exit statuses; nothing here knows of flags.
-//! [`read`] reads captures, [`sniff`] a live interface, [`proxy`] runs the proxy (`serve` and
+//! [`read`] reads captures, `sniff` a live interface, [`proxy`] runs the proxy (`serve` and
 //! `demo` are the testkit's, in [`crate::testkit::demo`]).
 
 pub mod proxy;

@@ -2,7 +2,7 @@
 //! case ([`cases`]) runs on fresh connections as one or two clients ([`client`]), under a
 //! deadline, and says what it sent, what it expected and what came back; afterwards every byte
 //! the server sent goes through the same analysis as `msntap read`, so any rule violation is
-//! reported with its rule id in whatever case it happened. [`print`] writes the table, JSON and
+//! reported with its rule id in whatever case it happened. [`print`](mod@print) writes the table, JSON and
 //! JUnit.
 
 pub mod cases;

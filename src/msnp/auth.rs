@@ -37,7 +37,7 @@ pub enum ChallengeAlgorithm {
 }
 
 /// The public product ids and keys of official (and well-known) clients: (id, key, algorithm)
-/// [Y files/chal], [Y cmd/qry], [P h], [K].
+/// \[Y files/chal\], \[Y cmd/qry\], \[P h\], \[K\].
 pub const PRODUCTS: &[(&str, &str, ChallengeAlgorithm)] = &[
     ("msmsgs@msnmsgr.com", "Q1P7W2E4J9R8U3S5", ChallengeAlgorithm::Basic),
     ("PROD0038W!61ZTF9", "VT6PX?UQTM4WM%YR", ChallengeAlgorithm::Basic),

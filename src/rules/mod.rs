@@ -147,7 +147,9 @@ const P13UP: Dialects = dialect::from(Dialect::P13);
 macro_rules! rules {
     ($($name:ident = $id:literal, $sev:ident, $dialects:ident, $cite:literal, $summary:literal;)*) => {
         $(
+            // The summary is plain text shown to users (`<ml>`, `host[:port]`), not Markdown.
             #[doc = $summary]
+            #[allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
             pub const $name: &Rule =
                 &Rule { id: $id, severity: Severity::$sev, dialects: $dialects, cite: $cite, summary: $summary };
         )*

@@ -2,7 +2,7 @@
 //! between them, in one place: the live server, the scripted clients and the sample captures
 //! all format those lines here, so what the testkit says in a dialect is written once. The
 //! forms follow the research notes' sources: msnp-wiki `docs/versions/msnpN.md` and
-//! `docs/commands/*.md` [Y], and the NINA wiki's MSNP pages [N] (see `docs/dialects.md`).
+//! `docs/commands/*.md` \[Y\], and the NINA wiki's MSNP pages \[N\] (see `docs/dialects.md`).
 //!
 //! Passport logins (TWN, MSNP8+) need a ticket from an HTTPS service; the testkit issues its
 //! own instead: [`Flavor::ticket`] derives it from the server's policy string and the

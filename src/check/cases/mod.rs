@@ -1,7 +1,7 @@
 //! The conformance cases: each an id (`msnpN/<section>/<name>`), a title, the citation it
 //! holds the server to, the dialects it applies to, how many users it needs, and an async
 //! function that drives fresh connections and returns the verdict. The MSNP2 cases
-//! ([`msnp2`]) cite the draft's sections ([D], draft-movva-msn-messenger-protocol-00); the
+//! ([`msnp2`]) cite the draft's sections (\[D\], draft-movva-msn-messenger-protocol-00); the
 //! later dialects' ([`later`]) cite the msnp-wiki's command pages ([Y cmd/...]). A case offers
 //! its dialects in VER (newest first, or the one `--dialect` names) and speaks the one the
 //! server picks: INF and MD5 up to MSNP7, CVR and Passport (TWN) from MSNP8 to MSNP14 (the

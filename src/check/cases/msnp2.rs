@@ -1,4 +1,4 @@
-//! The MSNP2 cases' bodies: the draft's behaviours ([D], draft-movva-msn-messenger-protocol-00),
+//! The MSNP2 cases' bodies: the draft's behaviours (\[D\], draft-movva-msn-messenger-protocol-00),
 //! each on fresh connections in MSNP2.
 
 use super::*;

@@ -4,7 +4,7 @@
 //! kind (and which hold secrets), whether a length-prefixed payload follows, and whether it is a
 //! line of a SYN batch (which later dialects send without a TrID). One file per command family
 //! holds everything known of its verbs: [`login`], [`lists`], [`presence`], [`notify`],
-//! [`switchboard`]. Sources: `msnp2-facts.md`, the msnp-wiki [Y] and NINA [N] pages named in
+//! [`switchboard`]. Sources: `msnp2-facts.md`, the msnp-wiki \[Y\] and NINA \[N\] pages named in
 //! each form's citation; `docs/dialects.md` summarises them.
 
 mod lists;

@@ -1,7 +1,7 @@
 //! Messages, notifications and services on the notification server: MSG (and its switchboard
 //! forms), NOT, PAG, PGD, IPG, SDC, SND, FND, URL, IMS, GCF, the challenge (CHL, QRY), the
 //! keep-alive (PNG, QNG) and the Yahoo! interop messages (UUM, UBM). Sources: [D §7.6, §8.7],
-//! [Y cmd/msg, not, pag, pgd, ipg, sdc, gcf, chl, qry, qng], [F2], [P ns].
+//! \[Y cmd/msg, not, pag, pgd, ipg, sdc, gcf, chl, qry, qng], \[F2\], \[P ns\].
 
 use super::Kind::*;
 use super::{client, d, opt, p, server, up, CommandSpec, NS, NS_SB, SB};
