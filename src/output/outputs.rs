@@ -84,7 +84,9 @@ pub enum OutputError {
 
 /// The reports of one analysis.
 pub struct Outputs {
-    text: TextReport<Box<dyn Write>>,
+    /// None where nothing would read it: stdout taken by a machine output, the ladder or the
+    /// HTML report (it would render every event into a sink).
+    text: Option<TextReport<Box<dyn Write>>>,
     json: Option<JsonReport<Box<dyn Write>>>,
     ndjson: Option<NdjsonReport<Box<dyn Write>>>,
     ladder: Option<LadderReport<Box<dyn Write>>>,
@@ -124,8 +126,7 @@ impl Outputs {
             }
             None => None,
         };
-        let text_out: Box<dyn Write> =
-            if cfg.machine_on_stdout() || ladder_replaces { Box::new(std::io::sink()) } else { stdout() };
+        let text_shown = !(cfg.machine_on_stdout() || ladder_replaces);
         let ladder = cfg.ladder.as_ref().filter(|_| !cfg.machine_on_stdout()).map(|l| {
             let opts = LadderOptions { color: cfg.color, filter: cfg.filter.clone(), ..l.clone() };
             LadderReport::new(stdout(), opts, label)
@@ -136,7 +137,7 @@ impl Outputs {
             filter: cfg.filter.clone(),
             live: source.kind == SourceKind::Proxy,
         };
-        let text = TextReport::new(text_out, text_opts, label);
+        let text = text_shown.then(|| TextReport::new(stdout(), text_opts, label));
         let json = match &cfg.json {
             Some(t) => Some(JsonReport::new(sink(t, stdout)?, source).with_filter(cfg.filter.clone())),
             None => None,
@@ -150,7 +151,10 @@ impl Outputs {
 
     /// Every report, to hand to the analysis.
     pub fn tee(&mut self) -> Tee<'_> {
-        let mut reports: Vec<&mut dyn Report> = vec![&mut self.text];
+        let mut reports: Vec<&mut dyn Report> = Vec::new();
+        if let Some(t) = self.text.as_mut() {
+            reports.push(t);
+        }
         if let Some(j) = self.json.as_mut() {
             reports.push(j);
         }
@@ -168,7 +172,7 @@ impl Outputs {
 
     /// The first write error of any output, once the analysis has finished.
     pub fn finish(mut self) -> Result<(), OutputError> {
-        if let Some(e) = self.text.error.take().filter(|_| self.transcript_matters) {
+        if let Some(e) = self.text.as_mut().and_then(|t| t.error.take()).filter(|_| self.transcript_matters) {
             return Err(OutputError::Write("the transcript", e));
         }
         if let Some(e) = self.json.as_mut().and_then(|j| j.error.take()) {
@@ -184,5 +188,35 @@ impl Outputs {
             return Err(OutputError::Write("the HTML report", e));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether `cfg` runs the transcript, for a capture.
+    fn transcript_runs(cfg: &OutputConfig) -> bool {
+        let source = Source { kind: SourceKind::Capture, path: None, format: None };
+        let stdout = || -> Box<dyn Write> { Box::new(std::io::sink()) };
+        let report = std::env::temp_dir().join(format!("msntap-outputs-{}.html", std::process::id()));
+        let cfg = OutputConfig { report: cfg.report.as_ref().map(|_| report.clone()), ..cfg.clone() };
+        let runs = Outputs::new(&cfg, "t", source, &stdout).expect("outputs").text.is_some();
+        let _ = std::fs::remove_file(&report);
+        runs
+    }
+
+    #[test]
+    fn no_transcript_is_rendered_where_nothing_reads_it() {
+        let ladder = Some(LadderOptions::default());
+        assert!(transcript_runs(&OutputConfig::default()));
+        assert!(transcript_runs(&OutputConfig { summary: true, ..Default::default() }));
+        let doc = std::env::temp_dir().join(format!("msntap-outputs-{}.json", std::process::id()));
+        assert!(transcript_runs(&OutputConfig { json: Some(Target::File(doc.clone())), ..Default::default() }));
+        let _ = std::fs::remove_file(&doc);
+        assert!(!transcript_runs(&OutputConfig { json: Some(Target::Stdout), ..Default::default() }));
+        assert!(!transcript_runs(&OutputConfig { ndjson: Some(Target::Stdout), ..Default::default() }));
+        assert!(!transcript_runs(&OutputConfig { ladder, ..Default::default() }));
+        assert!(!transcript_runs(&OutputConfig { report: Some("r".into()), ..Default::default() }));
     }
 }
