@@ -207,70 +207,120 @@ impl ShardLog {
     }
 }
 
-/// The shard of an affinity.
-fn shard_of(ip: IpAddr, shards: usize) -> usize {
-    let x = match ip {
-        IpAddr::V4(v) => u64::from(u32::from(v)),
-        IpAddr::V6(v) => {
-            let n = u128::from(v);
-            (n as u64) ^ ((n >> 64) as u64)
+/// Buckets an affinity hashes to; [`Shards`] gives each bucket its shard.
+const BUCKETS: usize = 64;
+
+/// Which shard analyses which affinities: `BUCKETS` hash buckets, each given to one shard.
+struct Shards([u8; BUCKETS]);
+
+impl Shards {
+    /// `spawned` shards on threads of their own, round robin; with `local`, shard `spawned` (the
+    /// calling thread's) takes that share of the buckets first.
+    fn new(spawned: usize, local: Option<f64>) -> Shards {
+        let mut table = [0u8; BUCKETS];
+        let mine = local.map_or(0, |x| ((x.clamp(0.0, 1.0) * BUCKETS as f64).round() as usize).min(BUCKETS));
+        for (b, slot) in table.iter_mut().enumerate() {
+            let shard = if b < mine || spawned == 0 { spawned } else { (b - mine) % spawned };
+            *slot = u8::try_from(shard).unwrap_or(u8::MAX);
         }
-    };
-    // A multiplicative hash: neighbouring addresses spread over the shards.
-    ((x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % shards as u64) as usize
+        Shards(table)
+    }
+
+    /// The shard of an affinity.
+    fn of(&self, ip: IpAddr) -> usize {
+        let x = match ip {
+            IpAddr::V4(v) => u64::from(u32::from(v)),
+            IpAddr::V6(v) => {
+                let n = u128::from(v);
+                (n as u64) ^ ((n >> 64) as u64)
+            }
+        };
+        // A multiplicative hash: neighbouring addresses spread over the buckets.
+        let bucket = ((x.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % BUCKETS as u64) as usize;
+        usize::from(self.0[bucket])
+    }
 }
 
-/// A worker: its flows' reassembly and analysis, everyone's clock.
-fn worker(
+/// The share of the flows the calling thread analyses itself when the summary runs on
+/// `threads` threads in all: it also reads and slices the capture (about a fifth of one
+/// thread's time), so it takes what is left of its 1/`threads`; none from five threads on.
+fn local_share(threads: usize) -> f64 {
+    const READING: f64 = 0.2;
+    ((1.0 / threads.max(1) as f64 - READING) / (1.0 - READING)).max(0.0)
+}
+
+/// One shard's reassembler and analyzer, on a worker thread or on the calling thread.
+struct Shard<'a> {
     me: usize,
-    mut analyzer: Analyzer<'_>,
-    limits: Limits,
-    rx: Receiver<ToWorker>,
-    tx: Sender<FromWorker>,
-    open: &AtomicUsize,
-    record: bool,
-) {
-    let mut reasm = Reassembler::new(limits);
-    analyzer.shard = Some(ShardLog { record, ..ShardLog::default() });
-    let take = |a: &mut Analyzer<'_>| a.shard.as_mut().map(|l| std::mem::take(&mut l.items)).unwrap_or_default();
+    analyzer: Analyzer<'a>,
+    reasm: Reassembler,
+    open: &'a AtomicUsize,
+}
+
+impl<'a> Shard<'a> {
+    fn new(me: usize, mut analyzer: Analyzer<'a>, limits: Limits, open: &'a AtomicUsize, record: bool) -> Shard<'a> {
+        analyzer.shard = Some(ShardLog { record, ..ShardLog::default() });
+        Shard { me, analyzer, reasm: Reassembler::new(limits), open }
+    }
+
+    fn take(&mut self) -> Vec<Keyed> {
+        self.analyzer.shard.as_mut().map(|l| std::mem::take(&mut l.items)).unwrap_or_default()
+    }
+
+    /// Its flows' segments of one batch, everyone's clock; what it hands on.
+    fn batch(&mut self, b: &Batch) -> Vec<Keyed> {
+        let analyzer = &mut self.analyzer;
+        for s in &b.segs {
+            analyzer.at(s.k, 0);
+            self.reasm.tick(s.ts, analyzer);
+            if s.shard == self.me {
+                let payload = b.payload.get(s.at..s.at + s.len).unwrap_or_default();
+                let seg = Segment {
+                    src: s.src,
+                    dst: s.dst,
+                    vlan: s.vlan,
+                    seq: s.seq,
+                    ack: s.ack,
+                    flags: s.flags,
+                    payload,
+                    missing: s.missing,
+                };
+                analyzer.at(s.k, 1);
+                self.reasm.segment_as(&seg, s.ts, s.k, Some(s.affinity), analyzer);
+            }
+        }
+        self.open.store(self.reasm.open_connections(), Ordering::Relaxed);
+        self.take()
+    }
+
+    /// The end of the input: what it hands on, and its counts.
+    fn end(&mut self, last_ts: i64) -> (Vec<Keyed>, Box<Summary>) {
+        self.analyzer.at(u64::MAX, 2);
+        self.reasm.finish(last_ts, &mut self.analyzer);
+        let items = self.take();
+        self.analyzer.fold_verbs();
+        let mut summary = std::mem::take(&mut self.analyzer.summary);
+        summary.tcp = self.reasm.stats();
+        (items, Box::new(summary))
+    }
+}
+
+/// A worker thread: one shard's flows, everyone's clock.
+fn worker(mut shard: Shard<'_>, rx: Receiver<ToWorker>, tx: Sender<FromWorker>) {
     for msg in rx {
         match msg {
             ToWorker::Batch(b, trash) => {
                 drop(trash);
-                for s in &b.segs {
-                    analyzer.at(s.k, 0);
-                    reasm.tick(s.ts, &mut analyzer);
-                    if s.shard == me {
-                        let payload = b.payload.get(s.at..s.at + s.len).unwrap_or_default();
-                        let seg = Segment {
-                            src: s.src,
-                            dst: s.dst,
-                            vlan: s.vlan,
-                            seq: s.seq,
-                            ack: s.ack,
-                            flags: s.flags,
-                            payload,
-                            missing: s.missing,
-                        };
-                        analyzer.at(s.k, 1);
-                        reasm.segment_as(&seg, s.ts, s.k, Some(s.affinity), &mut analyzer);
-                    }
-                }
-                open.store(reasm.open_connections(), Ordering::Relaxed);
+                let items = shard.batch(&b);
                 // Let go of the batch first: the reader takes its buffers back once merged.
                 drop(b);
-                if tx.send(FromWorker::Items(take(&mut analyzer))).is_err() {
+                if tx.send(FromWorker::Items(items)).is_err() {
                     return;
                 }
             }
             ToWorker::End { last_ts } => {
-                analyzer.at(u64::MAX, 2);
-                reasm.finish(last_ts, &mut analyzer);
-                let items = take(&mut analyzer);
-                analyzer.fold_verbs();
-                let mut summary = std::mem::take(&mut analyzer.summary);
-                summary.tcp = reasm.stats();
-                let _ = tx.send(FromWorker::Done(items, Box::new(summary)));
+                let (items, summary) = shard.end(last_ts);
+                let _ = tx.send(FromWorker::Done(items, summary));
                 return;
             }
         }
@@ -280,16 +330,28 @@ fn worker(
 /// Reports nothing (a worker's analyzer hands on through its [`ShardLog`]).
 struct Nothing;
 
+/// A report of nothing for a shard's analyzer to hold (it has no state: leaking it allocates
+/// nothing).
+fn nothing() -> &'static mut Nothing {
+    Box::leak(Box::new(Nothing))
+}
+
 impl Report for Nothing {
     fn connection(&mut self, _: &Connection, _: super::Links<'_>) {}
     fn finish(&mut self, _: &Summary, _: super::Links<'_>) {}
 }
 
-/// The workers' ends of the channels, the ids they gave connections and links now known by
-/// the merge's, and the mirrors of connections open (when recording).
-struct Merge {
+/// The workers' ends of the channels, the calling thread's own shard, the ids they gave
+/// connections and links now known by the merge's, and the mirrors of connections open (when
+/// recording).
+struct Merge<'a> {
     to: Vec<SyncSender<ToWorker>>,
     from: Vec<Receiver<FromWorker>>,
+    /// The shard the calling thread analyses between reading batches (the summary only): shard
+    /// `to.len()`.
+    local: Option<Shard<'a>>,
+    /// What the local shard handed on, by batch in flight.
+    local_items: std::collections::VecDeque<Vec<Keyed>>,
     ids: crate::fasthash::FastMap<(usize, u64), u64>,
     link_ids: crate::fasthash::FastMap<(usize, usize), usize>,
     mirrors: crate::fasthash::FastMap<(usize, u64), Connection>,
@@ -301,7 +363,7 @@ struct Merge {
     spare: Vec<Batch>,
 }
 
-impl Merge {
+impl Merge<'_> {
     fn fresh(&mut self) -> Batch {
         self.spare
             .pop()
@@ -320,8 +382,10 @@ impl Analyzer<'_> {
     /// Reads a whole capture as [`Analyzer::run_capture`] does, its flows analysed by
     /// `workers` threads. The reports see what they would see on one thread: with `record`,
     /// everything (workers hand on events as they are decided, and the links); without, only
-    /// what is decided when a connection ends, which is all the summary reads. One worker, or
-    /// recording without the streaming modes (`Options::stream_events`), is one thread.
+    /// what is decided when a connection ends, which is all the summary reads, and the calling
+    /// thread is one of the `workers` (it analyses a share of the flows between reading
+    /// batches). One worker, or recording without the streaming modes
+    /// (`Options::stream_events`), is one thread.
     pub fn run_capture_sharded<R: Read>(
         &mut self,
         reader: &mut CaptureReader<R>,
@@ -332,40 +396,52 @@ impl Analyzer<'_> {
         if workers <= 1 || (record && !self.opts.stream_events) {
             return self.run_capture(reader, limits);
         }
+        // Recording, the calling thread is busy reporting what the workers record.
+        let (spawned, local) = if record { (workers, None) } else { (workers - 1, Some(local_share(workers))) };
+        let shards = Shards::new(spawned, local);
         let ports: Vec<u16> = self.ports.iter().copied().collect();
-        let open: Vec<AtomicUsize> = (0..workers).map(|_| AtomicUsize::new(0)).collect();
+        let open: Vec<AtomicUsize> = (0..=spawned).map(|_| AtomicUsize::new(0)).collect();
         let mut affinity = super::affinity::Affinity::new(&self.ports, limits.idle_timeout_ns);
         let mut defrag = net::defrag::Defrag::default();
         let mut last_progress = std::time::Instant::now();
         let (opts, probe_content, all_msnp) = (self.opts.clone(), self.probe_content, self.all_msnp);
+        let shard_analyzer = |nothing: &'static mut Nothing| {
+            let mut a = Analyzer::new(opts.clone(), &ports, nothing);
+            a.probe_content = probe_content;
+            a.all_msnp = all_msnp;
+            a
+        };
         std::thread::scope(|scope| {
             let mut merge = Merge {
                 to: Vec::new(),
                 from: Vec::new(),
+                local: None,
+                local_items: Default::default(),
                 ids: Default::default(),
                 link_ids: Default::default(),
                 mirrors: Default::default(),
-                trash: (0..workers).map(|_| Vec::new()).collect(),
+                trash: (0..=spawned).map(|_| Vec::new()).collect(),
                 in_flight: Default::default(),
                 spare: Vec::new(),
             };
-            for (me, open) in open.iter().enumerate() {
+            for (me, open) in open.iter().enumerate().take(spawned) {
                 let (to, rx) = sync_channel(AHEAD);
                 let (tx, from) = channel();
                 merge.to.push(to);
                 merge.from.push(from);
-                let (opts, ports) = (opts.clone(), ports.clone());
+                let shard_analyzer = &shard_analyzer;
                 scope.spawn(move || {
                     // A worker that panics (a bug) drops its channels: the merge then stops with
                     // an error instead of the scope panicking the whole process.
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        let mut nothing = Nothing;
-                        let mut a = Analyzer::new(opts, &ports, &mut nothing);
-                        a.probe_content = probe_content;
-                        a.all_msnp = all_msnp;
-                        worker(me, a, limits, rx, tx, open, record);
+                        let shard = Shard::new(me, shard_analyzer(nothing()), limits, open, record);
+                        worker(shard, rx, tx);
                     }));
                 });
+            }
+            if local.is_some() {
+                let a = shard_analyzer(nothing());
+                merge.local = Some(Shard::new(spawned, a, limits, &open[spawned], record));
             }
             let (batch_segs, batch_bytes) =
                 if record { (BATCH_RECORDING, BATCH_BYTES_RECORDING) } else { (BATCH, BATCH_BYTES) };
@@ -384,7 +460,7 @@ impl Analyzer<'_> {
                 let ts = p.ts_ns;
                 let held = super::pipeline::slice_frame(p.link, p.data, ts, &mut defrag, |seg| {
                     let aff = affinity.of(seg, ts);
-                    batch.push(seg, k, ts, shard_of(aff, workers), aff);
+                    batch.push(seg, k, ts, shards.of(aff), aff);
                 });
                 self.count_held(held);
                 if batch.segs.len() >= batch_segs || batch.payload.len() >= batch_bytes {
@@ -409,6 +485,11 @@ impl Analyzer<'_> {
             }
             let mut items = Vec::new();
             let mut summaries = Vec::new();
+            if let Some(mut shard) = merge.local.take() {
+                let (i, s) = shard.end(last_ts);
+                items.extend(i.into_iter().map(|k| (spawned, k)));
+                summaries.push(s);
+            }
             for (w, from) in merge.from.iter().enumerate() {
                 match from.recv() {
                     Ok(FromWorker::Done(i, s)) => {
@@ -432,14 +513,21 @@ impl Analyzer<'_> {
         })
     }
 
-    /// Hands a batch to every worker, merging the oldest results once enough are in flight.
-    /// False when a worker is gone.
-    fn hand_out(&mut self, merge: &mut Merge, batch: Batch) -> bool {
+    /// Hands a batch to every worker and analyses the local shard's part of it, merging the
+    /// oldest results once enough are in flight. False when a worker is gone.
+    fn hand_out(&mut self, merge: &mut Merge<'_>, batch: Batch) -> bool {
         let batch = Arc::new(batch);
         for (to, trash) in merge.to.iter().zip(merge.trash.iter_mut()) {
             if to.send(ToWorker::Batch(batch.clone(), std::mem::take(trash))).is_err() {
                 return false;
             }
+        }
+        if let Some(shard) = merge.local.as_mut() {
+            // What the merge is done with of the local shard's is freed here, on its thread.
+            if let Some(t) = merge.trash.get_mut(shard.me) {
+                t.clear();
+            }
+            merge.local_items.push_back(shard.batch(&batch));
         }
         merge.in_flight.push_back(batch);
         while merge.in_flight.len() > AHEAD {
@@ -451,13 +539,17 @@ impl Analyzer<'_> {
     }
 
     /// Merges the oldest batch's results from every worker. False when a worker is gone.
-    fn merge_one(&mut self, merge: &mut Merge) -> bool {
+    fn merge_one(&mut self, merge: &mut Merge<'_>) -> bool {
         let mut items = Vec::new();
         for (w, from) in merge.from.iter().enumerate() {
             match from.recv() {
                 Ok(FromWorker::Items(i)) => items.extend(i.into_iter().map(|k| (w, k))),
                 _ => return false,
             }
+        }
+        if let Some(mine) = merge.local_items.pop_front() {
+            let me = merge.to.len();
+            items.extend(mine.into_iter().map(|k| (me, k)));
         }
         if let Some(done) = merge.in_flight.pop_front() {
             // Every worker is done with it: its buffers serve again.
@@ -475,7 +567,7 @@ impl Analyzer<'_> {
     /// Applies items in one thread's order: a start takes the next id, a link the next link
     /// index; what the workers recorded is reported through the mirrors, an end is counted and
     /// reported under its id.
-    fn apply(&mut self, merge: &mut Merge, mut items: Vec<(usize, Keyed)>) {
+    fn apply(&mut self, merge: &mut Merge<'_>, mut items: Vec<(usize, Keyed)>) {
         items.sort_unstable_by_key(|(_, Keyed(key, _))| *key);
         for (w, Keyed(_, item)) in items {
             match item {
@@ -532,7 +624,7 @@ impl Analyzer<'_> {
 
     /// Reports what a worker recorded at one call of `summary::emit`, through the mirror of
     /// its connection.
-    fn replay(&mut self, merge: &mut Merge, w: usize, mut e: Box<Emitted>) {
+    fn replay(&mut self, merge: &mut Merge<'_>, w: usize, mut e: Box<Emitted>) {
         e.snapshot.linked_from = link_of(merge, w, e.snapshot.linked_from);
         for ev in e.events.iter_mut() {
             ev.link = link_of(merge, w, ev.link);
@@ -556,11 +648,40 @@ impl Analyzer<'_> {
 }
 
 /// The merge's index of worker `w`'s link `local`.
-fn link_of(merge: &Merge, w: usize, local: Option<usize>) -> Option<usize> {
+fn link_of(merge: &Merge<'_>, w: usize, local: Option<usize>) -> Option<usize> {
     local.and_then(|l| merge.link_ids.get(&(w, l)).copied())
 }
 
 /// The error given when a worker stopped (it panicked: a bug; the panic is printed on stderr).
 fn lost() -> CaptureError {
     CaptureError::Corrupt { offset: 0, reason: "internal: an analysis worker stopped".into() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(s: &Shards, shard: usize) -> usize {
+        s.0.iter().filter(|&&x| usize::from(x) == shard).count()
+    }
+
+    #[test]
+    fn the_calling_thread_takes_what_reading_leaves_of_its_share() {
+        assert!((local_share(2) - 0.375).abs() < 1e-9);
+        assert!((local_share(3) - (1.0 / 3.0 - 0.2) / 0.8).abs() < 1e-9);
+        assert_eq!(local_share(5), 0.0);
+        assert_eq!(local_share(64), 0.0);
+        // Two threads: one worker and the calling thread (shard 1), 24 of 64 buckets.
+        let two = Shards::new(1, Some(local_share(2)));
+        assert_eq!((count(&two, 1), count(&two, 0)), (24, 40));
+        // Recording: the calling thread takes none, the workers share alike.
+        let rec = Shards::new(3, None);
+        assert_eq!([count(&rec, 0), count(&rec, 1), count(&rec, 2), count(&rec, 3)], [22, 21, 21, 0]);
+        // Every address lands on a shard that exists.
+        for last in 0..=255u8 {
+            let ip = IpAddr::from([10, 0, 0, last]);
+            assert!(two.of(ip) <= 1);
+            assert!(rec.of(ip) < 3);
+        }
+    }
 }
