@@ -1,8 +1,9 @@
 //! One capture on several cores: the calling thread reads, slices and defragments packets and
-//! decides each TCP segment's affinity ([`super::affinity`]); workers, one per shard of
-//! affinities, each run a reassembler and an analyzer over their flows; the calling thread
-//! merges what they decide back into the order one thread would have decided it, so the
-//! result is byte-identical to [`Analyzer::run_capture`].
+//! decides each TCP segment's affinity ([`super::affinity`]); shards of affinities each run a
+//! reassembler and an analyzer over their flows, on worker threads and, for the summary, on
+//! the calling thread too (between batches, a share smaller by what reading costs); the
+//! calling thread merges what they decide back into the order one thread would have decided
+//! it, so the result is byte-identical to [`Analyzer::run_capture`].
 //!
 //! Why the order can be restored: every link joins connections of one affinity, so nothing a
 //! worker decides depends on another's flows. Every worker sees every segment's time, so all
@@ -335,10 +336,21 @@ fn worker(mut shard: Shard<'_>, rx: Receiver<ToWorker>, tx: Sender<FromWorker>) 
 /// Reports nothing (a worker's analyzer hands on through its [`ShardLog`]).
 struct Nothing;
 
-/// A report of nothing for a shard's analyzer to hold (it has no state: leaking it allocates
-/// nothing).
-fn nothing() -> &'static mut Nothing {
-    Box::leak(Box::new(Nothing))
+/// What a shard's analyzer is made with.
+struct ShardSetup<'s> {
+    opts: &'s crate::session::Options,
+    ports: &'s [u16],
+    probe_content: bool,
+    all_msnp: bool,
+}
+
+impl ShardSetup<'_> {
+    fn analyzer<'r>(&self, report: &'r mut Nothing) -> Analyzer<'r> {
+        let mut a = Analyzer::new(self.opts.clone(), self.ports, report);
+        a.probe_content = self.probe_content;
+        a.all_msnp = self.all_msnp;
+        a
+    }
 }
 
 impl Report for Nothing {
@@ -370,9 +382,10 @@ struct Merge<'a> {
 
 impl Merge<'_> {
     fn fresh(&mut self) -> Batch {
-        self.spare
-            .pop()
-            .unwrap_or_else(|| Batch { segs: Vec::with_capacity(BATCH), payload: Vec::with_capacity(BATCH_BYTES + BATCH_SLACK) })
+        self.spare.pop().unwrap_or_else(|| Batch {
+            segs: Vec::with_capacity(BATCH),
+            payload: Vec::with_capacity(BATCH_BYTES + BATCH_SLACK),
+        })
     }
 }
 
@@ -410,12 +423,8 @@ impl Analyzer<'_> {
         let mut defrag = net::defrag::Defrag::default();
         let mut last_progress = std::time::Instant::now();
         let (opts, probe_content, all_msnp) = (self.opts.clone(), self.probe_content, self.all_msnp);
-        let shard_analyzer = |nothing: &'static mut Nothing| {
-            let mut a = Analyzer::new(opts.clone(), &ports, nothing);
-            a.probe_content = probe_content;
-            a.all_msnp = all_msnp;
-            a
-        };
+        let setup = ShardSetup { opts: &opts, ports: &ports, probe_content, all_msnp };
+        let mut local_report = Nothing;
         std::thread::scope(|scope| {
             let mut merge = Merge {
                 to: Vec::new(),
@@ -434,18 +443,19 @@ impl Analyzer<'_> {
                 let (tx, from) = channel();
                 merge.to.push(to);
                 merge.from.push(from);
-                let shard_analyzer = &shard_analyzer;
+                let setup = &setup;
                 scope.spawn(move || {
                     // A worker that panics (a bug) drops its channels: the merge then stops with
                     // an error instead of the scope panicking the whole process.
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        let shard = Shard::new(me, shard_analyzer(nothing()), limits, open, record);
+                        let mut nothing = Nothing;
+                        let shard = Shard::new(me, setup.analyzer(&mut nothing), limits, open, record);
                         worker(shard, rx, tx);
                     }));
                 });
             }
             if local.is_some() {
-                let a = shard_analyzer(nothing());
+                let a = setup.analyzer(&mut local_report);
                 merge.local = Some(Shard::new(spawned, a, limits, &open[spawned], record));
             }
             let (batch_segs, batch_bytes) =
@@ -491,9 +501,15 @@ impl Analyzer<'_> {
             let mut items = Vec::new();
             let mut summaries = Vec::new();
             if let Some(mut shard) = merge.local.take() {
-                let (i, s) = shard.end(last_ts);
-                items.extend(i.into_iter().map(|k| (spawned, k)));
-                summaries.push(s);
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shard.end(last_ts))) {
+                    Ok((i, s)) => {
+                        items.extend(i.into_iter().map(|k| (spawned, k)));
+                        summaries.push(s);
+                    }
+                    Err(_) => {
+                        error.get_or_insert_with(lost);
+                    }
+                }
             }
             for (w, from) in merge.from.iter().enumerate() {
                 match from.recv() {
@@ -532,7 +548,14 @@ impl Analyzer<'_> {
             if let Some(t) = merge.trash.get_mut(shard.me) {
                 t.clear();
             }
-            merge.local_items.push_back(shard.batch(&batch));
+            // A panic (a bug) ends the read with an error, as a worker thread's does.
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shard.batch(&batch))) {
+                Ok(items) => merge.local_items.push_back(items),
+                Err(_) => {
+                    merge.local = None;
+                    return false;
+                }
+            }
         }
         merge.in_flight.push_back(batch);
         while merge.in_flight.len() > AHEAD {
