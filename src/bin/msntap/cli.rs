@@ -253,8 +253,9 @@ pub struct Inputs {
     #[arg(required = true, num_args = 1..)]
     pub files: Vec<PathBuf>,
     /// Threads (default: one per core): files analysed at once, output in argument order; one
-    /// file is analysed on N workers (but with --dump-streams), every output the same as on
-    /// one (outside the flood bounds docs/performance.md lists).
+    /// file is analysed on N threads (but with --dump-streams; for --summary the reading
+    /// thread is one of them), every output the same as on one (outside the flood bounds
+    /// docs/performance.md lists).
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub jobs: Option<usize>,
 }
