@@ -43,9 +43,9 @@ impl Analyzer<'_> {
                         (kind, Some(cookie)) => {
                             self.pending_sb.insert((aff, kind, cookie.clone()), li);
                             if kind == ReferralKind::Rng {
-                                self.rng_seen.insert(aff);
+                                self.rng_seen.insert(aff, ts_ns);
                             } else if let Some(u) = &user {
-                                self.sb_referred_users.insert((aff, hash_str(u)));
+                                self.sb_referred_users.insert((aff, hash_str(u)), ts_ns);
                             }
                         }
                         _ => {}
@@ -122,9 +122,9 @@ impl Analyzer<'_> {
             None => {
                 // Only a violation when that user's referrals were captured and none fits.
                 let user_seen = if want == ReferralKind::Rng {
-                    self.rng_seen.contains(&aff)
+                    self.rng_seen.contains_key(&aff)
                 } else {
-                    self.sb_referred_users.contains(&(aff, hash_str(&auth.handle)))
+                    self.sb_referred_users.contains_key(&(aff, hash_str(&auth.handle)))
                 };
                 conn.set_role_hint(Role::SB);
                 if user_seen {
@@ -186,6 +186,16 @@ impl Analyzer<'_> {
 /// A user's connections from one client machine (affinity): they speak one dialect.
 pub(super) type Journey = (IpAddr, u64);
 
+/// What a journey's connections together say of its dialect, and who still holds it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct JourneyState {
+    range: crate::msnp::dialect::Dialects,
+    /// Its connections open now.
+    pub open: u32,
+    /// When the last of its connections to end ended.
+    pub left: i64,
+}
+
 impl Analyzer<'_> {
     /// The journey a connection belongs to, once its user is known.
     fn journey_of(c: &Connection) -> Option<Journey> {
@@ -198,9 +208,20 @@ impl Analyzer<'_> {
         let Some(c) = self.conns.get(&id) else { return };
         let Some(key) = Self::journey_of(c) else { return };
         let own = if c.dialect_decided() { c.dialects() } else { c.dialect_evidence() };
-        let entry = self.journeys.entry(key).or_insert(crate::msnp::dialect::Dialects::ALL);
-        if let Some(both) = entry.intersect(own) {
-            *entry = both;
+        let fresh = self.joined.get(&id) != Some(&key);
+        if fresh {
+            // A connection whose user changed leaves the journey it was in.
+            if let Some(j) = self.joined.insert(id, key).and_then(|old| self.journeys.get_mut(&old)) {
+                j.open = j.open.saturating_sub(1);
+            }
+        }
+        let all = crate::msnp::dialect::Dialects::ALL;
+        let entry = self.journeys.entry(key).or_insert(JourneyState { range: all, open: 0, left: i64::MIN });
+        if fresh {
+            entry.open = entry.open.saturating_add(1);
+        }
+        if let Some(both) = entry.range.intersect(own) {
+            entry.range = both;
         }
     }
 
@@ -208,8 +229,77 @@ impl Analyzer<'_> {
     pub(super) fn settle_journey(&mut self, id: ConnId) {
         self.join_journey(id);
         let Some(c) = self.conns.get_mut(&id) else { return };
-        if let Some(range) = Self::journey_of(c).and_then(|k| self.journeys.get(&k).copied()) {
+        if let Some(range) = Self::journey_of(c).and_then(|k| self.journeys.get(&k)).map(|j| j.range) {
             c.narrow_by_user(range);
         }
+    }
+
+    /// Connection `id` ended at `ts_ns`: its journey is held by one fewer (and is forgotten
+    /// the idle timeout after none holds it).
+    pub(super) fn leave_journey(&mut self, id: ConnId, ts_ns: i64) {
+        if let Some(j) = self.joined.remove(&id).and_then(|key| self.journeys.get_mut(&key)) {
+            j.open = j.open.saturating_sub(1);
+            j.left = j.left.max(ts_ns);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analysis::{Analyzer, Links, Report, Summary};
+    use crate::capture::CaptureReader;
+    use crate::reassembly::Limits;
+    use crate::session::{Connection, Options};
+    use crate::testkit::gen::{generate, GenConfig};
+
+    /// The users of the connections reported.
+    #[derive(Default)]
+    struct Users(std::collections::HashSet<String>);
+
+    impl Report for Users {
+        fn connection(&mut self, c: &Connection, _: Links<'_>) {
+            if let Some(u) = &c.user {
+                self.0.insert(u.clone());
+            }
+        }
+        fn finish(&mut self, _: &Summary, _: Links<'_>) {}
+    }
+
+    /// A generated capture read with an idle timeout of `idle_s` seconds: the users seen, and
+    /// the journeys and users with switchboard referrals still held when it is read.
+    fn read(idle_s: i64) -> (usize, usize, usize) {
+        let mut bytes = Vec::new();
+        let cfg = GenConfig { packets: 40_000, concurrency: 8, ..GenConfig::default() };
+        generate(cfg, &mut bytes).expect("generated");
+        let mut users = Users::default();
+        let held;
+        {
+            let opts = Options { stream_events: true, terse: true, ..Options::default() };
+            let mut a = Analyzer::new(opts, &[], &mut users);
+            let mut reader = CaptureReader::new(&bytes[..]).expect("capture");
+            let limits = Limits { idle_timeout_ns: idle_s * 1_000_000_000, ..Limits::default() };
+            assert!(a.run_capture(&mut reader, limits).is_none());
+            held = (a.journeys.len(), a.sb_referred_users.len());
+            a.finish();
+        }
+        (users.0.len(), held.0, held.1)
+    }
+
+    #[test]
+    fn journeys_and_referred_users_are_forgotten_after_their_connections() {
+        // Eight sessions in flight at a time, over many idle timeouts of 40 s (without the
+        // forgetting: 169 journeys and 74 referred users of 169 users; with it 8 and 1).
+        let (users, journeys, referred) = read(40);
+        assert!(users > 100, "{users} users");
+        assert!(
+            journeys < users / 4 && referred < users / 4,
+            "{journeys} journeys, {referred} referred, {users} users"
+        );
+        // With an idle timeout longer than the capture, every user's are still held.
+        let (users, journeys, referred) = read(1_000_000);
+        assert!(
+            journeys >= users * 9 / 10 && referred > users / 4,
+            "{journeys} journeys, {referred} referred, {users} users"
+        );
     }
 }

@@ -68,13 +68,17 @@ pub struct Analyzer<'r> {
     /// Switchboard referrals not yet followed, by affinity, kind and cookie.
     pending_sb: HashMap<(IpAddr, ReferralKind, String), usize>,
     /// Users (affinity and handle hash) whose XFR SB referrals were captured; affinities that
-    /// were sent any RNG.
-    sb_referred_users: crate::fasthash::FastSet<(IpAddr, u64)>,
-    rng_seen: crate::fasthash::FastSet<IpAddr>,
+    /// were sent any RNG; each with the time of the last one (forgotten after the idle
+    /// timeout, so the tables do not grow with the users a capture holds).
+    sb_referred_users: crate::fasthash::FastMap<(IpAddr, u64), i64>,
+    rng_seen: crate::fasthash::FastMap<IpAddr, i64>,
     /// Connections by public id (for the links, which name connections that way).
     by_public: crate::fasthash::FastMap<u64, ConnId>,
-    /// What each user journey's connections together say of its dialect.
-    journeys: crate::fasthash::FastMap<links::Journey, crate::msnp::dialect::Dialects>,
+    /// What each user journey's connections together say of its dialect (kept while one of
+    /// them is open, and for the idle timeout after the last ends).
+    journeys: crate::fasthash::FastMap<links::Journey, links::JourneyState>,
+    /// The journey each open connection joined.
+    joined: crate::fasthash::FastMap<ConnId, links::Journey>,
     /// Referral rewrites not yet matched to their referral line: id → (kind, original, new).
     rewrites: HashMap<ConnId, Vec<(ReferralKind, String, String)>>,
     /// A worker of sharded analysis hands connections on here instead of reporting them (and,
@@ -117,6 +121,7 @@ impl<'r> Analyzer<'r> {
             rewrites: HashMap::new(),
             by_public: Default::default(),
             journeys: Default::default(),
+            joined: Default::default(),
             shard: None,
         }
     }
@@ -375,6 +380,10 @@ impl StreamSink for Analyzer<'_> {
             !v.is_empty()
         });
         self.pending_sb.retain(|_, li| links.get(li).is_some_and(|l| l.to.is_none()));
+        // What users' connections said: while one is open, and the idle timeout after.
+        self.journeys.retain(|_, j| j.open > 0 || j.left >= old);
+        self.sb_referred_users.retain(|_, at| *at >= old);
+        self.rng_seen.retain(|_, at| *at >= old);
     }
 
     fn gap(&mut self, id: ConnId, dir: Dir, ts_ns: i64, offset: u64, len: u64, reason: GapReason) {
@@ -427,6 +436,7 @@ impl StreamSink for Analyzer<'_> {
         }
         self.after_event(id, ts_ns);
         self.settle_journey(id);
+        self.leave_journey(id, ts_ns);
         self.rewrites.remove(&id);
         if let Some(c) = self.conns.remove(&id) {
             self.by_public.remove(&c.id);
