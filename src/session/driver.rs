@@ -104,6 +104,17 @@ impl Connection {
         }
         self.closed = Some(ts);
         self.close = Some(how);
+        let why = format!(" before the connection ended ({})", how.as_str());
+        if how.ended() {
+            // Each unanswered request whose event was handed on gets a late violation: room for
+            // them at once, not a list doubling as it grows (300,000 unanswered requests, summary:
+            // 98.7 -> 94.9 MiB peak).
+            let emitted = self.emitted;
+            let late =
+                self.transactions.iter().filter(|t| t.responses.is_empty() && t.expects_reply && t.request < emitted);
+            let n = late.count();
+            self.late.reserve_exact(n.saturating_add(16));
+        }
         for i in 0..self.transactions.len() {
             let t = &self.transactions[i];
             if !t.responses.is_empty() {
@@ -116,7 +127,6 @@ impl Connection {
             let (req, label, ack) = (t.request, t.label(), t.ack_mode);
             self.transactions[i].outcome = Outcome::Unanswered;
             if how.ended() {
-                let why = format!(" before the connection ended ({})", how.as_str());
                 self.add_violation(req, rules::transactions::unanswered(&label, ack, &why));
             }
         }
@@ -312,5 +322,29 @@ impl Connection {
             self.add_violation(event, late);
         }
         self.learn(cmd, from_client, idx, body);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Requests handed on and never answered get their late violations in a list made once for
+    /// them all (a doubling list would be 2,048 long for 1,100).
+    #[test]
+    fn unanswered_requests_get_their_late_violations_in_one_list() {
+        let opts = Options::default();
+        let (client, server) = ("10.0.0.1:4000".parse().unwrap(), "10.0.0.2:1863".parse().unwrap());
+        let mut c = Connection::new(1, client, server, None, true, 0, &opts);
+        c.data(Dir::C2S, 1, b"VER 1 MSNP8 CVR0\r\n", &opts);
+        c.data(Dir::S2C, 2, b"VER 1 MSNP8\r\n", &opts);
+        let requests: String = (2..1_102).map(|t| format!("CHG {t} NLN 0\r\n")).collect();
+        c.data(Dir::C2S, 3, requests.as_bytes(), &opts);
+        // As the analysis does once it has handed the events on.
+        c.emitted = c.base + c.events.len();
+        c.close(4, CloseKind::Fin, &opts);
+        let t006 = c.late.iter().filter(|(_, v)| v.rule == "MSNP-T006").count();
+        assert_eq!(t006, 1_100);
+        assert!(c.late.capacity() <= c.late.len() + 16, "{} for {}", c.late.capacity(), c.late.len());
     }
 }
