@@ -377,9 +377,20 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
     /// Writes stream `k` to `out` with `inserts` (offset, bytes; sorted by offset) spliced in
     /// before the byte at each offset, and forgets it.
     pub fn take(&mut self, k: K, inserts: &[(u64, Vec<u8>)], out: &mut dyn Write) -> io::Result<()> {
+        self.take_with(k, inserts.iter().map(|(off, b)| (*off, b.as_slice())), out)
+    }
+
+    /// [`Spool::take`] with the inserts from an iterator (sorted by offset), so they need not
+    /// all be in memory at once.
+    pub fn take_with<B: AsRef<[u8]>>(
+        &mut self,
+        k: K,
+        inserts: impl Iterator<Item = (u64, B)>,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
         let Some(s) = self.streams.remove(&k) else {
             for (_, b) in inserts {
-                out.write_all(b)?;
+                out.write_all(b.as_ref())?;
             }
             return Ok(());
         };
@@ -388,8 +399,13 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
         r
     }
 
-    fn write_stream(&self, s: &Stream, inserts: &[(u64, Vec<u8>)], out: &mut dyn Write) -> io::Result<()> {
-        let mut ins = inserts.iter().peekable();
+    fn write_stream<B: AsRef<[u8]>>(
+        &self,
+        s: &Stream,
+        inserts: impl Iterator<Item = (u64, B)>,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let mut ins = inserts.peekable();
         let mut pos = 0u64;
         // Disk parts are read a block at a time (one buffer, not one as large as the part).
         let mut buf = vec![0u8; BLOCK];
@@ -416,14 +432,14 @@ impl<K: std::hash::Hash + Eq + Copy> Spool<K> {
             while let Some((off, b)) = ins.next_if(|(off, _)| *off <= pos + len) {
                 let cut = (off.saturating_sub(pos) as usize).min(bytes.len());
                 out.write_all(&bytes[i.min(cut)..cut])?;
-                out.write_all(b)?;
+                out.write_all(b.as_ref())?;
                 i = i.max(cut);
             }
             out.write_all(&bytes[i.min(bytes.len())..])?;
             pos += len;
         }
         for (_, b) in ins {
-            out.write_all(b)?;
+            out.write_all(b.as_ref())?;
         }
         Ok(())
     }

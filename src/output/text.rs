@@ -143,8 +143,9 @@ struct OpenText {
 enum Held {
     /// Text in full (summary lines, or nothing for a connection the filter leaves out).
     Text(String),
-    /// Header, the spool's text with insertions, and the closing line.
-    Spooled { head: String, inserts: Vec<(u64, Vec<u8>)>, tail: String },
+    /// Header, the spool's text with the insertions the inserts spool holds for it, and the
+    /// closing line.
+    Spooled { head: String, tail: String },
 }
 
 /// Prints the transcript to a writer.
@@ -155,6 +156,10 @@ pub struct TextReport<W: Write> {
     /// Each open connection's marks ([`MARK_BYTES`] each): a connection of millions of events
     /// keeps them on disk, not in memory.
     marks: Spool<u64>,
+    /// What goes into each finished connection's text, by offset ([`Insert`] records), until
+    /// it is written: a connection that ends with hundreds of thousands of requests unanswered
+    /// keeps them on disk, not in memory.
+    ins: Spool<u64>,
     open: FastMap<u64, OpenText>,
     held: BTreeMap<u64, Held>,
     next_id: u64,
@@ -176,6 +181,7 @@ impl<W: Write> TextReport<W> {
             opts,
             spool: Spool::new(super::spool::DEFAULT_BUDGET),
             marks: Spool::new(super::spool::DEFAULT_BUDGET / 4),
+            ins: Spool::new(super::spool::DEFAULT_BUDGET / 4),
             open: FastMap::default(),
             held: BTreeMap::new(),
             next_id: 1,
@@ -199,6 +205,7 @@ impl<W: Write> TextReport<W> {
     pub fn with_memory_budget(mut self, bytes: usize) -> Self {
         self.spool = Spool::new(bytes);
         self.marks = Spool::new(bytes / 4);
+        self.ins = Spool::new(bytes / 4);
         self
     }
 
@@ -209,13 +216,19 @@ impl<W: Write> TextReport<W> {
             }
             match self.held.remove(&id) {
                 Some(Held::Text(s)) => self.write(&s),
-                Some(Held::Spooled { head, inserts, tail }) => {
+                Some(Held::Spooled { head, tail }) => {
                     self.write(&head);
                     if self.error.is_none() {
-                        if let Err(e) = self.spool.take(id, &inserts, &mut self.out) {
+                        let mut read_error = None;
+                        let inserts = Inserts::new(&self.ins, id, &mut read_error);
+                        if let Err(e) = self.spool.take_with(id, inserts, &mut self.out) {
                             self.error = Some(e);
                         }
+                        if let Some(e) = read_error {
+                            self.error.get_or_insert(e);
+                        }
                     }
+                    self.ins.discard(id);
                     self.write(&tail);
                 }
                 None => {}
@@ -279,8 +292,8 @@ impl<W: Write> TextReport<W> {
         }
     }
 
-    /// What goes into a finished connection's spooled text, by offset.
-    fn inserts(&mut self, conn: &Connection, links: Links<'_>) -> Vec<(u64, Vec<u8>)> {
+    /// What goes into a finished connection's spooled text, by offset: into the inserts spool.
+    fn inserts(&mut self, conn: &Connection, links: Links<'_>) {
         let mut open = self.open.remove(&conn.id).unwrap_or_default();
         let base = self.base_ns.unwrap_or(conn.opened);
         let st = Style { on: self.opts.color };
@@ -291,7 +304,7 @@ impl<W: Write> TextReport<W> {
         touched.extend(open.deferred.keys().copied());
         touched.sort_unstable();
         touched.dedup();
-        let mut inserts = Vec::new();
+        let mut inserts = InsertLog::default();
         for i in touched {
             let Some(m) = self.mark(conn.id, i) else { continue };
             let no_answer = unanswered.contains(&i);
@@ -300,37 +313,58 @@ impl<W: Write> TextReport<W> {
                 e.violations.extend(late_here.iter().map(|v| (*v).clone()));
                 let mut r = String::new();
                 render_into(&mut r, &e, tx.as_ref(), no_answer, links, base, st, "");
-                inserts.push((m.line_end, r.into_bytes()));
+                inserts.push(m.line_end, r.into_bytes());
             } else if !m.written {
                 // Left out when it arrived: a violation found since may let it through.
                 if let Some(e) = open.left_out.recover(conn, i, late_here, &self.opts.filter) {
                     let tx = e.transaction.and_then(|t| conn.txn(t));
                     let mut r = String::new();
                     render_into(&mut r, &e, tx, no_answer, links, base, st, "");
-                    inserts.push((m.line_end, r.into_bytes()));
+                    inserts.push(m.line_end, r.into_bytes());
                 }
             } else {
                 if no_answer {
                     let text = "  (no answer)";
                     if m.ann && st.on {
                         // Inside the annotations' colour, before its reset.
-                        inserts.push((m.line_end.saturating_sub(RESET.len() as u64), text.as_bytes().to_vec()));
+                        inserts.push(m.line_end.saturating_sub(RESET.len() as u64), text.as_bytes().to_vec());
                     } else if m.ann {
-                        inserts.push((m.line_end, text.as_bytes().to_vec()));
+                        inserts.push(m.line_end, text.as_bytes().to_vec());
                     } else {
                         let pad = " ".repeat(64usize.saturating_sub(m.width as usize));
-                        inserts.push((m.line_end, format!("{pad}{}", st.paint(styles::DIM, text)).into_bytes()));
+                        inserts.push(m.line_end, format!("{pad}{}", st.paint(styles::DIM, text)).into_bytes());
                     }
                 }
                 let lines: String = late_here.iter().map(|v| violation_line(v, st, "")).collect();
                 if !lines.is_empty() {
-                    inserts.push((m.block_end, lines.into_bytes()));
+                    inserts.push(m.block_end, lines.into_bytes());
                 }
             }
+            inserts.flush_if_full(&mut self.ins, conn.id);
         }
         self.marks.discard(conn.id);
-        inserts.sort_by_key(|(at, _)| *at);
-        inserts
+        inserts.flush(&mut self.ins, conn.id);
+        if inserts.unsorted {
+            // Not met in practice (marks grow with the events), but if so: sorted as a whole.
+            self.sort_inserts(conn.id);
+        }
+    }
+
+    /// Sorts connection `id`'s inserts by offset (stably), in memory.
+    fn sort_inserts(&mut self, id: u64) {
+        let mut error = None;
+        let mut all: Vec<(u64, Vec<u8>)> = Inserts::new(&self.ins, id, &mut error).collect();
+        if let Some(e) = error {
+            self.error.get_or_insert(e);
+        }
+        all.sort_by_key(|(at, _)| *at);
+        self.ins.discard(id);
+        let mut log = InsertLog::default();
+        for (at, b) in all {
+            log.push(at, b);
+            log.flush_if_full(&mut self.ins, id);
+        }
+        log.flush(&mut self.ins, id);
     }
 
     /// The mark of event `i` of connection `id`, if it has one (a read error stops the
@@ -344,6 +378,105 @@ impl<W: Write> TextReport<W> {
                 None
             }
         }
+    }
+}
+
+/// Inserts on their way to the inserts spool, as records: the offset (8 bytes, little-endian),
+/// the length (4 bytes) and the bytes.
+#[derive(Default)]
+struct InsertLog {
+    buf: Vec<u8>,
+    last: u64,
+    /// An insert came at a lower offset than one before it.
+    unsorted: bool,
+}
+
+impl InsertLog {
+    /// Records at most this many bytes before they go to the spool.
+    const CHUNK: usize = 64 << 10;
+
+    fn push(&mut self, at: u64, bytes: Vec<u8>) {
+        self.unsorted |= at < self.last;
+        self.last = at;
+        // A length past u32 is not made by one connection's inserts; split, it stays exact.
+        for piece in bytes.chunks(u32::MAX as usize) {
+            self.buf.extend_from_slice(&at.to_le_bytes());
+            self.buf.extend_from_slice(&(piece.len() as u32).to_le_bytes());
+            self.buf.extend_from_slice(piece);
+        }
+    }
+
+    fn flush_if_full(&mut self, spool: &mut Spool<u64>, id: u64) {
+        if self.buf.len() >= Self::CHUNK {
+            self.flush(spool, id);
+        }
+    }
+
+    fn flush(&mut self, spool: &mut Spool<u64>, id: u64) {
+        if !self.buf.is_empty() {
+            spool.append(id, &self.buf);
+            self.buf.clear();
+        }
+    }
+}
+
+/// Connection `id`'s inserts read back from the inserts spool, in the order written (a block
+/// at a time); a read error ends them and is kept in `error`.
+struct Inserts<'a> {
+    spool: &'a Spool<u64>,
+    id: u64,
+    /// Where the next block starts in the stream.
+    at: u64,
+    error: &'a mut Option<std::io::Error>,
+    block: Vec<u8>,
+    used: usize,
+}
+
+impl<'a> Inserts<'a> {
+    fn new(spool: &'a Spool<u64>, id: u64, error: &'a mut Option<std::io::Error>) -> Self {
+        Inserts { spool, id, at: 0, error, block: Vec::new(), used: 0 }
+    }
+
+    /// The next `n` bytes, read on from the spool when the block runs out.
+    fn bytes(&mut self, n: usize) -> Option<Vec<u8>> {
+        if self.block.len() - self.used < n {
+            let left = self.spool.len(self.id).saturating_sub(self.at);
+            let want = (n - (self.block.len() - self.used)) as u64;
+            let len = want.max(InsertLog::CHUNK as u64).min(left);
+            if len < want {
+                return None;
+            }
+            match self.spool.read_range(self.id, self.at, len as usize) {
+                Ok(more) => {
+                    self.block.drain(..self.used);
+                    self.used = 0;
+                    self.block.extend_from_slice(&more);
+                    self.at += len;
+                }
+                Err(e) => {
+                    *self.error = Some(e);
+                    return None;
+                }
+            }
+        }
+        let out = self.block.get(self.used..self.used + n)?.to_vec();
+        self.used += n;
+        Some(out)
+    }
+}
+
+impl Iterator for Inserts<'_> {
+    type Item = (u64, Vec<u8>);
+
+    fn next(&mut self) -> Option<(u64, Vec<u8>)> {
+        if self.error.is_some() {
+            return None;
+        }
+        let head = self.bytes(12)?;
+        let (off, len) = head.split_at(8);
+        let off = u64::from_le_bytes(off.try_into().unwrap_or_default());
+        let len = u32::from_le_bytes(len.try_into().unwrap_or_default());
+        Some((off, self.bytes(len as usize)?))
     }
 }
 
@@ -789,9 +922,9 @@ impl<W: Write> Report for TextReport<W> {
         } else if self.opts.summary_only {
             Held::Text(connection_line(conn, st))
         } else {
-            let inserts = self.inserts(conn, links);
+            self.inserts(conn, links);
             let head = format!("{}\n", st.paint(styles::BOLD, &header(conn, links)));
-            Held::Spooled { head, inserts, tail: ended_line(conn, st) }
+            Held::Spooled { head, tail: ended_line(conn, st) }
         };
         self.held.insert(conn.id, held);
         self.release(false);
@@ -911,12 +1044,16 @@ mod tests {
         inner: TextReport<W>,
         most_memory: usize,
         most_on_disk: u64,
+        /// The most bytes of inserts held in memory and on disk.
+        most_ins: (usize, u64),
     }
 
     impl<W: Write> MarksProbe<W> {
         fn note(&mut self) {
             self.most_memory = self.most_memory.max(self.inner.marks.memory());
             self.most_on_disk = self.most_on_disk.max(self.inner.marks.on_disk());
+            let (m, d) = self.most_ins;
+            self.most_ins = (m.max(self.inner.ins.memory()), d.max(self.inner.ins.on_disk()));
         }
     }
 
@@ -937,6 +1074,7 @@ mod tests {
         fn connection(&mut self, conn: &Connection, links: Links<'_>) {
             self.note();
             self.inner.connection(conn, links);
+            self.note();
         }
         fn finish(&mut self, summary: &Summary, links: Links<'_>) {
             self.inner.finish(summary, links);
@@ -956,7 +1094,7 @@ mod tests {
         let transcript = |budget: usize| {
             let mut out = Vec::new();
             let inner = TextReport::new(&mut out, TextOptions::default(), "t").with_memory_budget(budget);
-            let mut probe = MarksProbe { inner, most_memory: 0, most_on_disk: 0 };
+            let mut probe = MarksProbe { inner, most_memory: 0, most_on_disk: 0, most_ins: (0, 0) };
             run(&cap, opts.clone(), &mut probe);
             assert!(probe.inner.error.is_none());
             let (memory, on_disk) = (probe.most_memory, probe.most_on_disk);
@@ -973,5 +1111,75 @@ mod tests {
         let inf = tight.lines().find(|l| l.contains("INF 2")).expect("the INF");
         assert!(inf.contains("(no answer)"), "{inf}");
         assert!(tight.contains("MSNP-T006"));
+    }
+
+    /// A connection that ends with 3,000 requests unanswered while an earlier one is still
+    /// open (so its text waits, inserts and all): under a tight budget the inserts wait on
+    /// disk, and the transcript is the same.
+    #[test]
+    fn a_waiting_connection_keeps_its_inserts_within_the_budget() {
+        use crate::testkit::synth::{self, Encap, Script};
+        use std::net::SocketAddr;
+        let mut s = Script::new(1_000_000_000, 5);
+        let server = SocketAddr::from(([10, 0, 0, 2], 1863));
+        let first = s.connect(SocketAddr::from(([10, 0, 0, 1], 40001)), server);
+        s.send(first, true, b"VER 1 MSNP2 CVR0\r\n");
+        let second = s.connect(SocketAddr::from(([10, 0, 0, 3], 40002)), server);
+        s.send(second, true, b"VER 1 MSNP2 CVR0\r\n");
+        s.send(second, false, b"VER 1 MSNP2\r\n");
+        let asks: String = (2..3_002).map(|t| format!("CHG {t} NLN\r\n")).collect();
+        s.send(second, true, asks.as_bytes());
+        s.close(second, true);
+        s.send(first, false, b"VER 1 MSNP2\r\n");
+        s.close(first, true);
+        let cap = synth::pcap(&s.segs, Encap::Ethernet, None);
+        let opts = Options { stream_events: true, ..Default::default() };
+        let transcript = |budget: usize| {
+            let mut out = Vec::new();
+            let most_ins = {
+                let inner = TextReport::new(&mut out, TextOptions::default(), "t").with_memory_budget(budget);
+                let mut probe = MarksProbe { inner, most_memory: 0, most_on_disk: 0, most_ins: (0, 0) };
+                run(&cap, opts.clone(), &mut probe);
+                assert!(probe.inner.error.is_none());
+                let ins = &probe.inner.ins;
+                assert!(ins.is_empty(1) && ins.is_empty(2) && ins.on_disk() == 0, "inserts left behind");
+                probe.most_ins
+            };
+            (String::from_utf8(out).expect("utf-8"), most_ins)
+        };
+        let (roomy, (roomy_memory, roomy_disk)) = transcript(64 << 20);
+        let (tight, (memory, on_disk)) = transcript(256);
+        // About 190 bytes of inserts for each of 3,000 requests.
+        assert!(roomy_memory >= 500_000 && roomy_disk == 0, "{roomy_memory} {roomy_disk}");
+        assert!(on_disk >= 500_000, "{on_disk} bytes of inserts on disk");
+        assert!(memory <= 160 << 10, "{memory} bytes of inserts in memory");
+        assert_eq!(tight, roomy);
+        assert_eq!(tight.matches("MSNP-T006").count(), 3_000);
+        assert_eq!(tight.matches("(no answer)").count(), 3_000);
+    }
+
+    /// Inserts that came out of order are sorted as a whole, stably, and read back block by
+    /// block from disk.
+    #[test]
+    fn inserts_out_of_order_are_sorted_stably() {
+        let mut t = TextReport::new(Vec::new(), TextOptions::default(), "t").with_memory_budget(256);
+        let mut log = InsertLog::default();
+        // Offsets falling and rising, twenty inserts at each.
+        let pushed: Vec<(u64, Vec<u8>)> =
+            (0..20_000u64).map(|i| ((i * 7_919) % 1_000, format!("{i};").into_bytes())).collect();
+        for (at, b) in &pushed {
+            log.push(*at, b.clone());
+            log.flush_if_full(&mut t.ins, 9);
+        }
+        log.flush(&mut t.ins, 9);
+        assert!(log.unsorted);
+        t.sort_inserts(9);
+        assert!(t.ins.on_disk() > 0);
+        let mut error = None;
+        let back: Vec<(u64, Vec<u8>)> = Inserts::new(&t.ins, 9, &mut error).collect();
+        assert!(error.is_none());
+        let mut expected = pushed;
+        expected.sort_by_key(|(at, _)| *at);
+        assert_eq!(back, expected);
     }
 }
