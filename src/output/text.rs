@@ -156,7 +156,7 @@ pub struct TextReport<W: Write> {
     /// Each open connection's marks ([`MARK_BYTES`] each): a connection of millions of events
     /// keeps them on disk, not in memory.
     marks: Spool<u64>,
-    /// What goes into each finished connection's text, by offset ([`Insert`] records), until
+    /// What goes into each finished connection's text, by offset ([`InsertLog`] records), until
     /// it is written: a connection that ends with hundreds of thousands of requests unanswered
     /// keeps them on disk, not in memory.
     ins: Spool<u64>,
