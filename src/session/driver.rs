@@ -334,10 +334,7 @@ mod tests {
     #[test]
     fn unanswered_requests_get_their_late_violations_in_one_list() {
         let opts = Options::default();
-        let (client, server) = ("10.0.0.1:4000".parse().unwrap(), "10.0.0.2:1863".parse().unwrap());
-        let mut c = Connection::new(1, client, server, None, true, 0, &opts);
-        c.data(Dir::C2S, 1, b"VER 1 MSNP8 CVR0\r\n", &opts);
-        c.data(Dir::S2C, 2, b"VER 1 MSNP8\r\n", &opts);
+        let mut c = crate::session::msnp8_connection(&opts);
         let requests: String = (2..1_102).map(|t| format!("CHG {t} NLN 0\r\n")).collect();
         c.data(Dir::C2S, 3, requests.as_bytes(), &opts);
         // As the analysis does once it has handed the events on.

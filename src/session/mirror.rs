@@ -116,10 +116,8 @@ mod tests {
     #[test]
     fn lends_only_the_named_transactions_with_one_response_each() {
         let opts = Options::default();
-        let (client, server) = ("10.0.0.1:4000".parse().unwrap(), "10.0.0.2:1863".parse().unwrap());
-        let mut c = Connection::new(1, client, server, None, true, 0, &opts);
-        c.data(Dir::C2S, 1, b"VER 1 MSNP8 CVR0\r\n", &opts);
-        c.data(Dir::S2C, 2, b"VER 1 MSNP8\r\n", &opts);
+        let mut c = crate::session::msnp8_connection(&opts);
+        let (client, server) = (c.client, c.server);
         let mut requests = Vec::new();
         for t in 2..2_002 {
             requests.extend_from_slice(format!("CHG {t} NLN 0\r\n").as_bytes());
