@@ -22,6 +22,9 @@ pub struct Command<'a> {
     pub args: Args<'a>,
     /// Whether separators were anything but single spaces.
     pub odd_spacing: bool,
+    /// Whether the line holds a control byte other than a tab (a bare CR, say): the framing
+    /// checks look for a CR only then.
+    pub controls: bool,
     /// Catalog entry for the verb.
     pub spec: Option<&'static CommandSpec>,
     /// How the parameters were read: the form the line has, and what it says of the dialect.
@@ -101,6 +104,7 @@ pub fn parse(line: &str, from_client: bool, span: Dialects) -> Command<'_> {
     // (leading, trailing, doubled, tabs) is odd spacing.
     let b = line.as_bytes();
     let mut odd_spacing = false;
+    let mut controls = false;
     let mut verb = "";
     let mut rest = Args::default();
     let mut i = 0;
@@ -108,7 +112,13 @@ pub fn parse(line: &str, from_client: bool, span: Dialects) -> Command<'_> {
     while i < b.len() {
         let start = i;
         // Most bytes are above the space, so one comparison usually settles it.
-        while i < b.len() && (b[i] > b' ' || (b[i] != b' ' && b[i] != b'\t')) {
+        while let Some(&c) = b.get(i) {
+            if c <= b' ' {
+                if c == b' ' || c == b'\t' {
+                    break;
+                }
+                controls = true;
+            }
             i += 1;
         }
         if i > start {
@@ -166,7 +176,20 @@ pub fn parse(line: &str, from_client: bool, span: Dialects) -> Command<'_> {
         }
     }
     let code = super::verbs::code(verb);
-    Command { verb, code, error, trid, bad_trid, args: rest, odd_spacing, spec, reading, elsewhere, trid_slot: slot }
+    Command {
+        verb,
+        code,
+        error,
+        trid,
+        bad_trid,
+        args: rest,
+        odd_spacing,
+        controls,
+        spec,
+        reading,
+        elsewhere,
+        trid_slot: slot,
+    }
 }
 
 /// The byte ranges of a line's tokens, split where `is_sep` says (used to replace one token,

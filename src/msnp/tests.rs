@@ -278,7 +278,11 @@ fn commands_parse_with_and_without_trids() {
     let c = command::parse("CHG x NLN", true, Dialects::MSNP2);
     assert_eq!((c.trid, c.bad_trid), (None, Some("x")));
     let c = command::parse("CHG  1 NLN", true, Dialects::MSNP2);
-    assert!(c.odd_spacing);
+    assert!(c.odd_spacing && !c.controls);
+    // Control bytes (a bare CR among them) are noted wherever they are; a tab is a separator.
+    for (line, controls) in [("CHG 1\rNLN", true), ("CHG 1 NLN\r", true), ("\x00CHG 1", true), ("CHG\t1 NLN", false)] {
+        assert_eq!(command::parse(line, true, Dialects::MSNP2).controls, controls, "{line:?}");
+    }
     assert_eq!(parse_trid("4294967295"), Some(u32::MAX));
     assert_eq!(parse_trid("4294967296"), None);
     assert_eq!(parse_trid("+1"), None);

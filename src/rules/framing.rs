@@ -18,8 +18,9 @@ pub enum Cut {
 }
 
 /// F003, F010 and F002 on a line as it arrived; returns the note for a line cut short by a
-/// gap or by the end of the input (neither is the peer's fault).
-pub fn line(raw: &[u8], ending: Ending, cut: Cut, v: &mut Vec<Violation>) -> Option<String> {
+/// gap or by the end of the input (neither is the peer's fault). `controls`: whether the line
+/// may hold control bytes ([`Command::controls`]); a CR is looked for only then.
+pub fn line(raw: &[u8], ending: Ending, cut: Cut, controls: bool, v: &mut Vec<Violation>) -> Option<String> {
     let mut note = None;
     match ending {
         Ending::CrLf => {}
@@ -32,7 +33,7 @@ pub fn line(raw: &[u8], ending: Ending, cut: Cut, v: &mut Vec<Violation>) -> Opt
             v.push(Violation::new(F010, format!("{} bytes without CRLF at the end of the stream", raw.len())))
         }
     }
-    if raw.contains(&b'\r') {
+    if controls && raw.contains(&b'\r') {
         v.push(Violation::new(F002, "bare CR inside the line"));
     }
     note

@@ -125,15 +125,7 @@ impl Checker {
                 if (param.kind == Kind::Sender && value == "Hotmail") || is_phone(value) {
                     return;
                 }
-                // `handle;{machine-guid}` (MSNP16+) and `network:handle` (MSNP18) name a handle.
-                // Found by byte (both are ASCII, so the cuts fall on character boundaries).
-                let b = value.as_bytes();
-                let end = b.iter().position(|c| *c == b';').unwrap_or(b.len());
-                let handle = match b[..end].iter().position(|c| *c == b':') {
-                    Some(i) if i > 0 && b[..i].iter().all(u8::is_ascii_digit) => value.get(i + 1..end),
-                    _ => value.get(..end),
-                }
-                .unwrap_or(value);
+                let handle = handle_part(value);
                 if !valid_handle(handle) {
                     if cx.applies(S001) {
                         v.push(Violation::new(
@@ -195,6 +187,23 @@ impl Checker {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// The handle a handle-bearing token names: `handle;{machine-guid}` (MSNP16+) and
+/// `network:handle` (MSNP18) name one too. One scan finds the first `;` or `:` (both ASCII, so
+/// the cuts fall on character boundaries): most tokens hold neither.
+fn handle_part(value: &str) -> &str {
+    let b = value.as_bytes();
+    match b.iter().position(|c| matches!(c, b';' | b':')) {
+        None => value,
+        Some(i) if b[i] == b';' => value.get(..i).unwrap_or(value),
+        // The first `:`, before any `;`: a network id when digits come before it.
+        Some(i) => {
+            let end = b[i..].iter().position(|c| *c == b';').map_or(b.len(), |k| i + k);
+            let from = if i > 0 && b[..i].iter().all(u8::is_ascii_digit) { i + 1 } else { 0 };
+            value.get(from..end).unwrap_or(value)
         }
     }
 }
@@ -296,5 +305,41 @@ pub fn xml_list(cx: &Context<'_>, cmd: &Command<'_>, payload: Option<&[u8]>, v: 
     let Some(body) = payload.filter(|b| !b.is_empty()) else { return };
     if let Err(why) = crate::msnp::xml::check_ml(body) {
         v.push(Violation::new(S022, why));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The handle a token names, cut as it was before one scan did it: up to the first `;`,
+    /// after a `:` that digits come before.
+    fn handle_part_in_two_scans(value: &str) -> &str {
+        let b = value.as_bytes();
+        let end = b.iter().position(|c| *c == b';').unwrap_or(b.len());
+        match b[..end].iter().position(|c| *c == b':') {
+            Some(i) if i > 0 && b[..i].iter().all(u8::is_ascii_digit) => value.get(i + 1..end),
+            _ => value.get(..end),
+        }
+        .unwrap_or(value)
+    }
+
+    #[test]
+    fn handle_parts_of_every_form() {
+        assert_eq!(handle_part("bob@x.com"), "bob@x.com");
+        assert_eq!(handle_part("bob@x.com;{F26D1F07-95E2-403C-BC18-D4BFED493428}"), "bob@x.com");
+        assert_eq!(handle_part("1:bob@x.com"), "bob@x.com");
+        assert_eq!(handle_part("1:bob@x.com;{guid}"), "bob@x.com");
+        assert_eq!(handle_part("x:bob@x.com"), "x:bob@x.com");
+        assert_eq!(handle_part(":bob"), ":bob");
+    }
+
+    proptest::proptest! {
+        /// One scan cuts every token where the two did.
+        #[test]
+        fn one_scan_cuts_as_two(t in "[0-9a-z@.:;{}]{0,16}", any in "\\PC{0,40}") {
+            proptest::prop_assert_eq!(handle_part(&t), handle_part_in_two_scans(&t));
+            proptest::prop_assert_eq!(handle_part(&any), handle_part_in_two_scans(&any));
+        }
     }
 }

@@ -183,7 +183,7 @@ impl Connection {
         let from_client = dir == Dir::C2S;
         let cmd = command::parse(text, from_client, self.st.dialect.span);
         let mut v: Vec<Violation> = Vec::new();
-        let mut note = framing::line(raw, ending, cut, &mut v);
+        let mut note = framing::line(raw, ending, cut, cmd.controls, &mut v);
         if let (Cut::End, PayloadState::Some(p)) = (cut, &payload) {
             if p.truncated > 0 && note.is_none() {
                 note = Some(format!(

@@ -257,41 +257,59 @@ pub(super) fn connection_line(c: &Connection, st: Style) -> String {
             Severity::Info => {}
         }
     }
-    // One string written in place (a line per connection, thousands per capture).
+    // One string written in place, without the formatter (a line per connection, thousands per
+    // capture: its socket addresses and numbers were 6,000 instructions a line).
+    use crate::output::numfmt::push_addr;
     let mut s = String::with_capacity(192);
+    let mut num = itoa::Buffer::new();
     if st.on {
         let _ = write!(s, "{}", styles::BOLD.render());
     }
-    let _ = write!(
-        s,
-        "#{} {} {} → {} · {} · {}",
-        c.id,
-        c.role.as_str(),
-        c.client,
-        c.server,
-        sanitize(c.user.as_deref().unwrap_or("user unknown")),
-        sanitize(c.dialect.as_deref().unwrap_or("dialect unknown"))
-    );
+    s.push('#');
+    s.push_str(num.format(c.id));
+    s.push(' ');
+    s.push_str(c.role.as_str());
+    s.push(' ');
+    push_addr(&mut s, &c.client);
+    s.push_str(" → ");
+    push_addr(&mut s, &c.server);
+    s.push_str(" · ");
+    s.push_str(&sanitize(c.user.as_deref().unwrap_or("user unknown")));
+    s.push_str(" · ");
+    s.push_str(&sanitize(c.dialect.as_deref().unwrap_or("dialect unknown")));
     if st.on {
         s.push_str(RESET);
     }
-    let total = counts.total();
-    let _ = write!(s, ": {commands} commands, {total} transactions (");
+    s.push_str(": ");
+    s.push_str(num.format(commands));
+    s.push_str(" commands, ");
+    s.push_str(num.format(counts.total()));
+    s.push_str(" transactions (");
     // Outcomes by name: error, no reply expected, ok, unanswered.
     let mut any = false;
     for o in [Outcome::Error, Outcome::NoReplyExpected, Outcome::Ok, Outcome::Unanswered] {
         let n = counts.get(o);
         if n > 0 {
             let name = if o == Outcome::NoReplyExpected { "no reply expected" } else { o.as_str() };
-            let _ = write!(s, "{}{n} {name}", if any { ", " } else { "" });
+            if any {
+                s.push_str(", ");
+            }
+            s.push_str(num.format(n));
+            s.push(' ');
+            s.push_str(name);
             any = true;
         }
     }
     if !any {
         s.push_str("none");
     }
-    let how = c.close.map_or("open", |k| k.as_str());
-    let _ = writeln!(s, "), {errors} errors, {warnings} warnings, ended {how}");
+    s.push_str("), ");
+    s.push_str(num.format(errors));
+    s.push_str(" errors, ");
+    s.push_str(num.format(warnings));
+    s.push_str(" warnings, ended ");
+    s.push_str(c.close.map_or("open", |k| k.as_str()));
+    s.push('\n');
     s
 }
 
