@@ -112,7 +112,7 @@ pub fn parse(line: &str, from_client: bool, span: Dialects) -> Command<'_> {
     while i < b.len() {
         let start = i;
         // Most bytes are above the space, so one comparison usually settles it.
-        while let Some(&c) = b.get(i) {
+        for &c in b.get(i..).unwrap_or_default() {
             if c <= b' ' {
                 if c == b' ' || c == b'\t' {
                     break;

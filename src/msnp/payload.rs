@@ -27,6 +27,19 @@ impl Mime<'_> {
 /// ends the header block as if it were the body.
 pub fn parse(bytes: &[u8]) -> Mime<'_> {
     let mut headers = Vec::with_capacity(4);
+    let (pos, has_blank_line) = walk(bytes, |name, value| headers.push((name, trim(value))));
+    Mime { headers, body: &bytes[pos..], has_blank_line }
+}
+
+/// Whether an empty line ends the payload's header block: [`parse`]'s `has_blank_line`,
+/// without collecting the headers (what the checks need when no output shows payloads).
+pub fn header_block_ends(bytes: &[u8]) -> bool {
+    walk(bytes, |_, _| {}).1
+}
+
+/// Walks the header block, handing each header's name and untrimmed value to `header`;
+/// returns where the body starts and whether an empty line ended the block.
+fn walk<'a>(bytes: &'a [u8], mut header: impl FnMut(&'a str, &'a str)) -> (usize, bool) {
     let mut pos = 0;
     while pos < bytes.len() {
         let rest = &bytes[pos..];
@@ -36,7 +49,7 @@ pub fn parse(bytes: &[u8]) -> Mime<'_> {
         let line = &rest[..nl];
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
-            return Mime { headers, body: &rest[nl + 1..], has_blank_line: true };
+            return (pos + nl + 1, true);
         }
         // Each of these ends the header block alike, so the cheap byte checks come first.
         let Some(colon) = line.iter().position(|c| *c == b':') else {
@@ -49,11 +62,10 @@ pub fn parse(bytes: &[u8]) -> Mime<'_> {
             break;
         };
         // The colon is ASCII, so both cuts fall on character boundaries.
-        let (name, value) = (text.get(..colon).unwrap_or(""), text.get(colon + 1..).unwrap_or(""));
-        headers.push((name, trim(value)));
+        header(text.get(..colon).unwrap_or(""), text.get(colon + 1..).unwrap_or(""));
         pos += nl + 1;
     }
-    Mime { headers, body: &bytes[pos..], has_blank_line: false }
+    (pos, false)
 }
 
 /// `str::trim`, with ASCII ends settled byte by byte (a header value usually starts with one
@@ -118,6 +130,7 @@ mod tests {
         ], 0..40)) {
             let bytes = parts.concat();
             prop_assert_eq!(parse(&bytes), reference(&bytes));
+            prop_assert_eq!(header_block_ends(&bytes), reference(&bytes).has_blank_line);
         }
     }
 

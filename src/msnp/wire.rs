@@ -55,8 +55,45 @@ pub struct Payload {
 impl Payload {
     /// Whether every declared byte arrived.
     pub fn complete(&self) -> bool {
+        self.view().complete()
+    }
+
+    /// The payload, borrowed.
+    pub fn view(&self) -> PayloadView<'_> {
+        PayloadView { declared: self.declared, bytes: &self.bytes, missing: self.missing, truncated: self.truncated }
+    }
+}
+
+/// A payload as the checks read it: a [`Payload`], or one lent straight out of the decoder's
+/// buffer ([`FastLine::Payload`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PayloadView<'a> {
+    /// The length the command line declared.
+    pub declared: u64,
+    /// The bytes kept (at most `keep_payload`).
+    pub bytes: &'a [u8],
+    /// Bytes that were lost in gaps.
+    pub missing: u64,
+    /// Bytes that never arrived because the stream ended.
+    pub truncated: u64,
+}
+
+impl PayloadView<'_> {
+    /// Whether every declared byte arrived.
+    pub fn complete(&self) -> bool {
         self.missing == 0 && self.truncated == 0
     }
+}
+
+/// What followed a command line, borrowed ([`PayloadState`] as the checks read it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadRef<'a> {
+    /// Not a payload command.
+    None,
+    /// A payload command with its payload.
+    Some(PayloadView<'a>),
+    /// A payload command whose length field is not a usable length.
+    BadLength(&'a str),
 }
 
 /// What followed a command line.
@@ -68,6 +105,17 @@ pub enum PayloadState {
     Some(Payload),
     /// A payload command whose length field is not a usable length; nothing was consumed.
     BadLength(String),
+}
+
+impl PayloadState {
+    /// Borrowed.
+    pub fn view(&self) -> PayloadRef<'_> {
+        match self {
+            PayloadState::None => PayloadRef::None,
+            PayloadState::Some(p) => PayloadRef::Some(p.view()),
+            PayloadState::BadLength(reason) => PayloadRef::BadLength(reason),
+        }
+    }
 }
 
 /// Why bytes were not a command line.
@@ -119,6 +167,9 @@ enum State {
 pub enum FastLine<'a> {
     /// An ordinary command line: stream offset, the line without its ending, the ending.
     Line(u64, &'a [u8], Ending),
+    /// A payload command whose whole payload is buffered: as [`FastLine::Line`], then the
+    /// payload (the bytes [`Decoder::next_frame`] would keep of it).
+    Payload(u64, &'a [u8], Ending, PayloadView<'a>),
     /// Anything else: use [`Decoder::next_frame`].
     Slow,
 }
@@ -204,9 +255,10 @@ impl Decoder {
         self.offset += n as u64;
     }
 
-    /// The common case without copying: a complete, ordinary command line (no payload, not
-    /// too long) is lent straight out of the buffer. [`FastLine::Slow`] means "ask
-    /// [`Decoder::next_frame`]", which gives exactly the frame this would have.
+    /// The common cases without copying: a complete, ordinary command line (not too long) is
+    /// lent straight out of the buffer, and so is a payload command with its whole payload.
+    /// [`FastLine::Slow`] means "ask [`Decoder::next_frame`]", which gives exactly the frame
+    /// this would have.
     pub fn fast_line(&mut self) -> FastLine<'_> {
         if !matches!(self.state, State::Line) {
             return FastLine::Slow;
@@ -218,10 +270,22 @@ impl Decoder {
             return FastLine::Slow;
         }
         let body = &avail[..end];
-        if framing::may_carry_payload(body.get(..3).unwrap_or(body)) && body.get(3).is_none_or(|c| *c == b' ') {
-            return FastLine::Slow;
-        }
         let (start, offset) = (self.pos, self.offset);
+        if framing::may_carry_payload(body.get(..3).unwrap_or(body)) && body.get(3).is_none_or(|c| *c == b' ') {
+            // As `after_line` frames it, when the payload is all here.
+            match framing::follows(body, self.side, self.span, self.limits.max_payload) {
+                Follows::Nothing => {}
+                Follows::Payload(n) if n <= (avail.len() - nl - 1) as u64 => {
+                    let n = n as usize;
+                    self.take(nl + 1 + n);
+                    let from = start + nl + 1;
+                    let bytes = &self.buf[from..from + n.min(self.limits.keep_payload)];
+                    let payload = PayloadView { declared: n as u64, bytes, missing: 0, truncated: 0 };
+                    return FastLine::Payload(offset, &self.buf[start..start + end], ending, payload);
+                }
+                Follows::Payload(_) | Follows::BadLength(_) => return FastLine::Slow,
+            }
+        }
         self.take(nl + 1);
         FastLine::Line(offset, &self.buf[start..start + end], ending)
     }

@@ -150,7 +150,7 @@ impl Record for Event {
         if let Some(n) = self.error_name {
             w.str("error_name", n);
         }
-        w.opt_record("payload", self.payload.as_ref());
+        w.opt_record("payload", self.payload.as_deref());
         w.opt_uint("transaction", self.transaction.map(|t| t as u64));
         if let Some(l) = self.link {
             w.uint("link", l as u64);

@@ -4,7 +4,7 @@
 use super::{truncate, Violation, F001, F002, F003, F004, F005, F006, F007, F008, F009, F010, F011};
 use crate::msnp::catalog;
 use crate::msnp::command::Command;
-use crate::msnp::wire::{Ending, Payload};
+use crate::msnp::wire::{Ending, PayloadView};
 
 /// What cut a frame short that is not the peer's fault, if anything did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +65,14 @@ pub fn bad_length(reason: &str, v: &mut Vec<Violation>) {
 
 /// F006, F007 and F008 on a payload; `has_blank_line` says whether its MIME header block ended.
 /// A payload the end of the input cut ([`Cut::End`]) is not F006: the rest may have followed.
-pub fn payload(verb: &str, from_client: bool, p: &Payload, has_blank_line: bool, cut: Cut, v: &mut Vec<Violation>) {
+pub fn payload(
+    verb: &str,
+    from_client: bool,
+    p: &PayloadView<'_>,
+    has_blank_line: bool,
+    cut: Cut,
+    v: &mut Vec<Violation>,
+) {
     if p.truncated > 0 && cut != Cut::End {
         v.push(Violation::new(F006, format!("payload declared {} bytes, {} never arrived", p.declared, p.truncated)));
     }

@@ -9,7 +9,7 @@ use super::{
 use crate::msnp::catalog::Side;
 use crate::msnp::command::Command;
 use crate::msnp::dialect::Dialects;
-use crate::msnp::verbs::{ANS, BYE, CAL, CVQ, CVR, INF, JOI, LSG, LST, OUT, PNG, RNG, SYN, USR, VER, XFR};
+use crate::msnp::verbs::{ANS, BLP, BYE, CAL, CVQ, CVR, GTC, INF, JOI, LSG, LST, OUT, PNG, RNG, SYN, USR, VER, XFR};
 use crate::msnp::Role;
 
 /// How far a connection's login got.
@@ -217,7 +217,7 @@ impl Checker {
     pub fn syn_batch(&mut self, t: usize, cmd: &Command<'_>, v: &mut Vec<Violation>) {
         const PARTS: [&str; 7] = ["SYN", "GTC", "BLP", "LST FL", "LST AL", "LST BL", "LST RL"];
         let a = &cmd.args;
-        if cmd.verb == "SYN" {
+        if cmd.code == SYN {
             self.syn = a.first().map(|s| SynBatch { txn: t, serial: s.to_string(), stage: 0, item: 0, total: 0 });
             return;
         }
@@ -225,10 +225,10 @@ impl Checker {
             v.push(Violation::new(P010, format!("{} before the SYN reply", cmd.verb)));
             return;
         };
-        let (stage, serial) = match cmd.verb {
-            "GTC" => (1, a.first()),
-            "BLP" => (2, a.first()),
-            "LST" => match a.first().and_then(|l| SYN_LISTS.iter().position(|x| x == l)) {
+        let (stage, serial) = match cmd.code {
+            GTC => (1, a.first()),
+            BLP => (2, a.first()),
+            LST => match a.first().and_then(|l| SYN_LISTS.iter().position(|x| x == l)) {
                 Some(i) => (3 + i, a.get(1)),
                 None => return,
             },
@@ -250,7 +250,7 @@ impl Checker {
             let last = b.item.saturating_sub(1);
             v.push(Violation::new(P010, format!("{} ended at item {last} of {}", PARTS[b.stage], b.total)));
         }
-        if cmd.verb == "LST" {
+        if cmd.code == LST {
             if !same_list {
                 b.item = 1;
                 b.total = 0;

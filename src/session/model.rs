@@ -87,8 +87,9 @@ pub struct Event {
     pub fields: Vec<(&'static str, ShortStr)>,
     /// The error code's name, for error lines.
     pub error_name: Option<&'static str>,
-    /// The payload, for payload commands.
-    pub payload: Option<PayloadInfo>,
+    /// The payload, for payload commands (boxed: most events have none, and every event is
+    /// moved into its connection's list).
+    pub payload: Option<Box<PayloadInfo>>,
     /// Index into the connection's transactions.
     pub transaction: Option<usize>,
     /// Index into the document's links, for referrals.

@@ -33,7 +33,7 @@ fn decode(chunks: &[&[u8]], limits: WireLimits, gap_after_first: Option<u64>) ->
 
 /// Decodes with the zero-copy fast path for ordinary lines, as the analysis does.
 pub fn decode_fast(chunks: &[&[u8]], limits: WireLimits) -> Vec<Frame> {
-    use crate::msnp::wire::{FastLine, PayloadState};
+    use crate::msnp::wire::{FastLine, Payload, PayloadState};
     let mut d = Decoder::new(limits);
     let mut out = Vec::new();
     for c in chunks {
@@ -42,6 +42,15 @@ pub fn decode_fast(chunks: &[&[u8]], limits: WireLimits) -> Vec<Frame> {
             match d.fast_line() {
                 FastLine::Line(offset, line, ending) => {
                     out.push(Frame::Line { offset, line: line.to_vec(), ending, payload: PayloadState::None })
+                }
+                FastLine::Payload(offset, line, ending, p) => {
+                    let payload = Payload {
+                        declared: p.declared,
+                        bytes: p.bytes.to_vec(),
+                        missing: p.missing,
+                        truncated: p.truncated,
+                    };
+                    out.push(Frame::Line { offset, line: line.to_vec(), ending, payload: PayloadState::Some(payload) })
                 }
                 FastLine::Slow => match d.next_frame() {
                     Some(f) => out.push(f),
