@@ -246,6 +246,13 @@ fn take_settled(c: &mut Connection, s: &mut Summary) -> Vec<Transaction> {
 /// Counts the events not handed on yet and marks them handed on; returns the position of the
 /// first in `c.events`, if there is any.
 fn count_new(c: &mut Connection, s: &mut Summary, verbs: &mut [u64]) -> Option<usize> {
+    // Commands the connection counted as they came (it kept no event of them).
+    for i in c.tallied().drain(..) {
+        s.commands += 1;
+        if let Some(n) = verbs.get_mut(usize::from(i)) {
+            *n += 1;
+        }
+    }
     let total = c.base + c.events.len();
     if total <= c.emitted {
         return None;

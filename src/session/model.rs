@@ -21,7 +21,8 @@ pub struct Options {
     /// connections), so a long connection's memory does not grow with its events.
     pub stream_events: bool,
     /// Build the display parts of events (line, arguments, fields, payload text); off when no
-    /// output shows events.
+    /// output shows events. With `stream_events`, nothing reads an event but its counts then,
+    /// and events without violations are counted as they come instead of being made at all.
     pub terse: bool,
 }
 
