@@ -42,10 +42,14 @@ impl Affinity {
     /// SYN's sender, the SYN-ACK's receiver, the side not on a server port, or the side with
     /// the higher port) and kept while the flow is seen.
     pub fn of(&mut self, seg: &Segment<'_>, ts_ns: i64) -> IpAddr {
+        self.of_key(seg, FlowKey::new(seg.src, seg.dst, seg.vlan), ts_ns)
+    }
+
+    /// [`Affinity::of`] with the segment's flow key already made.
+    pub(crate) fn of_key(&mut self, seg: &Segment<'_>, key: FlowKey, ts_ns: i64) -> IpAddr {
         if ts_ns > self.last_sweep_ns.saturating_add(self.keep_ns / 4) {
             self.sweep(ts_ns);
         }
-        let key = FlowKey::new(seg.src, seg.dst, seg.vlan);
         if let Some((ip, seen)) = self.flows.get_mut(&key) {
             *seen = ts_ns;
             return *ip;

@@ -8,7 +8,7 @@ use super::summary::Summary;
 use super::Analyzer;
 use crate::capture::{CaptureError, CaptureReader};
 use crate::net::{self, Sliced};
-use crate::reassembly::{Limits, Reassembler};
+use crate::reassembly::{FlowKey, Limits, Reassembler};
 use crate::session::Options;
 use std::io::Read;
 
@@ -63,11 +63,13 @@ impl Analyzer<'_> {
         let Pipeline { reasm, affinity, defrag, limits, .. } = pipe;
         let held = slice_frame(link, data, ts_ns, defrag, |seg| {
             let table = affinity.get_or_insert_with(|| Affinity::new(&self.ports, limits.idle_timeout_ns));
-            let affinity = table.of(seg, ts_ns);
+            // One flow key for both tables.
+            let key = FlowKey::new(seg.src, seg.dst, seg.vlan);
+            let affinity = table.of_key(seg, key, ts_ns);
             // A flow it starts takes the packet's number as its id: ids then follow packet
             // order whoever analyses the flow (see `super::shard`).
             reasm.tick(ts_ns, self);
-            reasm.segment_as(seg, ts_ns, k, Some(affinity), self);
+            reasm.segment_keyed(seg, key, ts_ns, k, Some(affinity), self);
         });
         self.count_held(held);
     }

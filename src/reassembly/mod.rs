@@ -184,8 +184,18 @@ impl std::hash::Hash for FlowKey {
 }
 
 impl FlowKey {
+    /// The key of the flow between `a` and `b`, whichever sends. Only equality and hashing read
+    /// the order of the two, so any order the pair decides alike both ways will do: two IPv4
+    /// addresses by one word each (address and port), others as `SocketAddr` orders them.
     pub(crate) fn new(a: SocketAddr, b: SocketAddr, vlan: Option<u16>) -> Self {
-        if a <= b {
+        let first = match (a, b) {
+            (SocketAddr::V4(x), SocketAddr::V4(y)) => {
+                let word = |v: std::net::SocketAddrV4| u64::from(v.ip().to_bits()) << 16 | u64::from(v.port());
+                word(x) <= word(y)
+            }
+            _ => a <= b,
+        };
+        if first {
             FlowKey { vlan, lo: a, hi: b }
         } else {
             FlowKey { vlan, lo: b, hi: a }
@@ -265,6 +275,20 @@ impl Reassembler {
         sink: &mut dyn StreamSink,
     ) {
         let key = FlowKey::new(seg.src, seg.dst, seg.vlan);
+        self.segment_keyed(seg, key, ts_ns, new_id, affinity, sink);
+    }
+
+    /// [`Reassembler::segment_as`] with the segment's flow key already made (the affinity
+    /// table made it).
+    pub(crate) fn segment_keyed(
+        &mut self,
+        seg: &Segment<'_>,
+        key: FlowKey,
+        ts_ns: i64,
+        new_id: ConnId,
+        affinity: Option<std::net::IpAddr>,
+        sink: &mut dyn StreamSink,
+    ) {
         let syn = seg.flags.has(crate::net::TcpFlags::SYN);
         let ack = seg.flags.has(crate::net::TcpFlags::ACK);
 

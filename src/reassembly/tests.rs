@@ -407,3 +407,25 @@ proptest::proptest! {
         }
     }
 }
+
+proptest! {
+    /// A flow's key is the same whichever side sends, for either family and mixed ones; and
+    /// two flows that differ in an address, a port or the VLAN have different keys.
+    #[test]
+    fn flow_keys_are_the_same_both_ways(
+        ips in proptest::collection::vec(prop_oneof![
+            any::<[u8; 4]>().prop_map(std::net::IpAddr::from),
+            any::<[u16; 8]>().prop_map(std::net::IpAddr::from),
+            Just(std::net::IpAddr::from([10, 0, 0, 1])),
+        ], 2),
+        ports in (any::<u16>(), prop_oneof![any::<u16>(), Just(1863)]),
+        vlan in proptest::option::of(0u16..4096),
+    ) {
+        let a = SocketAddr::new(ips[0], ports.0);
+        let b = SocketAddr::new(ips[1], ports.1);
+        prop_assert_eq!(FlowKey::new(a, b, vlan), FlowKey::new(b, a, vlan));
+        let other = SocketAddr::new(ips[1], ports.1.wrapping_add(1));
+        prop_assert_ne!(FlowKey::new(a, b, vlan), FlowKey::new(a, other, vlan));
+        prop_assert_ne!(FlowKey::new(a, b, vlan), FlowKey::new(a, b, vlan.map_or(Some(1), |_| None)));
+    }
+}
