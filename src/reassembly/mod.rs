@@ -159,47 +159,36 @@ struct Conn {
     last_ns: i64,
 }
 
-/// A flow's addresses in either direction, as one key.
+/// A flow's addresses in either direction, as one key: five words (the two addresses, as
+/// IPv6 does or IPv4 widened, then both ports, the VLAN and which addresses are IPv6), so the
+/// tables compare and hash it a word at a time. Keys were two `SocketAddr`s, compared part by
+/// part: the comparison of each lookup was 2.5 % of a summary's time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FlowKey {
-    vlan: Option<u16>,
-    lo: SocketAddr,
-    hi: SocketAddr,
-}
+pub(crate) struct FlowKey([u64; 5]);
 
 impl std::hash::Hash for FlowKey {
-    /// In three whole words: the derived hash feeds each address part by part, which costs the
-    /// seeded hasher several times as much (equal keys still hash equally: the words are taken
-    /// from what `Eq` compares).
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        let ip = |a: &SocketAddr| match a.ip() {
-            std::net::IpAddr::V4(v) => u128::from(u32::from(v)),
-            std::net::IpAddr::V6(v) => u128::from(v),
-        };
-        h.write_u128(ip(&self.lo));
-        h.write_u128(ip(&self.hi));
-        let vlan = self.vlan.map_or(0, |v| u64::from(v) | 1 << 16);
-        h.write_u64(u64::from(self.lo.port()) | u64::from(self.hi.port()) << 16 | vlan << 32);
+        for w in self.0 {
+            h.write_u64(w);
+        }
     }
 }
 
 impl FlowKey {
-    /// The key of the flow between `a` and `b`, whichever sends. Only equality and hashing read
-    /// the order of the two, so any order the pair decides alike both ways will do: two IPv4
-    /// addresses by one word each (address and port), others as `SocketAddr` orders them.
+    /// The key of the flow between `a` and `b`, whichever sends (the two ends in one order
+    /// both ways: by address, port and family).
     pub(crate) fn new(a: SocketAddr, b: SocketAddr, vlan: Option<u16>) -> Self {
-        let first = match (a, b) {
-            (SocketAddr::V4(x), SocketAddr::V4(y)) => {
-                let word = |v: std::net::SocketAddrV4| u64::from(v.ip().to_bits()) << 16 | u64::from(v.port());
-                word(x) <= word(y)
-            }
-            _ => a <= b,
+        let end = |x: SocketAddr| match x.ip() {
+            std::net::IpAddr::V4(v) => (u128::from(v.to_bits()), x.port(), 0u64),
+            std::net::IpAddr::V6(v) => (v.to_bits(), x.port(), 1u64),
         };
-        if first {
-            FlowKey { vlan, lo: a, hi: b }
-        } else {
-            FlowKey { vlan, lo: b, hi: a }
+        let (mut lo, mut hi) = (end(a), end(b));
+        if hi < lo {
+            std::mem::swap(&mut lo, &mut hi);
         }
+        let vlan = vlan.map_or(0, |v| u64::from(v) | 1 << 16);
+        let rest = u64::from(lo.1) | u64::from(hi.1) << 16 | vlan << 32 | lo.2 << 49 | hi.2 << 50;
+        FlowKey([(lo.0 >> 64) as u64, lo.0 as u64, (hi.0 >> 64) as u64, hi.0 as u64, rest])
     }
 }
 

@@ -429,3 +429,26 @@ proptest! {
         prop_assert_ne!(FlowKey::new(a, b, vlan), FlowKey::new(a, b, vlan.map_or(Some(1), |_| None)));
     }
 }
+
+proptest! {
+    /// Two flows have one key exactly when they join the same two endpoints on the same VLAN
+    /// (addresses drawn from a few, so that many pairs meet; IPv4 and its IPv6 forms differ).
+    #[test]
+    fn flow_keys_are_equal_exactly_when_the_endpoints_are(
+        ends in proptest::collection::vec((0usize..5, prop_oneof![Just(1863u16), Just(5000), Just(0)]), 4),
+        vlans in (proptest::option::of(0u16..2), proptest::option::of(0u16..2)),
+    ) {
+        let ips: [std::net::IpAddr; 5] = [
+            [10, 0, 0, 1].into(),
+            [10, 0, 0, 2].into(),
+            std::net::Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped().into(),
+            std::net::Ipv4Addr::new(10, 0, 0, 1).to_ipv6_compatible().into(),
+            "2001:db8::1".parse::<std::net::IpAddr>().unwrap(),
+        ];
+        let at = |k: usize| SocketAddr::new(ips[ends[k].0], ends[k].1);
+        let pair = |a: SocketAddr, b: SocketAddr| if a <= b { (a, b) } else { (b, a) };
+        let (a, b, c, d) = (at(0), at(1), at(2), at(3));
+        let same = pair(a, b) == pair(c, d) && vlans.0 == vlans.1;
+        prop_assert_eq!(FlowKey::new(a, b, vlans.0) == FlowKey::new(c, d, vlans.1), same);
+    }
+}
