@@ -27,19 +27,25 @@ impl Mime<'_> {
 /// ends the header block as if it were the body.
 pub fn parse(bytes: &[u8]) -> Mime<'_> {
     let mut headers = Vec::with_capacity(4);
-    let (pos, has_blank_line) = walk(bytes, |name, value| headers.push((name, trim(value))));
+    let (pos, has_blank_line) = walk(bytes, |line, colon| {
+        let Ok(text) = std::str::from_utf8(line) else { return false };
+        // The colon is ASCII, so both cuts fall on character boundaries.
+        headers.push((text.get(..colon).unwrap_or(""), trim(text.get(colon + 1..).unwrap_or(""))));
+        true
+    });
     Mime { headers, body: &bytes[pos..], has_blank_line }
 }
 
 /// Whether an empty line ends the payload's header block: [`parse`]'s `has_blank_line`,
 /// without collecting the headers (what the checks need when no output shows payloads).
 pub fn header_block_ends(bytes: &[u8]) -> bool {
-    walk(bytes, |_, _| {}).1
+    walk(bytes, |line, _| line.is_ascii() || std::str::from_utf8(line).is_ok()).1
 }
 
-/// Walks the header block, handing each header's name and untrimmed value to `header`;
+/// Walks the header block, handing each header line (without its ending) and the position of
+/// its colon to `header`, which says whether the line is one (it is not when it is not UTF-8);
 /// returns where the body starts and whether an empty line ended the block.
-fn walk<'a>(bytes: &'a [u8], mut header: impl FnMut(&'a str, &'a str)) -> (usize, bool) {
+fn walk<'a>(bytes: &'a [u8], mut header: impl FnMut(&'a [u8], usize) -> bool) -> (usize, bool) {
     let mut pos = 0;
     while pos < bytes.len() {
         let rest = &bytes[pos..];
@@ -55,14 +61,9 @@ fn walk<'a>(bytes: &'a [u8], mut header: impl FnMut(&'a str, &'a str)) -> (usize
         let Some(colon) = line.iter().position(|c| *c == b':') else {
             break;
         };
-        if colon == 0 || line[..colon].contains(&b' ') {
+        if colon == 0 || line[..colon].contains(&b' ') || !header(line, colon) {
             break;
         }
-        let Ok(text) = std::str::from_utf8(line) else {
-            break;
-        };
-        // The colon is ASCII, so both cuts fall on character boundaries.
-        header(text.get(..colon).unwrap_or(""), text.get(colon + 1..).unwrap_or(""));
         pos += nl + 1;
     }
     (pos, false)

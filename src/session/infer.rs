@@ -20,8 +20,8 @@ pub struct DialectState {
     pub decided: bool,
     /// What the connection's own commands allow (narrowed line by line).
     pub evidence: Dialects,
-    /// The commands that narrowed the evidence, for the label's explanation.
-    pub notes: Vec<String>,
+    /// What narrowed the evidence, for the label's explanation.
+    pub notes: Vec<Note>,
     /// The label as negotiated, when the server chose a name msntap does not know.
     pub named: Option<String>,
     /// The named dialect was offered by the client but is not one msntap knows.
@@ -41,13 +41,41 @@ impl Default for DialectState {
     }
 }
 
+/// What narrowed a connection's evidence, kept as it came and put in words only when the
+/// explanation is shown (most connections are never shown with theirs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Note {
+    /// A verb only these dialects have.
+    Verb(&'static str, Dialects),
+    /// A form of the verb only these dialects have.
+    Form(&'static str, Dialects),
+    /// The client version a CVR names.
+    ClientVersion(String, Dialects),
+    /// The user's other connections.
+    Users(Dialects),
+    /// The referral that led to the connection.
+    Referral(Dialects),
+}
+
+impl std::fmt::Display for Note {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Note::Verb(verb, d) => write!(f, "{verb} ({})", d.label()),
+            Note::Form(verb, d) => write!(f, "{verb} form ({})", d.label()),
+            Note::ClientVersion(version, d) => write!(f, "client version {version} ({})", d.label()),
+            Note::Users(d) => write!(f, "the user's other connections ({})", d.label()),
+            Note::Referral(d) => write!(f, "the referral that led here ({})", d.label()),
+        }
+    }
+}
+
 /// Evidence notes kept per connection.
 const MAX_NOTES: usize = 4;
 
 impl DialectState {
     /// Narrows the evidence to `range` for `why`; evidence that contradicts what is known is
     /// set aside (a lenient peer is not a different dialect).
-    pub fn narrow(&mut self, range: Dialects, why: impl FnOnce() -> String) -> bool {
+    pub fn narrow(&mut self, range: Dialects, why: impl FnOnce() -> Note) -> bool {
         match self.evidence.intersect(range) {
             Some(e) if e != self.evidence => {
                 self.evidence = e;
@@ -83,17 +111,17 @@ impl Connection {
     /// The forms of `cmd` narrow the dialect; its CVR names the client's version.
     pub(super) fn fingerprint(&mut self, cmd: &Command<'_>, from_client: bool) {
         let Some(spec) = cmd.spec else { return };
-        let verb = cmd.verb;
+        let verb = spec.verb;
         let st = &mut self.st.dialect;
-        let mut changed = st.narrow(spec.dialects, || format!("{verb} ({})", spec.dialects.label()));
+        let mut changed = st.narrow(spec.dialects, || Note::Verb(verb, spec.dialects));
         if let Some(range) = cmd.reading.and_then(|r| r.evidence) {
-            changed |= st.narrow(range, || format!("{verb} form ({})", range.label()));
+            changed |= st.narrow(range, || Note::Form(verb, range));
         }
         if from_client && matches!(cmd.code, CVR | CVQ) {
             let client = cmd.args.get(4).copied().unwrap_or("");
             if let Some(range) = cmd.args.get(5).and_then(|v| dialect::of_client_version(client, v)) {
                 let version = cmd.args.get(5).copied().unwrap_or("");
-                if st.narrow(range, || format!("client version {version} ({})", range.label())) {
+                if st.narrow(range, || Note::ClientVersion(version.to_string(), range)) {
                     changed = true;
                     if !st.decided {
                         self.dialect_source.get_or_insert(DialectSource::ClientVersion);
@@ -193,7 +221,7 @@ impl Connection {
             Some(DialectSource::Negotiated) => Some("VER".into()),
             Some(DialectSource::Inherited) => Some("the referral that led here".into()),
             _ if st.notes.is_empty() => None,
-            _ => Some(st.notes.join(", ")),
+            _ => Some(st.notes.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", ")),
         }
     }
 
@@ -217,7 +245,7 @@ impl Connection {
             st.evidence = e;
             st.span = e;
             if st.notes.len() < MAX_NOTES {
-                st.notes.push(format!("the user's other connections ({})", range.label()));
+                st.notes.push(Note::Users(range));
             }
             self.sync_decoders();
             self.settle_dialect();
@@ -235,7 +263,7 @@ impl Connection {
             st.decided = true;
             st.span = span;
             self.dialect_source = Some(DialectSource::Inherited);
-        } else if st.narrow(span, || format!("the referral that led here ({})", span.label())) {
+        } else if st.narrow(span, || Note::Referral(span)) {
             self.dialect_source.get_or_insert(DialectSource::Inherited);
         }
         self.sync_decoders();

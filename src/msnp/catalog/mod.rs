@@ -400,7 +400,8 @@ pub fn read(spec: &'static CommandSpec, side: Side, span: Dialects, rest: &[&str
     let (mut first, mut count_fits, mut words_fit, mut chosen) = (None, None, None, None);
     let mut evidence: Option<Dialects> = None;
     let (mut roles, mut any_roles) = (Roles::NONE, Roles::NONE);
-    let trid_shaped = rest.first().is_some_and(|t| Kind::Number.fits(t));
+    // `Kind::Number.fits`, inline: every line has one.
+    let trid_shaped = rest.first().is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()));
     let mut forms = spec.forms_of(side, span);
     let only = forms.next()?;
     if forms.next().is_none() {
