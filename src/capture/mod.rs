@@ -102,7 +102,19 @@ impl<R: Read> Window<R> {
     }
 
     /// Makes at least `n` bytes available; returns how many are (fewer only at end of file).
+    /// Inline for the usual case, three times a packet: the bytes are already there.
+    #[inline]
     pub fn fill(&mut self, n: usize) -> Result<usize, CaptureError> {
+        let have = self.end - self.start;
+        if have >= n || self.eof {
+            return Ok(have);
+        }
+        self.refill(n)
+    }
+
+    /// [`Window::fill`] when the window must read.
+    #[inline(never)]
+    fn refill(&mut self, n: usize) -> Result<usize, CaptureError> {
         while self.end - self.start < n && !self.eof {
             if self.buf.len() - self.start < n {
                 // Move the live bytes to the front, growing if one record needs more room.
