@@ -133,6 +133,11 @@ pub fn parse(line: &str, from_client: bool, span: Dialects) -> Command<'_> {
         } else if start == 0 {
             odd_spacing = true;
         }
+        // The usual separator, one space before a token's byte, settled at once.
+        if b.get(i) == Some(&b' ') && b.get(i + 1).is_some_and(|c| *c > b' ') {
+            i += 1;
+            continue;
+        }
         let sep_start = i;
         while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
             if b[i] == b'\t' {

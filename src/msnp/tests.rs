@@ -317,3 +317,41 @@ fn error_table_is_sorted_for_binary_search() {
         assert_eq!(catalog::lookup(c.verb).map(|x| x.verb), Some(c.verb));
     }
 }
+
+/// The tokens of a line, its odd spacing and control bytes, by the rule's words: tokens are
+/// what lies between spaces and tabs; spacing is odd unless the line is tokens joined by
+/// single spaces; control bytes are those below the space other than the tab.
+fn tokens_by_the_rule(line: &str) -> (Vec<&str>, bool, bool) {
+    let tokens: Vec<&str> = line.split([' ', '\t']).filter(|t| !t.is_empty()).collect();
+    let odd = tokens.join(" ") != line;
+    let controls = line.bytes().any(|b| b < b' ' && b != b'\t');
+    (tokens, odd, controls)
+}
+
+proptest! {
+    /// The parser's one pass splits every line as the rule says, whatever its spacing.
+    #[test]
+    fn lines_split_as_the_rule_says(parts in proptest::collection::vec(prop_oneof![
+        Just(" "), Just("  "), Just("\t"), Just("\r"), Just("\x01"), Just("MSG"), Just("1"), Just("bob@x.com"),
+        Just("é"), Just("A"),
+    ], 0..16)) {
+        let line = parts.concat();
+        let c = command::parse(&line, true, Dialects::ALL);
+        let (tokens, odd, controls) = tokens_by_the_rule(&line);
+        let mut got: Vec<&str> = Vec::new();
+        if !c.verb.is_empty() {
+            got.push(c.verb);
+        }
+        if let Some(t) = c.bad_trid {
+            got.push(t);
+        } else if let Some(t) = c.trid {
+            // The TrID slot took the token after the verb (its text is that number's).
+            prop_assert_eq!(tokens.get(1).and_then(|x| command::parse_trid(x)), Some(t));
+            got.push(tokens[1]);
+        }
+        got.extend(c.args.iter().copied());
+        prop_assert_eq!(got, tokens, "{:?}", line);
+        prop_assert_eq!(c.odd_spacing, odd, "{:?}", line);
+        prop_assert_eq!(c.controls, controls, "{:?}", line);
+    }
+}
