@@ -151,13 +151,33 @@ pub fn summary_text(
     limits: Limits,
     workers: usize,
 ) -> Result<Vec<u8>, crate::capture::CaptureError> {
+    summary_of(capture, crate::session::Options { terse: true, ..opts }, limits, workers)
+}
+
+/// [`summary_text`] on one thread with every event made and kept until handed on, as when an
+/// output shows them (`read --summary` counts events nothing shows as they come instead). For
+/// tests and tools that compare the two.
+pub fn summary_text_keeping_events(
+    capture: &[u8],
+    opts: crate::session::Options,
+    limits: Limits,
+) -> Result<Vec<u8>, crate::capture::CaptureError> {
+    summary_of(capture, crate::session::Options { terse: false, ..opts }, limits, 1)
+}
+
+fn summary_of(
+    capture: &[u8],
+    opts: crate::session::Options,
+    limits: Limits,
+    workers: usize,
+) -> Result<Vec<u8>, crate::capture::CaptureError> {
     use crate::output::text::{TextOptions, TextReport};
     let mut reader = crate::capture::CaptureReader::new(capture)?;
     let mut out = Vec::new();
     {
         let text_opts = TextOptions { color: false, summary_only: true, filter: Default::default(), live: false };
         let mut report = TextReport::new(&mut out, text_opts, "capture");
-        let opts = crate::session::Options { stream_events: true, terse: true, ..opts };
+        let opts = crate::session::Options { stream_events: true, ..opts };
         let mut analyzer = Analyzer::new(opts, &[], &mut report);
         analyzer.run_capture_sharded(&mut reader, limits, workers, false);
         analyzer.finish();

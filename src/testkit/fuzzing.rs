@@ -206,6 +206,8 @@ pub fn shards(data: &[u8]) {
         let short = Limits { idle_timeout_ns: 5_000_000_000, ..Limits::default() };
         for limits in [Limits::default(), short] {
             let one = crate::app::summary_text(capture, Options::default(), limits, 1).ok();
+            let kept = crate::app::summary_text_keeping_events(capture, Options::default(), limits).ok();
+            assert!(one == kept, "events counted as they come summarise differently from events kept");
             for workers in [2, 3] {
                 let many = crate::app::summary_text(capture, Options::default(), limits, workers).ok();
                 assert!(one == many, "{workers} workers summarise differently");

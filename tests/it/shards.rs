@@ -4,7 +4,7 @@
 //! flushes and truncation.
 
 use crate::common::root;
-use msntap::app::{every_output, summary_text};
+use msntap::app::{every_output, summary_text, summary_text_keeping_events};
 use msntap::output::filter::Filter;
 use msntap::reassembly::Limits;
 use msntap::session::Options;
@@ -88,23 +88,6 @@ fn every_capture_summarises_alike_on_one_and_several_workers() {
     }
 }
 
-/// The summary of one thread, its events kept until handed on (`terse` off) or, where nothing
-/// reads them, counted as they come (`terse` on, as `read --summary` runs).
-fn summary_keeping_events(bytes: &[u8], limits: Limits, terse: bool) -> String {
-    use msntap::output::text::{TextOptions, TextReport};
-    let mut reader = msntap::capture::CaptureReader::new(bytes).expect("capture opens");
-    let mut out = Vec::new();
-    {
-        let text_opts = TextOptions { color: false, summary_only: true, filter: Filter::default(), live: false };
-        let mut report = TextReport::new(&mut out, text_opts, "capture");
-        let opts = Options { stream_events: true, terse, ..Options::default() };
-        let mut analyzer = msntap::Analyzer::new(opts, &[], &mut report);
-        analyzer.run_capture(&mut reader, limits);
-        analyzer.finish();
-    }
-    String::from_utf8(out).expect("UTF-8 summary")
-}
-
 /// Counting events as they come (late violations included) gives the counts that keeping
 /// them until they are handed on gives, on every capture.
 #[test]
@@ -112,8 +95,9 @@ fn every_capture_summarises_alike_whether_events_are_kept_or_counted_at_once() {
     let short = Limits { idle_timeout_ns: 2_000_000_000, ..Limits::default() };
     for (name, bytes) in &corpus(30_000) {
         for limits in [Limits::default(), short] {
-            let kept = summary_keeping_events(bytes, limits, false);
-            let counted = summary_keeping_events(bytes, limits, true);
+            let kept = summary_text_keeping_events(bytes, Options::default(), limits).expect("capture opens");
+            let kept = String::from_utf8(kept).expect("UTF-8 summary");
+            let counted = summary(bytes, limits, 1);
             assert!(kept.contains(" commands, "), "{name}: {kept}");
             assert!(kept == counted, "{name}, idle {} ns:\n{kept}\n---\n{counted}", limits.idle_timeout_ns);
         }
