@@ -65,9 +65,10 @@ impl OutputConfig {
         self.machine_on_stdout() || (!self.summary && self.ladder.is_none() && self.report.is_none())
     }
 
-    /// Whether any output shows events (the analysis builds their display parts only then).
+    /// Whether any output shows events (the analysis builds their display parts, and makes an
+    /// event of every line, only then): the transcript, the exports, the ladder, the report.
     pub fn shows_events(&self) -> bool {
-        self.json.is_some() || self.ndjson.is_some() || !self.summary
+        self.json.is_some() || self.ndjson.is_some() || !self.summary || self.ladder.is_some() || self.report.is_some()
     }
 }
 
@@ -218,5 +219,22 @@ mod tests {
         assert!(!transcript_runs(&OutputConfig { ndjson: Some(Target::Stdout), ..Default::default() }));
         assert!(!transcript_runs(&OutputConfig { ladder, ..Default::default() }));
         assert!(!transcript_runs(&OutputConfig { report: Some("r".into()), ..Default::default() }));
+    }
+
+    /// Events are made (and not merely counted) whenever an output shows them, the summary
+    /// with another output included.
+    #[test]
+    fn events_are_shown_by_every_output_but_the_summary_alone() {
+        let summary = OutputConfig { summary: true, ..Default::default() };
+        assert!(!summary.shows_events());
+        assert!(OutputConfig::default().shows_events());
+        for with in [
+            OutputConfig { json: Some(Target::Stdout), ..summary.clone() },
+            OutputConfig { ndjson: Some(Target::File("n".into())), ..summary.clone() },
+            OutputConfig { ladder: Some(LadderOptions::default()), ..summary.clone() },
+            OutputConfig { report: Some("r".into()), ..summary.clone() },
+        ] {
+            assert!(with.shows_events(), "{with:?}");
+        }
     }
 }

@@ -163,7 +163,8 @@ impl Connection {
     }
 
     /// One line (and its payload): framing checks, the command's checks and pairing, then the
-    /// event with its display parts (unless `opts.terse`).
+    /// event with its display parts (unless `opts.terse`), or, where nothing reads events but
+    /// their counts, the line counted at once ([`Connection::count_at_once`]).
     #[allow(clippy::too_many_arguments)]
     fn line(
         &mut self,

@@ -105,8 +105,9 @@ struct State {
     reveal: bool,
     /// Settle transactions early (the streaming modes).
     stream: bool,
-    /// Nothing reads an event but its counts (streaming, and no output shows events): events
-    /// are counted as they come ([`Connection::push`]) instead of kept until handed on.
+    /// Nothing reads an event but its counts (streaming, and no output shows events): command
+    /// lines are counted as they come ([`Connection::count_at_once`]) instead of kept as events
+    /// until handed on.
     count_only: bool,
     /// Catalog positions of the commands counted so, not yet added to the overall counts.
     tallied: Vec<u8>,
@@ -260,11 +261,13 @@ impl Connection {
         index
     }
 
-    /// Where nothing reads an event but its counts, counts the next event at once, as handing
-    /// it on would, instead of its being made and kept until then: a command line of the
-    /// catalog's verb `verb` (its position; `None`: no command) without violations. Returns
-    /// whether it did; a violation found on the event later is late, as on any event handed
-    /// on. Making, keeping and dropping such events was 2 to 4 % of a summary's time.
+    /// Where nothing reads an event but its counts, counts the next event of a line at once, as
+    /// handing it on would, instead of its being made and kept until then: one of `kind`
+    /// without violations, while no event waits to be handed on. A command or error line is
+    /// counted only when its verb is the catalog's (`verb`, its position); other kinds count
+    /// nothing. Returns whether it did (otherwise the caller makes the event); a violation
+    /// found on the line later is late, as on any event handed on. Making, keeping and dropping
+    /// such events was 2 to 4 % of a summary's time.
     fn count_at_once(&mut self, kind: EventKind, verb: Option<usize>, violations: &[Violation]) -> bool {
         if !self.st.count_only || !self.events.is_empty() || self.emitted != self.base || !violations.is_empty() {
             return false;
@@ -283,8 +286,8 @@ impl Connection {
         true
     }
 
-    /// The catalog positions of commands counted as they came ([`Connection::push`]), to add
-    /// to the overall counts (and clear).
+    /// The catalog positions of commands counted as they came ([`Connection::count_at_once`]),
+    /// to add to the overall counts (and clear).
     pub(crate) fn tallied(&mut self) -> &mut Vec<u8> {
         &mut self.st.tallied
     }

@@ -22,7 +22,8 @@ pub struct Options {
     pub stream_events: bool,
     /// Build the display parts of events (line, arguments, fields, payload text); off when no
     /// output shows events. With `stream_events`, nothing reads an event but its counts then,
-    /// and events without violations are counted as they come instead of being made at all.
+    /// and the lines without violations are counted as they come instead of made into events
+    /// (while no event waits to be handed on).
     pub terse: bool,
 }
 
