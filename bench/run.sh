@@ -3,7 +3,8 @@
 # transcript to /dev/null, with --ndjson and with --json (each sharded over one worker per core,
 # and with -j 1 on one thread), the ladder and the HTML report (packets/s, MB/s, peak RSS; the report's size and time against --summary), the same
 # capture through capinfos -c (the floor of reading it), tshark -q -Y msnms, tshark -T json and
-# tshark -V, each ratio with its target (issue 17), then the proxy's figures.
+# tshark -V, each ratio with its target (issue 17), the two --summary ratios again from runs
+# interleaved with their comparison (the same minutes on both sides), then the proxy's figures.
 #   bench/run.sh                      1-million-packet capture
 #   SIZES="1000000 10000000" bench/run.sh    also 10 million (tshark -T json skipped there)
 #   PGO=1 bench/run.sh               the binary tools/pgo-build makes (profile-guided), with
@@ -41,6 +42,22 @@ run() {
   echo "$secs" > "$DIR/last.txt"
 }
 
+# paired NAME TARGET ROUNDS: runs cmd_a then cmd_b, ROUNDS times in turn, and prints the median
+# of the rounds' ratios (cmd_a's wall time over cmd_b's). The table's rows run minutes apart;
+# a ratio whose two sides ran in the same seconds is the one the targets mean, as this
+# machine's speed drifts from one quarter hour to the next.
+paired() {
+  local name=$1 target=$2 rounds=$3 i a b ratios=()
+  local TIMEFORMAT=%R
+  for ((i = 0; i < rounds; i++)); do
+    a=$({ time cmd_a > /dev/null 2>&1; } 2>&1)
+    b=$({ time cmd_b > /dev/null 2>&1; } 2>&1)
+    ratios+=("$(awk -v a="$a" -v b="$b" 'BEGIN { if (b < 0.001) b = 0.001; printf "%.3f", a / b }')")
+  done
+  printf '%s\n' "${ratios[@]}" | sort -n | awk -v n="$name" -v t="$target" -v r="$rounds" '{ a[NR] = $1 }
+    END { printf "ratio, interleaved: %s %.1f (median of %d rounds, %.1f to %.1f; target %s)\n", n, a[int((NR + 1) / 2)], r, a[1], a[NR], t }'
+}
+
 for n in $SIZES; do
   cap="$DIR/gen-$n.pcap"
   [ -f "$cap" ] || "$BIN" generate "$cap" --packets "$n" 2>/dev/null
@@ -74,10 +91,22 @@ for n in $SIZES; do
   if command -v capinfos > /dev/null; then
     run "capinfos -c (reading the file)" "$n" "$bytes" capinfos -c "$cap"; t_cap=$(cat "$DIR/last.txt")
     ratio "--summary takes capinfos -c times" "$t_summary" "$t_cap" "at most 2.5"
+    cmd_a() { "$BIN" read "$cap" --summary --color never; }
+    cmd_b() { capinfos -c "$cap"; }
+    paired "--summary takes capinfos -c times" "at most 2.5" 7
+    if [ -n "$PLAIN" ]; then
+      cmd_a() { "$PLAIN" read "$cap" --summary --color never; }
+      paired "plain build: --summary takes capinfos -c times" "at most 2.5" 7
+    fi
   fi
   if command -v tshark > /dev/null; then
     run "tshark -q -Y msnms" "$n" "$bytes" tshark -r "$cap" -q -Y msnms; t_tq=$(cat "$DIR/last.txt")
     ratio "tshark -q -Y msnms / --summary" "$t_tq" "$t_summary" "at least 25"
+    if [ "$n" -le 1000000 ]; then
+      cmd_a() { tshark -r "$cap" -q -Y msnms; }
+      cmd_b() { "$BIN" read "$cap" --summary --color never; }
+      paired "tshark -q -Y msnms / --summary" "at least 25" 3
+    fi
     if [ "$n" -le 1000000 ]; then
       REPS=1 run "tshark -T json" "$n" "$bytes" tshark -r "$cap" -T json; t_tj=$(cat "$DIR/last.txt")
       REPS=1 run "tshark -V" "$n" "$bytes" tshark -r "$cap" -V; t_tv=$(cat "$DIR/last.txt")
