@@ -227,17 +227,25 @@ impl Connection {
         if self.count_at_once(kind, verb, &v) {
             return;
         }
+        let found = Findings { kind, fields, secrets, payload: payload_info, transaction, offset, note, violations: v };
+        self.make_event(dir, ts, text, &cmd, found, opts);
+    }
 
+    /// The event of a line that is not only counted. Out of line: a summary counts nearly
+    /// every line at once, and this code kept beside the per-line checks took room in the
+    /// instruction cache.
+    #[inline(never)]
+    fn make_event(&mut self, dir: Dir, ts: i64, text: &str, cmd: &Command<'_>, found: Findings, opts: &Options) {
         // Secrets are redacted in the exported line and arguments.
         let (line, args) = if opts.terse {
             (None, Vec::new())
         } else {
-            let (l, a) = redact(text, &cmd, secrets, self.st.reveal);
+            let (l, a) = redact(text, cmd, found.secrets, self.st.reveal);
             (Some(l), a)
         };
         let error_name = cmd.error.and_then(errors::error_code).map(|e| e.name);
         self.push(Event {
-            kind,
+            kind: found.kind,
             // A catalog verb's text is static: no copy (a copy was 2 % of a summary's time).
             command: match cmd.spec {
                 Some(spec) => Some(ShortStr::const_new(spec.verb)),
@@ -246,13 +254,13 @@ impl Connection {
             trid: cmd.trid,
             args,
             line,
-            fields,
+            fields: found.fields,
             error_name,
-            payload: payload_info,
-            transaction,
-            offset,
-            note,
-            violations: v,
+            payload: found.payload,
+            transaction: found.transaction,
+            offset: found.offset,
+            note: found.note,
+            violations: found.violations,
             ..Event::new(ts, dir, EventKind::Command)
         });
     }
@@ -339,6 +347,18 @@ impl Connection {
         }
         self.learn(cmd, from_client, idx, body);
     }
+}
+
+/// What a line's analysis found, handed to [`Connection::make_event`].
+struct Findings {
+    kind: EventKind,
+    fields: Vec<(&'static str, ShortStr)>,
+    secrets: crate::msnp::params::Secrets,
+    payload: Option<Box<PayloadInfo>>,
+    transaction: Option<usize>,
+    offset: u64,
+    note: Option<String>,
+    violations: Vec<Violation>,
 }
 
 #[cfg(test)]
