@@ -106,8 +106,6 @@ for n in $SIZES; do
       cmd_a() { tshark -r "$cap" -q -Y msnms; }
       cmd_b() { "$BIN" read "$cap" --summary --color never; }
       paired "tshark -q -Y msnms / --summary" "at least 25" 3
-    fi
-    if [ "$n" -le 1000000 ]; then
       REPS=1 run "tshark -T json" "$n" "$bytes" tshark -r "$cap" -T json; t_tj=$(cat "$DIR/last.txt")
       REPS=1 run "tshark -V" "$n" "$bytes" tshark -r "$cap" -V; t_tv=$(cat "$DIR/last.txt")
       ratio "tshark -T json / --ndjson" "$t_tj" "$t_ndjson" "at least 60"

@@ -87,6 +87,13 @@ pub enum Kind {
     Rest,
 }
 
+/// Whether `t` is a number's shape: one or more ASCII digits (`Kind::Number` and
+/// `Kind::Length`, and the parts of the kinds built of numbers).
+#[inline]
+fn digits(t: &[u8]) -> bool {
+    !t.is_empty() && t.iter().all(u8::is_ascii_digit)
+}
+
 impl Kind {
     /// Whether the kind's shape test can fail (the others take any token).
     const fn decides(self) -> bool {
@@ -110,7 +117,6 @@ impl Kind {
     #[inline]
     fn fits(self, token: &str) -> bool {
         let t = token.as_bytes();
-        let digits = |t: &[u8]| !t.is_empty() && t.iter().all(u8::is_ascii_digit);
         let same = |t: &[u8], l: &str| t.len() == l.len() && t.iter().zip(l.as_bytes()).all(|(a, b)| a == b);
         let has = |t: &[u8], c: u8| t.contains(&c);
         match self {
@@ -400,8 +406,8 @@ pub fn read(spec: &'static CommandSpec, side: Side, span: Dialects, rest: &[&str
     let (mut first, mut count_fits, mut words_fit, mut chosen) = (None, None, None, None);
     let mut evidence: Option<Dialects> = None;
     let (mut roles, mut any_roles) = (Roles::NONE, Roles::NONE);
-    // `Kind::Number.fits`, inline: every line has one.
-    let trid_shaped = rest.first().is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()));
+    // `Kind::Number.fits` without the kind's match: every line has one.
+    let trid_shaped = rest.first().is_some_and(|t| digits(t.as_bytes()));
     let mut forms = spec.forms_of(side, span);
     let only = forms.next()?;
     if forms.next().is_none() {
