@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compares two msntap binaries on one capture in runs made in turn, the order alternating each
 # round, so that both sides see the same minutes of a machine whose speed drifts (a shared
-# virtual machine's does by 30 % from one quarter hour to the next, far more than most changes
+# virtual machine's did by a third to a half within an hour, far more than most changes
 # move it). Prints the median of the rounds' ratios B/A of wall time with its quartiles, and
 # each side's median wall and CPU (user + system) seconds. A ratio whose quartiles straddle 1
 # is no difference this machine can show.
@@ -25,7 +25,8 @@ trap 'rm -f "$out"' EXIT
 
 # one BINARY: "wall cpu" of one run.
 one() {
-  /usr/bin/time -f "%e %U %S" -o "$out" "$1" read "$cap" --color never "${args[@]}" > /dev/null 2>&1
+  /usr/bin/time -f "%e %U %S" -o "$out" "$1" read "$cap" --color never "${args[@]}" > /dev/null 2>&1 ||
+    { echo "ab.sh: $1 read $cap ${args[*]} failed" >&2; return 1; }
   awk '{ printf "%s %.2f", $1, $2 + $3 }' "$out"
 }
 
