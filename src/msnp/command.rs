@@ -27,6 +27,8 @@ pub struct Command<'a> {
     pub controls: bool,
     /// Catalog entry for the verb.
     pub spec: Option<&'static CommandSpec>,
+    /// The verb's position in [`catalog::all`] (with `spec`; looked up once a line).
+    pub index: Option<usize>,
     /// How the parameters were read: the form the line has, and what it says of the dialect.
     pub reading: Option<Reading>,
     /// When the line fits no form of the connection's dialects but forms of others: those.
@@ -97,6 +99,27 @@ pub fn parse_trid(s: &str) -> Option<u32> {
     s.parse::<u64>().ok().and_then(|v| u32::try_from(v).ok())
 }
 
+/// The index of the first byte at or below the space (0x20) in `b` from `i` on, or `b.len()`.
+/// Eight bytes at a time: a token is usually longer than the one comparison a byte took.
+pub(super) fn next_low(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    while let Some(word) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        let x = u64::from_le_bytes(word);
+        // A byte below 0x21 borrows into its top bit; bytes from 0x80 up have it set already
+        // and are masked out. The lowest flagged byte is exact (no borrow reaches it).
+        let low = x.wrapping_sub(ONES * 0x21) & !x & HIGH;
+        if low != 0 {
+            return i + (low.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while b.get(i).is_some_and(|&c| c > b' ') {
+        i += 1;
+    }
+    i.min(b.len())
+}
+
 /// Parses a line (without its ending) sent by the client (`from_client`) or the server, in a
 /// connection whose dialect is one of `span`.
 pub fn parse(line: &str, from_client: bool, span: Dialects) -> Command<'_> {
@@ -111,15 +134,17 @@ pub fn parse(line: &str, from_client: bool, span: Dialects) -> Command<'_> {
     let mut first = true;
     while i < b.len() {
         let start = i;
-        // Most bytes are above the space, so one comparison usually settles it.
-        for &c in b.get(i..).unwrap_or_default() {
-            if c <= b' ' {
-                if c == b' ' || c == b'\t' {
-                    break;
+        // A token runs to the next space or tab; other bytes at or below the space inside it
+        // are control characters.
+        loop {
+            i = next_low(b, i);
+            match b.get(i) {
+                Some(b' ' | b'\t') | None => break,
+                Some(_) => {
+                    controls = true;
+                    i += 1;
                 }
-                controls = true;
             }
-            i += 1;
         }
         if i > start {
             // Token boundaries are ASCII separators, so these are char boundaries.
@@ -151,7 +176,8 @@ pub fn parse(line: &str, from_client: bool, span: Dialects) -> Command<'_> {
     }
     let error =
         (verb.len() == 3 && verb.bytes().all(|b| b.is_ascii_digit())).then(|| verb.parse::<u16>().ok()).flatten();
-    let spec = catalog::lookup(verb);
+    let index = catalog::index_bytes(verb.as_bytes());
+    let spec = index.and_then(|i| catalog::all().get(i).copied());
     let side = Side::of(from_client);
     // A verb of another dialect is read by its own forms; one sent the wrong way, by the other
     // side's (for its TrID slot only).
@@ -191,6 +217,7 @@ pub fn parse(line: &str, from_client: bool, span: Dialects) -> Command<'_> {
         odd_spacing,
         controls,
         spec,
+        index: spec.and(index),
         reading,
         elsewhere,
         trid_slot: slot,

@@ -329,6 +329,17 @@ fn tokens_by_the_rule(line: &str) -> (Vec<&str>, bool, bool) {
 }
 
 proptest! {
+    /// The word-at-a-time search finds the first byte at or below the space, as a byte loop does.
+    #[test]
+    fn next_low_is_the_first_byte_at_or_below_the_space(
+        b in proptest::collection::vec(prop_oneof![Just(b' '), Just(b'!'), Just(0x1f_u8), Just(0x80_u8), Just(0xff_u8), any::<u8>()], 0..40),
+        from in 0usize..40,
+    ) {
+        let from = from.min(b.len());
+        let want = b[from..].iter().position(|&c| c <= b' ').map_or(b.len(), |p| from + p);
+        prop_assert_eq!(command::next_low(&b, from), want);
+    }
+
     /// The parser's one pass splits every line as the rule says, whatever its spacing.
     #[test]
     fn lines_split_as_the_rule_says(parts in proptest::collection::vec(prop_oneof![

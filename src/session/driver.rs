@@ -223,7 +223,7 @@ impl Connection {
         // pairs with it (it answers something, not nothing).
         let unknown_request = !known && cut == Cut::No && from_client && cmd.trid.is_some();
         let transaction = if checked || unknown_request { self.pair(&cmd, dir, ts, idx, &mut v) } else { None };
-        let verb = cmd.spec.and_then(|_| crate::msnp::catalog::index_bytes(cmd.verb.as_bytes()));
+        let verb = cmd.index;
         if self.count_at_once(kind, verb, &v) {
             return;
         }

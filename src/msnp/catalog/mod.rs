@@ -514,7 +514,7 @@ const ARITY: &[(u32, bool, usize, usize)] = &[
 pub fn arity(cmd: &Command<'_>, from_client: bool) -> Option<(usize, usize)> {
     // By verb index and direction: this runs for every command of an MSNP2 connection.
     static BY_VERB: std::sync::OnceLock<Vec<Option<(usize, usize)>>> = std::sync::OnceLock::new();
-    cmd.spec?;
+    let index = cmd.index?;
     let table = BY_VERB.get_or_init(|| {
         let mut t = vec![None; all().len() * 2];
         for &(v, c, lo, hi) in ARITY {
@@ -525,7 +525,7 @@ pub fn arity(cmd: &Command<'_>, from_client: bool) -> Option<(usize, usize)> {
         }
         t
     });
-    *table.get(index_bytes(cmd.verb.as_bytes())? * 2 + usize::from(from_client))?
+    *table.get(index * 2 + usize::from(from_client))?
 }
 
 /// Which response verbs may answer a request verb (errors answer anything).
