@@ -344,9 +344,9 @@ proptest! {
     #[test]
     fn lines_split_as_the_rule_says(parts in proptest::collection::vec(prop_oneof![
         Just(" "), Just("  "), Just("\t"), Just("\r"), Just("\x01"), Just("MSG"), Just("1"), Just("bob@x.com"),
-        Just("é"), Just("A"),
-    ], 0..16)) {
-        let line = parts.concat();
+        Just("é"), Just("A"), Just("\x7f"), Just("\x1f"), Just("!"),
+    ], 0..16), other in "[ \t\x00-\x21a-z\x7fé€]{0,40}", pick in any::<bool>()) {
+        let line = if pick { parts.concat() } else { other };
         let c = command::parse(&line, true, Dialects::ALL);
         let (tokens, odd, controls) = tokens_by_the_rule(&line);
         let mut got: Vec<&str> = Vec::new();
