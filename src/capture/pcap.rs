@@ -19,6 +19,19 @@ fn u32_at(b: &[u8], at: usize, be: bool) -> u32 {
     }
 }
 
+/// A record header's four fields (seconds, fraction, captured and original length): from a
+/// fixed-size array, so no index is checked at run time.
+fn record_header(h: &[u8; 16], be: bool) -> [u32; 4] {
+    std::array::from_fn(|k| {
+        let w = [h[4 * k], h[4 * k + 1], h[4 * k + 2], h[4 * k + 3]];
+        if be {
+            u32::from_be_bytes(w)
+        } else {
+            u32::from_le_bytes(w)
+        }
+    })
+}
+
 impl<R: Read> PcapReader<R> {
     pub fn new(mut w: Window<R>) -> Result<Self, CaptureError> {
         w.need(24, "pcap file header")?;
@@ -40,12 +53,16 @@ impl<R: Read> PcapReader<R> {
             return Ok(None);
         }
         self.w.need(16, "pcap record header")?;
-        let h = self.w.avail();
-        let be = self.big_endian;
-        let secs = u32_at(h, 0, be) as i64;
-        let frac = u32_at(h, 4, be) as i64;
-        let incl = u32_at(h, 8, be) as usize;
-        let orig = u32_at(h, 12, be);
+        let Some(h) = self.w.avail().first_chunk::<16>() else {
+            return Err(CaptureError::Truncated {
+                offset: self.w.offset,
+                what: "pcap record header",
+                need: 16,
+                have: self.w.avail().len() as u64,
+            });
+        };
+        let [secs, frac, incl, orig] = record_header(h, self.big_endian);
+        let (secs, frac, incl) = (i64::from(secs), i64::from(frac), incl as usize);
         let record_offset = self.w.offset;
         if incl > MAX_RECORD {
             return Err(CaptureError::Corrupt {
