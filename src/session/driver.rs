@@ -18,8 +18,8 @@ impl Connection {
     /// Bytes of one direction, in order.
     pub fn data(&mut self, dir: Dir, ts: i64, bytes: &[u8], opts: &Options) {
         // The decoder is taken out while its lines are analysed, so ordinary lines can be lent
-        // to the analysis without a copy.
-        let mut dec = std::mem::take(&mut self.st.decoders[dir.index()]);
+        // to the analysis without a copy (a pointer moved, not the decoder).
+        let Some(mut dec) = self.st.decoders[dir.index()].take() else { return };
         dec.push(bytes);
         loop {
             match dec.fast_line() {
@@ -37,12 +37,12 @@ impl Connection {
             // A line may have decided the dialect, which frames the next ones.
             dec.set_dialects(self.st.dialect.span);
         }
-        self.st.decoders[dir.index()] = dec;
+        self.st.decoders[dir.index()] = Some(dec);
     }
 
     /// Bytes that were never captured.
     pub fn gap(&mut self, dir: Dir, ts: i64, offset: u64, len: u64, reason: GapReason, opts: &Options) {
-        let frames = self.st.decoders[dir.index()].gap(len);
+        let frames = self.st.decoders[dir.index()].as_mut().map(|d| d.gap(len)).unwrap_or_default();
         let mut cut = Vec::new();
         for f in frames {
             // A line cut by the gap is not the peer's fault; frames before it are ordinary.
@@ -80,7 +80,7 @@ impl Connection {
 
     /// One side finished sending (FIN).
     pub fn half_close(&mut self, dir: Dir, ts: i64, opts: &Options) {
-        let frames = self.st.decoders[dir.index()].finish();
+        let frames = self.st.decoders[dir.index()].as_mut().map(|d| d.finish()).unwrap_or_default();
         for f in frames {
             self.frame(dir, ts, f, Cut::No, opts);
         }
@@ -100,7 +100,7 @@ impl Connection {
         // What the decoders hold was cut by the end of the input, unless the connection ended.
         let cut = if how.ended() { Cut::No } else { Cut::End };
         for dir in [Dir::C2S, Dir::S2C] {
-            let frames = self.st.decoders[dir.index()].finish();
+            let frames = self.st.decoders[dir.index()].as_mut().map(|d| d.finish()).unwrap_or_default();
             for f in frames {
                 self.frame(dir, ts, f, cut, opts);
             }

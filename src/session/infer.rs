@@ -195,7 +195,7 @@ impl Connection {
     /// Tells the wire decoders the dialects (their payload forms depend on them).
     pub(super) fn sync_decoders(&mut self) {
         let span = self.st.dialect.span;
-        for d in self.st.decoders.iter_mut() {
+        for d in self.st.decoders.iter_mut().flatten() {
             d.set_dialects(span);
         }
     }

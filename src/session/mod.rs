@@ -86,7 +86,8 @@ pub struct Connection {
 /// What a connection remembers between its lines.
 #[derive(Debug)]
 struct State {
-    decoders: [Decoder; 2],
+    /// Each direction's wire decoder (taken out, `None`, only while its bytes are analysed).
+    decoders: [Option<Box<Decoder>>; 2],
     /// Open requests by TrID (transaction index).
     open: crate::fasthash::FastMap<u32, usize>,
     /// PNGs waiting for their QNG, oldest first.
@@ -166,7 +167,8 @@ impl Connection {
                         Decoder::new_mid_stream(opts.wire).sent_by(Side::Client),
                         Decoder::new_mid_stream(opts.wire).sent_by(Side::Server),
                     ]
-                },
+                }
+                .map(|d| Some(Box::new(d))),
                 open: Default::default(),
                 pings: VecDeque::new(),
                 rules: Checker::default(),
