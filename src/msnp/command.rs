@@ -96,7 +96,7 @@ pub fn parse_trid(s: &str) -> Option<u32> {
     if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    s.parse::<u64>().ok().and_then(|v| u32::try_from(v).ok())
+    super::params::decimal(s).and_then(|v| u32::try_from(v).ok())
 }
 
 /// The index of the first byte at or below the space (0x20) in `b` from `i` on, or `b.len()`.

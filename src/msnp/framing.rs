@@ -47,10 +47,10 @@ pub fn follows(line: &[u8], side: Option<Side>, span: Dialects, max_payload: u64
         if !t.bytes().all(|b| b.is_ascii_digit()) || t.is_empty() {
             return Err(format!("length {t:?} is not a decimal number"));
         }
-        match t.parse::<u64>() {
-            Ok(n) if n <= max_payload => Ok(n),
-            Ok(n) => Err(format!("length {n} exceeds the limit of {max_payload}")),
-            Err(_) => Err("length does not fit in 64 bits".to_string()),
+        match super::params::decimal(t) {
+            Some(n) if n <= max_payload => Ok(n),
+            Some(n) => Err(format!("length {n} exceeds the limit of {max_payload}")),
+            None => Err("length does not fit in 64 bits".to_string()),
         }
     };
     let sep = |b: &u8| *b == b' ' || *b == b'\t';

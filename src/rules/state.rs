@@ -9,6 +9,7 @@ use super::{
 use crate::msnp::catalog::Side;
 use crate::msnp::command::Command;
 use crate::msnp::dialect::Dialects;
+use crate::msnp::params::decimal;
 use crate::msnp::verbs::{ANS, BLP, BYE, CAL, CVQ, CVR, GTC, INF, JOI, LSG, LST, OUT, PNG, RNG, SYN, USR, VER, XFR};
 use crate::msnp::Role;
 
@@ -255,8 +256,8 @@ impl Checker {
                 b.item = 1;
                 b.total = 0;
             }
-            let item = a.get(2).and_then(|x| x.parse::<u64>().ok());
-            let total = a.get(3).and_then(|x| x.parse::<u64>().ok());
+            let item = a.get(2).and_then(|x| decimal(x));
+            let total = a.get(3).and_then(|x| decimal(x));
             if let (Some(item), Some(total)) = (item, total) {
                 let (want, want_total) = if same_list {
                     (b.item, b.total)
@@ -287,8 +288,8 @@ impl Checker {
             _ => (1, 0, false),
         };
         if cmd.verb == "IRO" {
-            let k = a.first().and_then(|x| x.parse::<u64>().ok());
-            let n = a.get(1).and_then(|x| x.parse::<u64>().ok());
+            let k = a.first().and_then(|x| decimal(x));
+            let n = a.get(1).and_then(|x| decimal(x));
             if done {
                 v.push(Violation::new(P011, "IRO after ANS OK"));
             } else if k != Some(next) || (next > 1 && n != Some(total)) {
