@@ -530,14 +530,17 @@ pub fn arity(cmd: &Command<'_>, from_client: bool) -> Option<(usize, usize)> {
 
 /// Which response verbs may answer a request verb (errors answer anything).
 pub fn compatible(request: &str, response: &str, role: Role) -> bool {
-    match request {
-        "USR" => response == "USR" || (response == "XFR" && role != Role::NS && role != Role::SB),
-        "SYN" => matches!(response, "SYN" | "GTC" | "BLP" | "LST" | "PRP" | "BPR" | "LSG"),
-        "CHG" => matches!(response, "CHG" | "ILN"),
-        "ADD" | "ADC" | "ADL" => response == request || response == "ILN",
-        "ANS" => matches!(response, "IRO" | "ANS"),
-        "MSG" => matches!(response, "ACK" | "NAK"),
-        other => other == response,
+    // By verb code (three letters packed, one to one): every response line comes here.
+    use verbs::{ACK, ADC, ADD, ADL, ANS, BLP, BPR, CHG, GTC, ILN, IRO, LSG, LST, MSG, NAK, PRP, SYN, USR, XFR};
+    let (q, r) = (verbs::code(request), verbs::code(response));
+    match q {
+        USR => r == USR || (r == XFR && role != Role::NS && role != Role::SB),
+        SYN => matches!(r, SYN | GTC | BLP | LST | PRP | BPR | LSG),
+        CHG => matches!(r, CHG | ILN),
+        ADD | ADC | ADL => r == q || r == ILN,
+        ANS => matches!(r, IRO | ANS),
+        MSG => matches!(r, ACK | NAK),
+        _ => request == response,
     }
 }
 
