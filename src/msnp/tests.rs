@@ -340,6 +340,15 @@ proptest! {
         prop_assert_eq!(command::next_low(&b, from), want);
     }
 
+    /// A TrID is one to ten ASCII digits whose value fits in 32 bits, nothing else.
+    #[test]
+    fn trids_are_ten_digits_at_most_within_32_bits(s in "[0-9]{0,12}|[0-9:/+ a]{0,4}") {
+        let rule = (!s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u32>().ok())
+            .flatten();
+        prop_assert_eq!(parse_trid(&s), rule, "{:?}", s);
+    }
+
     /// The parser's one pass splits every line as the rule says, whatever its spacing.
     #[test]
     fn lines_split_as_the_rule_says(parts in proptest::collection::vec(prop_oneof![
