@@ -276,9 +276,15 @@ impl<'a> Shard<'a> {
     /// Its flows' segments of one batch, everyone's clock; what it hands on.
     fn batch(&mut self, b: &Batch) -> Vec<Keyed> {
         let analyzer = &mut self.analyzer;
+        let mut quiet = self.reasm.quiet_until();
         for s in &b.segs {
-            analyzer.at(s.k, 0);
-            self.reasm.tick(s.ts, analyzer);
+            // Every segment's time ticks the clock; only a tick that sweeps hands anything on,
+            // keyed by the packet it happens at.
+            if s.ts > quiet {
+                analyzer.at(s.k, 0);
+                self.reasm.tick(s.ts, analyzer);
+                quiet = self.reasm.quiet_until();
+            }
             if s.shard == self.me {
                 let payload = b.payload.get(s.at..s.at + s.len).unwrap_or_default();
                 let seg = Segment {

@@ -256,9 +256,15 @@ impl Reassembler {
     /// flushed now and then. Every segment of the input ticks, whoever owns its flow (sharded
     /// analysis ticks every shard's table with every segment so that all flush at one point).
     pub fn tick(&mut self, ts_ns: i64, sink: &mut dyn StreamSink) {
-        if ts_ns > self.last_sweep_ns.saturating_add(self.limits.idle_timeout_ns / 4) {
+        if ts_ns > self.quiet_until() {
             self.sweep(ts_ns, sink);
         }
+    }
+
+    /// The latest capture time a [`Reassembler::tick`] passes without sweeping (it moves only
+    /// when a tick sweeps).
+    pub fn quiet_until(&self) -> i64 {
+        self.last_sweep_ns.saturating_add(self.limits.idle_timeout_ns / 4)
     }
 
     /// Feeds one segment without ticking the clock ([`Reassembler::tick`] comes first). A flow
