@@ -14,9 +14,9 @@ pub fn is_phone(s: &str) -> bool {
 }
 
 /// `s` as a decimal, exactly as `s.parse::<u64>().ok()` reads it. Up to 19 plain digits
-/// (which cannot overflow) are folded here: the TrID of every line, every MSG length and SYN
-/// batch count come here, and std's parser, with its signs and overflow checks, took about
-/// three times the instructions.
+/// (which cannot overflow) are folded here: every MSG length and SYN batch count comes here,
+/// and std's parser, with its signs and overflow checks, took more instructions. (TrIDs, which
+/// take no sign, are read by [`super::command::parse_trid`].)
 #[inline]
 pub fn decimal(s: &str) -> Option<u64> {
     let b = s.as_bytes();
