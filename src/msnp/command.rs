@@ -94,19 +94,10 @@ impl std::fmt::Debug for Args<'_> {
 /// Parses a TrID: a decimal from 0 to 4294967295 (leading zeros tolerated). One pass: every
 /// line with a TrID comes here.
 pub fn parse_trid(s: &str) -> Option<u32> {
-    let b = s.as_bytes();
-    if b.is_empty() || b.len() > 10 {
+    if s.len() > 10 {
         return None;
     }
-    let mut n = 0u64;
-    for &c in b {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        n = n * 10 + u64::from(d);
-    }
-    u32::try_from(n).ok()
+    super::params::digits_value(s.as_bytes()).and_then(|n| u32::try_from(n).ok())
 }
 
 /// The index of the first byte at or below the space (0x20) in `b` from `i` on, or `b.len()`.

@@ -19,15 +19,21 @@ pub fn is_phone(s: &str) -> bool {
 /// take no sign, are read by [`super::command::parse_trid`].)
 #[inline]
 pub fn decimal(s: &str) -> Option<u64> {
-    let b = s.as_bytes();
+    digits_value(s.as_bytes()).or_else(|| s.parse().ok())
+}
+
+/// The value of 1 to 19 ASCII digits, in one pass (`None` for anything else: empty, longer,
+/// or any other byte). Nineteen digits cannot overflow a `u64`.
+#[inline]
+pub(crate) fn digits_value(b: &[u8]) -> Option<u64> {
     if b.is_empty() || b.len() > 19 {
-        return s.parse().ok();
+        return None;
     }
     let mut n = 0u64;
     for &c in b {
         let d = c.wrapping_sub(b'0');
         if d > 9 {
-            return s.parse().ok();
+            return None;
         }
         n = n * 10 + u64::from(d);
     }

@@ -9,7 +9,7 @@ use crate::flow::{CloseKind, Dir, GapReason};
 use crate::msnp::command::{self, Command};
 use crate::msnp::errors;
 use crate::msnp::payload;
-use crate::msnp::wire::{Ending, FastLine, Frame, JunkReason, PayloadRef};
+use crate::msnp::wire::{Decoder, Ending, FastLine, Frame, JunkReason, PayloadRef};
 use crate::rules::framing::Cut;
 use crate::rules::{self, framing, network, Violation};
 use crate::shortstr::ShortStr;
@@ -40,9 +40,14 @@ impl Connection {
         self.st.decoders[dir.index()] = Some(dec);
     }
 
+    /// A direction's decoder (`None` only while [`Connection::data`] has it out).
+    fn decoder(&mut self, dir: Dir) -> Option<&mut Decoder> {
+        self.st.decoders[dir.index()].as_deref_mut()
+    }
+
     /// Bytes that were never captured.
     pub fn gap(&mut self, dir: Dir, ts: i64, offset: u64, len: u64, reason: GapReason, opts: &Options) {
-        let frames = self.st.decoders[dir.index()].as_mut().map(|d| d.gap(len)).unwrap_or_default();
+        let frames = self.decoder(dir).map(|d| d.gap(len)).unwrap_or_default();
         let mut cut = Vec::new();
         for f in frames {
             // A line cut by the gap is not the peer's fault; frames before it are ordinary.
@@ -80,7 +85,7 @@ impl Connection {
 
     /// One side finished sending (FIN).
     pub fn half_close(&mut self, dir: Dir, ts: i64, opts: &Options) {
-        let frames = self.st.decoders[dir.index()].as_mut().map(|d| d.finish()).unwrap_or_default();
+        let frames = self.decoder(dir).map(Decoder::finish).unwrap_or_default();
         for f in frames {
             self.frame(dir, ts, f, Cut::No, opts);
         }
@@ -100,7 +105,7 @@ impl Connection {
         // What the decoders hold was cut by the end of the input, unless the connection ended.
         let cut = if how.ended() { Cut::No } else { Cut::End };
         for dir in [Dir::C2S, Dir::S2C] {
-            let frames = self.st.decoders[dir.index()].as_mut().map(|d| d.finish()).unwrap_or_default();
+            let frames = self.decoder(dir).map(Decoder::finish).unwrap_or_default();
             for f in frames {
                 self.frame(dir, ts, f, cut, opts);
             }
