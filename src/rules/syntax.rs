@@ -125,8 +125,11 @@ impl Checker {
                 if (param.kind == Kind::Sender && value == "Hotmail") || is_phone(value) {
                     return;
                 }
-                let handle = handle_part(value);
-                if !valid_handle(handle) {
+                // A valid handle holds no `;` or `:`, so a valid value is its own handle part:
+                // one scan for the usual line instead of two.
+                let whole = valid_handle(value);
+                let handle = if whole { value } else { handle_part(value) };
+                if !whole && !valid_handle(handle) {
                     if cx.applies(S001) {
                         v.push(Violation::new(
                             S001,
@@ -340,6 +343,16 @@ mod tests {
         fn one_scan_cuts_as_two(t in "[0-9a-z@.:;{}]{0,16}", any in "\\PC{0,40}") {
             proptest::prop_assert_eq!(handle_part(&t), handle_part_in_two_scans(&t));
             proptest::prop_assert_eq!(handle_part(&any), handle_part_in_two_scans(&any));
+        }
+
+        /// What `value` skips for a valid token holds: it is its own handle part.
+        #[test]
+        fn valid_handles_are_their_own_part(t in "[0-9a-z.:;_+-]{0,8}@[0-9a-z.:;-]{0,10}", any in "\\PC{0,40}") {
+            for v in [t.as_str(), any.as_str(), "1:bob@x.com", "bob@x.com;{g}"] {
+                if valid_handle(v) {
+                    proptest::prop_assert_eq!(handle_part(v), v);
+                }
+            }
         }
     }
 }
