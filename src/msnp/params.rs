@@ -63,6 +63,24 @@ const fn byte_set(extra: &[u8]) -> [bool; 256] {
 }
 const LOCAL: [bool; 256] = byte_set(b"._-+!#$&'*/=?^`{|}~");
 const DOMAIN: [bool; 256] = byte_set(b".-");
+/// A domain's bytes by class: `DOT`, `BAD` for bytes [`DOMAIN`] does not hold, 0 for the rest.
+const DOT: u8 = 1;
+const BAD: u8 = 2;
+const DOMAIN_CLASS: [u8; 256] = {
+    let mut t = [0; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = if c == b'.' as usize {
+            DOT
+        } else if DOMAIN[c] {
+            0
+        } else {
+            BAD
+        };
+        c += 1;
+    }
+    t
+};
 
 /// Whether `h` is a syntactically valid handle ([D §5.4]). One pass: the local part runs to
 /// the first byte it may not hold, which must be the `@` (`@` is not among them), and the
@@ -81,14 +99,9 @@ pub fn valid_handle(h: &str) -> bool {
     if *first == b'.' || *last == b'.' {
         return false;
     }
-    let mut dot = false;
-    for c in domain {
-        if !DOMAIN[*c as usize] {
-            return false;
-        }
-        dot |= *c == b'.';
-    }
-    dot
+    // The domain's classes or-ed together (no branch a byte): no forbidden byte, a dot.
+    let classes = domain.iter().fold(0, |m, c| m | DOMAIN_CLASS[*c as usize]);
+    classes == DOT
 }
 
 /// Checks a URL-encoded friendly name ([D §5.5]); `Err` says what is wrong.

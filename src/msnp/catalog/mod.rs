@@ -94,6 +94,14 @@ fn digits(t: &[u8]) -> bool {
     !t.is_empty() && t.iter().all(u8::is_ascii_digit)
 }
 
+/// A handle's marks by byte: 1 for `@`, 2 for `;`, 0 for the rest.
+const HANDLE_MARKS: [u8; 256] = {
+    let mut t = [0; 256];
+    t[b'@' as usize] = 1;
+    t[b';' as usize] = 2;
+    t
+};
+
 impl Kind {
     /// Whether the kind's shape test can fail (the others take any token).
     const fn decides(self) -> bool {
@@ -123,14 +131,8 @@ impl Kind {
             Kind::Lit(l) => same(t, l),
             Kind::Word(ws) => ws.iter().any(|w| same(t, w)),
             Kind::Number | Kind::Length => digits(t),
-            Kind::Handle => {
-                let (mut at, mut semi) = (false, false);
-                for b in t {
-                    at |= *b == b'@';
-                    semi |= *b == b';';
-                }
-                (at && !semi) || is_phone(token)
-            }
+            // An `@` and no `;`: the marks of every byte or-ed together (no branch a byte).
+            Kind::Handle => t.iter().fold(0, |m, b| m | HANDLE_MARKS[*b as usize]) == 1 || is_phone(token),
             Kind::Sender => !same(t, "Hotmail"),
             Kind::Endpoint => has(t, b'@'),
             Kind::NetHandle => match t.iter().position(|b| *b == b':') {

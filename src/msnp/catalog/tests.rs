@@ -124,3 +124,15 @@ fn kinds_that_do_not_decide_take_any_token_and_fits_tests_only_those_that_do() {
     assert!(lst.fits(&["FL", "3", "1", "2", "bob@x.com", "Bob"]));
     assert!(!lst.fits(&["FL", "3", "1", "2", "not-a-handle", "Bob"]));
 }
+
+proptest::proptest! {
+    /// A handle's shape, tested with the marks table, is what its definition says: an `@` and
+    /// no `;`, or a `tel:` number.
+    #[test]
+    fn handle_shapes_are_judged_as_defined(t in "[a-z@;:.]{0,24}", any in "\\PC{0,40}") {
+        for s in [t.as_str(), any.as_str(), "tel:+1555", "bob@x.com;{g}"] {
+            let want = (s.contains('@') && !s.contains(';')) || s.starts_with("tel:");
+            proptest::prop_assert_eq!(Kind::Handle.fits(s), want, "{:?}", s);
+        }
+    }
+}
