@@ -10,7 +10,7 @@ use crate::msnp::address::valid_address;
 use crate::msnp::catalog::{Kind, Param};
 use crate::msnp::command::Command;
 use crate::msnp::dialect::Dialect;
-use crate::msnp::params::{check_friendly_name, ends_with_ignore_case, is_phone, is_state, valid_handle};
+use crate::msnp::params::{check_friendly_name, is_hotmail, is_phone, is_state, valid_handle};
 use crate::msnp::verbs::{ADL, BLP, GTC, LST, REM, RML, USR, XFR};
 use crate::msnp::{auth, catalog, errors};
 
@@ -136,10 +136,7 @@ impl Checker {
                             format!("{name} {:?} is not a valid handle", truncate(value, 140)),
                         ));
                     }
-                } else if cx.applies(S002)
-                    && !ends_with_ignore_case(handle, "@hotmail.com")
-                    && self.foreign.insert(handle.to_string())
-                {
+                } else if cx.applies(S002) && !is_hotmail(handle) && self.foreign.insert(handle.to_string()) {
                     v.push(Violation::new(S002, format!("{handle} is not a hotmail.com handle")));
                 }
             }
