@@ -55,16 +55,26 @@ pub struct Args<'a> {
 }
 
 impl<'a> Args<'a> {
+    /// Adds a token: inline while there is room, then on the heap (the spill stays empty
+    /// until the inline array is full, and `len` stops growing there).
+    #[inline(always)]
     fn push(&mut self, t: &'a str) {
-        if self.spill.is_empty() && (self.len as usize) < self.inline.len() {
-            self.inline[self.len as usize] = t;
+        if let Some(slot) = self.inline.get_mut(self.len as usize) {
+            *slot = t;
             self.len += 1;
         } else {
-            if self.spill.is_empty() {
-                self.spill.extend_from_slice(&self.inline[..self.len as usize]);
-            }
-            self.spill.push(t);
+            self.push_spilled(t);
         }
+    }
+
+    /// The thirteenth token and those after it.
+    #[cold]
+    #[inline(never)]
+    fn push_spilled(&mut self, t: &'a str) {
+        if self.spill.is_empty() {
+            self.spill.extend_from_slice(&self.inline);
+        }
+        self.spill.push(t);
     }
 
     fn skip_first(&mut self) {
@@ -100,81 +110,83 @@ pub fn parse_trid(s: &str) -> Option<u32> {
     super::params::digits_value(s.as_bytes()).and_then(|n| u32::try_from(n).ok())
 }
 
-/// The index of the first byte at or below the space (0x20) in `b` from `i` on, or `b.len()`.
-/// Eight bytes at a time: a token is usually longer than the one comparison a byte took.
-pub(super) fn next_low(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = u64::from_le_bytes([1; 8]);
+/// The bytes at or below the space (0x20) in `word` (eight bytes, little-endian): the top
+/// bit of each such byte set, exactly (no borrow or carry crosses a byte). Bytes from 0x80 up
+/// are not flagged.
+#[inline]
+pub(super) fn low_bytes(word: u64) -> u64 {
+    const LOW7: u64 = u64::from_le_bytes([0x7f; 8]);
     const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
-    while let Some(word) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
-        let x = u64::from_le_bytes(word);
-        // A byte below 0x21 borrows into its top bit; bytes from 0x80 up have it set already
-        // and are masked out. The lowest flagged byte is exact (no borrow reaches it).
-        let low = x.wrapping_sub(ONES * 0x21) & !x & HIGH;
-        if low != 0 {
-            return i + (low.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    while b.get(i).is_some_and(|&c| c > b' ') {
-        i += 1;
-    }
-    i.min(b.len())
+    const TO_TOP: u64 = u64::from_le_bytes([0x80 - 0x21; 8]);
+    // A byte's seven low bits plus 0x5f reach its top bit from 0x21 on, and stay below 0x100.
+    let at_least_0x21 = (word & LOW7) + TO_TOP;
+    !(at_least_0x21 | word) & HIGH
 }
 
 /// Parses a line (without its ending) sent by the client (`from_client`) or the server, in a
 /// connection whose dialect is one of `span`.
 pub fn parse(line: &str, from_client: bool, span: Dialects) -> Command<'_> {
-    // One pass: tokens split on spaces and tabs; anything but single spaces between tokens
-    // (leading, trailing, doubled, tabs) is odd spacing.
+    // One pass, eight bytes at a time: tokens split on spaces and tabs; anything but single
+    // spaces between tokens (leading, trailing, doubled, tabs) is odd spacing.
     let b = line.as_bytes();
-    let mut odd_spacing = false;
-    let mut controls = false;
-    let mut verb = "";
+    let (mut odd_spacing, mut controls) = (false, false);
+    let mut verb: Option<&str> = None;
     let mut rest = Args::default();
-    let mut i = 0;
-    let mut first = true;
-    while i < b.len() {
-        let start = i;
-        // A token runs to the next space or tab; other bytes at or below the space inside it
-        // are control characters.
-        loop {
-            i = next_low(b, i);
-            match b.get(i) {
-                Some(b' ' | b'\t') | None => break,
-                Some(_) => {
-                    controls = true;
-                    i += 1;
-                }
-            }
-        }
-        if i > start {
+    // Where the token being read starts.
+    let mut start = 0;
+    // The token from `start` to `$end`: the verb, or an argument.
+    macro_rules! token {
+        ($end:expr) => {
             // Token boundaries are ASCII separators, so these are char boundaries.
-            let tok = line.get(start..i).unwrap_or("");
-            if first {
-                verb = tok;
-                first = false;
+            let tok = line.get(start..$end).unwrap_or("");
+            if verb.is_none() {
+                verb = Some(tok);
             } else {
                 rest.push(tok);
             }
-        } else if start == 0 {
-            odd_spacing = true;
-        }
-        // The usual separator, one space before a token's byte, settled at once.
-        if b.get(i) == Some(&b' ') && b.get(i + 1).is_some_and(|c| *c > b' ') {
-            i += 1;
-            continue;
-        }
-        let sep_start = i;
-        while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
-            if b[i] == b'\t' {
-                odd_spacing = true;
+        };
+    }
+    // The byte `$c` at `$p`, at or below the space: a separator (space or tab) ends a token;
+    // an empty one (a separator first or after another) makes the spacing odd, as a tab
+    // does. Any other such byte is a control byte inside a token.
+    macro_rules! low {
+        ($p:expr, $c:expr) => {
+            let (p, c) = ($p, $c);
+            if c == b' ' || c == b'\t' {
+                odd_spacing |= c == b'\t';
+                if p == start {
+                    odd_spacing = true;
+                } else {
+                    token!(p);
+                }
+                start = p + 1;
+            } else {
+                controls = true;
             }
-            i += 1;
+        };
+    }
+    let mut i = 0;
+    while let Some(word) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        let mut low = low_bytes(u64::from_le_bytes(word));
+        while low != 0 {
+            let k = (low.trailing_zeros() / 8) as usize;
+            low &= low - 1;
+            low!(i + k, word[k & 7]);
         }
-        if i - sep_start > 1 || (i == b.len() && i > sep_start) {
-            odd_spacing = true;
+        i += 8;
+    }
+    for (p, &c) in b.iter().enumerate().skip(i) {
+        if c <= b' ' {
+            low!(p, c);
         }
     }
+    if start < b.len() {
+        token!(b.len());
+    } else if !b.is_empty() {
+        // A separator last.
+        odd_spacing = true;
+    }
+    let verb = verb.unwrap_or("");
     let error =
         (verb.len() == 3 && verb.bytes().all(|b| b.is_ascii_digit())).then(|| verb.parse::<u16>().ok()).flatten();
     let index = catalog::index_bytes(verb.as_bytes());
