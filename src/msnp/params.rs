@@ -60,63 +60,91 @@ pub fn is_hotmail(h: &str) -> bool {
     }
 }
 
-/// The bytes a handle's local part (`LOCAL`) and domain (`DOMAIN`) may hold, as lookup tables:
-/// every handle of every line goes through them.
-const fn byte_set(extra: &[u8]) -> [bool; 256] {
-    let mut t = [false; 256];
+/// Byte classes of a handle's parts, as lookup tables (every handle of every line goes through
+/// them): `BAD` for a byte the part may not hold, `DOT` for the dot of a domain, 0 otherwise.
+const DOT: u8 = 1;
+const BAD: u8 = 2;
+
+/// The classes of a part that holds ASCII letters, digits and `extra`.
+const fn part_classes(extra: &[u8]) -> [u8; 256] {
+    let mut t = [BAD; 256];
     let mut c = 0;
     while c < 256 {
-        t[c] = (c as u8).is_ascii_alphanumeric();
+        if (c as u8).is_ascii_alphanumeric() {
+            t[c] = 0;
+        }
         c += 1;
     }
     let mut i = 0;
     while i < extra.len() {
-        t[extra[i] as usize] = true;
+        t[extra[i] as usize] = 0;
         i += 1;
     }
     t
 }
-const LOCAL: [bool; 256] = byte_set(b"._-+!#$&'*/=?^`{|}~");
-const DOMAIN: [bool; 256] = byte_set(b".-");
-/// A domain's bytes by class: `DOT`, `BAD` for bytes [`DOMAIN`] does not hold, 0 for the rest.
-const DOT: u8 = 1;
-const BAD: u8 = 2;
+const LOCAL_CLASS: [u8; 256] = part_classes(b"._-+!#$&'*/=?^`{|}~");
 const DOMAIN_CLASS: [u8; 256] = {
-    let mut t = [0; 256];
-    let mut c = 0;
-    while c < 256 {
-        t[c] = if c == b'.' as usize {
-            DOT
-        } else if DOMAIN[c] {
-            0
-        } else {
-            BAD
-        };
-        c += 1;
-    }
+    let mut t = part_classes(b"-");
+    t[b'.' as usize] = DOT;
     t
 };
 
-/// Whether `h` is a syntactically valid handle ([D §5.4]). One pass: the local part runs to
-/// the first byte it may not hold, which must be the `@` (`@` is not among them), and the
-/// domain follows (every handle of every line comes here; four passes were 4 % of a summary).
+/// The classes of `b`'s bytes in `table`, or-ed together: eight bytes a step, no branch a byte.
+#[inline]
+fn classes(mut b: &[u8], table: &[u8; 256]) -> u8 {
+    let mut m = 0;
+    while let Some((w, rest)) = b.split_first_chunk::<8>() {
+        m |= (table[w[0] as usize] | table[w[1] as usize] | table[w[2] as usize] | table[w[3] as usize])
+            | (table[w[4] as usize] | table[w[5] as usize] | table[w[6] as usize] | table[w[7] as usize]);
+        b = rest;
+    }
+    b.iter().fold(m, |m, c| m | table[*c as usize])
+}
+
+/// The top bit of each byte of `word` equal to `needle`: the lowest one exact, those above it
+/// possibly not (a borrow can reach them).
+#[inline]
+fn equal_bytes(word: u64, needle: u8) -> u64 {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    // A byte equal to `needle` is a zero byte of `y`, which borrows into its top bit.
+    let y = word ^ (ONES * u64::from(needle));
+    y.wrapping_sub(ONES) & !y & HIGH
+}
+
+/// The index of the first `needle` in `b`, eight bytes at a time.
+#[inline]
+fn find_byte(b: &[u8], needle: u8) -> Option<usize> {
+    let mut i = 0;
+    while let Some(word) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        let flags = equal_bytes(u64::from_le_bytes(word), needle);
+        if flags != 0 {
+            return Some(i + (flags.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b.get(i..)?.iter().position(|c| *c == needle).map(|k| i + k)
+}
+
+/// Whether `h` is a syntactically valid handle ([D §5.4]): a local part of the bytes it may
+/// hold, the `@` (which neither part holds, so the first is the one), a domain of the bytes it
+/// may hold with a dot, not first or last. Whole words at a time (every handle of every line
+/// comes here: a byte at a time, this took 177 instructions a handle).
 pub fn valid_handle(h: &str) -> bool {
     let b = h.as_bytes();
     if b.is_empty() || b.len() > 129 {
         return false;
     }
-    let local = b.iter().position(|c| !LOCAL[*c as usize]).unwrap_or(b.len());
-    if local == 0 || b.get(local) != Some(&b'@') {
+    let Some(at) = find_byte(b, b'@') else { return false };
+    let (local, domain) = (&b[..at], &b[at + 1..]);
+    if local.is_empty() || classes(local, &LOCAL_CLASS) != 0 {
         return false;
     }
-    let domain = &b[local + 1..];
     let (Some(first), Some(last)) = (domain.first(), domain.last()) else { return false };
     if *first == b'.' || *last == b'.' {
         return false;
     }
-    // The domain's classes or-ed together (no branch a byte): no forbidden byte, a dot.
-    let classes = domain.iter().fold(0, |m, c| m | DOMAIN_CLASS[*c as usize]);
-    classes == DOT
+    classes(domain, &DOMAIN_CLASS) == DOT
 }
 
 /// Checks a URL-encoded friendly name ([D §5.5]); `Err` says what is wrong.
@@ -158,14 +186,8 @@ pub fn check_friendly_name(raw: &str) -> Result<(), String> {
 /// The index of the first `%` in `b` from `i` on, eight bytes at a time; within the last seven
 /// bytes, `i` itself (the caller looks at each of those). `b.len()` when there is none.
 fn next_percent(b: &[u8], mut i: usize) -> usize {
-    const ONES: u64 = u64::from_le_bytes([1; 8]);
-    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
-    const PERCENT: u64 = u64::from_le_bytes([b'%'; 8]);
     while let Some(word) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
-        // A `%` is a zero byte of `y`, which borrows into its top bit; the lowest flagged byte
-        // is exact.
-        let y = u64::from_le_bytes(word) ^ PERCENT;
-        let flags = y.wrapping_sub(ONES) & !y & HIGH;
+        let flags = equal_bytes(u64::from_le_bytes(word), b'%');
         if flags != 0 {
             return i + (flags.trailing_zeros() / 8) as usize;
         }
@@ -274,8 +296,8 @@ mod tests {
             && domain.contains(&b'.')
             && domain[0] != b'.'
             && domain[domain.len() - 1] != b'.'
-            && local.iter().all(|c| LOCAL[*c as usize])
-            && domain.iter().all(|c| DOMAIN[*c as usize])
+            && local.iter().all(|c| c.is_ascii_alphanumeric() || b"._-+!#$&'*/=?^`{|}~".contains(c))
+            && domain.iter().all(|c| c.is_ascii_alphanumeric() || b".-".contains(c))
     }
 
     proptest::proptest! {
@@ -313,8 +335,9 @@ mod tests {
             h in "[a-z.@+;: \\-]{0,12}(@[a-z.-]{0,8})?",
             any in "\\PC{0,140}",
             long in "[a-z]{120,130}@x\\.com",
+            parts in "[a-zA-Z0-9.!#~_ +-]{0,20}@[a-zA-Z0-9._~ -]{0,20}",
         ) {
-            for t in [&h, &any, &long] {
+            for t in [&h, &any, &long, &parts] {
                 proptest::prop_assert_eq!(valid_handle(t), valid_handle_by_parts(t), "{:?}", t);
             }
         }
