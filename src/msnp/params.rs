@@ -89,16 +89,29 @@ const DOMAIN_CLASS: [u8; 256] = {
     t
 };
 
-/// The classes of `b`'s bytes in `table`, or-ed together: eight bytes a step, no branch a byte.
+/// The classes of `b`'s bytes in `table`, or-ed together: four or eight bytes a step, no
+/// branch a byte. A part's last step overlaps the one before it instead of a byte loop (or-ing
+/// a class twice changes nothing).
 #[inline]
-fn classes(mut b: &[u8], table: &[u8; 256]) -> u8 {
-    let mut m = 0;
-    while let Some((w, rest)) = b.split_first_chunk::<8>() {
-        m |= (table[w[0] as usize] | table[w[1] as usize] | table[w[2] as usize] | table[w[3] as usize])
-            | (table[w[4] as usize] | table[w[5] as usize] | table[w[6] as usize] | table[w[7] as usize]);
-        b = rest;
+fn classes(b: &[u8], table: &[u8; 256]) -> u8 {
+    let of4 = |w: &[u8; 4]| table[w[0] as usize] | table[w[1] as usize] | table[w[2] as usize] | table[w[3] as usize];
+    let of8 = |w: &[u8; 8]| {
+        (table[w[0] as usize] | table[w[1] as usize] | table[w[2] as usize] | table[w[3] as usize])
+            | (table[w[4] as usize] | table[w[5] as usize] | table[w[6] as usize] | table[w[7] as usize])
+    };
+    if let Some(last) = b.last_chunk::<8>() {
+        let mut m = of8(last);
+        let mut rest = b;
+        while let Some((w, tail)) = rest.split_first_chunk::<8>() {
+            m |= of8(w);
+            rest = tail;
+        }
+        m
+    } else if let (Some(head), Some(last)) = (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+        of4(head) | of4(last)
+    } else {
+        b.iter().fold(0, |m, c| m | table[*c as usize])
     }
-    b.iter().fold(m, |m, c| m | table[*c as usize])
 }
 
 /// The top bit of each byte of `word` equal to `needle`: the lowest one exact, those above it
