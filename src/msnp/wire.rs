@@ -264,6 +264,10 @@ impl Decoder {
             return FastLine::Slow;
         }
         let avail = &self.buf[self.pos..];
+        // Nothing left (how a segment of whole lines ends): no search.
+        if avail.is_empty() {
+            return FastLine::Slow;
+        }
         let Some(nl) = memchr(b'\n', avail) else { return FastLine::Slow };
         let (end, ending) = if nl > 0 && avail[nl - 1] == b'\r' { (nl - 1, Ending::CrLf) } else { (nl, Ending::Lf) };
         if end > self.limits.max_line {
