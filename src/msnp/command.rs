@@ -4,6 +4,7 @@
 
 use super::catalog::{self, CommandSpec, Form, Reading, Side};
 use super::dialect::Dialects;
+use super::scan::low_bytes;
 
 /// A parsed command line. Fields borrow from the line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,19 +109,6 @@ pub fn parse_trid(s: &str) -> Option<u32> {
         return None;
     }
     super::params::digits_value(s.as_bytes()).and_then(|n| u32::try_from(n).ok())
-}
-
-/// The bytes at or below the space (0x20) in `word` (eight bytes, little-endian): the top
-/// bit of each such byte set, exactly (no borrow or carry crosses a byte). Bytes from 0x80 up
-/// are not flagged.
-#[inline]
-pub(super) fn low_bytes(word: u64) -> u64 {
-    const LOW7: u64 = u64::from_le_bytes([0x7f; 8]);
-    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
-    const TO_TOP: u64 = u64::from_le_bytes([0x80 - 0x21; 8]);
-    // A byte's seven low bits plus 0x5f reach its top bit from 0x21 on, and stay below 0x100.
-    let at_least_0x21 = (word & LOW7) + TO_TOP;
-    !(at_least_0x21 | word) & HIGH
 }
 
 /// Parses a line (without its ending) sent by the client (`from_client`) or the server, in a

@@ -16,6 +16,7 @@ pub mod params;
 pub mod payload;
 pub mod referral;
 pub mod role;
+pub mod scan;
 pub mod verbs;
 pub mod wire;
 pub mod xml;

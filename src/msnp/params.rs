@@ -1,6 +1,8 @@
 //! Parameters: what each argument of a command form is called, which ones hold secrets, and
 //! the syntax of values (handles, friendly names, states) as the draft defines them.
 
+use super::scan::{equal_bytes, find_byte};
+
 /// Whether `s` is one of the states a user can be in ([D §7.7]). Compared as three bytes: this
 /// runs for every presence line.
 pub fn is_state(s: &str) -> bool {
@@ -112,31 +114,6 @@ fn classes(b: &[u8], table: &[u8; 256]) -> u8 {
     } else {
         b.iter().fold(0, |m, c| m | table[*c as usize])
     }
-}
-
-/// The top bit of each byte of `word` equal to `needle`: the lowest one exact, those above it
-/// possibly not (a borrow can reach them).
-#[inline]
-fn equal_bytes(word: u64, needle: u8) -> u64 {
-    const ONES: u64 = u64::from_le_bytes([1; 8]);
-    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
-    // A byte equal to `needle` is a zero byte of `y`, which borrows into its top bit.
-    let y = word ^ (ONES * u64::from(needle));
-    y.wrapping_sub(ONES) & !y & HIGH
-}
-
-/// The index of the first `needle` in `b`, eight bytes at a time.
-#[inline]
-fn find_byte(b: &[u8], needle: u8) -> Option<usize> {
-    let mut i = 0;
-    while let Some(word) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
-        let flags = equal_bytes(u64::from_le_bytes(word), needle);
-        if flags != 0 {
-            return Some(i + (flags.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    b.get(i..)?.iter().position(|c| *c == needle).map(|k| i + k)
 }
 
 /// Whether `h` is a syntactically valid handle ([D §5.4]): a local part of the bytes it may

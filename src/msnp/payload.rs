@@ -1,5 +1,7 @@
 //! MSG payloads: MIME-style header lines, an empty line, then the body ([D §8.8], facts §7).
 
+use super::scan::equal_bytes;
+
 /// A payload split into headers and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mime<'a> {
@@ -58,15 +60,40 @@ fn walk<'a>(bytes: &'a [u8], mut header: impl FnMut(&'a [u8], usize) -> bool) ->
             return (pos + nl + 1, true);
         }
         // Each of these ends the header block alike, so the cheap byte checks come first.
-        let Some(colon) = line.iter().position(|c| *c == b':') else {
+        let (Some(colon), false) = colon_and_space(line) else {
             break;
         };
-        if colon == 0 || line[..colon].contains(&b' ') || !header(line, colon) {
+        if colon == 0 || !header(line, colon) {
             break;
         }
         pos += nl + 1;
     }
     (pos, false)
+}
+
+/// The first `:` in `line`, and whether a space comes before it (before the line's end when
+/// there is none), eight bytes at a time.
+fn colon_and_space(line: &[u8]) -> (Option<usize>, bool) {
+    let mut space = false;
+    let mut i = 0;
+    while let Some(word) = line.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        let x = u64::from_le_bytes(word);
+        let (colons, spaces) = (equal_bytes(x, b':'), equal_bytes(x, b' '));
+        if colons != 0 {
+            // A space flag below the first colon's is a true one (see `equal_bytes`).
+            let below = (colons & colons.wrapping_neg()) - 1;
+            return (Some(i + (colons.trailing_zeros() / 8) as usize), space || spaces & below != 0);
+        }
+        space |= spaces != 0;
+        i += 8;
+    }
+    for (k, &c) in line.iter().enumerate().skip(i) {
+        if c == b':' {
+            return (Some(k), space);
+        }
+        space |= c == b' ';
+    }
+    (None, space)
 }
 
 /// `str::trim`, with ASCII ends settled byte by byte (a header value usually starts with one

@@ -329,16 +329,6 @@ fn tokens_by_the_rule(line: &str) -> (Vec<&str>, bool, bool) {
 }
 
 proptest! {
-    /// The word-at-a-time test flags exactly the bytes at or below the space, as a byte loop
-    /// does (a low byte next to a 0x21, a 0x80 or a 0xff included).
-    #[test]
-    fn low_bytes_are_those_at_or_below_the_space(
-        b in proptest::array::uniform8(prop_oneof![Just(b' '), Just(b'!'), Just(0x1f_u8), Just(0x80_u8), Just(0xa0_u8), Just(0xff_u8), any::<u8>()]),
-    ) {
-        let want = b.iter().enumerate().fold(0u64, |m, (k, &c)| if c <= b' ' { m | 0x80 << (8 * k) } else { m });
-        prop_assert_eq!(command::low_bytes(u64::from_le_bytes(b)), want, "{:?}", b);
-    }
-
     /// A TrID is one to ten ASCII digits whose value fits in 32 bits, nothing else.
     #[test]
     fn trids_are_ten_digits_at_most_within_32_bits(s in "[0-9]{0,12}|[0-9:/+ a]{0,4}") {
