@@ -1,7 +1,7 @@
 //! Parameters: what each argument of a command form is called, which ones hold secrets, and
 //! the syntax of values (handles, friendly names, states) as the draft defines them.
 
-use super::scan::{equal_bytes, find_byte};
+use super::scan::{equal_bytes, find_byte, or_classes};
 
 /// Whether `s` is one of the states a user can be in ([D §7.7]). Compared as three bytes: this
 /// runs for every presence line.
@@ -91,31 +91,6 @@ const DOMAIN_CLASS: [u8; 256] = {
     t
 };
 
-/// The classes of `b`'s bytes in `table`, or-ed together: four or eight bytes a step, no
-/// branch a byte. A part's last step overlaps the one before it instead of a byte loop (or-ing
-/// a class twice changes nothing).
-#[inline]
-fn classes(b: &[u8], table: &[u8; 256]) -> u8 {
-    let of4 = |w: &[u8; 4]| table[w[0] as usize] | table[w[1] as usize] | table[w[2] as usize] | table[w[3] as usize];
-    let of8 = |w: &[u8; 8]| {
-        (table[w[0] as usize] | table[w[1] as usize] | table[w[2] as usize] | table[w[3] as usize])
-            | (table[w[4] as usize] | table[w[5] as usize] | table[w[6] as usize] | table[w[7] as usize])
-    };
-    if let Some(last) = b.last_chunk::<8>() {
-        let mut m = of8(last);
-        let mut rest = b;
-        while let Some((w, tail)) = rest.split_first_chunk::<8>() {
-            m |= of8(w);
-            rest = tail;
-        }
-        m
-    } else if let (Some(head), Some(last)) = (b.first_chunk::<4>(), b.last_chunk::<4>()) {
-        of4(head) | of4(last)
-    } else {
-        b.iter().fold(0, |m, c| m | table[*c as usize])
-    }
-}
-
 /// Whether `h` is a syntactically valid handle ([D §5.4]): a local part of the bytes it may
 /// hold, the `@` (which neither part holds, so the first is the one), a domain of the bytes it
 /// may hold with a dot, not first or last. Whole words at a time (every handle of every line
@@ -127,14 +102,14 @@ pub fn valid_handle(h: &str) -> bool {
     }
     let Some(at) = find_byte(b, b'@') else { return false };
     let (local, domain) = (&b[..at], &b[at + 1..]);
-    if local.is_empty() || classes(local, &LOCAL_CLASS) != 0 {
+    if local.is_empty() || or_classes(local, &LOCAL_CLASS) != 0 {
         return false;
     }
     let (Some(first), Some(last)) = (domain.first(), domain.last()) else { return false };
     if *first == b'.' || *last == b'.' {
         return false;
     }
-    classes(domain, &DOMAIN_CLASS) == DOT
+    or_classes(domain, &DOMAIN_CLASS) == DOT
 }
 
 /// Checks a URL-encoded friendly name ([D §5.5]); `Err` says what is wrong.

@@ -42,6 +42,31 @@ pub fn find_byte(b: &[u8], needle: u8) -> Option<usize> {
     b.get(i..)?.iter().position(|c| *c == needle).map(|k| i + k)
 }
 
+/// The classes of `b`'s bytes in `table` (bit sets), or-ed together: four or eight bytes a step, no
+/// branch a byte. A part's last step overlaps the one before it instead of a byte loop (or-ing
+/// a class twice changes nothing).
+#[inline]
+pub fn or_classes(b: &[u8], table: &[u8; 256]) -> u8 {
+    let of4 = |w: &[u8; 4]| table[w[0] as usize] | table[w[1] as usize] | table[w[2] as usize] | table[w[3] as usize];
+    let of8 = |w: &[u8; 8]| {
+        (table[w[0] as usize] | table[w[1] as usize] | table[w[2] as usize] | table[w[3] as usize])
+            | (table[w[4] as usize] | table[w[5] as usize] | table[w[6] as usize] | table[w[7] as usize])
+    };
+    if let Some(last) = b.last_chunk::<8>() {
+        let mut m = of8(last);
+        let mut rest = b;
+        while let Some((w, tail)) = rest.split_first_chunk::<8>() {
+            m |= of8(w);
+            rest = tail;
+        }
+        m
+    } else if let (Some(head), Some(last)) = (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+        of4(head) | of4(last)
+    } else {
+        b.iter().fold(0, |m, c| m | table[*c as usize])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,6 +110,18 @@ mod tests {
                 }
             }
             prop_assert_eq!(find_byte(&b, needle), b.iter().position(|c| *c == needle));
+        }
+
+        /// The or of a table's classes over four- and eight-byte steps (the last one overlapping)
+        /// is the or a byte at a time gives, at every length.
+        #[test]
+        fn classes_or_as_bytes_do(b in proptest::collection::vec(near(), 0..40), marks in proptest::array::uniform8(any::<u8>())) {
+            let mut table = [0u8; 256];
+            for (k, c) in [b' ', b'!', 0x1f, b':', b';', b'\n', 0x80, 0xff].into_iter().enumerate() {
+                table[c as usize] = 1 << (marks[k] % 8);
+            }
+            let want = b.iter().fold(0, |m, c| m | table[*c as usize]);
+            prop_assert_eq!(or_classes(&b, &table), want, "{:?}", b);
         }
     }
 }
