@@ -54,17 +54,19 @@ pub fn follows(line: &[u8], side: Option<Side>, span: Dialects, max_payload: u64
         }
     };
     let sep = |b: &u8| *b == b' ' || *b == b'\t';
-    if line.starts_with(b"MSG") && line.get(3).is_none_or(sep) {
-        // Every form of MSG ends in its length (found by byte: MSG is every other line).
-        let mut tokens = line.split(sep).filter(|t| !t.is_empty());
-        tokens.next();
-        return match tokens.next_back().map(std::str::from_utf8) {
-            Some(Ok(last)) => match length(last) {
+    if let Some(rest) = line.strip_prefix(b"MSG").filter(|r| r.first().is_none_or(sep)) {
+        // Every form of MSG ends in its length (found by byte, from the end: MSG is every other
+        // line). `rest` is empty or starts with a separator, so a last token is never "MSG".
+        let Some(end) = rest.iter().rposition(|b| !sep(b)) else {
+            return Follows::BadLength("no length parameter".to_string());
+        };
+        let start = rest[..end].iter().rposition(sep).map_or(0, |i| i + 1);
+        return match std::str::from_utf8(&rest[start..=end]) {
+            Ok(last) => match length(last) {
                 Ok(n) => Follows::Payload(n),
                 Err(reason) => Follows::BadLength(reason),
             },
-            Some(Err(_)) => Follows::BadLength("length is not a decimal number".to_string()),
-            None => Follows::BadLength("no length parameter".to_string()),
+            Err(_) => Follows::BadLength("length is not a decimal number".to_string()),
         };
     }
     let Ok(text) = std::str::from_utf8(line) else { return Follows::Nothing };
@@ -150,6 +152,43 @@ mod tests {
         assert_eq!(f("241 5 70", Side::Server, from(Dialect::P13)), Follows::Payload(70));
         assert_eq!(f("241 5 70", Side::Server, only(Dialect::P8)), Follows::Nothing);
         assert_eq!(f("911 5", Side::Server, any), Follows::Nothing);
+    }
+
+    /// MSG's length as the token splitting found it before the search from the end.
+    fn msg_length_by_tokens(line: &[u8]) -> Follows {
+        let sep = |b: &u8| *b == b' ' || *b == b'\t';
+        let mut tokens = line.split(sep).filter(|t| !t.is_empty());
+        tokens.next();
+        match tokens.next_back().map(std::str::from_utf8) {
+            Some(Ok(last)) => match last.parse::<u64>() {
+                Ok(n) if last.bytes().all(|b| b.is_ascii_digit()) && n <= 1 << 20 => Follows::Payload(n),
+                _ => Follows::BadLength(String::new()),
+            },
+            Some(Err(_)) => Follows::BadLength(String::new()),
+            None => Follows::BadLength(String::new()),
+        }
+    }
+
+    proptest::proptest! {
+        /// The search from the end finds MSG's last token, as splitting the line into tokens did.
+        #[test]
+        fn msg_lengths_are_the_last_token(parts in proptest::collection::vec(proptest::prop_oneof![
+            proptest::strategy::Just(&b" "[..]), proptest::strategy::Just(&b"\t"[..]), proptest::strategy::Just(&b"12"[..]),
+            proptest::strategy::Just(&b"N"[..]), proptest::strategy::Just(&b"\xff"[..]), proptest::strategy::Just(&b"x"[..]),
+            proptest::strategy::Just(&b"99999999999999999999"[..]),
+        ], 0..8)) {
+            // The verb ends at a separator or the line's end ("MSG12" is not MSG).
+            let first: &[u8] = match parts.first() {
+                Some(p) if !matches!(p.first(), Some(b' ' | b'\t')) => b" ",
+                _ => b"",
+            };
+            let line = [&b"MSG"[..], first, &parts.concat()].concat();
+            let (got, want) = (follows(&line, None, Dialects::ALL, 1 << 20), msg_length_by_tokens(&line));
+            match (&got, &want) {
+                (Follows::BadLength(_), Follows::BadLength(_)) => {}
+                _ => proptest::prop_assert_eq!(got, want, "{:?}", line),
+            }
+        }
     }
 
     #[test]
