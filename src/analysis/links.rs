@@ -5,7 +5,7 @@
 use super::report::{Link, LinkFrom, LinkTo};
 use super::Analyzer;
 use crate::flow::ConnId;
-use crate::msnp::address::parse_address;
+use crate::msnp::address::parse_ip_address;
 use crate::msnp::referral::ReferralKind;
 use crate::msnp::Role;
 use crate::session::{Connection, Notice, SbAuth};
@@ -25,13 +25,13 @@ impl Analyzer<'_> {
         for n in notices {
             match n {
                 Notice::Referral(r) => {
-                    let (host, port) = parse_address(&r.address);
+                    let (ip, port) = parse_ip_address(&r.address);
                     let role = r.kind.role();
-                    match host.parse::<IpAddr>() {
-                        Ok(ip) => {
+                    match ip {
+                        Some(ip) => {
                             self.announced.insert((aff, SocketAddr::new(ip, port)), (role, ts_ns));
                         }
-                        Err(_) => {
+                        None => {
                             self.announced_ports.insert((aff, port), ts_ns);
                         }
                     }

@@ -199,8 +199,8 @@ impl<'r> Analyzer<'r> {
             v.retain(|li| links.contains_key(li));
             let at = v.iter().position(|li| {
                 links.get(li).is_some_and(|l| {
-                    let (h, _) = crate::msnp::address::parse_address(&l.address);
-                    h.parse::<IpAddr>().map_or(true, |ip| ip == info.server.ip())
+                    let (ip, _) = crate::msnp::address::parse_ip_address(&l.address);
+                    ip.is_none_or(|ip| ip == info.server.ip())
                 })
             })?;
             Some(v.remove(at))
