@@ -8,13 +8,8 @@ pub fn parse_address(s: &str) -> (String, u16) {
     if let Ok(sa) = s.parse::<std::net::SocketAddr>() {
         return (sa.ip().to_string(), sa.port());
     }
-    match s.rsplit_once(':') {
-        Some((h, p)) => match p.parse::<u16>() {
-            Ok(port) => (h.to_string(), port),
-            Err(_) => (s.to_string(), MSNP_PORT),
-        },
-        None => (s.to_string(), MSNP_PORT),
-    }
+    let (host, port) = host_and_port(s);
+    (host.to_string(), port)
 }
 
 /// `host[:port]` as [`parse_address`] reads it, with the host as an IP address when it is one:
@@ -24,8 +19,20 @@ pub fn parse_ip_address(s: &str) -> (Option<std::net::IpAddr>, u16) {
     if let Ok(sa) = s.parse::<std::net::SocketAddr>() {
         return (Some(sa.ip()), sa.port());
     }
-    let (host, port) = parse_address(s);
+    let (host, port) = host_and_port(s);
     (host.parse().ok(), port)
+}
+
+/// `host[:port]` that is not a socket address, split at its last `:` when a port follows it;
+/// otherwise the whole text with port 1863.
+fn host_and_port(s: &str) -> (&str, u16) {
+    match s.rsplit_once(':') {
+        Some((h, p)) => match p.parse::<u16>() {
+            Ok(port) => (h, port),
+            Err(_) => (s, MSNP_PORT),
+        },
+        None => (s, MSNP_PORT),
+    }
 }
 
 /// Where a referral address leads: `host` alone means port 1863.

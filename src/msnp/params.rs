@@ -1,7 +1,7 @@
 //! Parameters: what each argument of a command form is called, which ones hold secrets, and
 //! the syntax of values (handles, friendly names, states) as the draft defines them.
 
-use super::scan::{equal_bytes, find_byte, or_classes};
+use super::scan::{find_byte, or_classes};
 
 /// Whether `s` is one of the states a user can be in ([D §7.7]). Compared as three bytes: this
 /// runs for every presence line.
@@ -53,13 +53,8 @@ pub fn is_hotmail(h: &str) -> bool {
     const WANT_TAIL: u32 = u32::from_le_bytes(*b".com");
     const CASE_TAIL: u32 = u32::from_le_bytes([0, CASE, CASE, CASE]);
     let Some(suffix) = h.as_bytes().last_chunk::<12>() else { return false };
-    let (head, tail) = suffix.split_at(8);
-    match (<[u8; 8]>::try_from(head), <[u8; 4]>::try_from(tail)) {
-        (Ok(head), Ok(tail)) => {
-            u64::from_le_bytes(head) | CASE_HEAD == WANT_HEAD && u32::from_le_bytes(tail) | CASE_TAIL == WANT_TAIL
-        }
-        _ => false,
-    }
+    let (Some(head), Some(tail)) = (suffix.first_chunk::<8>(), suffix.last_chunk::<4>()) else { return false };
+    u64::from_le_bytes(*head) | CASE_HEAD == WANT_HEAD && u32::from_le_bytes(*tail) | CASE_TAIL == WANT_TAIL
 }
 
 /// Byte classes of a handle's parts, as lookup tables (every handle of every line goes through
@@ -124,18 +119,13 @@ pub fn check_friendly_name(raw: &str) -> Result<(), String> {
     // UTF-8: only escapes of bytes from 0x80 up need the name decoded.
     let mut i = 0;
     let mut ascii = true;
-    while i < b.len() {
-        i = next_percent(b, i);
-        let Some(&c) = b.get(i) else { break };
-        if c == b'%' {
-            match (b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
-                (Some(h), Some(_)) => ascii &= h < 8,
-                _ => return Err(format!("invalid %-escape at byte {i}")),
-            }
-            i += 3;
-        } else {
-            i += 1;
+    while let Some(k) = b.get(i..).and_then(|rest| find_byte(rest, b'%')) {
+        i += k;
+        match (b.get(i + 1).copied().and_then(hex), b.get(i + 2).copied().and_then(hex)) {
+            (Some(h), Some(_)) => ascii &= h < 8,
+            _ => return Err(format!("invalid %-escape at byte {i}")),
         }
+        i += 3;
     }
     if ascii {
         return Ok(());
@@ -146,19 +136,6 @@ pub fn check_friendly_name(raw: &str) -> Result<(), String> {
     } else {
         decodes_to_utf8::<MAX>(b)
     }
-}
-
-/// The index of the first `%` in `b` from `i` on, eight bytes at a time; within the last seven
-/// bytes, `i` itself (the caller looks at each of those). `b.len()` when there is none.
-fn next_percent(b: &[u8], mut i: usize) -> usize {
-    while let Some(word) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
-        let flags = equal_bytes(u64::from_le_bytes(word), b'%');
-        if flags != 0 {
-            return i + (flags.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    i.min(b.len())
 }
 
 /// The value of a hexadecimal digit.
