@@ -2,7 +2,8 @@
 //! one definition of their fields in [`super::schema`]. NDJSON export spent a third of its time
 //! in serde's generic serialiser and its byte-at-a-time string escaper; this writer produces
 //! exactly the bytes `serde_json::to_writer` produces for the same values (a test holds it to
-//! that), escaping strings eight bytes at a time where nothing needs escaping.
+//! that), testing strings for bytes to escape a word at a time, and placing the short ones
+//! (most fields) with copies of a fixed size instead of a call to `memcpy` each.
 
 use super::schema::{Fields, Record, Text};
 use crate::shortstr::ShortStr;
@@ -23,9 +24,20 @@ fn needs_escape(w: u64) -> bool {
 }
 
 #[inline]
-fn escape_byte(b: u8) -> bool {
+const fn escape_byte(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
 }
+
+/// [`escape_byte`] of every byte, for strings too short for a word.
+static ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = escape_byte(b as u8);
+        b += 1;
+    }
+    t
+};
 
 /// The index of the first byte of `bytes` at or after `from` that JSON must escape.
 #[inline]
@@ -47,22 +59,111 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
     utf8_string(out, s.as_bytes());
 }
 
-/// [`string`] on bytes already known to be UTF-8.
-#[inline]
+/// [`string`] on bytes already known to be UTF-8. Inlined where it is called: most strings
+/// are short, and their path is a few instructions against the call's own dozen.
+#[inline(always)]
 fn utf8_string(out: &mut Vec<u8>, bytes: &[u8]) {
-    let Some(first) = next_escape(bytes, 0) else {
-        out.reserve(bytes.len() + 2);
+    let n = bytes.len();
+    let mut quoted = [b'"'; SHORT + 2];
+    if n <= SHORT && quoted_short(bytes, &mut quoted) {
+        // A fixed-size copy is a few moves; a copy of `n` bytes is a call to `memcpy`.
+        let len = out.len();
+        out.extend_from_slice(&quoted);
+        out.truncate(len + n + 2);
+    } else {
+        long_string(out, bytes);
+    }
+}
+
+/// [`utf8_string`] past [`SHORT`] bytes, or with a byte to escape.
+#[inline(never)]
+fn long_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    if any_escape(bytes) {
+        escaped(out, bytes);
+        return;
+    }
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(bytes);
+    out.push(b'"');
+}
+
+/// The longest string [`quoted_short`] takes: most fields (verbs, TrIDs, handles, short
+/// lines) are no longer.
+const SHORT: usize = 16;
+
+/// Places `bytes` (at most [`SHORT`] of them) after the opening quote of `quoted`, a quote
+/// already after them; false when one needs escaping. Read and placed as [`any_escape`] reads
+/// them (two overlapping words, or halves), fewer than four byte by byte through [`ESCAPE`].
+#[inline(always)]
+fn quoted_short(bytes: &[u8], quoted: &mut [u8; SHORT + 2]) -> bool {
+    let n = bytes.len();
+    if n >= 8 {
+        let (Some(first), Some(last)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) else {
+            return false;
+        };
+        if needs_escape(u64::from_le_bytes(*first)) || needs_escape(u64::from_le_bytes(*last)) {
+            return false;
+        }
+        quoted[1..9].copy_from_slice(first);
+        if let Some(end) = quoted.get_mut(n - 7..n + 1) {
+            end.copy_from_slice(last);
+        }
+    } else if n >= 4 {
+        let (Some(first), Some(last)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) else {
+            return false;
+        };
+        if needs_escape(u64::from(u32::from_le_bytes(*first)) | u64::from(u32::from_le_bytes(*last)) << 32) {
+            return false;
+        }
+        quoted[1..5].copy_from_slice(first);
+        quoted[n - 3..n + 1].copy_from_slice(last);
+    } else if let (Some(&a), Some(&b), Some(&c)) = (bytes.first(), bytes.get(n / 2), bytes.last()) {
+        if ESCAPE[a as usize] | ESCAPE[b as usize] | ESCAPE[c as usize] {
+            return false;
+        }
+        quoted[1] = a;
+        quoted[1 + n / 2] = b;
+        quoted[n] = c;
+    }
+    true
+}
+
+/// Whether any of `bytes` needs escaping, tested a word at a time without a byte loop: the
+/// last word overlaps the one before; fewer than eight bytes are read as two overlapping
+/// halves, fewer than four as their first, middle and last byte padded with spaces.
+#[inline]
+fn any_escape(bytes: &[u8]) -> bool {
+    let n = bytes.len();
+    let word = |i: usize| bytes.get(i..).and_then(|b| b.first_chunk::<8>()).map_or(0, |w| u64::from_le_bytes(*w));
+    let half = |i: usize| bytes.get(i..).and_then(|b| b.first_chunk::<4>()).map_or(0, |w| u32::from_le_bytes(*w));
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 < n {
+            if needs_escape(word(i)) {
+                return true;
+            }
+            i += 8;
+        }
+        needs_escape(word(n - 8))
+    } else if n >= 4 {
+        needs_escape(u64::from(half(0)) | u64::from(half(n - 4)) << 32)
+    } else if let (Some(&a), Some(&b), Some(&c)) = (bytes.first(), bytes.get(n / 2), bytes.last()) {
+        needs_escape(u64::from_le_bytes([a, b, c, b' ', b' ', b' ', b' ', b' ']))
+    } else {
+        false
+    }
+}
+
+/// The slow path of [`string`]: some byte needs escaping.
+#[cold]
+fn escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    let Some(mut at) = next_escape(bytes, 0) else {
         out.push(b'"');
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
     };
-    escaped(out, bytes, first);
-}
-
-/// The slow path of [`string`]: `bytes[at]` needs escaping.
-#[cold]
-fn escaped(out: &mut Vec<u8>, bytes: &[u8], mut at: usize) {
     out.reserve(bytes.len() + 8);
     out.push(b'"');
     let mut start = 0;
@@ -297,6 +398,26 @@ mod tests {
         s.close(c, true);
         let (e, _) = compare(&crate::testkit::synth::pcap(&s.segs, Encap::Ethernet, None));
         assert!(e >= 6, "{e} events");
+    }
+
+    /// Every length to 40 with one byte to escape at every place, and none.
+    #[test]
+    fn one_escape_found_anywhere() {
+        for len in 0..40 {
+            for at in 0..=len {
+                for bad in [0u8, 0x1f, b'"', b'\\', b'\n'] {
+                    let mut bytes = vec![b'a'; len];
+                    if let Some(b) = bytes.get_mut(at) {
+                        *b = bad;
+                    }
+                    let s = String::from_utf8(bytes).unwrap_or_default();
+                    assert_eq!(any_escape(s.as_bytes()), at < len, "{s:?}");
+                    let mut out = Vec::new();
+                    string(&mut out, &s);
+                    assert_eq!(out, serde_string(&s), "{s:?}");
+                }
+            }
+        }
     }
 
     proptest! {
