@@ -65,7 +65,7 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
 fn utf8_string(out: &mut Vec<u8>, bytes: &[u8]) {
     let n = bytes.len();
     let mut quoted = [b'"'; SHORT + 2];
-    if n <= SHORT && quoted_short(bytes, &mut quoted) {
+    if n <= SHORT && place_short::<1, true, { SHORT + 2 }>(bytes, &mut quoted) {
         // A fixed-size copy is a few moves; a copy of `n` bytes is a call to `memcpy`.
         let len = out.len();
         out.extend_from_slice(&quoted);
@@ -88,43 +88,47 @@ fn long_string(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
 }
 
-/// The longest string [`quoted_short`] takes: most fields (verbs, TrIDs, handles, short
+/// The longest string [`place_short`] takes: most fields (verbs, TrIDs, handles, short
 /// lines) are no longer.
 const SHORT: usize = 16;
 
-/// Places `bytes` (at most [`SHORT`] of them) after the opening quote of `quoted`, a quote
-/// already after them; false when one needs escaping. Read and placed as [`any_escape`] reads
-/// them (two overlapping words, or halves), fewer than four byte by byte through [`ESCAPE`].
+/// Places `bytes` (at most [`SHORT`] of them) at `buf[AT..]`; false when one needs escaping
+/// (tested only with `CHECK`). Read and placed as [`any_escape`] reads them (two overlapping
+/// words, or halves), fewer than four byte by byte through [`ESCAPE`]: copies of a fixed size,
+/// where a copy of `n` bytes is a call to `memcpy`.
 #[inline(always)]
-fn quoted_short(bytes: &[u8], quoted: &mut [u8; SHORT + 2]) -> bool {
+fn place_short<const AT: usize, const CHECK: bool, const N: usize>(bytes: &[u8], buf: &mut [u8; N]) -> bool {
     let n = bytes.len();
+    let mut put = |at: usize, b: &[u8]| {
+        if let Some(to) = buf.get_mut(AT + at..AT + at + b.len()) {
+            to.copy_from_slice(b);
+        }
+    };
     if n >= 8 {
         let (Some(first), Some(last)) = (bytes.first_chunk::<8>(), bytes.last_chunk::<8>()) else {
             return false;
         };
-        if needs_escape(u64::from_le_bytes(*first)) || needs_escape(u64::from_le_bytes(*last)) {
+        if CHECK && (needs_escape(u64::from_le_bytes(*first)) || needs_escape(u64::from_le_bytes(*last))) {
             return false;
         }
-        quoted[1..9].copy_from_slice(first);
-        if let Some(end) = quoted.get_mut(n - 7..n + 1) {
-            end.copy_from_slice(last);
-        }
+        put(0, first);
+        put(n - 8, last);
     } else if n >= 4 {
         let (Some(first), Some(last)) = (bytes.first_chunk::<4>(), bytes.last_chunk::<4>()) else {
             return false;
         };
-        if needs_escape(u64::from(u32::from_le_bytes(*first)) | u64::from(u32::from_le_bytes(*last)) << 32) {
+        if CHECK && needs_escape(u64::from(u32::from_le_bytes(*first)) | u64::from(u32::from_le_bytes(*last)) << 32) {
             return false;
         }
-        quoted[1..5].copy_from_slice(first);
-        quoted[n - 3..n + 1].copy_from_slice(last);
+        put(0, first);
+        put(n - 4, last);
     } else if let (Some(&a), Some(&b), Some(&c)) = (bytes.first(), bytes.get(n / 2), bytes.last()) {
-        if ESCAPE[a as usize] | ESCAPE[b as usize] | ESCAPE[c as usize] {
+        if CHECK && ESCAPE[a as usize] | ESCAPE[b as usize] | ESCAPE[c as usize] {
             return false;
         }
-        quoted[1] = a;
-        quoted[1 + n / 2] = b;
-        quoted[n] = c;
+        put(0, &[a]);
+        put(n / 2, &[b]);
+        put(n - 1, &[c]);
     }
     true
 }
@@ -206,24 +210,33 @@ pub fn float(out: &mut Vec<u8>, v: f64) {
     }
 }
 
-/// The compact writer of [`Record`]s: the bytes serde_json writes for the same record.
+/// The compact writer of [`Record`]s: the bytes serde_json writes for the same record. Every
+/// field is written after a comma; [`object`] turns the first comma into the opening brace.
 struct Compact<'a> {
     out: &'a mut Vec<u8>,
-    first: bool,
 }
 
 impl Compact<'_> {
-    /// Appends `"key":`, after a comma unless it is the first field. Keys are the schema's
-    /// field names, which need no escaping.
-    #[inline]
+    /// Appends `,"key":`. Keys are the schema's field names, which need no escaping.
+    #[inline(always)]
     fn key(&mut self, k: &'static str) {
-        if !self.first {
-            self.out.push(b',');
+        let k = k.as_bytes();
+        let n = k.len();
+        if n > SHORT {
+            self.out.extend_from_slice(b",\"");
+            self.out.extend_from_slice(k);
+            self.out.extend_from_slice(b"\":");
+            return;
         }
-        self.first = false;
-        self.out.push(b'"');
-        self.out.extend_from_slice(k.as_bytes());
-        self.out.extend_from_slice(b"\":");
+        let mut quoted = [b'"'; SHORT + 4];
+        place_short::<2, false, { SHORT + 4 }>(k, &mut quoted);
+        quoted[0] = b',';
+        if let Some(colon) = quoted.get_mut(n + 3) {
+            *colon = b':';
+        }
+        let len = self.out.len();
+        self.out.extend_from_slice(&quoted);
+        self.out.truncate(len + n + 4);
     }
 }
 
@@ -303,14 +316,20 @@ fn list<T>(out: &mut Vec<u8>, items: &[T], item: impl Fn(&mut Vec<u8>, &T)) {
 
 /// Appends a record as a JSON object.
 pub fn object<R: Record>(out: &mut Vec<u8>, r: &R) {
-    out.push(b'{');
+    let at = out.len();
     fields(out, r);
+    // The first field's comma opens the object; with no fields, the brace comes before `}`.
+    let len = out.len();
+    match out.get_mut(at) {
+        Some(b) if len > at + 1 => *b = b'{',
+        _ => out.insert(at, b'{'),
+    }
 }
 
-/// Appends a record's fields without the opening brace (`"a":…,"b":…}`), for records that
-/// begin with fields of their own (NDJSON's `type`).
+/// Appends a record's fields, each after a comma, and the closing brace (`,"a":…,"b":…}`), for
+/// records that begin with fields of their own (NDJSON's `type`).
 pub fn fields<R: Record>(out: &mut Vec<u8>, r: &R) {
-    r.fields(&mut Compact { out, first: true });
+    r.fields(&mut Compact { out });
     out.push(b'}');
 }
 
@@ -398,6 +417,53 @@ mod tests {
         s.close(c, true);
         let (e, _) = compare(&crate::testkit::synth::pcap(&s.segs, Encap::Ethernet, None));
         assert!(e >= 6, "{e} events");
+    }
+
+    /// Keys of every length to 24 (past the fixed-size copy), and a record without fields.
+    #[test]
+    fn keys_of_every_length_and_no_fields() {
+        const KEYS: [&str; 25] = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "abcd",
+            "abcde",
+            "abcdef",
+            "abcdefg",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefghij",
+            "abcdefghijk",
+            "abcdefghijkl",
+            "abcdefghijklm",
+            "abcdefghijklmn",
+            "abcdefghijklmno",
+            "abcdefghijklmnop",
+            "abcdefghijklmnopq",
+            "abcdefghijklmnopqr",
+            "abcdefghijklmnopqrs",
+            "abcdefghijklmnopqrst",
+            "abcdefghijklmnopqrstu",
+            "abcdefghijklmnopqrstuv",
+            "abcdefghijklmnopqrstuvw",
+            "abcdefghijklmnopqrstuvwx",
+        ];
+        struct Keys(usize);
+        impl Record for Keys {
+            fn fields<W: Fields>(&self, w: &mut W) {
+                for (i, k) in KEYS.iter().take(self.0).enumerate() {
+                    w.uint(k, i as u64);
+                }
+            }
+        }
+        for count in 0..=KEYS.len() {
+            let mut out = b"[".to_vec();
+            object(&mut out, &Keys(count));
+            let fields: Vec<String> =
+                KEYS.iter().take(count).enumerate().map(|(i, k)| format!("\"{k}\":{i}")).collect();
+            assert_eq!(String::from_utf8_lossy(&out), format!("[{{{}}}", fields.join(",")));
+        }
     }
 
     /// Every length to 40 with one byte to escape at every place, and none.

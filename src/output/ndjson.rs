@@ -71,11 +71,10 @@ impl<W: Write> NdjsonReport<W> {
         self.spill(false);
     }
 
-    /// Writes `{"type":KIND,"connection":ID,` and then the rest of the record, which `fields`
-    /// writes (closing brace included).
+    /// Writes `{"type":KIND,"connection":ID` and then the rest of the record, which `fields`
+    /// writes (each field after a comma, closing brace included).
     fn record(&mut self, kind: &str, connection: u64, fields: impl FnOnce(&mut Vec<u8>)) {
         head(&mut self.buf, kind, connection);
-        self.buf.push(b',');
         fields(&mut self.buf);
         self.buf.push(b'\n');
         self.spill(false);
@@ -120,7 +119,7 @@ impl<W: Write> NdjsonReport<W> {
     fn conn_record(&mut self, c: &Connection, kind: &'static str) {
         self.buf.extend_from_slice(b"{\"type\":\"");
         self.buf.extend_from_slice(kind.as_bytes());
-        self.buf.extend_from_slice(b"\",");
+        self.buf.push(b'"');
         compact::fields(&mut self.buf, &Head(c));
         self.buf.push(b'\n');
         self.spill(false);
@@ -164,16 +163,17 @@ impl<W: Write> Report for NdjsonReport<W> {
         }
         for (event, v) in &conn.late {
             self.record("violation", conn.id, |b| {
-                b.extend_from_slice(b"\"event\":");
+                b.extend_from_slice(b",\"event\":");
                 compact::uint(b, *event as u64);
-                b.push(b',');
                 compact::fields(b, v);
             });
         }
         self.transactions(conn.id, &conn.transactions);
         self.conn_record(conn, "connection-end");
-        self.spill(true);
-        let _ = self.out.flush();
+        // Reading a capture, the records go on in 64 KiB batches across connections: a write
+        // and a flush at every connection's end cost a system call and a copy into the
+        // writer's buffer each (2,075 of them in the 100 k capture).
+        self.after_call();
     }
 
     fn retired(&mut self, index: usize, link: &Link) {
@@ -262,7 +262,7 @@ mod tests {
         for (reported, written) in &live.seen {
             assert_eq!(reported, written);
         }
-        // Batched: the first events wait for their connection's end (or 64 KiB).
+        // Batched: the first events wait for 64 KiB of records (or the end).
         let batched = run(false);
         assert_eq!(batched.seen.first().map(|s| s.1), Some(0));
     }

@@ -107,8 +107,12 @@ impl Record for Head<'_> {
     fn fields<W: Fields>(&self, w: &mut W) {
         let c = self.0;
         w.uint("id", c.id);
-        w.str("client", &c.client.to_string());
-        w.str("server", &c.server.to_string());
+        let mut addr = String::with_capacity(48);
+        crate::output::numfmt::push_addr(&mut addr, &c.client);
+        w.str("client", &addr);
+        addr.clear();
+        crate::output::numfmt::push_addr(&mut addr, &c.server);
+        w.str("server", &addr);
         if let Some(vlan) = c.vlan {
             w.uint("vlan", u64::from(vlan));
         }
