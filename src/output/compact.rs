@@ -64,15 +64,18 @@ pub fn string(out: &mut Vec<u8>, s: &str) {
 #[inline(always)]
 fn utf8_string(out: &mut Vec<u8>, bytes: &[u8]) {
     let n = bytes.len();
-    let mut quoted = [b'"'; SHORT + 2];
-    if n <= SHORT && place_short::<1, true, { SHORT + 2 }>(bytes, &mut quoted) {
-        // A fixed-size copy is a few moves; a copy of `n` bytes is a call to `memcpy`.
-        let len = out.len();
-        out.extend_from_slice(&quoted);
-        out.truncate(len + n + 2);
-    } else {
-        long_string(out, bytes);
+    let len = out.len();
+    if n <= SHORT {
+        // Quotes over the most the string can take, then the string placed over them: stores
+        // of a fixed size, where a copy of `n` bytes is a call to `memcpy`.
+        out.extend_from_slice(&QUOTES[..SHORT + 2]);
+        if out.get_mut(len..).is_some_and(|tail| place_short::<1, true>(bytes, tail)) {
+            out.truncate(len + n + 2);
+            return;
+        }
+        out.truncate(len);
     }
+    long_string(out, bytes);
 }
 
 /// [`utf8_string`] past [`SHORT`] bytes, or with a byte to escape.
@@ -92,12 +95,16 @@ fn long_string(out: &mut Vec<u8>, bytes: &[u8]) {
 /// lines) are no longer.
 const SHORT: usize = 16;
 
+/// Quotes for a short string or key to be placed over, in the output itself (not in a buffer
+/// on the stack written in pieces and then copied: a load spanning several fresh stores
+/// cannot take their bytes until they are written).
+const QUOTES: [u8; SHORT + 4] = [b'"'; SHORT + 4];
+
 /// Places `bytes` (at most [`SHORT`] of them) at `buf[AT..]`; false when one needs escaping
 /// (tested only with `CHECK`). Read and placed as [`any_escape`] reads them (two overlapping
-/// words, or halves), fewer than four byte by byte through [`ESCAPE`]: copies of a fixed size,
-/// where a copy of `n` bytes is a call to `memcpy`.
+/// words, or halves), fewer than four byte by byte through [`ESCAPE`].
 #[inline(always)]
-fn place_short<const AT: usize, const CHECK: bool, const N: usize>(bytes: &[u8], buf: &mut [u8; N]) -> bool {
+fn place_short<const AT: usize, const CHECK: bool>(bytes: &[u8], buf: &mut [u8]) -> bool {
     let n = bytes.len();
     let mut put = |at: usize, b: &[u8]| {
         if let Some(to) = buf.get_mut(AT + at..AT + at + b.len()) {
@@ -228,14 +235,17 @@ impl Compact<'_> {
             self.out.extend_from_slice(b"\":");
             return;
         }
-        let mut quoted = [b'"'; SHORT + 4];
-        place_short::<2, false, { SHORT + 4 }>(k, &mut quoted);
-        quoted[0] = b',';
-        if let Some(colon) = quoted.get_mut(n + 3) {
-            *colon = b':';
-        }
         let len = self.out.len();
-        self.out.extend_from_slice(&quoted);
+        self.out.extend_from_slice(&QUOTES);
+        if let Some(tail) = self.out.get_mut(len..) {
+            place_short::<2, false>(k, tail);
+            if let Some(comma) = tail.first_mut() {
+                *comma = b',';
+            }
+            if let Some(colon) = tail.get_mut(n + 3) {
+                *colon = b':';
+            }
+        }
         self.out.truncate(len + n + 4);
     }
 }
@@ -478,9 +488,9 @@ mod tests {
                     }
                     let s = String::from_utf8(bytes).unwrap_or_default();
                     assert_eq!(any_escape(s.as_bytes()), at < len, "{s:?}");
-                    let mut out = Vec::new();
+                    let mut out = b"x".to_vec();
                     string(&mut out, &s);
-                    assert_eq!(out, serde_string(&s), "{s:?}");
+                    assert_eq!(out.get(1..), Some(&serde_string(&s)[..]), "{s:?}");
                 }
             }
         }
