@@ -1,5 +1,6 @@
-//! Micro-benchmarks: the wire decoder, the reassembler, and the whole pipeline on an in-memory
-//! capture. Run with `cargo bench`; `bench/run.sh` prints the end-to-end table.
+//! Micro-benchmarks: the wire decoder, the reassembler, the whole pipeline on an in-memory
+//! capture, and rendering its events as compact JSON (NDJSON's records). Run with `cargo bench`;
+//! `bench/run.sh` prints the end-to-end table.
 
 use msntap::analysis::{Analyzer, Links, Pipeline, Report, Summary};
 use msntap::app::analyze_to_json;
@@ -134,4 +135,40 @@ fn pipeline_json(b: divan::Bencher) {
     let cap = capture();
     b.counter(divan::counter::BytesCount::new(cap.len()))
         .bench(|| analyze_to_json(&cap, Options::default(), &[], Limits::default()).map(|d| d.to_string().len()));
+}
+
+/// Keeps every event the analysis reports, for the rendering benches.
+struct Keep(Vec<msntap::session::Event>);
+
+impl Report for Keep {
+    fn events(&mut self, c: &Connection, from: usize) {
+        self.0.extend(c.events[from..].iter().cloned());
+    }
+    fn connection(&mut self, _: &Connection, _: Links<'_>) {}
+    fn finish(&mut self, _: &Summary, _: Links<'_>) {}
+}
+
+/// The events of the generated capture, as NDJSON and the JSON document render them.
+fn events() -> Vec<msntap::session::Event> {
+    let cap = capture();
+    let mut keep = Keep(Vec::new());
+    let opts = Options { stream_events: true, ..Options::default() };
+    let _ = msntap::analysis::run_on(&cap, opts, &[], Limits::default(), &mut keep);
+    keep.0
+}
+
+#[divan::bench]
+fn render_events_compact(b: divan::Bencher) {
+    let events = events();
+    let mut out = Vec::with_capacity(1 << 20);
+    b.counter(divan::counter::ItemsCount::new(events.len())).bench_local(|| {
+        out.clear();
+        for e in &events {
+            msntap::output::compact::object(&mut out, e);
+            if out.len() > 1 << 19 {
+                out.clear();
+            }
+        }
+        out.len()
+    });
 }

@@ -602,7 +602,10 @@ impl Analyzer<'_> {
     /// index; what the workers recorded is reported through the mirrors, an end is counted and
     /// reported under its id.
     fn apply(&mut self, merge: &mut Merge<'_>, mut items: Vec<(usize, Keyed)>) {
-        items.sort_unstable_by_key(|(_, Keyed(key, _))| *key);
+        // Each shard's items come in key order, one list after another: the stable sort finds
+        // those runs and merges them (keys are unique across shards, so no order of equals
+        // is chosen).
+        items.sort_by_key(|(_, Keyed(key, _))| *key);
         for (w, Keyed(_, item)) in items {
             match item {
                 Item::Started(local, opening) => {

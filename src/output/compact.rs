@@ -476,18 +476,18 @@ mod tests {
         }
     }
 
-    /// Every length to 40 with one byte to escape at every place, and none.
+    /// Every length to 40 with each ASCII byte at every place, and none.
     #[test]
     fn one_escape_found_anywhere() {
         for len in 0..40 {
             for at in 0..=len {
-                for bad in [0u8, 0x1f, b'"', b'\\', b'\n'] {
+                for bad in 0..0x80u8 {
                     let mut bytes = vec![b'a'; len];
                     if let Some(b) = bytes.get_mut(at) {
                         *b = bad;
                     }
                     let s = String::from_utf8(bytes).unwrap_or_default();
-                    assert_eq!(any_escape(s.as_bytes()), at < len, "{s:?}");
+                    assert_eq!(any_escape(s.as_bytes()), at < len && escape_byte(bad), "{s:?}");
                     let mut out = b"x".to_vec();
                     string(&mut out, &s);
                     assert_eq!(out.get(1..), Some(&serde_string(&s)[..]), "{s:?}");
