@@ -6,21 +6,19 @@
 //! (most fields) with copies of a fixed size instead of a call to `memcpy` each.
 
 use super::schema::{Fields, Record, Text};
+use crate::msnp::scan::equal_bytes;
 use crate::shortstr::ShortStr;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Whether any byte of `w` is below 0x20, `"` or `\` (the bytes JSON strings must escape).
+/// Each term may flag a byte above a true one wrongly, never when there is none.
 #[inline]
 fn needs_escape(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let below_space = w.wrapping_sub(ONES * 0x20) & !w;
-    let q = w ^ (ONES * b'"' as u64);
-    let quote = q.wrapping_sub(ONES) & !q;
-    let b = w ^ (ONES * b'\\' as u64);
-    let backslash = b.wrapping_sub(ONES) & !b;
-    (below_space | quote | backslash) & HIGH != 0
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    (below_space | equal_bytes(w, b'"') | equal_bytes(w, b'\\')) != 0
 }
 
 #[inline]
@@ -74,11 +72,12 @@ fn utf8_string(out: &mut Vec<u8>, bytes: &[u8]) {
             return;
         }
         out.truncate(len);
+        return escaped(out, bytes);
     }
     long_string(out, bytes);
 }
 
-/// [`utf8_string`] past [`SHORT`] bytes, or with a byte to escape.
+/// [`utf8_string`] past [`SHORT`] bytes.
 #[inline(never)]
 fn long_string(out: &mut Vec<u8>, bytes: &[u8]) {
     if any_escape(bytes) {
@@ -101,8 +100,8 @@ const SHORT: usize = 16;
 const QUOTES: [u8; SHORT + 4] = [b'"'; SHORT + 4];
 
 /// Places `bytes` (at most [`SHORT`] of them) at `buf[AT..]`; false when one needs escaping
-/// (tested only with `CHECK`). Read and placed as [`any_escape`] reads them (two overlapping
-/// words, or halves), fewer than four byte by byte through [`ESCAPE`].
+/// (tested only with `CHECK`). Read and placed as two overlapping words, or halves; fewer than
+/// four as their first, middle and last byte, tested through [`ESCAPE`].
 #[inline(always)]
 fn place_short<const AT: usize, const CHECK: bool>(bytes: &[u8], buf: &mut [u8]) -> bool {
     let n = bytes.len();
@@ -140,30 +139,24 @@ fn place_short<const AT: usize, const CHECK: bool>(bytes: &[u8], buf: &mut [u8])
     true
 }
 
-/// Whether any of `bytes` needs escaping, tested a word at a time without a byte loop: the
-/// last word overlaps the one before; fewer than eight bytes are read as two overlapping
-/// halves, fewer than four as their first, middle and last byte padded with spaces.
+/// Whether any of `bytes` needs escaping, tested a word at a time without a byte loop for the
+/// tail: the last word overlaps the one before. (Strings this short go through
+/// [`place_short`]; fewer than eight bytes are tested a byte at a time.)
 #[inline]
 fn any_escape(bytes: &[u8]) -> bool {
     let n = bytes.len();
     let word = |i: usize| bytes.get(i..).and_then(|b| b.first_chunk::<8>()).map_or(0, |w| u64::from_le_bytes(*w));
-    let half = |i: usize| bytes.get(i..).and_then(|b| b.first_chunk::<4>()).map_or(0, |w| u32::from_le_bytes(*w));
-    if n >= 8 {
-        let mut i = 0;
-        while i + 8 < n {
-            if needs_escape(word(i)) {
-                return true;
-            }
-            i += 8;
-        }
-        needs_escape(word(n - 8))
-    } else if n >= 4 {
-        needs_escape(u64::from(half(0)) | u64::from(half(n - 4)) << 32)
-    } else if let (Some(&a), Some(&b), Some(&c)) = (bytes.first(), bytes.get(n / 2), bytes.last()) {
-        needs_escape(u64::from_le_bytes([a, b, c, b' ', b' ', b' ', b' ', b' ']))
-    } else {
-        false
+    if n < 8 {
+        return bytes.iter().any(|&b| escape_byte(b));
     }
+    let mut i = 0;
+    while i + 8 < n {
+        if needs_escape(word(i)) {
+            return true;
+        }
+        i += 8;
+    }
+    needs_escape(word(n - 8))
 }
 
 /// The slow path of [`string`]: some byte needs escaping.
