@@ -242,12 +242,13 @@ impl<'r> Analyzer<'r> {
 
     /// Counters so far.
     pub fn summary(&mut self) -> &Summary {
-        self.fold_verbs();
+        self.fold_counts();
         &self.summary
     }
 
-    /// Moves the per-verb counts into the summary.
-    fn fold_verbs(&mut self) {
+    /// Moves the per-verb counts and the transactions' outcomes into the summary.
+    fn fold_counts(&mut self) {
+        self.summary.fold();
         for (spec, n) in crate::msnp::catalog::all().iter().zip(self.verbs.iter_mut()) {
             if *n > 0 {
                 *self.summary.by_command.entry(spec.verb.to_string()).or_default() += *n;
@@ -274,7 +275,7 @@ impl<'r> Analyzer<'r> {
             self.close(id, 0, CloseKind::Open);
         }
         self.summary.users = self.users.len() as u64;
-        self.fold_verbs();
+        self.fold_counts();
         self.report.finish(&self.summary, Links(&self.links));
         self.summary
     }

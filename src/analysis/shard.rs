@@ -310,7 +310,7 @@ impl<'a> Shard<'a> {
         self.analyzer.at(u64::MAX, 2);
         self.reasm.finish(last_ts, &mut self.analyzer);
         let items = self.take();
-        self.analyzer.fold_verbs();
+        self.analyzer.fold_counts();
         let mut summary = std::mem::take(&mut self.analyzer.summary);
         summary.tcp = self.reasm.stats();
         (items, Box::new(summary))

@@ -4,7 +4,7 @@
 
 use super::report::Report;
 use crate::rules::Violation;
-use crate::session::{Connection, EventKind, Transaction};
+use crate::session::{Connection, EventKind, Outcome, OutcomeCounts, Transaction};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -33,6 +33,9 @@ pub struct Summary {
     pub by_command: BTreeMap<String, u64>,
     /// Transactions by outcome.
     pub transactions: BTreeMap<String, u64>,
+    /// Outcomes counted since the last [`Summary::fold`], not yet in `transactions`.
+    #[serde(skip)]
+    outcomes: OutcomeCounts,
     /// Violations by severity.
     pub by_severity: BTreeMap<String, u64>,
     /// Violations by rule.
@@ -50,20 +53,25 @@ pub struct Summary {
 }
 
 /// A latency histogram with fixed memory: exact to the microsecond below 1 ms, then buckets 1 %
-/// wide, so percentiles are exact to within 1 % however many transactions there are.
+/// wide, so percentiles are exact to within 1 % however many transactions there are. The
+/// counts are a list indexed by bucket, as long as the highest bucket used (a tree map was
+/// about 140 instructions a transaction); at most [`Latency::TOP`] + 1 of them.
 #[derive(Debug, Clone, Default)]
 pub struct Latency {
-    buckets: BTreeMap<u32, u64>,
+    buckets: Vec<u64>,
     count: u64,
     max_ms: f64,
 }
 
 impl Latency {
+    /// The highest bucket: 1.01^4500 ms, past any latency an i64 of nanoseconds can hold.
+    const TOP: u32 = 1000 + 4500;
+
     fn bucket(us: f64) -> u32 {
         if us < 1000.0 {
             us.max(0.0) as u32
         } else {
-            1000 + ((us / 1000.0).ln() / 1.01f64.ln()) as u32
+            (1000 + ((us / 1000.0).ln() / 1.01f64.ln()) as u32).min(Self::TOP)
         }
     }
 
@@ -77,7 +85,13 @@ impl Latency {
 
     /// Records one latency.
     pub fn add(&mut self, ms: f64) {
-        *self.buckets.entry(Self::bucket(ms * 1000.0)).or_default() += 1;
+        let b = Self::bucket(ms * 1000.0) as usize;
+        if b >= self.buckets.len() {
+            self.buckets.resize(b + 1, 0);
+        }
+        if let Some(n) = self.buckets.get_mut(b) {
+            *n += 1;
+        }
         self.count += 1;
         self.max_ms = self.max_ms.max(ms);
     }
@@ -94,10 +108,10 @@ impl Latency {
         }
         let rank = ((p / 100.0) * self.count as f64).ceil().max(1.0) as u64;
         let mut seen = 0;
-        for (b, n) in &self.buckets {
+        for (b, n) in (0u32..).zip(&self.buckets) {
             seen += n;
             if seen >= rank {
-                return Some(Self::value_ms(*b).min(self.max_ms));
+                return Some(Self::value_ms(b).min(self.max_ms));
             }
         }
         Some(self.max_ms)
@@ -133,8 +147,11 @@ pub struct Failure {
 impl Latency {
     /// Adds what `other` recorded.
     fn absorb(&mut self, other: &Latency) {
-        for (b, n) in &other.buckets {
-            *self.buckets.entry(*b).or_default() += n;
+        if other.buckets.len() > self.buckets.len() {
+            self.buckets.resize(other.buckets.len(), 0);
+        }
+        for (mine, n) in self.buckets.iter_mut().zip(&other.buckets) {
+            *mine += n;
         }
         self.count += other.count;
         self.max_ms = self.max_ms.max(other.max_ms);
@@ -159,6 +176,7 @@ impl Summary {
         self.commands += w.commands;
         add_counts(&mut self.by_command, &w.by_command);
         add_counts(&mut self.transactions, &w.transactions);
+        self.outcomes.absorb(&w.outcomes);
         add_counts(&mut self.by_severity, &w.by_severity);
         add_counts(&mut self.by_rule, &w.by_rule);
         self.latency.absorb(&w.latency);
@@ -188,7 +206,19 @@ impl Summary {
         if let Some(ms) = t.latency_ms {
             self.latency.add(ms);
         }
-        bump(&mut self.transactions, t.outcome.as_str());
+        self.outcomes.add(t.outcome);
+    }
+
+    /// Moves the outcomes counted since the last call into `transactions` (done before the
+    /// summary is read: counting by name was a tree lookup a transaction).
+    pub(super) fn fold(&mut self) {
+        for o in Outcome::ALL {
+            let n = self.outcomes.get(o);
+            if n > 0 {
+                *self.transactions.entry(o.as_str().to_string()).or_default() += n;
+            }
+        }
+        self.outcomes = OutcomeCounts::default();
     }
 
     fn violation(&mut self, v: &Violation) {
@@ -285,5 +315,71 @@ fn bump(map: &mut BTreeMap<String, u64>, key: &str) {
         None => {
             map.insert(key.to_string(), 1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_percentiles_and_bounds() {
+        let mut l = Latency::default();
+        for ms in [0.25, 0.25, 0.5, 3.0, 40.0] {
+            l.add(ms);
+        }
+        assert_eq!(l.count(), 5);
+        assert_eq!(l.percentile(40.0), Some(0.25));
+        assert_eq!(l.percentile(60.0), Some(0.5));
+        // 3 ms lies in a 1 % bucket whose lower edge is within 1 % of it.
+        let p80 = l.percentile(80.0).unwrap_or_default();
+        assert!((2.97..=3.0).contains(&p80), "{p80}");
+        let top = l.percentile(100.0).unwrap_or_default();
+        assert!((39.6..=40.0).contains(&top), "{top}");
+        // Values no capture gives stay within the list's bound.
+        for ms in [f64::INFINITY, f64::MAX, 1e300, -5.0, f64::NAN] {
+            l.add(ms);
+        }
+        assert!(l.buckets.len() <= Latency::TOP as usize + 1);
+        assert_eq!(l.count(), 10);
+    }
+
+    #[test]
+    fn latencies_absorbed_count_as_if_recorded_in_one() {
+        let (mut a, mut b, mut all) = (Latency::default(), Latency::default(), Latency::default());
+        for (i, ms) in [0.1, 7.0, 0.1, 900.0, 2.5, 0.003].into_iter().enumerate() {
+            if i % 2 == 0 {
+                a.add(ms)
+            } else {
+                b.add(ms)
+            }
+            all.add(ms);
+        }
+        // The shorter list absorbs the longer one, and the other way round.
+        let (mut ab, mut ba) = (a.clone(), b.clone());
+        ab.absorb(&b);
+        ba.absorb(&a);
+        for l in [&ab, &ba] {
+            assert_eq!(l.count(), all.count());
+            for p in [1.0, 34.0, 50.0, 67.0, 99.0] {
+                assert_eq!(l.percentile(p), all.percentile(p));
+            }
+        }
+    }
+
+    #[test]
+    fn outcomes_are_named_when_folded_and_absorbed_unfolded() {
+        let (mut s, mut w) = (Summary::default(), Summary::default());
+        for o in [Outcome::Ok, Outcome::Ok, Outcome::Error] {
+            s.outcomes.add(o);
+        }
+        w.outcomes.add(Outcome::Unanswered);
+        w.outcomes.add(Outcome::Ok);
+        assert!(s.transactions.is_empty(), "counted, not yet named");
+        s.absorb(&w);
+        s.fold();
+        s.fold();
+        let got: Vec<(&str, u64)> = s.transactions.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+        assert_eq!(got, [("error", 1), ("ok", 3), ("unanswered", 1)]);
     }
 }

@@ -166,6 +166,13 @@ impl OutcomeCounts {
         self.0[o as usize]
     }
 
+    /// Adds what `other` counted.
+    pub fn absorb(&mut self, other: &OutcomeCounts) {
+        for (n, m) in self.0.iter_mut().zip(other.0) {
+            *n += m;
+        }
+    }
+
     /// All transactions counted.
     pub fn total(&self) -> u64 {
         self.0.iter().sum()
