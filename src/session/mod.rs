@@ -223,6 +223,11 @@ impl Connection {
         t.checked_sub(self.tx_base).and_then(|k| self.transactions.get(k))
     }
 
+    /// Whether notices wait for [`Connection::take_notices`].
+    pub fn has_notices(&self) -> bool {
+        !self.st.notices.is_empty()
+    }
+
     /// Notices produced since the last call.
     pub fn take_notices(&mut self) -> Vec<Notice> {
         std::mem::take(&mut self.st.notices)
