@@ -28,7 +28,7 @@
 use super::report::Link;
 use super::summary::Summary;
 use super::{Analyzer, Report};
-use crate::capture::{CaptureError, CaptureReader};
+use crate::capture::{Backing, CaptureError, CaptureReader};
 use crate::flow::ConnId;
 use crate::net::{self, Segment, TcpFlags};
 use crate::reassembly::{Limits, Reassembler};
@@ -40,18 +40,14 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
 /// Segments per batch handed to the workers, and payload bytes at most (a batch is handed on
-/// when either is reached: captures of offloaded traffic hold 64 KiB segments).
+/// when either is reached: captures of offloaded traffic hold 64 KiB segments). The bytes are
+/// those of the reader's buffers the batch holds or copied into its own buffer.
 const BATCH: usize = 2048;
 /// Segments per batch when the workers record events: the events cross to the reporting
 /// thread while still in its caches (1 M capture, transcript, two workers: 512 took 2.80 s of
 /// CPU and 44 MiB, 2,048 took 2.98 s and 69 MiB).
 const BATCH_RECORDING: usize = 512;
 const BATCH_BYTES: usize = 1 << 20;
-/// Room past [`BATCH_BYTES`] in a batch's payload buffer: the frame that reaches the bound
-/// (up to 64 KiB of offloaded segment, or a reassembled datagram) fits without the buffer
-/// doubling (a capture of 10 KB segments made every batch 2 MiB: 13 MiB more RSS).
-/// Capacity never written is not resident.
-const BATCH_SLACK: usize = 256 << 10;
 /// Payload bytes per batch when the workers record events: a batch's events are held until
 /// the merge replays them, and 1 MiB of pipelined 12-byte requests made 87,000 of them (a
 /// capture of 100,000 such requests took 172 MiB with the transcript, 114 MiB on one thread).
@@ -59,7 +55,7 @@ const BATCH_BYTES_RECORDING: usize = 128 << 10;
 /// Batches read ahead of the merge (bounds memory and lets workers run while the reader reads).
 const AHEAD: usize = 4;
 
-/// One TCP segment, owned (its payload in its batch's buffer).
+/// One TCP segment, owned: its payload a place in one of its batch's buffers.
 struct Seg {
     k: u64,
     ts: i64,
@@ -72,20 +68,52 @@ struct Seg {
     ack: u32,
     flags: TcpFlags,
     missing: u32,
+    /// Which of the batch's reader buffers holds the payload ([`OWN`]: its own buffer).
+    chunk: u32,
     at: usize,
     len: usize,
 }
 
+/// [`Seg::chunk`] of a payload copied into the batch's own buffer.
+const OWN: u32 = u32::MAX;
+
 #[derive(Default)]
 struct Batch {
     segs: Vec<Seg>,
+    /// The reader's buffers the segments' payloads lie in, shared (not copied: a copy of every
+    /// payload on the reading thread was about 7 % of a two-thread summary's time).
+    chunks: Vec<Arc<Vec<u8>>>,
+    /// Payloads that lie in no reader buffer (reassembled IP datagrams), copied.
     payload: Vec<u8>,
+    /// Payload bytes of all segments.
+    bytes: usize,
 }
 
 impl Batch {
-    fn push(&mut self, seg: &Segment<'_>, k: u64, ts: i64, shard: usize, affinity: IpAddr) {
-        let at = self.payload.len();
-        self.payload.extend_from_slice(seg.payload);
+    /// Adds `seg`, whose packet's bytes lie in `backing`.
+    fn push(&mut self, seg: &Segment<'_>, backing: Backing<'_>, k: u64, ts: i64, shard: usize, affinity: IpAddr) {
+        let len = seg.payload.len();
+        self.bytes += len;
+        let buffer = backing.0;
+        // Where the payload starts in the reader's buffer, if it lies there (addresses compared,
+        // never followed).
+        let within = seg
+            .payload
+            .as_ptr()
+            .addr()
+            .checked_sub(buffer.as_ptr().addr())
+            .filter(|at| len > 0 && at.checked_add(len).is_some_and(|end| end <= buffer.len()));
+        let shared = within.and_then(|at| {
+            if !self.chunks.last().is_some_and(|c| Arc::ptr_eq(c, buffer)) {
+                self.chunks.push(Arc::clone(buffer));
+            }
+            u32::try_from(self.chunks.len() - 1).ok().filter(|&c| c != OWN).map(|c| (c, at))
+        });
+        let (chunk, at) = shared.unwrap_or_else(|| {
+            let at = self.payload.len();
+            self.payload.extend_from_slice(seg.payload);
+            (OWN, at)
+        });
         self.segs.push(Seg {
             k,
             ts,
@@ -98,9 +126,16 @@ impl Batch {
             ack: seg.ack,
             flags: seg.flags,
             missing: seg.missing,
+            chunk,
             at,
-            len: seg.payload.len(),
+            len,
         });
+    }
+
+    /// `s`'s payload.
+    fn payload_of(&self, s: &Seg) -> &[u8] {
+        let from = if s.chunk == OWN { Some(&self.payload) } else { self.chunks.get(s.chunk as usize).map(|c| &**c) };
+        from.and_then(|f| f.get(s.at..s.at + s.len)).unwrap_or_default()
     }
 }
 
@@ -286,7 +321,7 @@ impl<'a> Shard<'a> {
                 quiet = self.reasm.quiet_until();
             }
             if s.shard == self.me {
-                let payload = b.payload.get(s.at..s.at + s.len).unwrap_or_default();
+                let payload = b.payload_of(s);
                 let seg = Segment {
                     src: s.src,
                     dst: s.dst,
@@ -390,7 +425,9 @@ impl Merge<'_> {
     fn fresh(&mut self) -> Batch {
         self.spare.pop().unwrap_or_else(|| Batch {
             segs: Vec::with_capacity(BATCH),
-            payload: Vec::with_capacity(BATCH_BYTES + BATCH_SLACK),
+            chunks: Vec::new(),
+            payload: Vec::new(),
+            bytes: 0,
         })
     }
 }
@@ -481,10 +518,10 @@ impl Analyzer<'_> {
                 let ts = p.ts_ns;
                 let held = super::pipeline::slice_frame(p.link, p.data, ts, &mut defrag, |seg| {
                     let aff = affinity.of(seg, ts);
-                    batch.push(seg, k, ts, shards.of(aff), aff);
+                    batch.push(seg, p.backing, k, ts, shards.of(aff), aff);
                 });
                 self.count_held(held);
-                if batch.segs.len() >= batch_segs || batch.payload.len() >= batch_bytes {
+                if batch.segs.len() >= batch_segs || batch.bytes >= batch_bytes {
                     let full = std::mem::replace(&mut batch, merge.fresh());
                     if !self.hand_out(&mut merge, full) {
                         break Some(lost());
@@ -589,7 +626,10 @@ impl Analyzer<'_> {
             // Every worker is done with it: its buffers serve again.
             if let Ok(mut b) = Arc::try_unwrap(done) {
                 b.segs.clear();
+                // The reader's buffers are given back here, on its thread.
+                b.chunks.clear();
                 b.payload.clear();
+                b.bytes = 0;
                 b.payload.shrink_to(2 * BATCH_BYTES);
                 merge.spare.push(b);
             }
@@ -697,6 +737,38 @@ fn lost() -> CaptureError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_shares_the_readers_buffer_and_copies_only_what_lies_elsewhere() {
+        let buffer = Arc::new(b"MSG 1 N 5\r\nhello".to_vec());
+        let other = Arc::new(b"a second buffer".to_vec());
+        let datagram = b"reassembled".to_vec();
+        let ip: IpAddr = [10, 0, 0, 1].into();
+        let seg = |payload| Segment {
+            src: SocketAddr::new(ip, 40000),
+            dst: SocketAddr::new(ip, 1863),
+            vlan: None,
+            seq: 0,
+            ack: 0,
+            flags: TcpFlags(0),
+            payload,
+            missing: 0,
+        };
+        let mut b = Batch::default();
+        b.push(&seg(&buffer[..11]), Backing(&buffer), 1, 0, 0, ip);
+        b.push(&seg(&datagram), Backing(&buffer), 2, 0, 0, ip);
+        b.push(&seg(&[]), Backing(&buffer), 3, 0, 0, ip);
+        b.push(&seg(&buffer[11..]), Backing(&buffer), 4, 0, 0, ip);
+        b.push(&seg(&other[2..8]), Backing(&other), 5, 0, 0, ip);
+        // A payload in another buffer than the packet's is copied, not misplaced.
+        b.push(&seg(&other[..1]), Backing(&buffer), 6, 0, 0, ip);
+        assert_eq!(b.chunks.len(), 2, "each reader buffer held once, in turn");
+        assert_eq!(b.payload, b"reassembleda", "only what lies in no packet's buffer is copied");
+        assert_eq!(b.bytes, 11 + 11 + 5 + 6 + 1);
+        let got: Vec<&[u8]> = b.segs.iter().map(|s| b.payload_of(s)).collect();
+        let want: [&[u8]; 6] = [b"MSG 1 N 5\r\n", b"reassembled", b"", b"hello", b"second", b"a"];
+        assert_eq!(got, want);
+    }
 
     fn count(s: &Shards, shard: usize) -> usize {
         s.0.iter().filter(|&&x| usize::from(x) == shard).count()

@@ -11,6 +11,7 @@ pub mod write;
 
 pub use crate::flow::LinkType;
 use std::io::{self, Read};
+use std::sync::Arc;
 
 /// Largest record msntap accepts; a bigger length field is treated as corruption.
 pub const MAX_RECORD: usize = 16 * 1024 * 1024;
@@ -30,6 +31,19 @@ pub struct Packet<'a> {
     pub orig_len: u32,
     /// Offset of the record in the file.
     pub file_offset: u64,
+    /// The reader's buffer that `data` lies in.
+    pub(crate) backing: Backing<'a>,
+}
+
+/// The reader's buffer a packet's bytes lie in, shared: sharded analysis hands segments to its
+/// workers as places in it instead of copies ([`Window`] then reads on into another buffer).
+#[derive(Clone, Copy)]
+pub(crate) struct Backing<'a>(pub(crate) &'a Arc<Vec<u8>>);
+
+impl std::fmt::Debug for Backing<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Backing({} bytes)", self.0.len())
+    }
 }
 
 /// The two container formats.
@@ -80,20 +94,29 @@ pub enum CaptureError {
     },
 }
 
-/// A growable window over a `Read`, tracking the file offset of its first byte.
+/// The window's usual size.
+const WINDOW: usize = 256 * 1024;
+/// Buffers lent out and kept for reuse once given back, at most.
+const SPARE: usize = 16;
+
+/// A growable window over a `Read`, tracking the file offset of its first byte. Its buffer may
+/// be lent out (a clone of the `Arc`, see [`Backing`]): bytes lent are never written again; the
+/// window moves its live bytes into a buffer no one else holds before it reads on.
 pub(crate) struct Window<R> {
     inner: R,
-    buf: Vec<u8>,
+    buf: Arc<Vec<u8>>,
     start: usize,
     end: usize,
     /// File offset of `buf[start]`.
     pub offset: u64,
     eof: bool,
+    /// Buffers of [`WINDOW`] bytes replaced while lent, reused once no one else holds them.
+    spare: Vec<Arc<Vec<u8>>>,
 }
 
 impl<R: Read> Window<R> {
     fn new(inner: R) -> Self {
-        Window { inner, buf: vec![0; 256 * 1024], start: 0, end: 0, offset: 0, eof: false }
+        Window { inner, buf: Arc::new(vec![0; WINDOW]), start: 0, end: 0, offset: 0, eof: false, spare: Vec::new() }
     }
 
     /// Bytes available from the current position.
@@ -116,17 +139,24 @@ impl<R: Read> Window<R> {
     #[inline(never)]
     fn refill(&mut self, n: usize) -> Result<usize, CaptureError> {
         while self.end - self.start < n && !self.eof {
-            if self.buf.len() - self.start < n {
+            if Arc::get_mut(&mut self.buf).is_none() {
+                self.unlend(n);
+            }
+            let Some(buf) = Arc::get_mut(&mut self.buf) else {
+                // `unlend` left a buffer no one else holds; nothing to read into otherwise.
+                return Ok(self.end - self.start);
+            };
+            if buf.len() - self.start < n {
                 // Move the live bytes to the front, growing if one record needs more room.
-                self.buf.copy_within(self.start..self.end, 0);
+                buf.copy_within(self.start..self.end, 0);
                 self.end -= self.start;
                 self.start = 0;
-                if self.buf.len() < n {
-                    self.buf.resize(n.next_power_of_two(), 0);
+                if buf.len() < n {
+                    buf.resize(n.next_power_of_two(), 0);
                 }
             }
             let end = self.end;
-            match self.inner.read(&mut self.buf[end..]) {
+            match self.inner.read(&mut buf[end..]) {
                 Ok(0) => self.eof = true,
                 Ok(k) => self.end += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -136,6 +166,30 @@ impl<R: Read> Window<R> {
             }
         }
         Ok(self.end - self.start)
+    }
+
+    /// Moves the live bytes out of a buffer that is lent into one no one else holds (a spare
+    /// given back, else a new one), at least `n` bytes long.
+    #[cold]
+    fn unlend(&mut self, n: usize) {
+        let want = n.max(WINDOW);
+        let given_back = self.spare.iter().position(|b| Arc::strong_count(b) == 1 && b.len() >= want);
+        let fresh = match given_back {
+            Some(i) => self.spare.swap_remove(i),
+            None => Arc::new(vec![0; want.next_power_of_two()]),
+        };
+        let old = std::mem::replace(&mut self.buf, fresh);
+        let live = old.get(self.start..self.end).unwrap_or_default();
+        if let Some(buf) = Arc::get_mut(&mut self.buf) {
+            if let Some(to) = buf.get_mut(..live.len()) {
+                to.copy_from_slice(live);
+            }
+        }
+        self.end = live.len();
+        self.start = 0;
+        if old.len() == WINDOW && self.spare.len() < SPARE {
+            self.spare.push(old);
+        }
     }
 
     /// Like `fill`, but a short read is a `Truncated` error naming `what`.
@@ -150,6 +204,11 @@ impl<R: Read> Window<R> {
     /// The `n` bytes just consumed (valid until the next `fill`).
     pub fn avail_before(&self, n: usize) -> &[u8] {
         &self.buf[self.start - n.min(self.start)..self.start]
+    }
+
+    /// The buffer [`Window::avail_before`] lends from.
+    pub fn backing(&self) -> Backing<'_> {
+        Backing(&self.buf)
     }
 
     /// Drops `n` bytes from the front.

@@ -94,6 +94,7 @@ impl<R: Read> PcapReader<R> {
             data,
             orig_len: orig.max(incl as u32),
             file_offset: record_offset,
+            backing: self.w.backing(),
         }))
     }
 }

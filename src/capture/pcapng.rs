@@ -148,6 +148,7 @@ impl<R: Read> PcapNgReader<R> {
                         data,
                         orig_len: origlen.max(caplen as u32),
                         file_offset: block_offset,
+                        backing: self.w.backing(),
                     }));
                 }
                 // Section headers were handled above; name resolution, statistics, custom and

@@ -329,3 +329,82 @@ fn pcapng_sections_change_byte_order_and_interfaces() {
     // The new section's table has one interface: the second packet names one not described.
     assert!(matches!(e, Some(CaptureError::Corrupt { .. })), "{e:?}");
 }
+
+/// A reader that returns at most `step` bytes a call (pipes and sockets do).
+struct Trickle<'a> {
+    bytes: &'a [u8],
+    step: usize,
+}
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = self.step.min(out.len()).min(self.bytes.len());
+        out[..n].copy_from_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        Ok(n)
+    }
+}
+
+/// Packets of many sizes (one past the window), each byte telling its packet and place.
+fn varied_packets() -> Vec<Vec<u8>> {
+    (0..400u32)
+        .map(|i| {
+            let len = match i {
+                17 => 300 * 1024,
+                _ => (i as usize * 7919) % 9000,
+            };
+            (0..len).map(|k| (i as usize * 31 + k * 7) as u8).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn lent_buffers_are_never_written_again() {
+    let packets = varied_packets();
+    let mut w = PcapWriter::new(Vec::new(), LinkType::ETHERNET, false, 1 << 20).unwrap();
+    let mut ng = PcapNgWriter::new(Vec::new(), "test").unwrap();
+    let eth = ng.interface(LinkType::ETHERNET, "eth0").unwrap();
+    for (i, p) in packets.iter().enumerate() {
+        w.packet(i as i64 * 1000, p, p.len() as u32).unwrap();
+        ng.packet(eth, i as i64 * 1000, p, p.len() as u32).unwrap();
+    }
+    for file in [w.finish().unwrap(), ng.finish().unwrap()] {
+        for step in [usize::MAX, 7_001] {
+            let mut r = CaptureReader::new(Trickle { bytes: &file, step }).unwrap();
+            // Every packet's buffer held to the end, as batches of sharded analysis hold them.
+            let mut held: Vec<(Arc<Vec<u8>>, usize, usize)> = Vec::new();
+            while let Some(p) = r.next_packet().unwrap() {
+                let buf = p.backing.0;
+                let at = p.data.as_ptr().addr() - buf.as_ptr().addr();
+                assert_eq!(buf.get(at..at + p.data.len()), Some(p.data), "the data lies in its backing");
+                held.push((Arc::clone(buf), at, p.data.len()));
+            }
+            assert_eq!(held.len(), packets.len());
+            for (i, ((buf, at, len), want)) in held.iter().zip(&packets).enumerate() {
+                assert_eq!(&buf[*at..at + len], &want[..], "packet {i} (step {step}) overwritten");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_buffer_not_lent_is_read_into_again() {
+    let packets = varied_packets();
+    let mut w = PcapWriter::new(Vec::new(), LinkType::ETHERNET, false, 1 << 20).unwrap();
+    for (i, p) in packets.iter().enumerate() {
+        w.packet(i as i64 * 1000, p, p.len() as u32).unwrap();
+    }
+    let file = w.finish().unwrap();
+    let mut r = CaptureReader::new(&file[..]).unwrap();
+    let mut first: Option<*const Vec<u8>> = None;
+    let mut n = 0;
+    while let Some(p) = r.next_packet().unwrap() {
+        let here = Arc::as_ptr(p.backing.0);
+        assert_eq!(*first.get_or_insert(here), here, "one buffer (grown in place) when none is lent");
+        assert_eq!(p.data, &packets[n][..]);
+        n += 1;
+    }
+    assert_eq!(n, packets.len());
+    let Inner::Pcap(pr) = &r.inner else { panic!("pcap") };
+    assert!(pr.w.spare.is_empty());
+}
