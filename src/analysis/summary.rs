@@ -71,7 +71,7 @@ impl Latency {
         if us < 1000.0 {
             us.max(0.0) as u32
         } else {
-            (1000 + ((us / 1000.0).ln() / 1.01f64.ln()) as u32).min(Self::TOP)
+            1000 + (((us / 1000.0).ln() / 1.01f64.ln()) as u32).min(Self::TOP - 1000)
         }
     }
 
