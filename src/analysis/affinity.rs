@@ -18,7 +18,15 @@ pub const MAX_FLOWS: usize = 1 << 18;
 /// The affinity of every flow seen lately.
 pub struct Affinity {
     ports: HashSet<u16>,
-    flows: FastMap<FlowKey, (IpAddr, i64)>,
+    /// Each flow's affinity and its place in `seen`.
+    flows: FastMap<FlowKey, (IpAddr, u32)>,
+    /// When each flow was last seen, by place: a packet of the flow just looked up (two in
+    /// three of the generated capture's packets) refreshes it without hashing its key again.
+    seen: Vec<i64>,
+    /// Places in `seen` no flow holds.
+    free: Vec<u32>,
+    /// The flow last looked up: its key, affinity and place.
+    last: Option<(FlowKey, IpAddr, u32)>,
     /// Entries unseen this long are forgotten: past it the reassembler has forgotten the flow
     /// too (an open flow idle for its timeout, a closed one after TIME-WAIT, each swept within a
     /// quarter of the idle timeout), so no flow changes affinity while it is tracked.
@@ -33,6 +41,9 @@ impl Affinity {
         Affinity {
             ports: ports.clone(),
             flows: FastMap::default(),
+            seen: Vec::new(),
+            free: Vec::new(),
+            last: None,
             keep_ns: idle_timeout_ns.max(TIME_WAIT_NS).saturating_add(idle_timeout_ns.max(0) / 2),
             last_sweep_ns: i64::MIN,
         }
@@ -50,9 +61,14 @@ impl Affinity {
         if ts_ns > self.last_sweep_ns.saturating_add(self.keep_ns / 4) {
             self.sweep(ts_ns);
         }
-        if let Some((ip, seen)) = self.flows.get_mut(&key) {
-            *seen = ts_ns;
-            return *ip;
+        if let Some((last, ip, at)) = self.last {
+            if last == key {
+                return self.saw(ip, at, ts_ns);
+            }
+        }
+        if let Some(&(ip, at)) = self.flows.get(&key) {
+            self.last = Some((key, ip, at));
+            return self.saw(ip, at, ts_ns);
         }
         if self.flows.len() >= MAX_FLOWS {
             // Full (a flood of flows): new flows are decided by their addresses alone, the same
@@ -61,7 +77,24 @@ impl Affinity {
             return self.by_ports(seg);
         }
         let ip = self.decide(seg);
-        self.flows.insert(key, (ip, ts_ns));
+        let at = match self.free.pop() {
+            Some(at) => at,
+            None => {
+                self.seen.push(ts_ns);
+                // At most `MAX_FLOWS` places are ever made.
+                u32::try_from(self.seen.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.flows.insert(key, (ip, at));
+        self.last = Some((key, ip, at));
+        self.saw(ip, at, ts_ns)
+    }
+
+    /// Marks the flow at place `at` seen at `ts_ns`; its affinity is `ip`.
+    fn saw(&mut self, ip: IpAddr, at: u32, ts_ns: i64) -> IpAddr {
+        if let Some(t) = self.seen.get_mut(at as usize) {
+            *t = ts_ns;
+        }
         ip
     }
 
@@ -91,7 +124,15 @@ impl Affinity {
     fn sweep(&mut self, now_ns: i64) {
         self.last_sweep_ns = now_ns;
         let limit = now_ns.saturating_sub(self.keep_ns);
-        self.flows.retain(|_, (_, seen)| *seen >= limit);
+        let (seen, free) = (&self.seen, &mut self.free);
+        self.flows.retain(|_, &mut (_, at)| {
+            let keep = seen.get(at as usize).is_some_and(|&t| t >= limit);
+            if !keep {
+                free.push(at);
+            }
+            keep
+        });
+        self.last = None;
     }
 
     /// Flows remembered now.
@@ -150,6 +191,22 @@ mod tests {
         assert_eq!(t.of(&seg("10.0.0.3:50000", "10.0.0.9:1864", TcpFlags::ACK), 0), ip("10.0.0.3:50000"));
         // The SYN-ACK's receiver is the client.
         assert_eq!(t.of(&seg("10.0.0.9:9", "10.0.0.4:8", TcpFlags::SYN | TcpFlags::ACK), 0), ip("10.0.0.4:8"));
+    }
+
+    #[test]
+    fn a_flow_seen_again_and_again_is_kept_by_its_latest_packet() {
+        let mut t = table();
+        let keep = t.keep_ns;
+        let (client, server) = ("10.0.0.1:1100", "10.0.0.9:7001");
+        assert_eq!(t.of(&seg(client, server, TcpFlags::SYN), 0), ip(client));
+        // The same flow again at once (the flow last looked up), before the next sweep is due.
+        assert_eq!(t.of(&seg(server, client, TcpFlags::ACK), keep / 8), ip(client));
+        // Another flow's packet sweeps what was unseen since `keep / 16`: the first flow was
+        // seen at `keep / 8`, so it stays.
+        t.of(&seg("10.0.0.2:50000", "10.0.0.9:1863", TcpFlags::ACK), keep + keep / 16);
+        assert_eq!(t.len(), 2);
+        // Kept: its SYN still decides, not these ports (7001 is higher).
+        assert_eq!(t.of(&seg(server, client, TcpFlags::ACK), keep + keep / 16 + 1), ip(client));
     }
 
     #[test]
