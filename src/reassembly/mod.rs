@@ -309,43 +309,44 @@ impl Reassembler {
             }
         }
 
-        if !self.conns.contains_key(&key) {
-            if let Some(&closed_at) = self.closed.get(&key) {
-                let abandoned = self.abandoned.contains(&key);
-                let late = !abandoned && ts_ns.saturating_sub(closed_at) > TIME_WAIT_NS;
-                if syn || late {
-                    self.closed.remove(&key);
-                    self.abandoned.remove(&key);
-                } else if abandoned || (seg.payload.is_empty() && seg.missing == 0) {
-                    // Abandoned flows stay ignored while packets keep coming.
-                    if abandoned {
-                        self.closed.insert(key, ts_ns);
+        // One lookup for a flow tracked already (nearly every segment).
+        let conn = match self.conns.entry(key) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                if let Some(&closed_at) = self.closed.get(&key) {
+                    let abandoned = self.abandoned.contains(&key);
+                    let late = !abandoned && ts_ns.saturating_sub(closed_at) > TIME_WAIT_NS;
+                    if syn || late {
+                        self.closed.remove(&key);
+                        self.abandoned.remove(&key);
+                    } else if abandoned || (seg.payload.is_empty() && seg.missing == 0) {
+                        // Abandoned flows stay ignored while packets keep coming.
+                        if abandoned {
+                            self.closed.insert(key, ts_ns);
+                        }
+                        return;
                     }
+                }
+                // A connection starts with a SYN or with data; a stray ACK, FIN or RST of a flow
+                // not (or no longer) tracked starts nothing.
+                if !syn && seg.payload.is_empty() && seg.missing == 0 {
                     return;
                 }
+                let affinity = affinity.unwrap_or_else(|| decide_sides(seg, syn, ack, None).0.ip());
+                let server = match sink.accept(seg.src, seg.dst, syn && !ack, affinity) {
+                    Accept::Ignore => return,
+                    Accept::Track { server } => server,
+                };
+                let (client, server) = decide_sides(seg, syn, ack, server);
+                let info =
+                    ConnInfo { id: new_id, client, server, vlan: seg.vlan, syn_seen: syn, opened_ns: ts_ns, affinity };
+                self.next_id = new_id.max(self.next_id).saturating_add(1);
+                sink.open(&info);
+                v.insert(Conn { info, halves: [Half::default(), Half::default()], last_ns: ts_ns })
             }
-            // A connection starts with a SYN or with data; a stray ACK, FIN or RST of a flow
-            // not (or no longer) tracked starts nothing.
-            if !syn && seg.payload.is_empty() && seg.missing == 0 {
-                return;
-            }
-            let affinity = affinity.unwrap_or_else(|| decide_sides(seg, syn, ack, None).0.ip());
-            let server = match sink.accept(seg.src, seg.dst, syn && !ack, affinity) {
-                Accept::Ignore => return,
-                Accept::Track { server } => server,
-            };
-            let (client, server) = decide_sides(seg, syn, ack, server);
-            let info =
-                ConnInfo { id: new_id, client, server, vlan: seg.vlan, syn_seen: syn, opened_ns: ts_ns, affinity };
-            self.next_id = new_id.max(self.next_id).saturating_add(1);
-            sink.open(&info);
-            self.conns.insert(key, Conn { info, halves: [Half::default(), Half::default()], last_ns: ts_ns });
-        }
+        };
         self.stats.segments += 1;
         let limits = self.limits;
-        let Some(conn) = self.conns.get_mut(&key) else {
-            return;
-        };
         conn.last_ns = ts_ns;
         let id = conn.info.id;
         let d = dir_of(&conn.info, seg.src);
