@@ -197,6 +197,31 @@ fn gap_on_a_line_boundary_resumes_at_once() {
     assert_eq!(lines(&out), ["CHG 1 NLN", "SYN 3 0"]);
 }
 
+#[test]
+fn lines_are_read_in_place_only_while_nothing_is_buffered() {
+    use super::wire::FastLine;
+    let mut d = Decoder::new(WireLimits::default());
+    let mut rest: &[u8] = b"CHG 1 NLN\r\nMSG 2 N 3\r\nabcSYN 3";
+    let FastLine::Line(0, b"CHG 1 NLN", Ending::CrLf) = d.fast_line_in(&mut rest) else { panic!("first line") };
+    let FastLine::Payload(11, b"MSG 2 N 3", Ending::CrLf, p) = d.fast_line_in(&mut rest) else { panic!("payload") };
+    assert_eq!(p.bytes, b"abc");
+    // A line cut by the end of the bytes is left for the buffer.
+    assert!(matches!(d.fast_line_in(&mut rest), FastLine::Slow));
+    assert_eq!(rest, b"SYN 3");
+    d.push(rest);
+    // Bytes buffered come first: the next chunk is not read in place.
+    let mut next: &[u8] = b" 0\r\nPNG\r\n";
+    assert!(matches!(d.fast_line_in(&mut next), FastLine::Slow));
+    assert_eq!(next.len(), 9);
+    d.push(next);
+    let FastLine::Line(25, b"SYN 3 0", _) = d.fast_line() else { panic!("joined line") };
+    let FastLine::Line(34, b"PNG", _) = d.fast_line() else { panic!("last line") };
+    // Nothing buffered again: the stream offset carries on.
+    let mut last: &[u8] = b"OUT\r\n";
+    let FastLine::Line(39, b"OUT", _) = d.fast_line_in(&mut last) else { panic!("in place again") };
+    assert!(last.is_empty());
+}
+
 proptest! {
     #[test]
     fn any_split_gives_the_same_frames(cuts in proptest::collection::vec(0usize..STREAM.len(), 0..12)) {

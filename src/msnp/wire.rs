@@ -174,6 +174,35 @@ pub enum FastLine<'a> {
     Slow,
 }
 
+/// A frame the fast path found at the start of some bytes: the line's end and ending, the
+/// length of the payload that follows it, and the bytes the frame takes in all.
+struct Fast {
+    end: usize,
+    ending: Ending,
+    payload: Option<usize>,
+    used: usize,
+}
+
+impl Fast {
+    /// The frame, lent out of `bytes` (which it starts), at stream offset `offset`.
+    fn lend(self, bytes: &[u8], offset: u64, keep: usize) -> FastLine<'_> {
+        let line = &bytes[..self.end];
+        match self.payload {
+            None => FastLine::Line(offset, line, self.ending),
+            Some(n) => {
+                let from = self.used - n;
+                let payload = PayloadView {
+                    declared: n as u64,
+                    bytes: &bytes[from..from + n.min(keep)],
+                    missing: 0,
+                    truncated: 0,
+                };
+                FastLine::Payload(offset, line, self.ending, payload)
+            }
+        }
+    }
+}
+
 /// Incremental decoder for one direction.
 #[derive(Debug)]
 pub struct Decoder {
@@ -263,35 +292,53 @@ impl Decoder {
         if !matches!(self.state, State::Line) {
             return FastLine::Slow;
         }
-        let avail = &self.buf[self.pos..];
+        let start = self.pos;
+        let Some(found) = self.fast_scan(&self.buf[start..]) else { return FastLine::Slow };
+        let offset = self.offset;
+        self.take(found.used);
+        found.lend(&self.buf[start..], offset, self.limits.keep_payload)
+    }
+
+    /// As [`Decoder::push`] of `rest` then [`Decoder::fast_line`], but lent straight out of
+    /// `rest` when nothing is buffered (how nearly every segment of whole lines arrives): the
+    /// frame's bytes are taken off the front of `rest` and never copied. [`FastLine::Slow`]
+    /// (nothing taken) means "push what is left and go on as usual".
+    pub fn fast_line_in<'a>(&mut self, rest: &mut &'a [u8]) -> FastLine<'a> {
+        if !matches!(self.state, State::Line) || self.buffered() > 0 {
+            return FastLine::Slow;
+        }
+        let bytes: &'a [u8] = rest;
+        let Some(found) = self.fast_scan(bytes) else { return FastLine::Slow };
+        let offset = self.offset;
+        self.offset += found.used as u64;
+        *rest = &bytes[found.used..];
+        found.lend(bytes, offset, self.limits.keep_payload)
+    }
+
+    /// Where the fast path's frame lies at the start of `avail` (`None`: not a fast case).
+    fn fast_scan(&self, avail: &[u8]) -> Option<Fast> {
         // Nothing left (how a segment of whole lines ends): no search.
         if avail.is_empty() {
-            return FastLine::Slow;
+            return None;
         }
-        let Some(nl) = memchr(b'\n', avail) else { return FastLine::Slow };
+        let nl = memchr(b'\n', avail)?;
         let (end, ending) = if nl > 0 && avail[nl - 1] == b'\r' { (nl - 1, Ending::CrLf) } else { (nl, Ending::Lf) };
         if end > self.limits.max_line {
-            return FastLine::Slow;
+            return None;
         }
         let body = &avail[..end];
-        let (start, offset) = (self.pos, self.offset);
         if framing::may_carry_payload(body.get(..3).unwrap_or(body)) && body.get(3).is_none_or(|c| *c == b' ') {
             // As `after_line` frames it, when the payload is all here.
             match framing::follows(body, self.side, self.span, self.limits.max_payload) {
                 Follows::Nothing => {}
                 Follows::Payload(n) if n <= (avail.len() - nl - 1) as u64 => {
                     let n = n as usize;
-                    self.take(nl + 1 + n);
-                    let from = start + nl + 1;
-                    let bytes = &self.buf[from..from + n.min(self.limits.keep_payload)];
-                    let payload = PayloadView { declared: n as u64, bytes, missing: 0, truncated: 0 };
-                    return FastLine::Payload(offset, &self.buf[start..start + end], ending, payload);
+                    return Some(Fast { end, ending, payload: Some(n), used: nl + 1 + n });
                 }
-                Follows::Payload(_) | Follows::BadLength(_) => return FastLine::Slow,
+                Follows::Payload(_) | Follows::BadLength(_) => return None,
             }
         }
-        self.take(nl + 1);
-        FastLine::Line(offset, &self.buf[start..start + end], ending)
+        Some(Fast { end, ending, payload: None, used: nl + 1 })
     }
 
     /// The next complete frame, or `None` when more bytes are needed.

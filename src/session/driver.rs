@@ -20,24 +20,38 @@ impl Connection {
         // The decoder is taken out while its lines are analysed, so ordinary lines can be lent
         // to the analysis without a copy (a pointer moved, not the decoder).
         let Some(mut dec) = self.st.decoders[dir.index()].take() else { return };
-        dec.push(bytes);
+        // Whole lines at the front of the bytes, while nothing is buffered, are read where they
+        // lie; only what is left is copied into the decoder.
+        let mut rest = bytes;
+        while self.fast(dir, ts, dec.fast_line_in(&mut rest), opts) {
+            dec.set_dialects(self.st.dialect.span);
+        }
+        dec.push(rest);
         loop {
-            match dec.fast_line() {
-                FastLine::Line(offset, line, ending) => {
-                    self.line(dir, ts, offset, line, ending, PayloadRef::None, Cut::No, opts);
-                }
-                FastLine::Payload(offset, line, ending, payload) => {
-                    self.line(dir, ts, offset, line, ending, PayloadRef::Some(payload), Cut::No, opts);
-                }
-                FastLine::Slow => match dec.next_frame() {
+            if !self.fast(dir, ts, dec.fast_line(), opts) {
+                match dec.next_frame() {
                     Some(frame) => self.frame(dir, ts, frame, Cut::No, opts),
                     None => break,
-                },
+                }
             }
             // A line may have decided the dialect, which frames the next ones.
             dec.set_dialects(self.st.dialect.span);
         }
         self.st.decoders[dir.index()] = Some(dec);
+    }
+
+    /// Analyses a line the decoder lent; `false` (nothing done) for [`FastLine::Slow`].
+    fn fast(&mut self, dir: Dir, ts: i64, found: FastLine<'_>, opts: &Options) -> bool {
+        match found {
+            FastLine::Line(offset, line, ending) => {
+                self.line(dir, ts, offset, line, ending, PayloadRef::None, Cut::No, opts);
+            }
+            FastLine::Payload(offset, line, ending, payload) => {
+                self.line(dir, ts, offset, line, ending, PayloadRef::Some(payload), Cut::No, opts);
+            }
+            FastLine::Slow => return false,
+        }
+        true
     }
 
     /// A direction's decoder (`None` only while [`Connection::data`] has it out).

@@ -31,28 +31,39 @@ fn decode(chunks: &[&[u8]], limits: WireLimits, gap_after_first: Option<u64>) ->
     out
 }
 
-/// Decodes with the zero-copy fast path for ordinary lines, as the analysis does.
+/// Decodes with the zero-copy fast paths, as the analysis does: lines read where they lie in a
+/// chunk while nothing is buffered, then lines lent out of the decoder's buffer.
 pub fn decode_fast(chunks: &[&[u8]], limits: WireLimits) -> Vec<Frame> {
     use crate::msnp::wire::{FastLine, Payload, PayloadState};
+    fn owned(found: FastLine<'_>) -> Option<Frame> {
+        Some(match found {
+            FastLine::Line(offset, line, ending) => {
+                Frame::Line { offset, line: line.to_vec(), ending, payload: PayloadState::None }
+            }
+            FastLine::Payload(offset, line, ending, p) => {
+                let payload = Payload {
+                    declared: p.declared,
+                    bytes: p.bytes.to_vec(),
+                    missing: p.missing,
+                    truncated: p.truncated,
+                };
+                Frame::Line { offset, line: line.to_vec(), ending, payload: PayloadState::Some(payload) }
+            }
+            FastLine::Slow => return None,
+        })
+    }
     let mut d = Decoder::new(limits);
     let mut out = Vec::new();
     for c in chunks {
-        d.push(c);
+        let mut rest = *c;
+        while let Some(f) = owned(d.fast_line_in(&mut rest)) {
+            out.push(f);
+        }
+        d.push(rest);
         loop {
-            match d.fast_line() {
-                FastLine::Line(offset, line, ending) => {
-                    out.push(Frame::Line { offset, line: line.to_vec(), ending, payload: PayloadState::None })
-                }
-                FastLine::Payload(offset, line, ending, p) => {
-                    let payload = Payload {
-                        declared: p.declared,
-                        bytes: p.bytes.to_vec(),
-                        missing: p.missing,
-                        truncated: p.truncated,
-                    };
-                    out.push(Frame::Line { offset, line: line.to_vec(), ending, payload: PayloadState::Some(payload) })
-                }
-                FastLine::Slow => match d.next_frame() {
+            match owned(d.fast_line()) {
+                Some(f) => out.push(f),
+                None => match d.next_frame() {
                     Some(f) => out.push(f),
                     None => break,
                 },
@@ -73,6 +84,10 @@ pub fn wire(data: &[u8]) {
     let split = decode(&[&rest[..cut], &rest[cut..]], limits, None);
     assert_eq!(whole, split, "frames depend on the split at {cut}");
     assert_eq!(whole, decode_fast(&[&rest[..cut], &rest[cut..]], limits), "the fast path differs");
+    // Three chunks: the middle one may begin with a line cut by the first cut.
+    let third = cut + (rest.len() - cut) / 2;
+    let chunks = [&rest[..cut], &rest[cut..third], &rest[third..]];
+    assert_eq!(whole, decode_fast(&chunks, limits), "the fast path differs in three chunks");
     // A gap anywhere must not panic either.
     let _ = decode(&[&rest[..cut], &rest[cut..]], limits, Some(sel as u64 % 97));
 }
