@@ -274,7 +274,8 @@ impl Decoder {
         self.buf.extend_from_slice(bytes);
     }
 
-    /// Bytes buffered and not yet framed.
+    /// Bytes buffered and not yet framed. While it is 0, [`Decoder::next_frame`] gives nothing
+    /// (every frame ends with a byte it takes).
     pub fn buffered(&self) -> usize {
         self.buf.len() - self.pos
     }

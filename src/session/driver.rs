@@ -27,7 +27,8 @@ impl Connection {
             dec.set_dialects(self.st.dialect.span);
         }
         dec.push(rest);
-        loop {
+        // With nothing buffered no frame can come out (how most segments end).
+        while dec.buffered() > 0 {
             if !self.fast(dir, ts, dec.fast_line(), opts) {
                 match dec.next_frame() {
                     Some(frame) => self.frame(dir, ts, frame, Cut::No, opts),

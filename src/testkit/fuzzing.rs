@@ -32,7 +32,8 @@ fn decode(chunks: &[&[u8]], limits: WireLimits, gap_after_first: Option<u64>) ->
 }
 
 /// Decodes with the zero-copy fast paths, as the analysis does: lines read where they lie in a
-/// chunk while nothing is buffered, then lines lent out of the decoder's buffer.
+/// chunk while nothing is buffered, then lines lent out of the decoder's buffer while any bytes
+/// are buffered.
 pub fn decode_fast(chunks: &[&[u8]], limits: WireLimits) -> Vec<Frame> {
     use crate::msnp::wire::{FastLine, Payload, PayloadState};
     fn owned(found: FastLine<'_>) -> Option<Frame> {
@@ -60,7 +61,7 @@ pub fn decode_fast(chunks: &[&[u8]], limits: WireLimits) -> Vec<Frame> {
             out.push(f);
         }
         d.push(rest);
-        loop {
+        while d.buffered() > 0 {
             match owned(d.fast_line()) {
                 Some(f) => out.push(f),
                 None => match d.next_frame() {
