@@ -198,7 +198,7 @@ impl Connection {
         opts: &Options,
     ) {
         // Checked first: valid UTF-8 (nearly every line) needs no lossy pass.
-        let text = match std::str::from_utf8(raw) {
+        let text = match bstr::ByteSlice::to_str(raw) {
             Ok(t) => std::borrow::Cow::Borrowed(t),
             Err(_) => String::from_utf8_lossy(raw),
         };
