@@ -65,7 +65,7 @@ impl Payload {
 }
 
 /// A payload as the checks read it: a [`Payload`], or one lent straight out of the decoder's
-/// buffer ([`FastLine::Payload`]).
+/// buffer or the bytes just received ([`FastLine::Payload`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PayloadView<'a> {
     /// The length the command line declared.
@@ -162,12 +162,12 @@ enum State {
     Resync { offset: u64, len: u64, preview: Vec<u8> },
 }
 
-/// What [`Decoder::fast_line`] found.
+/// What [`Decoder::fast_line`] or [`Decoder::fast_line_in`] found.
 #[derive(Debug)]
 pub enum FastLine<'a> {
     /// An ordinary command line: stream offset, the line without its ending, the ending.
     Line(u64, &'a [u8], Ending),
-    /// A payload command whose whole payload is buffered: as [`FastLine::Line`], then the
+    /// A payload command whose whole payload is at hand: as [`FastLine::Line`], then the
     /// payload (the bytes [`Decoder::next_frame`] would keep of it).
     Payload(u64, &'a [u8], Ending, PayloadView<'a>),
     /// Anything else: use [`Decoder::next_frame`].
@@ -275,7 +275,7 @@ impl Decoder {
     }
 
     /// Bytes buffered and not yet framed. While it is 0, [`Decoder::next_frame`] gives nothing
-    /// (every frame ends with a byte it takes).
+    /// (every frame is decided by at least one buffered byte).
     pub fn buffered(&self) -> usize {
         self.buf.len() - self.pos
     }
