@@ -185,11 +185,55 @@ fn ether_type(et: u16, b: &[u8], vlan: Option<u16>) -> Sliced<'_> {
     }
 }
 
+/// IPv4: the usual packet read in place, any other through etherparse.
+fn ipv4(b: &[u8], vlan: Option<u16>) -> Sliced<'_> {
+    if let Some(s) = plain_ipv4_tcp(b, vlan) {
+        return s;
+    }
+    lax_ipv4(b, vlan)
+}
+
+/// The usual packet, a whole TCP segment in an unfragmented IPv4 packet without options, read
+/// in place: exactly what [`lax_ipv4`] gives it (a property test holds the two equal), in a
+/// third of the instructions. `None` for anything else, which etherparse reads.
+#[inline]
+fn plain_ipv4_tcp(b: &[u8], vlan: Option<u16>) -> Option<Sliced<'_>> {
+    let h = b.first_chunk::<20>()?;
+    // Version 4 with a 20-byte header, carrying TCP.
+    if h[0] != 0x45 || h[9] != 6 {
+        return None;
+    }
+    // Neither more fragments nor an offset.
+    if be16(h, 6) & 0x3fff != 0 {
+        return None;
+    }
+    // All captured, room for a TCP header (a total of 0 or one beyond the capture: etherparse).
+    let total = usize::from(be16(h, 2));
+    let payload = b.get(20..total).filter(|p| p.len() >= 20)?;
+    let t = payload.first_chunk::<20>()?;
+    let data = usize::from(t[12] >> 4) * 4;
+    if data < 20 {
+        return None;
+    }
+    let src = IpAddr::V4(std::net::Ipv4Addr::new(h[12], h[13], h[14], h[15]));
+    let dst = IpAddr::V4(std::net::Ipv4Addr::new(h[16], h[17], h[18], h[19]));
+    Some(Sliced::Tcp(Segment {
+        src: SocketAddr::new(src, be16(t, 0)),
+        dst: SocketAddr::new(dst, be16(t, 2)),
+        vlan,
+        seq: be32(t, 4),
+        ack: be32(t, 8),
+        flags: TcpFlags(t[13]),
+        payload: payload.get(data..)?,
+        missing: 0,
+    }))
+}
+
 /// IPv4 through etherparse's lax slicer. A total length of 0 is what a capture on the
 /// sending host shows for segmentation-offloaded packets: like Wireshark, the captured bytes
 /// are then the packet. A total length beyond the captured bytes is snap-length truncation
 /// (`missing`); Ethernet padding beyond it is not payload.
-fn ipv4(b: &[u8], vlan: Option<u16>) -> Sliced<'_> {
+fn lax_ipv4(b: &[u8], vlan: Option<u16>) -> Sliced<'_> {
     let ip = match etherparse::LaxIpv4Slice::from_slice(b) {
         Ok((ip, _)) => ip,
         Err(etherparse::err::ipv4::HeaderSliceError::Len(_)) => return Sliced::Malformed("IPv4 header cut short"),
@@ -299,3 +343,71 @@ pub fn tcp<'a>(src: IpAddr, dst: IpAddr, b: &'a [u8], missing: u32, vlan: Option
 
 pub mod build;
 pub mod defrag;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// An IPv4 packet carrying a TCP segment with `options` words of TCP options and `data`,
+    /// then `pad` bytes of link padding.
+    fn packet(options: usize, data: &[u8], pad: usize) -> Vec<u8> {
+        let tcp_len = 20 + 4 * options;
+        let total = 20 + tcp_len + data.len();
+        let mut b = vec![0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        b[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+        let mut t = vec![0u8; tcp_len];
+        t[0..2].copy_from_slice(&4000u16.to_be_bytes());
+        t[2..4].copy_from_slice(&1863u16.to_be_bytes());
+        t[4..8].copy_from_slice(&1000u32.to_be_bytes());
+        t[8..12].copy_from_slice(&2000u32.to_be_bytes());
+        t[12] = ((tcp_len / 4) as u8) << 4;
+        t[13] = TcpFlags::ACK | TcpFlags::PSH;
+        b.extend_from_slice(&t);
+        b.extend_from_slice(data);
+        b.extend(std::iter::repeat_n(0, pad));
+        b
+    }
+
+    #[test]
+    fn the_usual_packet_is_read_in_place() {
+        let b = packet(1, b"VER 1 MSNP8\r\n", 6);
+        let Some(Sliced::Tcp(s)) = plain_ipv4_tcp(&b, Some(7)) else { panic!("not read in place") };
+        assert_eq!((s.src.to_string(), s.dst.to_string()), ("10.0.0.1:4000".into(), "10.0.0.2:1863".into()));
+        assert_eq!((s.seq, s.ack, s.vlan, s.missing), (1000, 2000, Some(7), 0));
+        assert_eq!(s.payload, b"VER 1 MSNP8\r\n");
+        assert_eq!(format!("{:?}", Sliced::Tcp(s)), format!("{:?}", lax_ipv4(&b, Some(7))));
+    }
+
+    /// A byte of the headers, mostly one of the fields the reading decides by: version and
+    /// header length, total length, flags and fragment offset, protocol, TCP data offset.
+    fn field() -> impl Strategy<Value = usize> {
+        prop_oneof![Just(0usize), Just(2), Just(3), Just(6), Just(7), Just(9), Just(32), 0usize..48]
+    }
+
+    proptest! {
+        /// Whatever a header's fields say, the in-place reading either declines or gives
+        /// exactly etherparse's reading; the usual packet it never declines.
+        #[test]
+        fn the_in_place_reading_is_etherparses(
+            options in 0usize..4,
+            data in proptest::collection::vec(any::<u8>(), 0..40),
+            pad in 0usize..8,
+            edits in proptest::collection::vec((field(), prop_oneof![Just(0u8), Just(6), Just(0x44), Just(0x45), Just(0x46), Just(0x20), Just(0x40), Just(0x50), any::<u8>()]), 0..4),
+            cut in 0usize..120,
+        ) {
+            let mut b = packet(options, &data, pad);
+            let usual = plain_ipv4_tcp(&b, None).is_some();
+            prop_assert!(usual);
+            for (at, v) in edits {
+                if let Some(x) = b.get_mut(at) {
+                    *x = v;
+                }
+            }
+            b.truncate(cut.max(1).min(b.len()));
+            if let Some(fast) = plain_ipv4_tcp(&b, None) {
+                prop_assert_eq!(format!("{fast:?}"), format!("{:?}", lax_ipv4(&b, None)));
+            }
+        }
+    }
+}
