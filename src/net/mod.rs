@@ -194,8 +194,8 @@ fn ipv4(b: &[u8], vlan: Option<u16>) -> Sliced<'_> {
 }
 
 /// The usual packet, a whole TCP segment in an unfragmented IPv4 packet without options, read
-/// in place: exactly what [`lax_ipv4`] gives it (a property test holds the two equal), in a
-/// third of the instructions. `None` for anything else, which etherparse reads.
+/// in place: exactly what [`lax_ipv4`] gives it (a property test holds the two equal), in
+/// about half the instructions. `None` for anything else, which etherparse reads.
 #[inline]
 fn plain_ipv4_tcp(b: &[u8], vlan: Option<u16>) -> Option<Sliced<'_>> {
     let h = b.first_chunk::<20>()?;
