@@ -349,22 +349,23 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    /// An IPv4 packet carrying a TCP segment with `options` words of TCP options and `data`,
-    /// then `pad` bytes of link padding.
+    /// An IPv4 packet carrying a TCP segment with `options` words of TCP options (no-ops) and
+    /// `data`, then `pad` bytes of link padding: [`build::ip_packet`]'s, the options put in.
     fn packet(options: usize, data: &[u8], pad: usize) -> Vec<u8> {
-        let tcp_len = 20 + 4 * options;
-        let total = 20 + tcp_len + data.len();
-        let mut b = vec![0x45, 0, 0, 0, 0x12, 0x34, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
-        b[2..4].copy_from_slice(&(total as u16).to_be_bytes());
-        let mut t = vec![0u8; tcp_len];
-        t[0..2].copy_from_slice(&4000u16.to_be_bytes());
-        t[2..4].copy_from_slice(&1863u16.to_be_bytes());
-        t[4..8].copy_from_slice(&1000u32.to_be_bytes());
-        t[8..12].copy_from_slice(&2000u32.to_be_bytes());
-        t[12] = ((tcp_len / 4) as u8) << 4;
-        t[13] = TcpFlags::ACK | TcpFlags::PSH;
-        b.extend_from_slice(&t);
-        b.extend_from_slice(data);
+        let seg = build::Seg {
+            ts_ns: 0,
+            src: SocketAddr::from(([10, 0, 0, 1], 4000)),
+            dst: SocketAddr::from(([10, 0, 0, 2], 1863)),
+            seq: 1000,
+            ack: 2000,
+            flags: TcpFlags::ACK | TcpFlags::PSH,
+            payload: data.to_vec(),
+        };
+        let mut b = build::ip_packet(&seg);
+        b.splice(40..40, std::iter::repeat_n(1, 4 * options));
+        b[32] = ((5 + options) as u8) << 4;
+        let total = b.len() as u16;
+        b[2..4].copy_from_slice(&total.to_be_bytes());
         b.extend(std::iter::repeat_n(0, pad));
         b
     }

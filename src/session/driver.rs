@@ -390,10 +390,8 @@ mod tests {
     #[test]
     fn a_line_that_decides_the_dialect_frames_the_next_in_its_segment() {
         let opts = Options::default();
-        let client = std::net::SocketAddr::from(([10, 0, 0, 1], 4000));
-        let server = std::net::SocketAddr::from(([10, 0, 0, 2], 1863));
         for (chosen, want) in [("MSNP8", vec!["VER", "201", "OUT"]), ("MSNP13", vec!["VER", "201"])] {
-            let mut c = Connection::new(1, client, server, None, true, 0, &opts);
+            let mut c = crate::session::test_connection(&opts);
             c.data(Dir::C2S, 1, b"VER 1 MSNP13 MSNP8 CVR0\r\n", &opts);
             let reply = format!("VER 1 {chosen}\r\n201 2 5\r\nOUT\r\n");
             c.data(Dir::S2C, 2, reply.as_bytes(), &opts);

@@ -300,13 +300,19 @@ impl Connection {
     }
 }
 
-/// A notification connection (10.0.0.1:4000 to 10.0.0.2:1863) that has negotiated MSNP8, for
-/// tests.
+/// A connection from 10.0.0.1:4000 to 10.0.0.2:1863, seen from its start, before any data,
+/// for tests.
 #[cfg(test)]
-pub(crate) fn msnp8_connection(opts: &Options) -> Connection {
+pub(crate) fn test_connection(opts: &Options) -> Connection {
     let client = SocketAddr::from(([10, 0, 0, 1], 4000));
     let server = SocketAddr::from(([10, 0, 0, 2], 1863));
-    let mut c = Connection::new(1, client, server, None, true, 0, opts);
+    Connection::new(1, client, server, None, true, 0, opts)
+}
+
+/// [`test_connection`] once it has negotiated MSNP8, for tests.
+#[cfg(test)]
+pub(crate) fn msnp8_connection(opts: &Options) -> Connection {
+    let mut c = test_connection(opts);
     c.data(crate::flow::Dir::C2S, 1, b"VER 1 MSNP8 CVR0\r\n", opts);
     c.data(crate::flow::Dir::S2C, 2, b"VER 1 MSNP8\r\n", opts);
     c
