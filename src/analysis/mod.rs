@@ -12,12 +12,14 @@ mod links;
 pub mod pipeline;
 pub mod probe;
 pub mod report;
+mod reread;
 mod shard;
 pub mod summary;
 
 pub use dump::StreamDump;
 pub use pipeline::{run_on, Pipeline};
 pub use report::{Link, LinkFrom, LinkTo, Links, Report, Tee};
+pub use reread::Reread;
 pub use summary::{Failure, Latency, Summary};
 
 use crate::flow::{Accept, CloseKind, ConnId, ConnInfo, Dir, GapReason, StreamSink, TcpAnomaly};

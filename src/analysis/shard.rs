@@ -26,12 +26,13 @@
 //! going back by more than the idle timeout, the result may differ from one thread's.
 
 use super::report::Link;
+use super::reread::Reread;
 use super::summary::Summary;
 use super::{Analyzer, Report};
 use crate::capture::{Backing, CaptureError, CaptureReader};
 use crate::flow::ConnId;
 use crate::net::{self, Segment, TcpFlags};
-use crate::reassembly::{Limits, Reassembler};
+use crate::reassembly::{FlowKey, Limits, Reassembler};
 use crate::session::{Connection, Event, Lent, Snapshot, Transaction};
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
@@ -55,7 +56,7 @@ const BATCH_BYTES_RECORDING: usize = 128 << 10;
 /// Bytes of the reader's buffers a batch may hold ([`Batch::hold`]): four windows.
 const HOLD: usize = 1 << 20;
 /// Batches read ahead of the merge (bounds memory and lets workers run while the reader reads).
-const AHEAD: usize = 4;
+pub(super) const AHEAD: usize = 4;
 
 /// One TCP segment, owned: its payload a place in one of its batch's buffers.
 struct Seg {
@@ -199,7 +200,7 @@ pub(super) enum Item {
 }
 
 /// What a worker handed on, reported and sent back to be dropped.
-type Trash = Box<dyn std::any::Any + Send>;
+pub(super) type Trash = Box<dyn std::any::Any + Send>;
 
 /// A connection as it started, for the merge's mirror of it.
 pub(super) struct Opening {
@@ -266,12 +267,12 @@ impl ShardLog {
 const BUCKETS: usize = 64;
 
 /// Which shard analyses which affinities: `BUCKETS` hash buckets, each given to one shard.
-struct Shards([u8; BUCKETS]);
+pub(super) struct Shards([u8; BUCKETS]);
 
 impl Shards {
     /// `spawned` shards on threads of their own, round robin; with `local`, shard `spawned` (the
     /// calling thread's) takes that share of the buckets first.
-    fn new(spawned: usize, local: Option<f64>) -> Shards {
+    pub(super) fn new(spawned: usize, local: Option<f64>) -> Shards {
         let mut table = [0u8; BUCKETS];
         let mine = local.map_or(0, |x| ((x.clamp(0.0, 1.0) * BUCKETS as f64).round() as usize).min(BUCKETS));
         for (b, slot) in table.iter_mut().enumerate() {
@@ -282,7 +283,7 @@ impl Shards {
     }
 
     /// The shard of an affinity.
-    fn of(&self, ip: IpAddr) -> usize {
+    pub(super) fn of(&self, ip: IpAddr) -> usize {
         let x = match ip {
             IpAddr::V4(v) => u64::from(u32::from(v)),
             IpAddr::V6(v) => {
@@ -305,17 +306,26 @@ fn local_share(threads: usize) -> f64 {
 }
 
 /// One shard's reassembler and analyzer, on a worker thread or on the calling thread.
-struct Shard<'a> {
+pub(super) struct Shard<'a> {
     me: usize,
     analyzer: Analyzer<'a>,
     reasm: Reassembler,
+    /// The reassembler's [`Reassembler::quiet_until`] (it moves only when a tick sweeps).
+    quiet: i64,
     open: &'a AtomicUsize,
 }
 
 impl<'a> Shard<'a> {
-    fn new(me: usize, mut analyzer: Analyzer<'a>, limits: Limits, open: &'a AtomicUsize, record: bool) -> Shard<'a> {
+    pub(super) fn new(
+        me: usize,
+        mut analyzer: Analyzer<'a>,
+        limits: Limits,
+        open: &'a AtomicUsize,
+        record: bool,
+    ) -> Shard<'a> {
         analyzer.shard = Some(ShardLog { record, ..ShardLog::default() });
-        Shard { me, analyzer, reasm: Reassembler::new(limits), open }
+        let reasm = Reassembler::new(limits);
+        Shard { me, analyzer, quiet: reasm.quiet_until(), reasm, open }
     }
 
     fn take(&mut self) -> Vec<Keyed> {
@@ -324,38 +334,47 @@ impl<'a> Shard<'a> {
 
     /// Its flows' segments of one batch, everyone's clock; what it hands on.
     fn batch(&mut self, b: &Batch) -> Vec<Keyed> {
-        let analyzer = &mut self.analyzer;
-        let mut quiet = self.reasm.quiet_until();
         for s in &b.segs {
-            // Every segment's time ticks the clock; only a tick that sweeps hands anything on,
-            // keyed by the packet it happens at.
-            if s.ts > quiet {
-                analyzer.at(s.k, 0);
-                self.reasm.tick(s.ts, analyzer);
-                quiet = self.reasm.quiet_until();
-            }
-            if s.shard == self.me {
-                let payload = b.payload_of(s);
-                let seg = Segment {
-                    src: s.src,
-                    dst: s.dst,
-                    vlan: s.vlan,
-                    seq: s.seq,
-                    ack: s.ack,
-                    flags: s.flags,
-                    payload,
-                    missing: s.missing,
-                };
-                analyzer.at(s.k, 1);
-                self.reasm.segment_as(&seg, s.ts, s.k, Some(s.affinity), analyzer);
-            }
+            // Built only for its own flows: the others' segments tick the clock alone.
+            let seg = (s.shard == self.me).then(|| Segment {
+                src: s.src,
+                dst: s.dst,
+                vlan: s.vlan,
+                seq: s.seq,
+                ack: s.ack,
+                flags: s.flags,
+                payload: b.payload_of(s),
+                missing: s.missing,
+            });
+            let seg = seg.as_ref().map(|g| (g, FlowKey::new(g.src, g.dst, g.vlan)));
+            self.segment(seg, s.k, s.ts, s.affinity);
         }
+        self.block()
+    }
+
+    /// One segment of packet `k` at `ts`: its time ticks the clock, and the segment (with its
+    /// flow key) is analysed when it is one of this shard's flows (`Some`).
+    pub(super) fn segment(&mut self, seg: Option<(&Segment<'_>, FlowKey)>, k: u64, ts: i64, affinity: IpAddr) {
+        // Only a tick that sweeps hands anything on, keyed by the packet it happens at.
+        if ts > self.quiet {
+            self.analyzer.at(k, 0);
+            self.reasm.tick(ts, &mut self.analyzer);
+            self.quiet = self.reasm.quiet_until();
+        }
+        if let Some((seg, key)) = seg {
+            self.analyzer.at(k, 1);
+            self.reasm.segment_keyed(seg, key, ts, k, Some(affinity), &mut self.analyzer);
+        }
+    }
+
+    /// What it handed on since the last block, its open connections counted for the progress.
+    pub(super) fn block(&mut self) -> Vec<Keyed> {
         self.open.store(self.reasm.open_connections(), Ordering::Relaxed);
         self.take()
     }
 
     /// The end of the input: what it hands on, and its counts.
-    fn end(&mut self, last_ts: i64) -> (Vec<Keyed>, Box<Summary>) {
+    pub(super) fn end(&mut self, last_ts: i64) -> (Vec<Keyed>, Box<Summary>) {
         self.analyzer.at(u64::MAX, 2);
         self.reasm.finish(last_ts, &mut self.analyzer);
         let items = self.take();
@@ -389,18 +408,18 @@ fn worker(mut shard: Shard<'_>, rx: Receiver<ToWorker>, tx: Sender<FromWorker>) 
 }
 
 /// Reports nothing (a worker's analyzer hands on through its [`ShardLog`]).
-struct Nothing;
+pub(super) struct Nothing;
 
 /// What a shard's analyzer is made with.
-struct ShardSetup<'s> {
-    opts: &'s crate::session::Options,
-    ports: &'s [u16],
-    probe_content: bool,
-    all_msnp: bool,
+pub(super) struct ShardSetup<'s> {
+    pub opts: &'s crate::session::Options,
+    pub ports: &'s [u16],
+    pub probe_content: bool,
+    pub all_msnp: bool,
 }
 
 impl ShardSetup<'_> {
-    fn analyzer<'r>(&self, report: &'r mut Nothing) -> Analyzer<'r> {
+    pub(super) fn analyzer<'r>(&self, report: &'r mut Nothing) -> Analyzer<'r> {
         let mut a = Analyzer::new(self.opts.clone(), self.ports, report);
         a.probe_content = self.probe_content;
         a.all_msnp = self.all_msnp;
@@ -416,7 +435,7 @@ impl Report for Nothing {
 /// The workers' ends of the channels, the calling thread's own shard, the ids they gave
 /// connections and links now known by the merge's, and the mirrors of connections open (when
 /// recording).
-struct Merge<'a> {
+pub(super) struct Merge<'a> {
     to: Vec<SyncSender<ToWorker>>,
     from: Vec<Receiver<FromWorker>>,
     /// The shard the calling thread analyses between reading batches (the summary only): shard
@@ -428,7 +447,7 @@ struct Merge<'a> {
     link_ids: crate::fasthash::FastMap<(usize, usize), usize>,
     mirrors: crate::fasthash::FastMap<(usize, u64), Connection>,
     /// By worker: what goes back with its next batch.
-    trash: Vec<Vec<Trash>>,
+    pub trash: Vec<Vec<Trash>>,
     /// Batches handed out whose results are not merged yet.
     in_flight: std::collections::VecDeque<Arc<Batch>>,
     /// Batches merged, their buffers kept for reuse (each allocated by this thread once).
@@ -437,7 +456,25 @@ struct Merge<'a> {
     hold: usize,
 }
 
-impl Merge<'_> {
+impl<'a> Merge<'a> {
+    /// A merge of what `shards` shards hand on, whose batches may hold `hold` bytes of the
+    /// reader's buffers.
+    pub(super) fn new(shards: usize, hold: usize) -> Merge<'a> {
+        Merge {
+            to: Vec::new(),
+            from: Vec::new(),
+            local: None,
+            local_items: Default::default(),
+            ids: Default::default(),
+            link_ids: Default::default(),
+            mirrors: Default::default(),
+            trash: (0..shards).map(|_| Vec::new()).collect(),
+            in_flight: Default::default(),
+            spare: Vec::new(),
+            hold,
+        }
+    }
+
     fn fresh(&mut self) -> Batch {
         let hold = self.hold;
         self.spare.pop().unwrap_or_else(|| Batch {
@@ -465,15 +502,29 @@ impl Analyzer<'_> {
     /// thread is one of the `workers` (it analyses a share of the flows between reading
     /// batches). One worker, or recording without the streaming modes
     /// (`Options::stream_events`), is one thread.
+    ///
+    /// With `again`, which opens the capture anew, the summary's threads each read the
+    /// capture themselves ([`super::reread`]) instead of being handed the calling thread's
+    /// segments.
     pub fn run_capture_sharded<R: Read>(
         &mut self,
         reader: &mut CaptureReader<R>,
+        again: Option<&Reread<'_>>,
         limits: Limits,
         workers: usize,
         record: bool,
     ) -> Option<CaptureError> {
         if workers <= 1 || (record && !self.opts.stream_events) {
             return self.run_capture(reader, limits);
+        }
+        // Two threads only: each more reads the whole capture once more, where one reader
+        // hands segments to any number (see `super::reread`).
+        if let Some(again) = again.filter(|_| !record && workers == 2) {
+            // The calling thread reads its own copy too, so that all read the same bytes (a
+            // file is read to the length it had when it was opened).
+            if let Ok(own) = again() {
+                return self.run_capture_rereading(own, again, limits, workers);
+            }
         }
         // Recording, the calling thread is busy reporting what the workers record.
         let (spawned, local) = if record { (workers, None) } else { (workers - 1, Some(local_share(workers))) };
@@ -487,21 +538,9 @@ impl Analyzer<'_> {
         let setup = ShardSetup { opts: &opts, ports: &ports, probe_content, all_msnp };
         let mut local_report = Nothing;
         std::thread::scope(|scope| {
-            let mut merge = Merge {
-                to: Vec::new(),
-                from: Vec::new(),
-                local: None,
-                local_items: Default::default(),
-                ids: Default::default(),
-                link_ids: Default::default(),
-                mirrors: Default::default(),
-                trash: (0..=spawned).map(|_| Vec::new()).collect(),
-                in_flight: Default::default(),
-                spare: Vec::new(),
-                // Recording batches are handed on at 128 KiB of payload: they copy (holding a
-                // 256 KiB buffer for each would double what they keep).
-                hold: if record { 0 } else { HOLD },
-            };
+            // Recording batches are handed on at 128 KiB of payload: they copy (holding a
+            // 256 KiB buffer for each would double what they keep).
+            let mut merge = Merge::new(spawned + 1, if record { 0 } else { HOLD });
             for (me, open) in open.iter().enumerate().take(spawned) {
                 let (to, rx) = sync_channel(AHEAD);
                 let (tx, from) = channel();
@@ -662,7 +701,7 @@ impl Analyzer<'_> {
     /// Applies items in one thread's order: a start takes the next id, a link the next link
     /// index; what the workers recorded is reported through the mirrors, an end is counted and
     /// reported under its id.
-    fn apply(&mut self, merge: &mut Merge<'_>, mut items: Vec<(usize, Keyed)>) {
+    pub(super) fn apply(&mut self, merge: &mut Merge<'_>, mut items: Vec<(usize, Keyed)>) {
         // Each shard's items come in key order, one list after another: the stable sort finds
         // those runs and merges them (keys are unique across shards, so no order of equals
         // is chosen).
@@ -751,7 +790,7 @@ fn link_of(merge: &Merge<'_>, w: usize, local: Option<usize>) -> Option<usize> {
 }
 
 /// The error given when a worker stopped (it panicked: a bug; the panic is printed on stderr).
-fn lost() -> CaptureError {
+pub(super) fn lost() -> CaptureError {
     CaptureError::Corrupt { offset: 0, reason: "internal: an analysis worker stopped".into() }
 }
 

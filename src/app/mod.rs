@@ -151,7 +151,19 @@ pub fn summary_text(
     limits: Limits,
     workers: usize,
 ) -> Result<Vec<u8>, crate::capture::CaptureError> {
-    summary_of(capture, crate::session::Options { terse: true, ..opts }, limits, workers)
+    summary_of(capture, crate::session::Options { terse: true, ..opts }, limits, workers, true)
+}
+
+/// [`summary_text`] with the calling thread reading the capture alone and handing each
+/// segment to the others, as for an input that cannot be read twice (a pipe). For tests and
+/// tools that compare it with one thread.
+pub fn summary_text_handed(
+    capture: &[u8],
+    opts: crate::session::Options,
+    limits: Limits,
+    workers: usize,
+) -> Result<Vec<u8>, crate::capture::CaptureError> {
+    summary_of(capture, crate::session::Options { terse: true, ..opts }, limits, workers, false)
 }
 
 /// [`summary_text`] on one thread with every event made and kept until handed on, as when an
@@ -162,14 +174,17 @@ pub fn summary_text_keeping_events(
     opts: crate::session::Options,
     limits: Limits,
 ) -> Result<Vec<u8>, crate::capture::CaptureError> {
-    summary_of(capture, crate::session::Options { terse: false, ..opts }, limits, 1)
+    summary_of(capture, crate::session::Options { terse: false, ..opts }, limits, 1, false)
 }
 
+/// The summary of `capture` on `workers` threads, which each read it themselves when
+/// `reread`.
 fn summary_of(
     capture: &[u8],
     opts: crate::session::Options,
     limits: Limits,
     workers: usize,
+    reread: bool,
 ) -> Result<Vec<u8>, crate::capture::CaptureError> {
     use crate::output::text::{TextOptions, TextReport};
     let mut reader = crate::capture::CaptureReader::new(capture)?;
@@ -179,7 +194,9 @@ fn summary_of(
         let mut report = TextReport::new(&mut out, text_opts, "capture");
         let opts = crate::session::Options { stream_events: true, ..opts };
         let mut analyzer = Analyzer::new(opts, &[], &mut report);
-        analyzer.run_capture_sharded(&mut reader, limits, workers, false);
+        let again = || crate::capture::CaptureReader::new(Box::new(capture) as Box<dyn std::io::Read>);
+        let again = reread.then_some(&again as &crate::analysis::Reread<'_>);
+        analyzer.run_capture_sharded(&mut reader, again, limits, workers, false);
         analyzer.finish();
     }
     Ok(out)
@@ -215,7 +232,7 @@ pub fn every_output(
         let mut tee = Tee(reports);
         let opts = Options { stream_events: true, ..opts };
         let mut analyzer = Analyzer::new(opts, &[], &mut tee);
-        analyzer.run_capture_sharded(&mut reader, limits, workers, true);
+        analyzer.run_capture_sharded(&mut reader, None, limits, workers, true);
         analyzer.finish();
     }
     Ok(outs)

@@ -2,7 +2,7 @@
 //! output buffered and printed in argument order).
 
 use super::{analyse, AnalysisConfig, Error, Finished, Progress};
-use crate::capture::{CaptureReader, Format};
+use crate::capture::{CaptureError, CaptureReader, Format};
 use crate::escape::sanitize;
 use crate::output::json::{Source, SourceKind};
 use crate::output::outputs::OutputConfig;
@@ -105,7 +105,8 @@ fn read_one(
         Format::Pcap => "pcap",
         Format::PcapNg => "pcapng",
     };
-    let total = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    let meta = std::fs::metadata(file).ok();
+    let total = meta.as_ref().map_or(0, |m| m.len());
     tracing::debug!(file = %shown, format, bytes = total, "reading");
     let source = Source { kind: SourceKind::Capture, path: Some(label.clone()), format: Some(format.into()) };
     // Several captures' reports go into the directory given, each named after its capture.
@@ -126,8 +127,18 @@ fn read_one(
         })
     });
     let (workers, record) = analysis_workers(cfg);
+    // A regular file can be read again by each thread, to the length it has now (a pipe
+    // cannot).
+    let again = |len: u64| {
+        move || -> Result<CaptureReader<Box<dyn std::io::Read + '_>>, CaptureError> {
+            let f = std::fs::File::open(file).map_err(|source| CaptureError::Io { offset: 0, source })?;
+            CaptureReader::new(Box::new(std::io::Read::take(f, len)))
+        }
+    };
+    let again = meta.filter(|m| m.is_file()).map(|m| again(m.len()));
     let result = analyse(&cfg.analysis, output, &label, source, stdout, progress, |analyzer, limits| {
-        analyzer.run_capture_sharded(&mut reader, limits, workers, record).map(|e| e.to_string())
+        let again = again.as_ref().map(|f| f as &crate::analysis::Reread<'_>);
+        analyzer.run_capture_sharded(&mut reader, again, limits, workers, record).map(|e| e.to_string())
     });
     if let Some(b) = bar {
         b.finish_and_clear();

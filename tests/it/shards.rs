@@ -4,15 +4,24 @@
 //! flushes and truncation.
 
 use crate::common::root;
-use msntap::app::{every_output, summary_text, summary_text_keeping_events};
+use msntap::app::{every_output, summary_text, summary_text_handed, summary_text_keeping_events};
 use msntap::output::filter::Filter;
 use msntap::reassembly::Limits;
 use msntap::session::Options;
 use msntap::testkit::gen::{generate, GenConfig};
 use proptest::prelude::*;
 
+/// The summary on `workers` threads as `read` makes it of a file (two threads each read the
+/// capture themselves).
 fn summary(bytes: &[u8], limits: Limits, workers: usize) -> String {
     let out = summary_text(bytes, Options::default(), limits, workers).expect("capture opens");
+    String::from_utf8(out).expect("UTF-8 summary")
+}
+
+/// The summary on `workers` threads, the calling thread handing segments to the others (as
+/// for a pipe).
+fn summary_handed(bytes: &[u8], limits: Limits, workers: usize) -> String {
+    let out = summary_text_handed(bytes, Options::default(), limits, workers).expect("capture opens");
     String::from_utf8(out).expect("UTF-8 summary")
 }
 
@@ -78,11 +87,14 @@ fn every_capture_summarises_alike_on_one_and_several_workers() {
             assert!(one.contains(" connections, "), "{name}: {one}");
             for workers in [2, 3, 5] {
                 let many = summary(bytes, limits, workers);
-                assert!(
-                    one == many,
-                    "{name}, {workers} workers, idle {} ns:\n{one}\n---\n{many}",
-                    limits.idle_timeout_ns
-                );
+                let handed = summary_handed(bytes, limits, workers);
+                for (how, many) in [("read by each", many), ("handed", handed)] {
+                    assert!(
+                        one == many,
+                        "{name}, {workers} workers, {how}, idle {} ns:\n{one}\n---\n{many}",
+                        limits.idle_timeout_ns
+                    );
+                }
             }
         }
     }
@@ -193,8 +205,9 @@ proptest! {
     #[test]
     fn random_captures_summarise_alike((bytes, limits, workers, _seed) in random_case(6_000)) {
         let one = summary(&bytes, limits, 1);
-        let many = summary(&bytes, limits, workers);
-        prop_assert_eq!(one, many);
+        prop_assert_eq!(&one, &summary(&bytes, limits, workers));
+        prop_assert_eq!(&one, &summary(&bytes, limits, 2));
+        prop_assert_eq!(&one, &summary_handed(&bytes, limits, 2));
     }
 }
 
@@ -244,5 +257,6 @@ fn fragmented_captures_summarise_alike_with_an_incomplete_last_datagram() {
     assert!(one.contains("3 connections"), "{one}");
     for workers in [2, 3] {
         assert_eq!(one, summary(&bytes, Limits::default(), workers), "{workers} workers");
+        assert_eq!(one, summary_handed(&bytes, Limits::default(), workers), "{workers} workers, handed");
     }
 }
