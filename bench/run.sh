@@ -22,6 +22,19 @@ if [ "${PGO:-0}" = 1 ]; then
   BIN=$(tools/pgo-build | tail -1)
   echo "profile-guided build: $BIN"
 fi
+# The core-to-core round trip (bench/core-round-trip.c), when a C compiler is at hand and the
+# machine has two CPUs or more.
+RT=""
+if command -v cc > /dev/null && [ "$(nproc)" -ge 2 ] && cc -O2 -pthread -o "$DIR/core-round-trip" bench/core-round-trip.c 2>/dev/null; then
+  RT=$DIR/core-round-trip
+fi
+round_trip() {
+  if [ -n "$RT" ]; then
+    echo "core-to-core round trip (CPU 0 to 1 and back) $1: $("$RT") ns (under about 150 ns: the two share a cache)"
+  else
+    echo "(no C compiler or one CPU: core-to-core round trip not measured)"
+  fi
+}
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 
 # run LABEL PACKETS BYTES CMD... : prints a table row from /usr/bin/time's wall time (the median
@@ -67,6 +80,7 @@ for n in $SIZES; do
   # Runs under about 15 s are repeated three times (median time, largest RSS); longer ones once.
   REPS=1
   [ "$n" -le 1000000 ] && REPS=3
+  round_trip "before the table"
   echo "| run                                | packets/s  | MB/s     | seconds  | peak RSS MiB | runs |"
   echo "|---|---|---|---|---|---|"
   run "msntap read --summary" "$n" "$bytes" "$BIN" read "$cap" --summary --color never; t_summary=$(cat "$DIR/last.txt")
@@ -88,12 +102,14 @@ for n in $SIZES; do
     printf "report: %.1f MB, %.1f times the time of --summary (targets: under 25 MiB, at most 5)\n", s / 1e6, a / b }'
   # ratio NAME A B TARGET: "NAME: A/B (target TARGET)".
   ratio() { awk -v n="$1" -v a="$2" -v b="$3" -v t="$4" 'BEGIN { if (b < 0.01) b = 0.01; printf "ratio: %s %.1f (target %s)\n", n, a / b, t }'; }
+  round_trip "after the table"
   if command -v capinfos > /dev/null; then
     run "capinfos -c (reading the file)" "$n" "$bytes" capinfos -c "$cap"; t_cap=$(cat "$DIR/last.txt")
     ratio "--summary takes capinfos -c times" "$t_summary" "$t_cap" "at most 2.5"
     cmd_a() { "$BIN" read "$cap" --summary --color never; }
     cmd_b() { capinfos -c "$cap"; }
     paired "--summary takes capinfos -c times" "at most 2.5" 7
+    round_trip "after those rounds"
     if [ -n "$PLAIN" ]; then
       cmd_a() { "$PLAIN" read "$cap" --summary --color never; }
       paired "plain build: --summary takes capinfos -c times" "at most 2.5" 7
@@ -106,6 +122,7 @@ for n in $SIZES; do
       cmd_a() { tshark -r "$cap" -q -Y msnms; }
       cmd_b() { "$BIN" read "$cap" --summary --color never; }
       paired "tshark -q -Y msnms / --summary" "at least 25" 3
+      round_trip "after those rounds"
       REPS=1 run "tshark -T json" "$n" "$bytes" tshark -r "$cap" -T json; t_tj=$(cat "$DIR/last.txt")
       REPS=1 run "tshark -V" "$n" "$bytes" tshark -r "$cap" -V; t_tv=$(cat "$DIR/last.txt")
       ratio "tshark -T json / --ndjson" "$t_tj" "$t_ndjson" "at least 60"
