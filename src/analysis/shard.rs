@@ -517,17 +517,13 @@ impl Analyzer<'_> {
         if workers <= 1 || (record && !self.opts.stream_events) {
             return self.run_capture(reader, limits);
         }
-        // Two workers only: each more reads the whole capture once more, where one reader
+        // Two threads only: each more reads the whole capture once more, where one reader
         // hands segments to any number (see `super::reread`).
-        if let Some(again) = again.filter(|_| workers == 2) {
-            // The calling thread opens its own copy too, so that all read the same bytes (a
-            // file is read to the length it had when it was opened); when recording it reads
-            // nothing, the copy only tells that the capture opens again.
+        if let Some(again) = again.filter(|_| !record && workers == 2) {
+            // The calling thread reads its own copy too, so that all read the same bytes (a
+            // file is read to the length it had when it was opened).
             if let Ok(own) = again() {
-                return match record {
-                    false => self.run_capture_rereading(own, again, limits, workers),
-                    true => self.run_recording_rereading(again, limits, workers),
-                };
+                return self.run_capture_rereading(own, again, limits, workers);
             }
         }
         // Recording, the calling thread is busy reporting what the workers record.

@@ -204,40 +204,14 @@ fn summary_of(
 
 /// What every output `read` writes says of a capture held in memory: the transcript, the
 /// JSON document, NDJSON, the ladder and the HTML report, in that order, all fed by one
-/// analysis on `workers` threads (1: one thread; 2, each reading the capture, as `read` does
-/// a file) and shown through `filter`. For tests and tools that compare one thread's outputs
-/// with several's.
+/// analysis on `workers` threads (1: one thread) and shown through `filter`. For tests and
+/// tools that compare one thread's outputs with several's.
 pub fn every_output(
     capture: &[u8],
     opts: Options,
     limits: Limits,
     workers: usize,
     filter: crate::output::filter::Filter,
-) -> Result<[Vec<u8>; 5], crate::capture::CaptureError> {
-    outputs_of(capture, opts, limits, workers, filter, true)
-}
-
-/// [`every_output`] with the calling thread reading the capture alone and handing each
-/// segment to the workers, as for an input that cannot be read twice (a pipe).
-pub fn every_output_handed(
-    capture: &[u8],
-    opts: Options,
-    limits: Limits,
-    workers: usize,
-    filter: crate::output::filter::Filter,
-) -> Result<[Vec<u8>; 5], crate::capture::CaptureError> {
-    outputs_of(capture, opts, limits, workers, filter, false)
-}
-
-/// Every output of `capture` on `workers` threads, which each read it themselves when
-/// `reread`.
-fn outputs_of(
-    capture: &[u8],
-    opts: Options,
-    limits: Limits,
-    workers: usize,
-    filter: crate::output::filter::Filter,
-    reread: bool,
 ) -> Result<[Vec<u8>; 5], crate::capture::CaptureError> {
     use crate::analysis::{Report, Tee};
     use crate::output::{html, json, ladder, ndjson, text};
@@ -258,9 +232,7 @@ fn outputs_of(
         let mut tee = Tee(reports);
         let opts = Options { stream_events: true, ..opts };
         let mut analyzer = Analyzer::new(opts, &[], &mut tee);
-        let again = || crate::capture::CaptureReader::new(Box::new(capture) as Box<dyn std::io::Read>);
-        let again = reread.then_some(&again as &crate::analysis::Reread<'_>);
-        analyzer.run_capture_sharded(&mut reader, again, limits, workers, true);
+        analyzer.run_capture_sharded(&mut reader, None, limits, workers, true);
         analyzer.finish();
     }
     Ok(outs)
