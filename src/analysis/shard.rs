@@ -3,7 +3,8 @@
 //! reassembler and an analyzer over their flows, on worker threads and, for the summary, on
 //! the calling thread too (between batches, a share smaller by what reading costs); the
 //! calling thread merges what they decide back into the order one thread would have decided
-//! it, so the result is byte-identical to [`Analyzer::run_capture`].
+//! it, so the result is byte-identical to [`Analyzer::run_capture`]. (The summary on two
+//! threads over an input that opens again has each thread read it instead: [`super::reread`].)
 //!
 //! Why the order can be restored: every link joins connections of one affinity, so nothing a
 //! worker decides depends on another's flows. Every worker sees every segment's time, so all
