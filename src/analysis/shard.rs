@@ -504,9 +504,9 @@ impl Analyzer<'_> {
     /// batches). One worker, or recording without the streaming modes
     /// (`Options::stream_events`), is one thread.
     ///
-    /// With `again`, which opens the capture anew, the summary's threads each read the
-    /// capture themselves ([`super::reread`]) instead of being handed the calling thread's
-    /// segments.
+    /// With `again`, which opens the same capture anew from its start (the same bytes every
+    /// time), the summary's two threads each read the capture themselves ([`super::reread`])
+    /// instead of being handed the calling thread's segments; `reader` is then not read.
     pub fn run_capture_sharded<R: Read>(
         &mut self,
         reader: &mut CaptureReader<R>,

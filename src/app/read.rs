@@ -127,15 +127,14 @@ fn read_one(
         })
     });
     let (workers, record) = analysis_workers(cfg);
-    // A regular file can be read again by each thread, to the length it has now (a pipe
-    // cannot).
-    let again = |len: u64| {
+    // A regular file can be read again by each thread, through one handle (the same file
+    // whatever happens to its path), to the length it has now; a pipe cannot.
+    let shared = meta.filter(|m| m.is_file()).and_then(|m| std::fs::File::open(file).ok().map(|f| (f, m.len())));
+    let again = shared.as_ref().map(|(f, len)| {
         move || -> Result<CaptureReader<Box<dyn std::io::Read + '_>>, CaptureError> {
-            let f = std::fs::File::open(file).map_err(|source| CaptureError::Io { offset: 0, source })?;
-            CaptureReader::new(Box::new(std::io::Read::take(f, len)))
+            CaptureReader::new(Box::new(crate::capture::FileAt::new(f, *len)))
         }
-    };
-    let again = meta.filter(|m| m.is_file()).map(|m| again(m.len()));
+    });
     let result = analyse(&cfg.analysis, output, &label, source, stdout, progress, |analyzer, limits| {
         let again = again.as_ref().map(|f| f as &crate::analysis::Reread<'_>);
         analyzer.run_capture_sharded(&mut reader, again, limits, workers, record).map(|e| e.to_string())

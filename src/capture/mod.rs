@@ -283,6 +283,36 @@ impl<R: Read> CaptureReader<R> {
     }
 }
 
+/// A file read from its start to a given length through positioned reads, so that several
+/// readers (threads of sharded analysis) share one open file: all read the same file even if
+/// its path is replaced meanwhile, and to the same length even if it grows.
+pub struct FileAt<'f> {
+    file: &'f std::fs::File,
+    at: u64,
+    end: u64,
+}
+
+impl<'f> FileAt<'f> {
+    /// `file`'s first `len` bytes.
+    pub fn new(file: &'f std::fs::File, len: u64) -> Self {
+        FileAt { file, at: 0, end: len }
+    }
+}
+
+impl Read for FileAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = usize::try_from(self.end.saturating_sub(self.at)).unwrap_or(usize::MAX);
+        let want = buf.len().min(left);
+        let Some(to) = buf.get_mut(..want) else { return Ok(0) };
+        if to.is_empty() {
+            return Ok(0);
+        }
+        let n = std::os::unix::fs::FileExt::read_at(self.file, to, self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
 impl CaptureReader<std::fs::File> {
     /// Opens a file by path (the reader buffers by itself).
     pub fn open(path: &std::path::Path) -> Result<Self, CaptureError> {

@@ -408,3 +408,30 @@ fn a_buffer_not_lent_is_read_into_again() {
     let Inner::Pcap(pr) = &r.inner else { panic!("pcap") };
     assert!(pr.w.spare.is_empty());
 }
+
+#[test]
+fn readers_at_one_file_each_read_it_from_its_start_to_the_length_given() {
+    let path = std::env::temp_dir().join(format!("msntap-file-at-{}.bin", std::process::id()));
+    let bytes: Vec<u8> = (0..10_000u32).map(|i| i as u8).collect();
+    std::fs::write(&path, &bytes).unwrap();
+    let file = std::fs::File::open(&path).unwrap();
+    let (mut a, mut b) = (FileAt::new(&file, 9_000), FileAt::new(&file, 20_000));
+    let (mut got_a, mut got_b) = (Vec::new(), Vec::new());
+    // Interleaved small reads: neither moves the other's place.
+    let mut buf = [0u8; 777];
+    loop {
+        let n = a.read(&mut buf).unwrap();
+        got_a.extend_from_slice(&buf[..n]);
+        let m = b.read(&mut buf).unwrap();
+        got_b.extend_from_slice(&buf[..m]);
+        if n == 0 && m == 0 {
+            break;
+        }
+    }
+    // The file grows: the readers made before keep to their lengths.
+    std::fs::write(&path, [&bytes[..], &bytes[..]].concat()).unwrap();
+    assert_eq!(a.read(&mut buf).unwrap(), 0);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(got_a, &bytes[..9_000]);
+    assert_eq!(got_b, bytes);
+}

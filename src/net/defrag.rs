@@ -34,6 +34,10 @@ struct Key {
 #[derive(Debug, Default)]
 struct Datagram {
     first_ns: i64,
+    /// Which datagram of the table's this was to start: among those that started at the same
+    /// time, the first is the oldest (the table's own order differs from run to run, and every
+    /// thread of sharded analysis must drop the same one).
+    started: u64,
     parts: BTreeMap<u32, Vec<u8>>,
     /// Length of the whole payload, known once the last fragment arrived.
     total: Option<u32>,
@@ -82,6 +86,8 @@ pub struct Defrag {
     pending: HashMap<Key, Datagram>,
     limits: DefragLimits,
     stats: DefragStats,
+    /// Datagrams started so far.
+    started: u64,
 }
 
 const MAX_DATAGRAM: usize = 65_535;
@@ -89,7 +95,7 @@ const MAX_DATAGRAM: usize = 65_535;
 impl Defrag {
     /// An empty table.
     pub fn new(limits: DefragLimits) -> Self {
-        Defrag { pending: HashMap::new(), limits, stats: DefragStats::default() }
+        Defrag { pending: HashMap::new(), limits, stats: DefragStats::default(), started: 0 }
     }
 
     /// Counters so far (datagrams still pending are not counted as dropped).
@@ -103,12 +109,16 @@ impl Defrag {
         self.expire(ts_ns);
         let key = Key { src: f.src, dst: f.dst, id: f.id, protocol: f.protocol, vlan: f.vlan };
         if !self.pending.contains_key(&key) && self.pending.len() >= self.limits.max_datagrams {
-            if let Some(oldest) = self.pending.iter().min_by_key(|(_, d)| d.first_ns).map(|(k, _)| *k) {
+            if let Some(oldest) = self.pending.iter().min_by_key(|(_, d)| (d.first_ns, d.started)).map(|(k, _)| *k) {
                 self.pending.remove(&oldest);
                 self.stats.dropped += 1;
             }
         }
-        let d = self.pending.entry(key).or_insert_with(|| Datagram { first_ns: ts_ns, ..Datagram::default() });
+        let started = &mut self.started;
+        let d = self.pending.entry(key).or_insert_with(|| {
+            *started += 1;
+            Datagram { first_ns: ts_ns, started: *started, ..Datagram::default() }
+        });
         let end = f.offset as usize + f.data.len() + f.missing as usize;
         if end > MAX_DATAGRAM || d.bytes + f.data.len() > MAX_DATAGRAM {
             self.pending.remove(&key);
@@ -157,5 +167,31 @@ impl Defrag {
     pub fn finish(&mut self) {
         self.stats.dropped += self.pending.len() as u64;
         self.pending.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fragment(id: u32, offset: u32, more: bool, data: &[u8]) -> Fragment<'_> {
+        let (src, dst) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        Fragment { src, dst, id, protocol: 6, offset, more, data, missing: 0, vlan: None }
+    }
+
+    #[test]
+    fn a_full_table_drops_the_first_started_of_datagrams_that_started_at_once() {
+        let limits = DefragLimits { max_datagrams: 16, ..DefragLimits::default() };
+        let mut d = Defrag::new(limits);
+        // Seventeen first halves at one time: the first one started goes, whatever the
+        // table's order.
+        for id in 0..17 {
+            assert!(d.push(&fragment(id, 0, true, &[1; 8]), 5).is_none());
+        }
+        assert_eq!(d.stats().dropped, 1);
+        for id in 1..17 {
+            assert!(d.push(&fragment(id, 8, false, &[2; 8]), 5).is_some(), "datagram {id} completes");
+        }
+        assert!(d.push(&fragment(0, 8, false, &[2; 8]), 5).is_none(), "datagram 0 was dropped");
     }
 }

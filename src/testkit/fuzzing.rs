@@ -215,8 +215,9 @@ pub fn rewrite(data: &[u8]) {
 /// Sharded analysis: the input as a capture file, and spread over several clients' dispatch,
 /// notification and switchboard connections (with referrals between them, idle gaps that make
 /// flows time out and come back mid-stream), summarised on one thread and on two and three
-/// workers (each reading the capture, and handed the segments), and written in every output on one thread and on two, with the default and a
-/// 5-second idle timeout: the same every time.
+/// workers (two both ways: each reading the capture, and handed the segments), and written in
+/// every output on one thread and on two, with the default and a 5-second idle timeout: the
+/// same every time.
 pub fn shards(data: &[u8]) {
     let same = |capture: &[u8]| {
         let short = Limits { idle_timeout_ns: 5_000_000_000, ..Limits::default() };
@@ -227,8 +228,10 @@ pub fn shards(data: &[u8]) {
             for workers in [2, 3] {
                 let many = crate::app::summary_text(capture, Options::default(), limits, workers).ok();
                 assert!(one == many, "{workers} workers summarise differently");
-                let handed = crate::app::summary_text_handed(capture, Options::default(), limits, workers).ok();
-                assert!(one == handed, "{workers} workers handed the segments summarise differently");
+                if workers == 2 {
+                    let handed = crate::app::summary_text_handed(capture, Options::default(), limits, 2).ok();
+                    assert!(one == handed, "2 workers handed the segments summarise differently");
+                }
             }
             let every = |workers| {
                 crate::app::every_output(capture, Options::default(), limits, workers, Default::default()).ok()
