@@ -58,7 +58,9 @@ impl Affinity {
 
     /// [`Affinity::of`] with the segment's flow key already made.
     pub(crate) fn of_key(&mut self, seg: &Segment<'_>, key: FlowKey, ts_ns: i64) -> IpAddr {
-        self.tick(ts_ns);
+        if ts_ns > self.last_sweep_ns.saturating_add(self.keep_ns / 4) {
+            self.sweep(ts_ns);
+        }
         if let Some((last, ip, at)) = self.last {
             if last == key {
                 return self.saw(ip, at, ts_ns);
@@ -86,15 +88,6 @@ impl Affinity {
         self.flows.insert(key, (ip, at));
         self.last = Some((key, ip, at));
         self.saw(ip, at, ts_ns)
-    }
-
-    /// The clock of a segment whose flow is not looked up: forgets the flows unseen for the
-    /// keeping time when a sweep is due, as a lookup at `ts_ns` would.
-    #[inline]
-    pub(crate) fn tick(&mut self, ts_ns: i64) {
-        if ts_ns > self.last_sweep_ns.saturating_add(self.keep_ns / 4) {
-            self.sweep(ts_ns);
-        }
     }
 
     /// Marks the flow at place `at` seen at `ts_ns`; its affinity is `ip`.

@@ -1,18 +1,13 @@
 //! Sharded analysis of a capture that every thread can read for itself (a file, or bytes in
-//! memory), for the summary: every thread reads every packet. The calling thread slices each,
-//! decides each flow's affinity and tells the workers, a byte a packet, which shard the
-//! packet's segment is for; a worker slices only fragments (every thread defragments alike)
-//! and its own flows' packets, keeps the affinity of its own flows (the decisions of the full
-//! table, since each flow's decision depends only on its own packets and the sweeps' times,
-//! which every segment ticks; they may differ only past the table's bound, as
-//! [`super::shard`]'s bounds do), ticks its clock with every segment and analyses its shard's
-//! flows. What the threads hand on is merged as [`super::shard`] merges it, block by block of
-//! packets. Only that and the decisions cross between the threads. Handing every segment and
-//! its payload to the workers ([`super::shard`]'s batches) made two threads no faster than one
-//! whenever the two cores shared no cache: on the 2-vCPU test machine the host places the
-//! vCPUs now on one L3 (a cache line's round trip 60 ns), now on two (350 ns), and the summary
-//! then took 0.37 s instead of 0.21 s. With each thread reading, it takes about 0.27 s there,
-//! for 0.23 → 0.25 s where the cores share one.
+//! memory), for the summary: each thread reads and slices every packet and decides every
+//! flow's affinity (each with the same table, so all decide alike), ticks its clock with every
+//! segment and analyses only its shard's flows; what the threads hand on is merged as
+//! [`super::shard`] merges it, block by block of packets. Only what they hand on crosses
+//! between threads. Handing every segment and its payload to the workers ([`super::shard`]'s
+//! batches) made two threads no faster than one whenever the two cores shared no cache: on
+//! the 2-vCPU test machine the host places the vCPUs now on one L3 (a cache line's round trip
+//! 60 ns), now on two (350 ns), and the summary then took 0.37 s instead of 0.21 s. With each
+//! thread reading, it takes about 0.27 s there, for 0.23 → 0.25 s where the cores share one.
 
 use super::affinity::Affinity;
 use super::pipeline::{slice_frame, Held};
@@ -44,17 +39,7 @@ enum FromReader {
     Unread(CaptureError),
 }
 
-/// What the calling thread decided of a packet, for the workers (a byte each): the shard of
-/// the segment it yields ([`NO_SEGMENT`]: none), and [`FRAGMENT`] when it is an IP fragment
-/// (every worker defragments every fragment, to yield what the calling thread's table yields).
-type Decision = u8;
-/// The shard bits of a packet that yields no TCP segment.
-const NO_SEGMENT: Decision = 0x7F;
-/// The bit of an IP fragment.
-const FRAGMENT: Decision = 0x80;
-
-/// What a thread keeps to slice packets and decide their affinity (the calling thread: of
-/// every flow; a worker: of its own flows).
+/// What a thread keeps to slice packets and decide their affinity.
 struct Walk {
     affinity: Affinity,
     defrag: Defrag,
@@ -65,67 +50,26 @@ impl Walk {
         Walk { affinity: Affinity::new(ports, limits.idle_timeout_ns), defrag: Defrag::default() }
     }
 
-    /// Packet `k` on the calling thread (shard `me`): its segment ticks `shard`'s clock and is
-    /// analysed when its flow is the shard's. What the packet held, and the decision for the
-    /// workers.
-    fn decide(
-        &mut self,
-        p: &Packet<'_>,
-        k: u64,
-        shard: &mut Shard<'_>,
-        shards: &Shards,
-        me: usize,
-    ) -> (Held, Decision) {
+    /// Packet `k`: its segment ticks `shard`'s clock and is analysed when its flow is the
+    /// shard's (`me`).
+    fn packet(&mut self, p: &Packet<'_>, k: u64, shard: &mut Shard<'_>, shards: &Shards, me: usize) -> Held {
         let ts = p.ts_ns;
         let affinity = &mut self.affinity;
-        let fragments = self.defrag.stats().fragments;
-        let mut decision = NO_SEGMENT;
-        let held = slice_frame(p.link, p.data, ts, &mut self.defrag, |seg| {
+        slice_frame(p.link, p.data, ts, &mut self.defrag, |seg| {
             // One flow key for the affinity table and the reassembler.
             let key = FlowKey::new(seg.src, seg.dst, seg.vlan);
             let aff = affinity.of_key(seg, key, ts);
-            let of = shards.of(aff);
-            decision = Decision::try_from(of).unwrap_or(NO_SEGMENT).min(NO_SEGMENT - 1);
-            shard.segment((of == me).then_some((seg, key)), k, ts, aff);
-        });
-        if self.defrag.stats().fragments != fragments {
-            decision |= FRAGMENT;
-        }
-        (held, decision)
-    }
-
-    /// Packet `k` on worker `me`, as the calling thread decided it: sliced only when it is a
-    /// fragment or yields the worker's segment; any other segment only ticks the clocks.
-    fn follow(&mut self, p: &Packet<'_>, k: u64, shard: &mut Shard<'_>, me: usize, decision: Decision) {
-        let ts = p.ts_ns;
-        let of = usize::from(decision & !FRAGMENT);
-        let mine = of == me;
-        if decision & FRAGMENT != 0 || mine {
-            let affinity = &mut self.affinity;
-            slice_frame(p.link, p.data, ts, &mut self.defrag, |seg| {
-                if mine {
-                    let key = FlowKey::new(seg.src, seg.dst, seg.vlan);
-                    let aff = affinity.of_key(seg, key, ts);
-                    shard.segment(Some((seg, key)), k, ts, aff);
-                } else {
-                    affinity.tick(ts);
-                    shard.segment(None, k, ts, UNSPECIFIED);
-                }
-            });
-        } else if decision != NO_SEGMENT {
-            self.affinity.tick(ts);
-            shard.segment(None, k, ts, UNSPECIFIED);
-        }
+            let mine = shards.of(aff) == me;
+            shard.segment(mine.then_some((seg, key)), k, ts, aff);
+        })
     }
 }
-
-/// The affinity given with a segment that is not analysed (unused).
-const UNSPECIFIED: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
 
 /// What a reading worker is given.
 struct Worker<'s, 'a> {
     me: usize,
     again: &'s Reread<'a>,
+    shards: &'s Shards,
     ports: &'s HashSet<u16>,
     limits: Limits,
     /// Packets the analysis had counted before this capture (the first one read is `k0 + 1`,
@@ -134,15 +78,9 @@ struct Worker<'s, 'a> {
 }
 
 impl Worker<'_, '_> {
-    /// Reads the whole capture, analysing its shard's flows as the calling thread's decisions
-    /// say, and hands on block by block; stops early when the merge is gone.
-    fn run(
-        &self,
-        mut shard: Shard<'_>,
-        decided: Receiver<Vec<Decision>>,
-        tx: SyncSender<FromReader>,
-        trash: Receiver<Vec<Trash>>,
-    ) {
+    /// Reads the whole capture, analysing its shard's flows, and hands on block by block;
+    /// stops early when the merge is gone.
+    fn run(&self, mut shard: Shard<'_>, tx: SyncSender<FromReader>, trash: Receiver<Vec<Trash>>) {
         let mut reader = match (self.again)() {
             Ok(r) => r,
             Err(e) => {
@@ -152,22 +90,11 @@ impl Worker<'_, '_> {
         };
         let mut walk = Walk::new(self.ports, self.limits);
         let (mut k, mut last_ts) = (self.k0, 0);
-        let (mut block, mut at): (Vec<Decision>, usize) = (Vec::new(), 0);
         // An error ends the reading here as it ends the calling thread's, at the same packet.
         while let Ok(Some(p)) = reader.next_packet() {
             k += 1;
-            // The calling thread's decisions come a block at a time; none left when it read
-            // fewer packets (then the counts differ, and the merge says so).
-            while at == block.len() {
-                match decided.recv() {
-                    Ok(b) => (block, at) = (b, 0),
-                    Err(_) => break,
-                }
-            }
-            let Some(&decision) = block.get(at) else { break };
-            at += 1;
             last_ts = p.ts_ns;
-            walk.follow(&p, k, &mut shard, self.me, decision);
+            walk.packet(&p, k, &mut shard, self.shards, self.me);
             if (k - self.k0) % BLOCK == 0 {
                 // What the merge is done with is freed here, where it was allocated.
                 while let Ok(t) = trash.try_recv() {
@@ -183,12 +110,11 @@ impl Worker<'_, '_> {
     }
 }
 
-/// The calling thread's share of the flows when every thread reads: it also decides every
-/// packet's affinity (the workers only their own flows') and merges, so a little less than the
-/// others' (shares of 0.47, 0.43, 0.39 and 0.35 with two threads: 0.27, 0.26, 0.27, 0.30 s).
+/// The calling thread's share of the flows when every thread reads: it also merges (a few
+/// per cent of its time), so a little less than the others'.
 fn local_share(threads: usize) -> f64 {
-    const DECIDING: f64 = 0.07;
-    (1.0 / threads.max(1) as f64 - DECIDING).max(0.0)
+    const MERGING: f64 = 0.03;
+    (1.0 / threads.max(1) as f64 - MERGING).max(0.0)
 }
 
 /// The error given when a worker read another number of packets than the calling thread: the
@@ -222,24 +148,19 @@ impl Analyzer<'_> {
             let mut merge = Merge::new(spawned + 1, 0);
             let mut from = Vec::new();
             let mut trash_to = Vec::new();
-            // The decisions go to the workers unbounded: the calling thread stays at most
-            // AHEAD blocks ahead of their results, which it waits for.
-            let mut decide_to = Vec::new();
             for (me, open) in open.iter().enumerate().take(spawned) {
                 let (tx, rx) = sync_channel(AHEAD);
                 let (ttx, trx) = channel();
-                let (dtx, drx) = channel();
                 from.push(rx);
                 trash_to.push(ttx);
-                decide_to.push(dtx);
-                let (setup, ports) = (&setup, &port_set);
+                let (setup, shards, ports) = (&setup, &shards, &port_set);
                 scope.spawn(move || {
                     // A worker that panics (a bug) drops its channel: the merge then stops with
                     // an error instead of the scope panicking the whole process.
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         let mut nothing = Nothing;
                         let shard = Shard::new(me, setup.analyzer(&mut nothing), limits, open, false);
-                        Worker { me, again, ports, limits, k0 }.run(shard, drx, tx, trx);
+                        Worker { me, again, shards, ports, limits, k0 }.run(shard, tx, trx);
                     }));
                 });
             }
@@ -247,14 +168,6 @@ impl Analyzer<'_> {
             let mut walk = Walk::new(&port_set, limits);
             let mut pending: VecDeque<Vec<Keyed>> = VecDeque::new();
             let mut last_ts = 0;
-            let mut decisions: Vec<Decision> = Vec::with_capacity(BLOCK as usize);
-            // Hands the block's decisions to every worker.
-            let hand = |decisions: &mut Vec<Decision>| {
-                for to in &decide_to {
-                    let _ = to.send(decisions.clone());
-                }
-                decisions.clear();
-            };
             // Ok: the reading ended, at the end of the capture or at an error in it (everything
             // before it is reported); Err: the merge failed. A panic (a bug) ends the read with
             // an error, as a worker thread's does.
@@ -268,11 +181,9 @@ impl Analyzer<'_> {
                     open.iter().map(|o| o.load(std::sync::atomic::Ordering::Relaxed)).sum()
                 });
                 last_ts = p.ts_ns;
-                let (held, decision) = walk.decide(&p, k, &mut local, &shards, spawned);
+                let held = walk.packet(&p, k, &mut local, &shards, spawned);
                 self.count_held(held);
-                decisions.push(decision);
                 if (k - k0) % BLOCK == 0 {
-                    hand(&mut decisions);
                     pending.push_back(local.block());
                     if pending.len() > AHEAD {
                         if let Err(e) = self.merge_block(&mut merge, &from, &trash_to, &mut pending) {
@@ -281,9 +192,6 @@ impl Analyzer<'_> {
                     }
                 }
             }));
-            // The last packets' decisions; then none: a worker with more packets stops.
-            hand(&mut decisions);
-            drop(decide_to);
             // Whether every thread's results so far were merged (else the workers' ends are not
             // awaited: dropping their channels stops each at its next hand-on, and the scope
             // then joins them).
@@ -470,7 +378,7 @@ mod tests {
 
     #[test]
     fn the_calling_thread_takes_a_little_less_than_its_even_share() {
-        assert!((local_share(2) - 0.43).abs() < 1e-9);
+        assert!((local_share(2) - 0.47).abs() < 1e-9);
         assert!(local_share(64) == 0.0);
     }
 }
