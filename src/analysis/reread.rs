@@ -209,12 +209,9 @@ impl Analyzer<'_> {
             let mut items = Vec::new();
             let mut summaries = Vec::new();
             if whole {
-                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| local.end(last_ts))) {
-                    Ok((i, s)) => {
-                        items.extend(i.into_iter().map(|k| (spawned, k)));
-                        summaries.push(s);
-                    }
-                    Err(_) => {
+                match local.end_into(last_ts, &mut items) {
+                    Some(s) => summaries.push(s),
+                    None => {
                         error.get_or_insert_with(lost);
                         whole = false;
                     }

@@ -374,6 +374,15 @@ impl<'a> Shard<'a> {
         self.take()
     }
 
+    /// [`Shard::end`] on the calling thread: what it hands on added to `items` (under its
+    /// number); its counts, or none when it panicked (a bug).
+    pub(super) fn end_into(&mut self, last_ts: i64, items: &mut Vec<(usize, Keyed)>) -> Option<Box<Summary>> {
+        let me = self.me;
+        let (i, s) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.end(last_ts))).ok()?;
+        items.extend(i.into_iter().map(|k| (me, k)));
+        Some(s)
+    }
+
     /// The end of the input: what it hands on, and its counts.
     pub(super) fn end(&mut self, last_ts: i64) -> (Vec<Keyed>, Box<Summary>) {
         self.analyzer.at(u64::MAX, 2);
@@ -605,12 +614,9 @@ impl Analyzer<'_> {
             let mut items = Vec::new();
             let mut summaries = Vec::new();
             if let Some(mut shard) = merge.local.take() {
-                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shard.end(last_ts))) {
-                    Ok((i, s)) => {
-                        items.extend(i.into_iter().map(|k| (spawned, k)));
-                        summaries.push(s);
-                    }
-                    Err(_) => {
+                match shard.end_into(last_ts, &mut items) {
+                    Some(s) => summaries.push(s),
+                    None => {
                         error.get_or_insert_with(lost);
                     }
                 }
