@@ -65,7 +65,7 @@ impl Analyzer<'_> {
                         dialect,
                     };
                     if let Some(log) = self.shard.as_mut().filter(|log| log.record) {
-                        log.push(id, super::shard::Item::LinkMade(li, Box::new(link.clone())));
+                        log.push(id, super::handon::Item::LinkMade(li, Box::new(link.clone())));
                     }
                     self.links.insert(li, link);
                     if let Some(c) = self.conns.get_mut(&id) {
@@ -100,7 +100,7 @@ impl Analyzer<'_> {
                 let Some(l) = self.links.get_mut(&li) else { return };
                 l.to = Some(LinkTo { connection: conn.id });
                 if let Some(log) = self.shard.as_mut().filter(|log| log.record) {
-                    log.push(id, super::shard::Item::LinkTo(li, conn.id));
+                    log.push(id, super::handon::Item::LinkTo(li, conn.id));
                 }
                 l.refs += 1;
                 let l = &*l;
@@ -179,7 +179,7 @@ impl Analyzer<'_> {
     fn retire(&mut self, flow: ConnId, li: usize) {
         let Some(l) = self.links.remove(&li) else { return };
         match self.shard.as_mut().filter(|log| log.record) {
-            Some(log) => log.push(flow, super::shard::Item::Retired(li)),
+            Some(log) => log.push(flow, super::handon::Item::Retired(li)),
             None => self.report.retired(li, &l),
         }
     }

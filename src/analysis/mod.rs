@@ -7,6 +7,7 @@
 
 pub mod affinity;
 pub mod dump;
+mod handon;
 pub mod jobs;
 mod links;
 pub mod pipeline;
@@ -85,7 +86,7 @@ pub struct Analyzer<'r> {
     rewrites: HashMap<ConnId, Vec<(ReferralKind, String, String)>>,
     /// A worker of sharded analysis hands connections on here instead of reporting them (and,
     /// when it records, what its reports would have been told).
-    shard: Option<shard::ShardLog>,
+    shard: Option<handon::ShardLog>,
 }
 
 /// Called now and then while reading: (bytes read, packets, connections open).
@@ -220,10 +221,10 @@ impl<'r> Analyzer<'r> {
         }
         self.by_public.insert(public, info.id);
         if let Some(log) = self.shard.as_mut() {
-            let opening = log.record.then(|| Box::new(shard::Opening::of(&mut c)));
-            log.push(info.id, shard::Item::Started(public, opening));
+            let opening = log.record.then(|| Box::new(handon::Opening::of(&mut c)));
+            log.push(info.id, handon::Item::Started(public, opening));
             if let Some(li) = found.filter(|_| log.record) {
-                log.push(info.id, shard::Item::LinkTo(li, public));
+                log.push(info.id, handon::Item::LinkTo(li, public));
             }
         }
         self.report.opened(&c);
@@ -303,13 +304,13 @@ fn hand_on(
     flow: ConnId,
     (summary, verbs): (&mut Summary, &mut [u64]),
     report: &mut dyn Report,
-    shard: Option<&mut shard::ShardLog>,
+    shard: Option<&mut handon::ShardLog>,
     stream: bool,
 ) {
     match shard.filter(|l| l.record) {
         Some(log) => {
             if let Some(e) = summary::emit_recorded(c, summary, verbs) {
-                log.push(flow, shard::Item::Emitted(Box::new(e)));
+                log.push(flow, handon::Item::Emitted(Box::new(e)));
             }
         }
         None => summary::emit(c, summary, verbs, report, stream),
@@ -456,7 +457,7 @@ impl StreamSink for Analyzer<'_> {
             // A worker of sharded analysis hands the connection on to be reported; the links
             // it retires are reported after it, as here.
             match self.shard.as_mut() {
-                Some(log) => log.push(id, shard::Item::Ended(Box::new(c))),
+                Some(log) => log.push(id, handon::Item::Ended(Box::new(c))),
                 None => {
                     self.tally(&c);
                     self.report.connection(&c, Links(&self.links));

@@ -10,8 +10,9 @@
 //! thread reading, it takes about 0.27 s there, for 0.23 → 0.25 s where the cores share one.
 
 use super::affinity::Affinity;
+use super::handon::{Keyed, Trash};
 use super::pipeline::{slice_frame, Held};
-use super::shard::{lost, Keyed, Merge, Nothing, Shard, ShardSetup, Shards, Trash, AHEAD};
+use super::shard::{lost, Merge, Nothing, Shard, ShardSetup, Shards, AHEAD};
 use super::summary::Summary;
 use super::Analyzer;
 use crate::capture::{CaptureError, CaptureReader, Packet};

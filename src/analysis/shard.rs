@@ -10,7 +10,7 @@
 //! worker decides depends on another's flows. Every worker sees every segment's time, so all
 //! flush idle flows at the same packet. A flow takes the number of the packet that started it
 //! as its id, so idle flows (flushed in id order) and the flows closed at the end order alike
-//! across workers. What a worker hands on ([`Item`]: a connection started or ended, and what
+//! across workers. What a worker hands on ([`Item`], [`super::handon`]: a connection started or ended, and what
 //! it records, below) carries the key (packet, phase, flow, sequence) that orders it as one
 //! thread would have met it.
 //!
@@ -26,15 +26,14 @@
 //! within four minutes, 65,536 links held, the affinity table full) or with capture times
 //! going back by more than the idle timeout, the result may differ from one thread's.
 
-use super::report::Link;
+use super::handon::{Emitted, Item, Keyed, ShardLog, Trash};
 use super::reread::Reread;
 use super::summary::Summary;
 use super::{Analyzer, Report};
 use crate::capture::{Backing, CaptureError, CaptureReader};
-use crate::flow::ConnId;
 use crate::net::{self, Segment, TcpFlags};
 use crate::reassembly::{FlowKey, Limits, Reassembler};
-use crate::session::{Connection, Event, Lent, Snapshot, Transaction};
+use crate::session::{Connection, Lent};
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -169,101 +168,6 @@ enum FromWorker {
     Done(Vec<Keyed>, Box<Summary>),
 }
 
-/// When, in one thread's order, a worker decided something.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) struct Key {
-    /// The packet being handled (`u64::MAX` at the end of the input).
-    pub k: u64,
-    /// 0: idle flows flushed by its time; 1: its segment; 2: the end of the input.
-    pub phase: u8,
-    /// In phases 0 and 2, the flow being flushed (flows are flushed in id order); else 0.
-    pub flow: ConnId,
-    /// Order within the worker.
-    pub seq: u64,
-}
-
-/// What a worker hands on. Ids of connections and links are the worker's own; the merge maps
-/// them to the ones one thread would have given.
-pub(super) enum Item {
-    /// A connection started, with the id the worker gave it (and what reports are told of it
-    /// then, when recording).
-    Started(u64, Option<Box<Opening>>),
-    /// A connection's new events and settled transactions (recording).
-    Emitted(Box<Emitted>),
-    /// A link was made (recording).
-    LinkMade(usize, Box<Link>),
-    /// A link found the connection it led to (recording).
-    LinkTo(usize, u64),
-    /// A link left the table (recording).
-    Retired(usize),
-    /// A connection ended (its id is still the worker's).
-    Ended(Box<Connection>),
-}
-
-/// What a worker handed on, reported and sent back to be dropped.
-pub(super) type Trash = Box<dyn std::any::Any + Send>;
-
-/// A connection as it started, for the merge's mirror of it.
-pub(super) struct Opening {
-    pub client: SocketAddr,
-    pub server: SocketAddr,
-    pub vlan: Option<u16>,
-    pub start_seen: bool,
-    pub opened: i64,
-    pub affinity: IpAddr,
-    pub snapshot: Snapshot,
-}
-
-impl Opening {
-    pub fn of(c: &mut Connection) -> Opening {
-        Opening {
-            client: c.client,
-            server: c.server,
-            vlan: c.vlan,
-            start_seen: c.start_seen,
-            opened: c.opened,
-            affinity: c.affinity,
-            snapshot: c.snapshot(true),
-        }
-    }
-}
-
-/// What one call of [`super::summary::emit`] would have reported of connection `id`.
-pub(super) struct Emitted {
-    pub id: u64,
-    pub snapshot: Snapshot,
-    pub lent: Lent,
-    pub settled: Vec<Transaction>,
-    /// Where the new events start in the connection's list then, if there are any.
-    pub from: Option<usize>,
-    pub events: Vec<Event>,
-}
-
-/// An item and its key.
-pub(super) struct Keyed(pub Key, pub Item);
-
-/// A worker analyzer's record of what it hands on.
-#[derive(Default)]
-pub(super) struct ShardLog {
-    pub items: Vec<Keyed>,
-    /// Record what the reports are told as it happens (the outputs that stream events), not
-    /// only the connections' starts and ends.
-    pub record: bool,
-    /// The packet and phase being handled.
-    pub at: (u64, u8),
-    seq: u64,
-}
-
-impl ShardLog {
-    /// Records `item` about flow `flow`.
-    pub fn push(&mut self, flow: ConnId, item: Item) {
-        let (k, phase) = self.at;
-        let flow = if phase == 1 { 0 } else { flow };
-        self.seq += 1;
-        self.items.push(Keyed(Key { k, phase, flow, seq: self.seq }, item));
-    }
-}
-
 /// Buckets an affinity hashes to; [`Shards`] gives each bucket its shard.
 const BUCKETS: usize = 64;
 
@@ -324,7 +228,7 @@ impl<'a> Shard<'a> {
         open: &'a AtomicUsize,
         record: bool,
     ) -> Shard<'a> {
-        analyzer.shard = Some(ShardLog { record, ..ShardLog::default() });
+        analyzer.shard = Some(ShardLog::new(record));
         let reasm = Reassembler::new(limits);
         Shard { me, analyzer, quiet: reasm.quiet_until(), reasm, open }
     }

@@ -245,7 +245,7 @@ pub(super) fn emit(c: &mut Connection, s: &mut Summary, verbs: &mut [u64], repor
 /// What [`emit`] would report, counted the same way but handed back instead (a worker of
 /// sharded analysis passes it to the thread that reports); the events leave the connection.
 /// Streaming modes only.
-pub(super) fn emit_recorded(c: &mut Connection, s: &mut Summary, verbs: &mut [u64]) -> Option<super::shard::Emitted> {
+pub(super) fn emit_recorded(c: &mut Connection, s: &mut Summary, verbs: &mut [u64]) -> Option<super::handon::Emitted> {
     let settled = take_settled(c, s);
     let from = count_new(c, s, verbs);
     if settled.is_empty() && from.is_none() {
@@ -260,7 +260,7 @@ pub(super) fn emit_recorded(c: &mut Connection, s: &mut Summary, verbs: &mut [u6
         }
         None => Vec::new(),
     };
-    Some(super::shard::Emitted { id: c.id, snapshot, lent, settled, from, events })
+    Some(super::handon::Emitted { id: c.id, snapshot, lent, settled, from, events })
 }
 
 /// Transactions settled early since the last call, counted.
