@@ -3,8 +3,8 @@
 # transcript to /dev/null, with --ndjson and with --json (each sharded over one worker per core,
 # and with -j 1 on one thread), the ladder and the HTML report (packets/s, MB/s, peak RSS; the report's size and time against --summary), the same
 # capture through capinfos -c (the floor of reading it), tshark -q -Y msnms, tshark -T json and
-# tshark -V, each ratio with its target (issue 17), the two --summary ratios again from runs
-# interleaved with their comparison (the same minutes on both sides), then the proxy's figures.
+# tshark -V, each ratio with its target (issue 17), every ratio again from runs interleaved
+# with their comparison (the same minutes on both sides), then the proxy's figures.
 #   bench/run.sh                      1-million-packet capture
 #   SIZES="1000000 10000000" bench/run.sh    also 10 million (tshark -T json skipped there)
 #   PGO=1 bench/run.sh               the binary tools/pgo-build makes (profile-guided), with
@@ -71,6 +71,31 @@ paired() {
     END { printf "ratio, interleaved: %s %.1f (median of %d rounds, %.1f to %.1f; target %s)\n", n, a[int((NR + 1) / 2)], r, a[1], a[NR], t }'
 }
 
+# wall CMD...: the wall seconds of one run of CMD (its output discarded).
+wall() {
+  local TIMEFORMAT=%R
+  { time "$@" > /dev/null 2>&1; } 2>&1
+}
+# mean A B: their mean.
+mean() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (a + b) / 2 }'; }
+
+# around NAME TARGET ROUNDS: like `paired`, for a cmd_a that runs many times longer than cmd_b
+# (tshark against msntap): each round runs cmd_b, cmd_a, cmd_b, and divides cmd_a's time by
+# the mean of the two cmd_b runs around it, so that msntap's side is not one moment of a
+# machine whose speed flips within seconds (docs/performance.md, "The Intel machine").
+around() {
+  local name=$1 target=$2 rounds=$3 i a b c ratios=()
+  local TIMEFORMAT=%R
+  for ((i = 0; i < rounds; i++)); do
+    b=$({ time cmd_b > /dev/null 2>&1; } 2>&1)
+    a=$({ time cmd_a > /dev/null 2>&1; } 2>&1)
+    c=$({ time cmd_b > /dev/null 2>&1; } 2>&1)
+    ratios+=("$(awk -v a="$a" -v b="$b" -v c="$c" 'BEGIN { m = (b + c) / 2; if (m < 0.001) m = 0.001; printf "%.3f", a / m }')")
+  done
+  printf '%s\n' "${ratios[@]}" | sort -n | awk -v n="$name" -v t="$target" -v r="$rounds" '{ a[NR] = $1 }
+    END { printf "ratio, around: %s %.1f (median of %d rounds, %.1f to %.1f; target %s)\n", n, a[int((NR + 1) / 2)], r, a[1], a[NR], t }'
+}
+
 for n in $SIZES; do
   cap="$DIR/gen-$n.pcap"
   [ -f "$cap" ] || "$BIN" generate "$cap" --packets "$n" 2>/dev/null
@@ -121,13 +146,22 @@ for n in $SIZES; do
     if [ "$n" -le 1000000 ]; then
       cmd_a() { tshark -r "$cap" -q -Y msnms; }
       cmd_b() { "$BIN" read "$cap" --summary --color never; }
-      paired "tshark -q -Y msnms / --summary" "at least 25" 3
+      around "tshark -q -Y msnms / --summary" "at least 25" 5
       round_trip "after those rounds"
+      # msntap's side of these three is timed just before and just after each tshark run,
+      # which takes minutes: the ratio is to the mean of the two.
+      nd1=$(wall "$BIN" read "$cap" --summary --ndjson /dev/null); js1=$(wall "$BIN" read "$cap" --summary --json /dev/null)
       REPS=1 run "tshark -T json" "$n" "$bytes" tshark -r "$cap" -T json; t_tj=$(cat "$DIR/last.txt")
+      nd2=$(wall "$BIN" read "$cap" --summary --ndjson /dev/null); js2=$(wall "$BIN" read "$cap" --summary --json /dev/null)
+      tx1=$(wall "$BIN" read "$cap" --color never)
       REPS=1 run "tshark -V" "$n" "$bytes" tshark -r "$cap" -V; t_tv=$(cat "$DIR/last.txt")
-      ratio "tshark -T json / --ndjson" "$t_tj" "$t_ndjson" "at least 60"
-      ratio "tshark -T json / --json" "$t_tj" "$t_json" "at least 20"
-      ratio "tshark -V / transcript" "$t_tv" "$t_text" "at least 20"
+      tx2=$(wall "$BIN" read "$cap" --color never)
+      ratio "tshark -T json / --ndjson (the table's rows)" "$t_tj" "$t_ndjson" "at least 60"
+      ratio "tshark -T json / --json (the table's rows)" "$t_tj" "$t_json" "at least 20"
+      ratio "tshark -V / transcript (the table's rows)" "$t_tv" "$t_text" "at least 20"
+      ratio "around: tshark -T json / --ndjson ($nd1 s before, $nd2 s after)" "$t_tj" "$(mean "$nd1" "$nd2")" "at least 60"
+      ratio "around: tshark -T json / --json ($js1 s before, $js2 s after)" "$t_tj" "$(mean "$js1" "$js2")" "at least 20"
+      ratio "around: tshark -V / transcript ($tx1 s before, $tx2 s after)" "$t_tv" "$(mean "$tx1" "$tx2")" "at least 20"
     fi
   else
     echo "(tshark not installed: no comparison)"
