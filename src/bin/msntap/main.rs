@@ -58,16 +58,24 @@ extern "C" fn commit_arenas_lazily(_argc: i32, _argv: *const *const u8, envp: *c
     }
 }
 
-/// Freed memory goes back to the system at once instead of after mimalloc's default second:
-/// the report builds its page from tens of thousands of short-lived strings at the end, and
-/// with the delay the freed ones still count: 74-94 MiB peak RSS against 54-60 MiB without it,
-/// no slower in interleaved runs (docs/performance.md).
-fn return_freed_memory_at_once() {
+/// How long mimalloc keeps freed memory before it goes back to the system, in milliseconds,
+/// unless `MIMALLOC_PURGE_DELAY` in the environment decides. With mimalloc's default (1 s)
+/// what a connection frees when its held requests settle still counts while the analysis goes
+/// on allocating: on the open-request capture of `bench/run.sh` (50,000 requests in flight)
+/// the transcript peaked at 106-110 MiB, NDJSON 92, JSON 102 and the summary 51-62 MiB, against
+/// 59, 52, 58-61 and 33-34 MiB with 1 ms (1 M generated capture: the transcript 43-45 -> 36-37
+/// MiB), for about 3 % more time in the transcript and none measured in the summary, NDJSON and
+/// JSON (docs/performance.md). The report, which builds its page from tens of thousands of
+/// short-lived strings at the end, uses 0 (74-94 MiB peak against 54-60 MiB, no slower).
+fn purge_freed_memory_after(ms: std::ffi::c_long) {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
     // SAFETY: sets one of mimalloc's documented options to a documented value; options may be
     // set at any time.
     #[allow(unsafe_code)]
     unsafe {
-        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
+        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, ms);
     }
 }
 
@@ -103,10 +111,16 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        Command::Read(args) => read(config::read(&args.inputs, &args.common, cli.quiet > 0)?, args.common.fail_on),
-        Command::Ladder(args) => read(config::ladder_read(&args, cli.quiet > 0)?, args.common.fail_on),
+        Command::Read(args) => {
+            purge_freed_memory_after(1);
+            read(config::read(&args.inputs, &args.common, cli.quiet > 0)?, args.common.fail_on)
+        }
+        Command::Ladder(args) => {
+            purge_freed_memory_after(1);
+            read(config::ladder_read(&args, cli.quiet > 0)?, args.common.fail_on)
+        }
         Command::Report(args) => {
-            return_freed_memory_at_once();
+            purge_freed_memory_after(0);
             read(config::report_read(&args, cli.quiet > 0)?, args.common.fail_on)
         }
         Command::Rules { markdown, json } => {
@@ -124,7 +138,10 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Sniff(args) => sniff(&args),
+        Command::Sniff(args) => {
+            purge_freed_memory_after(1);
+            sniff(&args)
+        }
         Command::Proxy(args) => {
             app::proxy::proxy(&config::proxy(&args)?)?;
             Ok(0)
