@@ -55,22 +55,6 @@ run() {
   echo "$secs" > "$DIR/last.txt"
 }
 
-# paired NAME TARGET ROUNDS: runs cmd_a then cmd_b, ROUNDS times in turn, and prints the median
-# of the rounds' ratios (cmd_a's wall time over cmd_b's). The table's rows run minutes apart;
-# a ratio whose two sides ran in the same seconds is the one the targets mean, as this
-# machine's speed drifts from one quarter hour to the next.
-paired() {
-  local name=$1 target=$2 rounds=$3 i a b ratios=()
-  local TIMEFORMAT=%R
-  for ((i = 0; i < rounds; i++)); do
-    a=$({ time cmd_a > /dev/null 2>&1; } 2>&1)
-    b=$({ time cmd_b > /dev/null 2>&1; } 2>&1)
-    ratios+=("$(awk -v a="$a" -v b="$b" 'BEGIN { if (b < 0.001) b = 0.001; printf "%.3f", a / b }')")
-  done
-  printf '%s\n' "${ratios[@]}" | sort -n | awk -v n="$name" -v t="$target" -v r="$rounds" '{ a[NR] = $1 }
-    END { printf "ratio, interleaved: %s %.1f (median of %d rounds, %.1f to %.1f; target %s)\n", n, a[int((NR + 1) / 2)], r, a[1], a[NR], t }'
-}
-
 # wall CMD...: the wall seconds of one run of CMD (its output discarded).
 wall() {
   local TIMEFORMAT=%R
@@ -79,17 +63,31 @@ wall() {
 # mean A B: their mean.
 mean() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (a + b) / 2 }'; }
 
+# paired NAME TARGET ROUNDS: runs cmd_a then cmd_b, ROUNDS times in turn, and prints the median
+# of the rounds' ratios (cmd_a's wall time over cmd_b's). The table's rows run minutes apart;
+# a ratio whose two sides ran in the same seconds is the one the targets mean, as this
+# machine's speed drifts from one quarter hour to the next.
+paired() {
+  local name=$1 target=$2 rounds=$3 i a b ratios=()
+  for ((i = 0; i < rounds; i++)); do
+    a=$(wall cmd_a)
+    b=$(wall cmd_b)
+    ratios+=("$(awk -v a="$a" -v b="$b" 'BEGIN { if (b < 0.001) b = 0.001; printf "%.3f", a / b }')")
+  done
+  printf '%s\n' "${ratios[@]}" | sort -n | awk -v n="$name" -v t="$target" -v r="$rounds" '{ a[NR] = $1 }
+    END { printf "ratio, interleaved: %s %.1f (median of %d rounds, %.1f to %.1f; target %s)\n", n, a[int((NR + 1) / 2)], r, a[1], a[NR], t }'
+}
+
 # around NAME TARGET ROUNDS: like `paired`, for a cmd_a that runs many times longer than cmd_b
 # (tshark against msntap): each round runs cmd_b, cmd_a, cmd_b, and divides cmd_a's time by
 # the mean of the two cmd_b runs around it, so that msntap's side is not one moment of a
 # machine whose speed flips within seconds (docs/performance.md, "The Intel machine").
 around() {
   local name=$1 target=$2 rounds=$3 i a b c ratios=()
-  local TIMEFORMAT=%R
   for ((i = 0; i < rounds; i++)); do
-    b=$({ time cmd_b > /dev/null 2>&1; } 2>&1)
-    a=$({ time cmd_a > /dev/null 2>&1; } 2>&1)
-    c=$({ time cmd_b > /dev/null 2>&1; } 2>&1)
+    b=$(wall cmd_b)
+    a=$(wall cmd_a)
+    c=$(wall cmd_b)
     ratios+=("$(awk -v a="$a" -v b="$b" -v c="$c" 'BEGIN { m = (b + c) / 2; if (m < 0.001) m = 0.001; printf "%.3f", a / m }')")
   done
   printf '%s\n' "${ratios[@]}" | sort -n | awk -v n="$name" -v t="$target" -v r="$rounds" '{ a[NR] = $1 }

@@ -58,8 +58,9 @@ extern "C" fn commit_arenas_lazily(_argc: i32, _argv: *const *const u8, envp: *c
     }
 }
 
-/// How long mimalloc keeps freed memory before it goes back to the system, in milliseconds,
-/// unless `MIMALLOC_PURGE_DELAY` in the environment decides. With mimalloc's default (1 s)
+/// Sets how long mimalloc keeps freed memory before it goes back to the system: 1 ms for the
+/// commands that analyse, unless `MIMALLOC_PURGE_DELAY` in the environment decides. With
+/// mimalloc's default (1 s)
 /// what a connection frees when its held requests settle still counts while the analysis goes
 /// on allocating: on the open-request capture of `bench/run.sh` (50,000 requests in flight)
 /// the transcript peaked at 106-110 MiB, NDJSON 92, JSON 102 and the summary 51-62 MiB, against
@@ -67,7 +68,13 @@ extern "C" fn commit_arenas_lazily(_argc: i32, _argv: *const *const u8, envp: *c
 /// MiB), for about 3 % more time in the transcript and none measured in the summary, NDJSON and
 /// JSON (docs/performance.md). The report, which builds its page from tens of thousands of
 /// short-lived strings at the end, uses 0 (74-94 MiB peak against 54-60 MiB, no slower).
-fn purge_freed_memory_after(ms: std::ffi::c_long) {
+/// Other commands keep mimalloc's default.
+fn purge_freed_memory_soon(command: &Command) {
+    let ms: std::ffi::c_long = match command {
+        Command::Report(_) => 0,
+        Command::Read(_) | Command::Ladder(_) | Command::Sniff(_) => 1,
+        _ => return,
+    };
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
         return;
     }
@@ -110,19 +117,11 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn run(cli: Cli) -> Result<u8> {
+    purge_freed_memory_soon(&cli.command);
     match cli.command {
-        Command::Read(args) => {
-            purge_freed_memory_after(1);
-            read(config::read(&args.inputs, &args.common, cli.quiet > 0)?, args.common.fail_on)
-        }
-        Command::Ladder(args) => {
-            purge_freed_memory_after(1);
-            read(config::ladder_read(&args, cli.quiet > 0)?, args.common.fail_on)
-        }
-        Command::Report(args) => {
-            purge_freed_memory_after(0);
-            read(config::report_read(&args, cli.quiet > 0)?, args.common.fail_on)
-        }
+        Command::Read(args) => read(config::read(&args.inputs, &args.common, cli.quiet > 0)?, args.common.fail_on),
+        Command::Ladder(args) => read(config::ladder_read(&args, cli.quiet > 0)?, args.common.fail_on),
+        Command::Report(args) => read(config::report_read(&args, cli.quiet > 0)?, args.common.fail_on),
         Command::Rules { markdown, json } => {
             let mut out = std::io::stdout().lock();
             if markdown {
@@ -138,10 +137,7 @@ fn run(cli: Cli) -> Result<u8> {
             }
             Ok(0)
         }
-        Command::Sniff(args) => {
-            purge_freed_memory_after(1);
-            sniff(&args)
-        }
+        Command::Sniff(args) => sniff(&args),
         Command::Proxy(args) => {
             app::proxy::proxy(&config::proxy(&args)?)?;
             Ok(0)
